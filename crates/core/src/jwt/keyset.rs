@@ -1,0 +1,346 @@
+//! The signing keyset: keys move *next* → *active* → *retired* → gone, driven by the clock.
+//!
+//! A *next* key is published before it signs anything, so verifiers that cache the JWKS already
+//! know it when it starts signing; a *retired* key stays published until every token it signed
+//! has expired. Exactly one key is active.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Algorithm, JwkSet, SigningKey, VerifyingKey};
+use crate::encoding::{b64_decode, b64_encode};
+use crate::{Error, Timestamp};
+
+/// Where a key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Published, not yet signing.
+    Next,
+    /// Signs new tokens.
+    Active,
+    /// Published until the tokens it signed have expired.
+    Retired,
+}
+
+/// When keys rotate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// Algorithm of newly generated keys.
+    pub algorithm: Algorithm,
+    /// How long a key signs before the next one takes over.
+    pub rotate_every: Duration,
+    /// How long a next key is published before it may sign (cover verifiers' JWKS cache time).
+    pub publish_ahead: Duration,
+    /// How long a retired key stays published: the longest access-token lifetime plus leeway.
+    pub retire_after: Duration,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::EdDSA,
+            rotate_every: Duration::from_secs(30 * 24 * 3600),
+            publish_ahead: Duration::from_secs(3600),
+            retire_after: Duration::from_secs(20 * 60),
+        }
+    }
+}
+
+impl RotationPolicy {
+    /// Checks the policy for values that would break verifiers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the interval is not longer than the publish-ahead time.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.rotate_every <= self.publish_ahead {
+            return Err(Error::InvalidConfig(
+                "key rotation interval must exceed the publish-ahead time".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A key with its state and the instants it changed state.
+#[derive(Debug)]
+pub struct KeyEntry {
+    key: SigningKey,
+    state: KeyState,
+    since: Timestamp,
+}
+
+impl KeyEntry {
+    /// The key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Its state.
+    pub fn state(&self) -> KeyState {
+        self.state
+    }
+
+    /// When it entered that state.
+    pub fn since(&self) -> Timestamp {
+        self.since
+    }
+}
+
+/// The set of signing keys.
+#[derive(Default)]
+pub struct Keyset {
+    entries: Vec<KeyEntry>,
+}
+
+impl Keyset {
+    /// An empty keyset; the first [`Keyset::rotate_due`] fills it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies every transition that is due at `now`: drops expired retired keys, ensures a
+    /// published next key, activates one when none is active, and promotes the next key when the
+    /// active one has signed for `rotate_every` and the next has been published long enough.
+    /// Returns whether anything changed (and so needs saving).
+    ///
+    /// # Errors
+    /// Key generation failures.
+    pub fn rotate_due(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<bool, Error> {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.state != KeyState::Retired || now < e.since.plus(policy.retire_after));
+        let mut changed = before != self.entries.len();
+        changed |= self.ensure_next(policy, now)?;
+        let due = match (self.find(KeyState::Active), self.find(KeyState::Next)) {
+            (None, _) => true,
+            (Some(active), Some(next)) => {
+                now >= active.since.plus(policy.rotate_every)
+                    && now >= next.since.plus(policy.publish_ahead)
+            }
+            (Some(_), None) => false,
+        };
+        if due {
+            self.promote(policy, now)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// Promotes the next key at once, whatever the schedule (on-demand rotation, e.g. after a
+    /// suspected compromise of the active key).
+    ///
+    /// # Errors
+    /// Key generation failures.
+    pub fn rotate_now(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<(), Error> {
+        self.ensure_next(policy, now)?;
+        self.promote(policy, now)
+    }
+
+    fn ensure_next(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<bool, Error> {
+        if let Some(next) = self.find(KeyState::Next) {
+            if next.key.algorithm() == policy.algorithm {
+                return Ok(false);
+            }
+            self.entries.retain(|e| e.state != KeyState::Next);
+        }
+        let key = SigningKey::generate(policy.algorithm)?;
+        self.entries.push(KeyEntry { key, state: KeyState::Next, since: now });
+        Ok(true)
+    }
+
+    fn promote(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<(), Error> {
+        for entry in &mut self.entries {
+            let to = match entry.state {
+                KeyState::Active => KeyState::Retired,
+                KeyState::Next => KeyState::Active,
+                KeyState::Retired => continue,
+            };
+            entry.state = to;
+            entry.since = now;
+        }
+        self.ensure_next(policy, now).map(|_| ())
+    }
+
+    fn find(&self, state: KeyState) -> Option<&KeyEntry> {
+        self.entries.iter().find(|e| e.state == state)
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> Option<&SigningKey> {
+        self.find(KeyState::Active).map(|e| &e.key)
+    }
+
+    /// Every key with its state.
+    pub fn entries(&self) -> &[KeyEntry] {
+        &self.entries
+    }
+
+    /// Keys a verifier accepts: every published key.
+    pub fn verifying_keys(&self) -> impl Iterator<Item = &VerifyingKey> {
+        self.entries.iter().map(|e| e.key.verifying_key())
+    }
+
+    /// The public JWKS: next, active and retired keys (never an HS256 secret).
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: self.verifying_keys().filter_map(VerifyingKey::to_jwk).collect() }
+    }
+
+    /// Serialises the keyset, private material included, for a store.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if serialisation fails (it does not for well-formed keys).
+    pub fn to_document(&self) -> Result<Vec<u8>, Error> {
+        let stored: Vec<StoredKey> = self.entries.iter().map(StoredKey::from).collect();
+        serde_json::to_vec(&stored).map_err(|_| Error::Crypto)
+    }
+
+    /// Reads a keyset written by [`Keyset::to_document`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if the document or any key in it does not parse.
+    pub fn from_document(bytes: &[u8]) -> Result<Self, Error> {
+        let stored: Vec<StoredKey> =
+            serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
+        let entries = stored.into_iter().map(StoredKey::into_entry).collect::<Result<_, _>>()?;
+        Ok(Self { entries })
+    }
+}
+
+impl fmt::Debug for Keyset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.iter().map(|e| (e.key.kid(), e.state))).finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    kid: String,
+    alg: Algorithm,
+    state: KeyState,
+    since: Timestamp,
+    material: String,
+}
+
+impl From<&KeyEntry> for StoredKey {
+    fn from(e: &KeyEntry) -> Self {
+        Self {
+            kid: e.key.kid().to_owned(),
+            alg: e.key.algorithm(),
+            state: e.state,
+            since: e.since,
+            material: b64_encode(e.key.material()),
+        }
+    }
+}
+
+impl StoredKey {
+    fn into_entry(self) -> Result<KeyEntry, Error> {
+        let material = b64_decode(&self.material).ok_or(Error::InvalidKey("keyset document"))?;
+        let key = SigningKey::from_material(self.kid, self.alg, material)?;
+        Ok(KeyEntry { key, state: self.state, since: self.since })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn policy() -> RotationPolicy {
+        RotationPolicy {
+            algorithm: Algorithm::EdDSA,
+            rotate_every: 24 * HOUR,
+            publish_ahead: HOUR,
+            retire_after: Duration::from_secs(15 * 60),
+        }
+    }
+
+    fn states(ks: &Keyset) -> Vec<(String, KeyState)> {
+        ks.entries().iter().map(|e| (e.key().kid().to_owned(), e.state())).collect()
+    }
+
+    #[test]
+    fn first_rotation_creates_active_and_next() {
+        let mut ks = Keyset::new();
+        assert!(ks.active().is_none());
+        assert!(ks.rotate_due(&policy(), Timestamp::from_secs(0)).unwrap());
+        let s = states(&ks);
+        assert_eq!(s.iter().filter(|(_, st)| *st == KeyState::Active).count(), 1);
+        assert_eq!(s.iter().filter(|(_, st)| *st == KeyState::Next).count(), 1);
+        assert!(!ks.rotate_due(&policy(), Timestamp::from_secs(60)).unwrap(), "nothing due");
+    }
+
+    #[test]
+    fn next_is_published_ahead_then_promoted_and_retired_key_expires() {
+        let p = policy();
+        let mut ks = Keyset::new();
+        let t0 = Timestamp::from_secs(1_000_000);
+        ks.rotate_due(&p, t0).unwrap();
+        let first = ks.active().unwrap().kid().to_owned();
+        let next = ks.find(KeyState::Next).unwrap().key().kid().to_owned();
+        assert!(ks.jwks().keys.iter().any(|k| k.kid == next), "next key is published");
+
+        ks.rotate_due(&p, t0.plus(24 * HOUR)).unwrap();
+        assert_eq!(ks.active().unwrap().kid(), next, "next became active");
+        let retired = ks.find(KeyState::Retired).unwrap();
+        assert_eq!(retired.key().kid(), first);
+        assert_eq!(ks.jwks().keys.len(), 3, "next, active and retired are all published");
+
+        ks.rotate_due(&p, t0.plus(24 * HOUR).plus(p.retire_after).minus(Duration::from_secs(1))).unwrap();
+        assert!(ks.entries().iter().any(|e| e.key().kid() == first), "kept while its tokens live");
+        ks.rotate_due(&p, t0.plus(24 * HOUR).plus(p.retire_after)).unwrap();
+        assert!(ks.entries().iter().all(|e| e.key().kid() != first), "dropped after");
+    }
+
+    #[test]
+    fn promotion_waits_for_publish_ahead() {
+        let p = policy();
+        let mut ks = Keyset::new();
+        let t0 = Timestamp::from_secs(0);
+        ks.rotate_due(&p, t0).unwrap();
+        // Replace the next key late, as after an algorithm change: it is freshly published.
+        let p2 = RotationPolicy { algorithm: Algorithm::ES256, ..p.clone() };
+        let late = t0.plus(24 * HOUR).minus(Duration::from_secs(60));
+        ks.rotate_due(&p2, late).unwrap();
+        let active = ks.active().unwrap().kid().to_owned();
+        ks.rotate_due(&p2, t0.plus(24 * HOUR)).unwrap();
+        assert_eq!(ks.active().unwrap().kid(), active, "next not published long enough");
+        ks.rotate_due(&p2, late.plus(HOUR)).unwrap();
+        assert_eq!(ks.active().unwrap().algorithm(), Algorithm::ES256);
+    }
+
+    #[test]
+    fn rotate_now_promotes_immediately() {
+        let p = policy();
+        let mut ks = Keyset::new();
+        ks.rotate_due(&p, Timestamp::from_secs(0)).unwrap();
+        let before = ks.active().unwrap().kid().to_owned();
+        ks.rotate_now(&p, Timestamp::from_secs(1)).unwrap();
+        assert_ne!(ks.active().unwrap().kid(), before);
+        assert!(ks.find(KeyState::Next).is_some());
+    }
+
+    #[test]
+    fn document_round_trips_and_debug_hides_keys() {
+        let mut ks = Keyset::new();
+        ks.rotate_due(&RotationPolicy { algorithm: Algorithm::HS256, ..policy() }, Timestamp::from_secs(0)).unwrap();
+        let doc = ks.to_document().unwrap();
+        let back = Keyset::from_document(&doc).unwrap();
+        assert_eq!(states(&back), states(&ks));
+        let sig = ks.active().unwrap().sign(b"m").unwrap();
+        assert!(back.active().unwrap().verifying_key().verify(b"m", &sig));
+        assert!(ks.jwks().keys.is_empty(), "HS256 secrets are never published");
+        let material = b64_encode(ks.active().unwrap().material());
+        assert!(!format!("{ks:?}").contains(&material));
+        assert!(Keyset::from_document(b"[{}]").is_err());
+    }
+
+    #[test]
+    fn policy_validation() {
+        assert!(policy().validate().is_ok());
+        assert!(RotationPolicy { publish_ahead: 24 * HOUR, ..policy() }.validate().is_err());
+    }
+}

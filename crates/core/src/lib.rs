@@ -1,0 +1,42 @@
+//! # Tessera
+//!
+//! Keeps users signed in, safely, across devices and services: short-lived signed access
+//! tokens, opaque refresh tokens rotated on every use, server-side sessions with idle and
+//! absolute timeouts, immediate revocation, and CSRF primitives for browsers.
+//!
+//! The core does no I/O of its own. Storage goes through the [`Store`] trait (an in-memory
+//! [`MemoryStore`] is included; SQLite, Redis and PostgreSQL live in their own crates) and time
+//! through a [`Clock`], so every rule here is testable without a network or a sleep.
+//!
+//! Start with [`SessionManager`]: see its module example.
+
+#![deny(missing_docs)]
+
+mod chain;
+mod clock;
+mod csrf;
+mod encoding;
+mod error;
+pub mod jwt;
+mod manager;
+mod policy;
+mod random;
+mod refresh_token;
+mod revocation;
+mod secret;
+mod session;
+mod session_id;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};
+pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};
+pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
+pub use manager::{AccessToken, Issued, NewSession, SessionManager, Settings};
+pub use policy::{OnLimit, SessionLimit, SessionPolicy};
+pub use refresh_token::RefreshToken;
+pub use revocation::RevokedView;
+pub use secret::{ApiKey, CookieToken, ServerSecret, TokenHash};
+pub use session::{Device, RefreshState, RevokeReason, Session};
+pub use session_id::SessionId;
+pub use store::{MemoryStore, Store};

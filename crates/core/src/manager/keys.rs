@@ -1,0 +1,72 @@
+//! The manager's signing keys: loaded from the store, rotated on schedule, shared by all nodes
+//! through the store's compare-and-save.
+
+use std::sync::{Arc, PoisonError};
+
+use super::SessionManager;
+use crate::jwt::{Keyset, Validation, Verifier};
+use crate::{Clock, Error, Store};
+
+/// A keyset with the verifier built from it, swapped as one.
+pub(super) struct KeyRing {
+    pub keyset: Keyset,
+    pub verifier: Verifier,
+}
+
+impl KeyRing {
+    pub fn empty(validation: &Validation) -> Self {
+        Self::new(Keyset::new(), validation)
+    }
+
+    fn new(keyset: Keyset, validation: &Validation) -> Self {
+        let verifier = Verifier::new(validation.clone(), keyset.verifying_keys());
+        Self { keyset, verifier }
+    }
+}
+
+/// Attempts at a keyset compare-and-save before giving up (another node keeps winning).
+const SAVE_ATTEMPTS: usize = 5;
+
+impl<S: Store, C: Clock> SessionManager<S, C> {
+    /// Loads the keyset from the store, applies any rotation that is due (generating the first
+    /// keys on an empty store) and saves it back with compare-and-save, so concurrent nodes
+    /// agree on one keyset. Returns whether this call changed the stored keyset.
+    ///
+    /// # Errors
+    /// Store errors, key generation errors, or [`Error::Conflict`] if other writers keep winning.
+    pub async fn sync_keys(&self) -> Result<bool, Error> {
+        self.update_keys(|ks, policy, now| ks.rotate_due(policy, now)).await
+    }
+
+    /// Promotes the next key now (on-demand rotation), saving through the store.
+    ///
+    /// # Errors
+    /// As [`SessionManager::sync_keys`].
+    pub async fn rotate_keys_now(&self) -> Result<(), Error> {
+        self.update_keys(|ks, policy, now| ks.rotate_now(policy, now).map(|()| true)).await.map(|_| ())
+    }
+
+    async fn update_keys(
+        &self,
+        change: impl Fn(&mut Keyset, &crate::RotationPolicy, crate::Timestamp) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let stored = self.store.load_keyset().await?;
+            let mut keyset = match &stored {
+                Some(s) => Keyset::from_document(&s.document)?,
+                None => Keyset::new(),
+            };
+            let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
+            if changed {
+                let document = keyset.to_document()?;
+                if !self.store.save_keyset(stored.map(|s| s.version), &document).await? {
+                    continue; // another node saved first: start again from its keyset
+                }
+            }
+            let ring = Arc::new(KeyRing::new(keyset, &self.settings.validation));
+            *self.keys.write().unwrap_or_else(PoisonError::into_inner) = ring;
+            return Ok(changed);
+        }
+        Err(Error::Conflict)
+    }
+}

@@ -1,0 +1,104 @@
+//! Refresh rotation: one compare-and-set per step, with the four properties of the design:
+//! no fork under concurrency, theft detection, no denial by forgery, nothing usable at rest.
+
+use super::{Issued, SessionManager};
+use crate::chain::Link;
+use crate::store::{RotateOutcome, Rotation};
+use crate::{
+    Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session, Store, Timestamp, TokenHash,
+};
+
+/// Lost compare-and-sets tolerated in one refresh before reporting a conflict.
+const CAS_ATTEMPTS: usize = 3;
+
+fn reject(why: RefreshRejection) -> Error {
+    Error::InvalidRefresh(why)
+}
+
+impl<S: Store, C: Clock> SessionManager<S, C> {
+    /// Exchanges a refresh token for new tokens.
+    ///
+    /// - The current token rotates the session one generation (one compare-and-set).
+    /// - Requests racing with it, and the just-superseded token within the grace window, get the
+    ///   *same* successor: no fork, no extra generation.
+    /// - A genuine superseded token after the grace window revokes the session
+    ///   ([`RefreshRejection::Reused`]).
+    /// - Anything else for a known `sid` is a forgery and changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefresh`] with the reason (clients should only see `invalid_grant`);
+    /// store errors.
+    pub async fn refresh(&self, presented: &str) -> Result<Issued, Error> {
+        let token = RefreshToken::parse(presented)?;
+        let now = self.clock.now();
+        let session = self.store.get(&token.session_id()).await?;
+        let mut session = session.ok_or(reject(RefreshRejection::UnknownSession))?;
+        for _ in 0..CAS_ATTEMPTS {
+            match self.refresh_step(&token, session, now).await? {
+                Step::Done(issued) => return Ok(*issued),
+                Step::Retry(current) => session = current,
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    async fn refresh_step(&self, token: &RefreshToken, session: Session, now: Timestamp) -> Result<Step, Error> {
+        if session.revoked_at.is_some() {
+            return Err(reject(RefreshRejection::Revoked));
+        }
+        if !session.is_live(now) {
+            return Err(reject(RefreshRejection::Expired));
+        }
+        let p = &self.settings.policy;
+        match self.chain.classify(token, &session.refresh, p.max_chain_walk) {
+            Link::Forged => Err(reject(RefreshRejection::Forged)),
+            Link::Current => self.rotate(token, session, now).await,
+            Link::Previous if now.since(session.refresh.rotated_at) <= p.refresh_grace => {
+                // A racing request won the rotation: hand out the same successor it got.
+                let next = self.successor_of(token);
+                let issued = self.issue(session, next, now)?;
+                Ok(Step::Done(Box::new(issued)))
+            }
+            Link::Previous | Link::Older => {
+                self.revoke(&session.sid, RevokeReason::RefreshReuse).await?;
+                Err(reject(RefreshRejection::Reused))
+            }
+        }
+    }
+
+    fn successor_of(&self, token: &RefreshToken) -> RefreshToken {
+        let sid = token.session_id();
+        let secret = self.chain.successor(&sid, token.generation(), token.secret());
+        RefreshToken::new(sid, token.generation() + 1, secret)
+    }
+
+    async fn rotate(&self, token: &RefreshToken, mut session: Session, now: Timestamp) -> Result<Step, Error> {
+        let next = self.successor_of(token);
+        let rotation = Rotation {
+            expected_generation: token.generation(),
+            next: RefreshState {
+                generation: next.generation(),
+                current: TokenHash::of(next.secret()),
+                previous: Some(session.refresh.current),
+                rotated_at: now,
+            },
+            last_seen_at: now,
+            idle_expires_at: now.plus(self.settings.policy.idle_timeout).min(session.absolute_expires_at),
+        };
+        match self.store.rotate(&session.sid, &rotation).await? {
+            RotateOutcome::Rotated => {
+                session.refresh = rotation.next;
+                session.last_seen_at = rotation.last_seen_at;
+                session.idle_expires_at = rotation.idle_expires_at;
+                Ok(Step::Done(Box::new(self.issue(session, next, now)?)))
+            }
+            RotateOutcome::Conflict(Some(current)) => Ok(Step::Retry(current)),
+            RotateOutcome::Conflict(None) => Err(reject(RefreshRejection::UnknownSession)),
+        }
+    }
+}
+
+enum Step {
+    Done(Box<Issued>),
+    Retry(Session),
+}

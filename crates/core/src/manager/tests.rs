@@ -1,0 +1,100 @@
+//! Manager rules that do not depend on a store; the store-facing behaviour is covered by the
+//! conformance suite in `tessera-testkit`, run here on the memory store.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::{ManualClock, MemoryStore};
+
+fn settings() -> Settings {
+    Settings::new(Validation::new("https://issuer", "api"), ServerSecret::generate().unwrap())
+}
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+}
+
+fn manager() -> SessionManager<MemoryStore, ManualClock> {
+    let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+    block(SessionManager::start(MemoryStore::new(), clock, settings())).unwrap()
+}
+
+#[test]
+fn rejects_bad_new_sessions() {
+    let m = manager();
+    let mut reserved = NewSession::for_user("u");
+    reserved.claims.insert("sub".into(), json!("admin"));
+    let mut big = NewSession::for_user("u");
+    big.claims.insert("blob".into(), json!("x".repeat(3000)));
+    let mut big_data = NewSession::for_user("u");
+    big_data.data = json!("x".repeat(70_000));
+    for bad in [NewSession::for_user(""), NewSession::for_user("a\nb"), NewSession::for_user("x".repeat(257)), reserved, big, big_data] {
+        assert!(matches!(block(m.create(bad)), Err(Error::InvalidInput(_))));
+    }
+}
+
+#[test]
+fn inconsistent_settings_are_refused() {
+    let mut s = settings();
+    s.rotation.retire_after = Duration::from_secs(60);
+    assert!(matches!(SessionManager::new(MemoryStore::new(), ManualClock::new(Timestamp::from_secs(0)), s), Err(Error::InvalidConfig(_))));
+    let mut s = settings();
+    s.policy.idle_timeout = Duration::from_secs(1);
+    assert!(SessionManager::new(MemoryStore::new(), ManualClock::new(Timestamp::from_secs(0)), s).is_err());
+}
+
+#[test]
+fn access_tokens_carry_jittered_lifetimes_within_bounds() {
+    let m = manager();
+    let now = Timestamp::from_secs(1_700_000_000);
+    let mut lifetimes = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let issued = block(m.create(NewSession::for_user("u"))).unwrap();
+        let ttl = issued.access_token.expires_at.as_secs() - now.as_secs();
+        assert!((540..=600).contains(&ttl), "{ttl}");
+        lifetimes.insert(ttl);
+    }
+    assert!(lifetimes.len() > 1, "jitter spreads expiries");
+}
+
+#[test]
+fn access_tokens_never_outlive_the_session() {
+    let mut s = settings();
+    s.policy.absolute_timeout = s.policy.idle_timeout;
+    s.policy.idle_timeout = Duration::from_secs(700);
+    s.policy.absolute_timeout = Duration::from_secs(700);
+    let clock = ManualClock::new(Timestamp::from_secs(1_000));
+    let m = block(SessionManager::start(MemoryStore::new(), clock.clone(), s)).unwrap();
+    let issued = block(m.create(NewSession::for_user("u"))).unwrap();
+    clock.advance(Duration::from_secs(400));
+    let next = block(m.refresh(&issued.refresh_token.expose())).unwrap();
+    assert!(next.access_token.expires_at <= next.session.absolute_expires_at);
+}
+
+#[test]
+fn debug_output_carries_no_token() {
+    let m = manager();
+    let issued = block(m.create(NewSession::for_user("u"))).unwrap();
+    let shown = format!("{issued:?}");
+    assert!(!shown.contains(issued.access_token.expose()));
+    assert!(!shown.contains(&issued.refresh_token.expose()[4..40]));
+}
+
+#[test]
+fn stale_shared_view_fails_closed_until_synced() {
+    let clock = ManualClock::new(Timestamp::from_secs(1_000));
+    let mut s = settings();
+    s.max_feed_staleness = Some(Duration::from_secs(5));
+    let m = block(SessionManager::start(MemoryStore::new(), clock.clone(), s)).unwrap();
+    let issued = block(m.create(NewSession::for_user("u"))).unwrap();
+    assert!(m.verify(issued.access_token.expose()).is_ok());
+    clock.advance(Duration::from_secs(6));
+    assert!(matches!(
+        m.verify(issued.access_token.expose()),
+        Err(Error::InvalidToken(TokenRejection::RevocationStale))
+    ));
+    block(m.sync_revocations()).unwrap();
+    assert!(m.verify(issued.access_token.expose()).is_ok());
+}

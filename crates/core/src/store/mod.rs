@@ -1,0 +1,219 @@
+//! Storage: one trait method per atomic operation the core needs.
+//!
+//! Each method is a single atomic step in the backend (one transaction, one Lua script, one
+//! critical section). Methods that change a session take everything they need to decide in
+//! one go, so no read-modify-write spans two calls. Time is passed in, never read by a store.
+//!
+//! ```
+//! use tessera::{MemoryStore, Store};
+//! # async fn demo() -> Result<(), tessera::StoreError> {
+//! let store = MemoryStore::new();
+//! assert!(store.load_keyset().await?.is_none());
+//! # Ok(()) }
+//! ```
+
+mod memory;
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+
+pub use memory::MemoryStore;
+
+use crate::{RefreshState, RevokeReason, Session, SessionId, SessionLimit, StoreError, Timestamp};
+
+/// A compare-and-set rotation of a session's refresh state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The generation the caller saw; the rotation happens only if it is still current.
+    pub expected_generation: u64,
+    /// The new refresh state (generation `expected_generation + 1`).
+    pub next: RefreshState,
+    /// Activity to record with it.
+    pub last_seen_at: Timestamp,
+    /// The slid idle expiry.
+    pub idle_expires_at: Timestamp,
+}
+
+/// What [`Store::rotate`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateOutcome {
+    /// The rotation was applied.
+    Rotated,
+    /// It was not: the session is gone, revoked, or its generation moved. The current record (if
+    /// any) is returned so the caller can decide without another read.
+    Conflict(Option<Session>),
+}
+
+/// What [`Store::create`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// Created; these sessions of the same user were evicted to respect the limit.
+    Created {
+        /// Evicted sessions, oldest first (revoked with [`RevokeReason::Evicted`]).
+        evicted: Vec<SessionId>,
+    },
+    /// A session with this id exists; nothing was written.
+    AlreadyExists,
+    /// The user is at the limit and the policy is to deny; nothing was written.
+    LimitReached,
+}
+
+/// A change of a session's application claims and/or data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionUpdate {
+    /// New application claims, if changing.
+    pub claims: Option<Map<String, Value>>,
+    /// New application data, if changing.
+    pub data: Option<Value>,
+}
+
+/// What [`Store::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// Applied; the session now has this version.
+    Updated(u64),
+    /// Not applied: the session's version is not the expected one (this is the current one).
+    VersionMismatch(u64),
+    /// No live session with that id.
+    NotFound,
+}
+
+/// How to revoke: why, when, and until when the revocation feed must remember it (the expiry
+/// of the longest-lived access token the session may have issued).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    /// Why.
+    pub reason: RevokeReason,
+    /// When.
+    pub at: Timestamp,
+    /// Feed entries may be dropped after this instant.
+    pub until: Timestamp,
+}
+
+/// What a revocation feed entry revokes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Revoked {
+    /// Every access token of a session.
+    Session(SessionId),
+    /// One access token, by `jti`.
+    Token(String),
+}
+
+/// One entry of the revocation feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// Position in the feed; strictly increasing.
+    pub cursor: u64,
+    /// What is revoked.
+    pub revoked: Revoked,
+    /// The entry matters until then (afterwards every affected token has expired).
+    pub until: Timestamp,
+}
+
+/// A persisted keyset document with its version, for compare-and-save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKeyset {
+    /// Incremented by every save.
+    pub version: u64,
+    /// The document (see `Keyset::to_document`). Holds private keys.
+    pub document: Vec<u8>,
+}
+
+/// A session limit applied atomically at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitCheck {
+    /// The limit.
+    pub limit: SessionLimit,
+    /// The current time, to tell live sessions from dead ones.
+    pub now: Timestamp,
+    /// The revocation recorded on evicted sessions.
+    pub eviction: Revocation,
+}
+
+/// Session storage. Every method is one atomic step; see the module docs.
+pub trait Store: Send + Sync {
+    /// Inserts `session` unless its id exists (never overwrites). With `limit`, counts the user's
+    /// live sessions in the same step and denies or evicts the oldest as the limit says.
+    fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    /// The session with this id, live or not.
+    fn get(&self, sid: &SessionId) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// Compare-and-set of the refresh state: applies `rotation` only if the session exists, is
+    /// not revoked, and its generation equals `rotation.expected_generation`.
+    fn rotate(
+        &self,
+        sid: &SessionId,
+        rotation: &Rotation,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+
+    /// Records activity on a non-revoked session. Returns whether it exists and was updated.
+    fn touch(
+        &self,
+        sid: &SessionId,
+        last_seen_at: Timestamp,
+        idle_expires_at: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Compare-and-set of claims/data on the session's `version`; bumps the version.
+    fn update(
+        &self,
+        sid: &SessionId,
+        expected_version: u64,
+        update: &SessionUpdate,
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Revokes one session and appends it to the revocation feed, in one step. Returns `false`
+    /// if it does not exist or was already revoked (and then appends nothing).
+    fn revoke(
+        &self,
+        sid: &SessionId,
+        revocation: Revocation,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes every non-revoked session of `user_id` except `except`, appending each to the
+    /// feed. Returns the revoked ids.
+    fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&SessionId>,
+        revocation: Revocation,
+    ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
+
+    /// Appends a single access token (by `jti`) to the revocation feed until its expiry.
+    fn revoke_token(&self, jti: &str, until: Timestamp) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user's live sessions at `now`, oldest first. Cost grows with that user's sessions only.
+    fn list_user(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+
+    /// Feed entries with a cursor greater than `after`, in cursor order, at most `limit`.
+    fn revocations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<FeedEntry>, StoreError>> + Send;
+
+    /// Deletes up to `batch` sessions that are expired or revoked at `now`, and feed entries past
+    /// their `until`. Returns how many sessions were deleted; call again while it returns `batch`.
+    fn purge_expired(&self, now: Timestamp, batch: usize) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// The stored keyset, if any.
+    fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;
+
+    /// Saves `document` if the stored version is `expected` (`None`: nothing stored yet).
+    /// Returns whether it was saved; on success the version is `expected + 1` (or 1).
+    fn save_keyset(
+        &self,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
