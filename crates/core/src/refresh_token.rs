@@ -20,6 +20,12 @@ pub struct RefreshToken {
 }
 
 impl RefreshToken {
+    /// A token from its parts. Servers never need this (tokens come from `SessionManager`); it
+    /// exists for tools and for tests that must forge tokens.
+    pub fn from_parts(sid: SessionId, generation: u64, secret: [u8; 32]) -> Self {
+        Self::new(sid, generation, secret)
+    }
+
     pub(crate) fn new(sid: SessionId, generation: u64, secret: [u8; 32]) -> Self {
         Self {
             sid,

@@ -1,1 +1,80 @@
-//! placeholder
+//! # tessera-testkit
+//!
+//! The store conformance suite: one behavioural suite that every [`tessera::Store`] must pass,
+//! so the SQLite, Redis, PostgreSQL and in-memory stores cannot drift apart. A store crate
+//! stamps the whole suite into its tests with one line:
+//!
+//! ```ignore
+//! async fn store() -> MyStore { MyStore::open_for_tests().await }
+//! tessera_testkit::conformance_tests!(store);
+//! ```
+//!
+//! Every case is also a plain public `async fn` in [`suite`], taking a fresh store.
+
+#![deny(missing_docs)]
+
+mod counting;
+mod fixture;
+pub mod suite;
+
+pub use counting::CountingStore;
+pub use fixture::{Fixture, START};
+
+/// Runs `future` to completion on a multi-threaded runtime (real parallelism for the
+/// concurrency cases).
+///
+/// # Panics
+/// If the runtime cannot be built; this is test support.
+#[allow(clippy::expect_used, reason = "test support: no runtime, no test")]
+pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(future)
+}
+
+/// Stamps every conformance case as a `#[test]`, given the path of an `async fn() -> S`
+/// producing a fresh, empty store `S: Store + Clone + 'static`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@cases $make;
+            sessions::create_then_get,
+            sessions::create_never_overwrites,
+            sessions::list_returns_only_that_users_live_sessions,
+            sessions::idle_timeout_slides_and_absolute_never_moves,
+            sessions::idle_expiry_ends_an_unused_session,
+            sessions::touch_is_throttled,
+            sessions::update_is_compare_and_set,
+            sessions::claims_survive_every_refresh,
+            sessions::limit_denies_new_sessions,
+            sessions::limit_evicts_the_oldest,
+            sessions::purge_is_bounded_and_spares_live_sessions,
+            refresh::rotation_issues_a_new_generation,
+            refresh::concurrent_refreshes_do_not_fork,
+            refresh::reuse_after_grace_revokes_the_session,
+            refresh::older_generation_reuse_revokes_the_session,
+            refresh::forged_secrets_revoke_nothing,
+            refresh::refresh_racing_revoke_mints_nothing_usable,
+            refresh::garbage_never_reaches_the_store,
+            refresh::nothing_usable_at_rest,
+            revocation::logout_is_immediate,
+            revocation::revoke_all_and_all_but_one,
+            revocation::feed_is_ordered_by_cursor,
+            revocation::other_nodes_see_revocations_after_sync,
+            revocation::single_access_tokens_can_be_revoked,
+            keys::nodes_share_one_keyset,
+            keys::rotation_follows_the_clock,
+        );
+    };
+    (@cases $make:path; $($group:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::run(async { $crate::suite::$group::$case($make().await).await })
+            }
+        )*
+    };
+}

@@ -1,0 +1,7 @@
+//! The conformance cases, grouped by subject. Each takes a fresh, empty store and panics on
+//! the first violated property.
+
+pub mod keys;
+pub mod refresh;
+pub mod revocation;
+pub mod sessions;

@@ -1,0 +1,224 @@
+//! Refresh rotation: the four properties, each with its own case.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test suite")]
+
+use std::sync::Arc;
+
+use tessera::{Error, RefreshRejection, RefreshToken, RevokeReason, Store, TokenRejection};
+use tokio::sync::Barrier;
+
+use crate::{CountingStore, Fixture};
+
+fn rejection(err: Error) -> RefreshRejection {
+    match err {
+        Error::InvalidRefresh(r) => r,
+        other => panic!("expected a refresh rejection, got {other:?}"),
+    }
+}
+
+/// A refresh returns a new generation's token and a working access token; the old access token
+/// keeps working until it expires.
+pub async fn rotation_issues_a_new_generation<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let first = f.login("alice").await;
+    f.advance(5);
+    let second = f.manager.refresh(&first.refresh_token.expose()).await.unwrap();
+    assert_eq!(second.refresh_token.generation(), 2);
+    assert_eq!(second.refresh_token.session_id(), first.session.sid);
+    assert_ne!(second.refresh_token.expose(), first.refresh_token.expose());
+    assert_ne!(second.access_token.jti, first.access_token.jti);
+    assert!(f.manager.verify(second.access_token.expose()).is_ok());
+    assert!(f.manager.verify(first.access_token.expose()).is_ok());
+    let stored = f.manager.get(&first.session.sid).await.unwrap().unwrap();
+    assert_eq!(stored.refresh.generation, 2);
+    assert_eq!(stored.last_seen_at, f.clock_now());
+    f.advance(5);
+    let third = f.manager.refresh(&second.refresh_token.expose()).await.unwrap();
+    assert_eq!(third.refresh_token.generation(), 3);
+}
+
+/// 32 concurrent refreshes of one token all succeed with the identical next token, and the
+/// session moves exactly one generation.
+pub async fn concurrent_refreshes_do_not_fork<S: Store + Clone + 'static>(store: S) {
+    const N: usize = 32;
+    let f = Fixture::new(store).await;
+    let token = f.login("alice").await.refresh_token.expose();
+    let barrier = Arc::new(Barrier::new(N));
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let (manager, barrier, token) = (Arc::clone(&f.manager), Arc::clone(&barrier), token.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            manager.refresh(&token).await
+        }));
+    }
+    let mut next = Vec::new();
+    for t in tasks {
+        let issued = t.await.unwrap().expect("every racing refresh succeeds");
+        assert!(f.manager.verify(issued.access_token.expose()).is_ok());
+        next.push(issued.refresh_token.expose());
+    }
+    assert!(next.iter().all(|t| *t == next[0]), "all racers receive the same next token");
+    let sid = RefreshToken::parse(&token).unwrap().session_id();
+    assert_eq!(f.manager.get(&sid).await.unwrap().unwrap().refresh.generation, 2);
+    assert!(f.manager.refresh(&next[0]).await.is_ok(), "the shared successor works");
+}
+
+/// A genuine superseded token replayed after the grace window revokes the whole session, says
+/// why, and kills the thief's and the victim's tokens alike.
+pub async fn reuse_after_grace_revokes_the_session<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let stolen = f.login("alice").await;
+    let rotated = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap();
+    f.advance(5);
+    let again = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap();
+    assert_eq!(again.refresh_token, rotated.refresh_token, "within the grace window: same successor");
+    f.advance(6); // 11 s after the rotation: beyond the 10 s grace
+    let err = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap_err();
+    assert_eq!(rejection(err), RefreshRejection::Reused);
+    let session = f.manager.get(&stolen.session.sid).await.unwrap().unwrap();
+    assert!(session.revoked_at.is_some());
+    assert_eq!(session.revoke_reason, Some(RevokeReason::RefreshReuse));
+    let err = f.manager.refresh(&rotated.refresh_token.expose()).await.unwrap_err();
+    assert_eq!(rejection(err), RefreshRejection::Revoked);
+    for token in [&stolen.access_token, &rotated.access_token] {
+        let err = f.manager.verify(token.expose()).unwrap_err();
+        assert!(matches!(err, Error::InvalidToken(TokenRejection::Revoked)));
+    }
+}
+
+/// A genuine token several generations old is proven genuine by walking the chain, and its
+/// replay revokes the session.
+pub async fn older_generation_reuse_revokes_the_session<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let first = f.login("alice").await;
+    let mut current = first.clone();
+    for _ in 0..5 {
+        f.advance(60);
+        current = f.manager.refresh(&current.refresh_token.expose()).await.unwrap();
+    }
+    assert_eq!(current.refresh_token.generation(), 6);
+    let err = f.manager.refresh(&first.refresh_token.expose()).await.unwrap_err();
+    assert_eq!(rejection(err), RefreshRejection::Reused);
+    let session = f.manager.get(&first.session.sid).await.unwrap().unwrap();
+    assert_eq!(session.revoke_reason, Some(RevokeReason::RefreshReuse));
+}
+
+/// Knowing a session id (public) is not enough to hurt it: forged secrets for any generation
+/// are rejected and revoke nothing.
+pub async fn forged_secrets_revoke_nothing<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let issued = f.login("alice").await;
+    f.advance(60);
+    let current = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap();
+    f.advance(60);
+    let sid = issued.session.sid;
+    for generation in [0, 1, 2, 3, 1000, u64::MAX] {
+        let forged = RefreshToken::from_parts(sid, generation, [0x42; 32]).expose();
+        let err = f.manager.refresh(&forged).await.unwrap_err();
+        assert_eq!(rejection(err), RefreshRejection::Forged, "generation {generation}");
+    }
+    let session = f.manager.get(&sid).await.unwrap().unwrap();
+    assert!(session.revoked_at.is_none(), "a forgery revokes nothing");
+    assert_eq!(session.refresh.generation, 2);
+    assert!(f.manager.verify(current.access_token.expose()).is_ok());
+    assert!(f.manager.refresh(&current.refresh_token.expose()).await.is_ok());
+    let unknown = RefreshToken::from_parts(tessera::SessionId::generate().unwrap(), 1, [1; 32]);
+    let err = f.manager.refresh(&unknown.expose()).await.unwrap_err();
+    assert_eq!(rejection(err), RefreshRejection::UnknownSession);
+}
+
+/// Refreshes racing a revoke: once the revoke has returned, no refresh succeeds, and no access
+/// token minted by a racing refresh verifies, on this node or another.
+pub async fn refresh_racing_revoke_mints_nothing_usable<S: Store + Clone + 'static>(store: S) {
+    const RACERS: usize = 16;
+    let f = Fixture::new(store).await;
+    let node_b = f.another_node().await;
+    for round in 0..4 {
+        let issued = f.login(&format!("racer-{round}")).await;
+        let token = issued.refresh_token.expose();
+        let barrier = Arc::new(Barrier::new(RACERS + 1));
+        let mut racers = Vec::new();
+        for _ in 0..RACERS {
+            let (m, b, t) = (Arc::clone(&f.manager), Arc::clone(&barrier), token.clone());
+            racers.push(tokio::spawn(async move {
+                b.wait().await;
+                m.refresh(&t).await
+            }));
+        }
+        let (m, b, sid) = (Arc::clone(&f.manager), Arc::clone(&barrier), issued.session.sid);
+        let revoker = tokio::spawn(async move {
+            b.wait().await;
+            m.revoke(&sid, RevokeReason::Logout).await
+        });
+        revoker.await.unwrap().unwrap();
+        // The revoke has returned: from here on nothing about this session may work.
+        let minted: Vec<_> = futures_results(racers).await;
+        node_b.sync_revocations().await.unwrap();
+        for issued in minted.iter().flatten() {
+            for node in [&*f.manager, &node_b] {
+                assert!(node.verify(issued.access_token.expose()).is_err(), "racing access token verifies");
+            }
+            assert!(f.manager.refresh(&issued.refresh_token.expose()).await.is_err());
+        }
+        assert!(f.manager.refresh(&token).await.is_err());
+        assert!(f.manager.verify(issued.access_token.expose()).is_err());
+    }
+}
+
+async fn futures_results<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>) -> Vec<Result<T, Error>> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Garbage (wrong prefix, bad checksum, truncated) is rejected without any store call.
+pub async fn garbage_never_reaches_the_store<S: Store + Clone + 'static>(store: S) {
+    let counting = CountingStore::new(store);
+    let f = Fixture::new(counting.clone()).await;
+    let real = f.login("alice").await.refresh_token.expose();
+    let mut flipped: Vec<char> = real.chars().collect();
+    let i = flipped.len() / 2;
+    flipped[i] = if flipped[i] == 'a' { 'b' } else { 'a' };
+    let flipped: String = flipped.into_iter().collect();
+    let garbage = [
+        String::new(),
+        "tsr_".into(),
+        "hello".into(),
+        real.replacen("tsr_", "tsk_", 1),
+        real[..real.len() - 1].to_owned(),
+        format!("{real}A"),
+        flipped,
+        "x".repeat(10_000),
+    ];
+    let before = counting.calls();
+    for g in &garbage {
+        let err = f.manager.refresh(g).await.unwrap_err();
+        assert_eq!(rejection(err), RefreshRejection::Malformed, "{:.20}", g);
+    }
+    assert_eq!(counting.calls(), before, "no store call for garbage");
+}
+
+/// The store holds hashes only: the record and the feed carry no refresh secret.
+pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let issued = f.login("alice").await;
+    f.advance(60);
+    let next = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap();
+    let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
+    let dump = format!("{stored:?} {}", serde_json::to_string(&stored).unwrap());
+    for token in [issued.refresh_token.expose(), next.refresh_token.expose()] {
+        // Characters 36.. of a `tsr_` token encode its secret: no run of them may be stored.
+        let secret_part = &token[36..76];
+        for window in secret_part.as_bytes().windows(12) {
+            let w = std::str::from_utf8(window).unwrap();
+            assert!(!dump.contains(w), "a piece of a refresh secret is stored");
+        }
+    }
+    // And the stored hashes cannot be presented as tokens.
+    let as_token = RefreshToken::from_parts(stored.sid, 2, *stored.refresh.current.as_bytes());
+    assert!(f.manager.refresh(&as_token.expose()).await.is_err());
+    assert!(f.manager.get(&stored.sid).await.unwrap().unwrap().revoked_at.is_none());
+}
