@@ -30,11 +30,18 @@ pub(crate) struct Chain {
 
 impl Chain {
     pub(crate) fn new(secret: &ServerSecret) -> Self {
-        Self { key: secret.derive("tessera/v1/refresh-chain") }
+        Self {
+            key: secret.derive("tessera/v1/refresh-chain"),
+        }
     }
 
     /// The secret of generation `generation + 1`, given generation `generation`'s secret.
-    pub(crate) fn successor(&self, sid: &SessionId, generation: u64, secret: &[u8; 32]) -> [u8; 32] {
+    pub(crate) fn successor(
+        &self,
+        sid: &SessionId,
+        generation: u64,
+        secret: &[u8; 32],
+    ) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(sid.as_bytes());
         ctx.update(&generation.saturating_add(1).to_be_bytes());
@@ -45,15 +52,28 @@ impl Chain {
     }
 
     /// Places `token` on the chain described by `state`, walking at most `max_walk` links.
-    pub(crate) fn classify(&self, token: &RefreshToken, state: &RefreshState, max_walk: u64) -> Link {
+    pub(crate) fn classify(
+        &self,
+        token: &RefreshToken,
+        state: &RefreshState,
+        max_walk: u64,
+    ) -> Link {
         let g = token.generation();
         let presented = token.hash();
         if g == state.generation {
-            return if presented.ct_eq(&state.current) { Link::Current } else { Link::Forged };
+            return if presented.ct_eq(&state.current) {
+                Link::Current
+            } else {
+                Link::Forged
+            };
         }
         if g.checked_add(1) == Some(state.generation) {
             let genuine = state.previous.is_some_and(|p| presented.ct_eq(&p));
-            return if genuine { Link::Previous } else { Link::Forged };
+            return if genuine {
+                Link::Previous
+            } else {
+                Link::Forged
+            };
         }
         if g == 0 || g > state.generation || state.generation - g > max_walk {
             return Link::Forged;
@@ -62,7 +82,11 @@ impl Chain {
         for generation in g..state.generation {
             secret = self.successor(&token.session_id(), generation, &secret);
         }
-        if TokenHash::of(&secret).ct_eq(&state.current) { Link::Older } else { Link::Forged }
+        if TokenHash::of(&secret).ct_eq(&state.current) {
+            Link::Older
+        } else {
+            Link::Forged
+        }
     }
 }
 
@@ -71,7 +95,12 @@ mod tests {
     use super::*;
     use crate::Timestamp;
 
-    fn state_after(chain: &Chain, sid: &SessionId, first: [u8; 32], steps: u64) -> (RefreshState, Vec<[u8; 32]>) {
+    fn state_after(
+        chain: &Chain,
+        sid: &SessionId,
+        first: [u8; 32],
+        steps: u64,
+    ) -> (RefreshState, Vec<[u8; 32]>) {
         let mut secrets = vec![first];
         for g in 1..=steps {
             let last = secrets[secrets.len() - 1];
@@ -96,10 +125,18 @@ mod tests {
         assert_eq!(chain.classify(&at(6), &state, 100), Link::Current);
         assert_eq!(chain.classify(&at(5), &state, 100), Link::Previous);
         assert_eq!(chain.classify(&at(1), &state, 100), Link::Older);
-        assert_eq!(chain.classify(&at(1), &state, 4), Link::Forged, "beyond the walk bound");
+        assert_eq!(
+            chain.classify(&at(1), &state, 4),
+            Link::Forged,
+            "beyond the walk bound"
+        );
         let forged = |g: u64| RefreshToken::new(sid, g, [7; 32]);
         for g in [0, 1, 3, 5, 6, 7, u64::MAX] {
-            assert_eq!(chain.classify(&forged(g), &state, 100), Link::Forged, "generation {g}");
+            assert_eq!(
+                chain.classify(&forged(g), &state, 100),
+                Link::Forged,
+                "generation {g}"
+            );
         }
     }
 

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An instant as milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(i64);
 
@@ -73,7 +74,10 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods, reason = "the one place that reads the OS clock")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the OS clock"
+    )]
     fn now(&self) -> Timestamp {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -127,7 +131,10 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(i64::MAX - 1);
         assert_eq!(t.plus(Duration::from_secs(10)).as_millis(), i64::MAX);
-        assert_eq!(Timestamp::from_secs(1).since(Timestamp::from_secs(5)), Duration::ZERO);
+        assert_eq!(
+            Timestamp::from_secs(1).since(Timestamp::from_secs(5)),
+            Duration::ZERO
+        );
         assert_eq!(Timestamp::from_millis(-1).as_secs(), -1);
     }
 

@@ -40,7 +40,10 @@ impl std::fmt::Debug for LoginCsrf {
 impl Csrf {
     /// CSRF tokens keyed from `secret`; login tokens live one hour.
     pub fn new(secret: &ServerSecret) -> Self {
-        Self { key: secret.derive("tessera/v1/csrf"), login_max_age: Duration::from_secs(3600) }
+        Self {
+            key: secret.derive("tessera/v1/csrf"),
+            login_max_age: Duration::from_secs(3600),
+        }
     }
 
     fn mac(&self, purpose: &[u8], parts: &[&[u8]]) -> hmac::Tag {
@@ -88,10 +91,16 @@ impl Csrf {
 
     /// Whether `form` matches `cookie` and is at most an hour old at `now` (constant-time).
     pub fn verify_login(&self, cookie: &str, form: &str, now: Timestamp) -> bool {
-        let Some(cookie) = b64_decode(cookie).filter(|c| c.len() == 32) else { return false };
-        let Some(form) = b64_decode(form).filter(|f| f.len() == 8 + MAC_LEN) else { return false };
+        let Some(cookie) = b64_decode(cookie).filter(|c| c.len() == 32) else {
+            return false;
+        };
+        let Some(form) = b64_decode(form).filter(|f| f.len() == 8 + MAC_LEN) else {
+            return false;
+        };
         let (issued, tag) = form.split_at(8);
-        let Ok(issued_bytes) = <[u8; 8]>::try_from(issued) else { return false };
+        let Ok(issued_bytes) = <[u8; 8]>::try_from(issued) else {
+            return false;
+        };
         let issued_at = Timestamp::from_secs(i64::from_be_bytes(issued_bytes));
         let fresh = issued_at <= now.plus(Duration::from_secs(60))
             && now.since(issued_at) <= self.login_max_age;
@@ -135,7 +144,9 @@ pub fn check_origin(
     match origin {
         // Non-browser clients send neither header; the synchronizer token still applies.
         None => OriginDecision::Allow,
-        Some(o) if own_origins.iter().any(|own| own.eq_ignore_ascii_case(o)) => OriginDecision::Allow,
+        Some(o) if own_origins.iter().any(|own| own.eq_ignore_ascii_case(o)) => {
+            OriginDecision::Allow
+        }
         Some(_) => OriginDecision::Reject("foreign Origin"),
     }
 }
@@ -159,7 +170,10 @@ mod tests {
         assert_ne!(t1, t2, "masked with a fresh nonce each time");
         assert!(c.verify_session_token(&mine, &t1) && c.verify_session_token(&mine, &t2));
         assert!(!c.verify_session_token(&theirs, &t1));
-        assert!(!csrf().verify_session_token(&mine, &t1), "another server key");
+        assert!(
+            !csrf().verify_session_token(&mine, &t1),
+            "another server key"
+        );
         for bad in ["", "x", &t1[..t1.len() - 1], &format!("{t1}A")] {
             assert!(!c.verify_session_token(&mine, bad));
         }
@@ -172,10 +186,16 @@ mod tests {
         let p = c.login_pair(now).unwrap();
         let q = c.login_pair(now).unwrap();
         assert!(c.verify_login(&p.cookie, &p.form, now));
-        assert!(!c.verify_login(&q.cookie, &p.form, now), "form of another cookie");
+        assert!(
+            !c.verify_login(&q.cookie, &p.form, now),
+            "form of another cookie"
+        );
         assert!(!c.verify_login(&p.cookie, &p.form, now.plus(Duration::from_secs(3601))));
         assert!(c.verify_login(&p.cookie, &p.form, now.plus(Duration::from_secs(3600))));
-        assert!(!c.verify_login(&p.cookie, &p.form, now.minus(Duration::from_secs(61))), "from the future");
+        assert!(
+            !c.verify_login(&p.cookie, &p.form, now.minus(Duration::from_secs(61))),
+            "from the future"
+        );
         assert!(!c.verify_login(&p.cookie, "", now));
         assert!(!c.verify_login("", &p.form, now));
         assert!(!format!("{p:?}").contains(&p.cookie));
@@ -185,17 +205,44 @@ mod tests {
     fn origin_decisions() {
         let own = ["https://app.example"];
         let d = |m, s, o| check_origin(m, s, o, &own);
-        assert_eq!(d("GET", Some("cross-site"), Some("https://evil.example")), OriginDecision::Allow);
+        assert_eq!(
+            d("GET", Some("cross-site"), Some("https://evil.example")),
+            OriginDecision::Allow
+        );
         assert_eq!(d("POST", Some("same-origin"), None), OriginDecision::Allow);
         assert_eq!(d("POST", Some("none"), None), OriginDecision::Allow);
-        assert!(matches!(d("POST", Some("cross-site"), None), OriginDecision::Reject(_)));
-        assert!(matches!(d("DELETE", Some("same-site"), None), OriginDecision::Reject(_)));
-        assert!(matches!(d("POST", Some("weird"), None), OriginDecision::Reject(_)));
-        assert_eq!(d("POST", None, Some("https://app.example")), OriginDecision::Allow);
-        assert!(matches!(d("POST", None, Some("https://evil.example")), OriginDecision::Reject(_)));
-        assert!(matches!(d("POST", None, Some("null")), OriginDecision::Reject(_)));
+        assert!(matches!(
+            d("POST", Some("cross-site"), None),
+            OriginDecision::Reject(_)
+        ));
+        assert!(matches!(
+            d("DELETE", Some("same-site"), None),
+            OriginDecision::Reject(_)
+        ));
+        assert!(matches!(
+            d("POST", Some("weird"), None),
+            OriginDecision::Reject(_)
+        ));
+        assert_eq!(
+            d("POST", None, Some("https://app.example")),
+            OriginDecision::Allow
+        );
+        assert!(matches!(
+            d("POST", None, Some("https://evil.example")),
+            OriginDecision::Reject(_)
+        ));
+        assert!(matches!(
+            d("POST", None, Some("null")),
+            OriginDecision::Reject(_)
+        ));
         assert_eq!(d("POST", None, None), OriginDecision::Allow);
-        assert!(matches!(d("get", Some("cross-site"), None), OriginDecision::Reject(_)), "methods are case-sensitive");
+        assert!(
+            matches!(
+                d("get", Some("cross-site"), None),
+                OriginDecision::Reject(_)
+            ),
+            "methods are case-sensitive"
+        );
     }
 
     proptest! {

@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(b64_decode("QQ").unwrap(), b"A");
         assert!(b64_decode("QQ==").is_none());
         assert!(b64_decode("QR").is_none(), "trailing bits must be zero");
-        assert!(b64_decode("Q+").is_none(), "standard alphabet is not base64url");
+        assert!(
+            b64_decode("Q+").is_none(),
+            "standard alphabet is not base64url"
+        );
         assert!(b64_decode("Q Q").is_none());
     }
 }

@@ -25,10 +25,12 @@ use serde_json::{Map, Value};
 
 use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, RotationPolicy, Validation, sign_compact};
-use crate::store::{CreateOutcome, LimitCheck, Revocation, Revoked, SessionUpdate, Store, UpdateOutcome};
+use crate::store::{
+    CreateOutcome, LimitCheck, Revocation, Revoked, SessionUpdate, Store, UpdateOutcome,
+};
 use crate::{
-    Clock, Device, Error, RefreshState, RefreshToken, RevokeReason, RevokedView, ServerSecret, Session, SessionId,
-    SessionPolicy, Timestamp, TokenRejection, random,
+    Clock, Device, Error, RefreshState, RefreshToken, RevokeReason, RevokedView, ServerSecret,
+    Session, SessionId, SessionPolicy, Timestamp, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -87,7 +89,10 @@ pub struct NewSession {
 impl NewSession {
     /// A session for `user_id` with no claims, data or device details.
     pub fn for_user(user_id: impl Into<String>) -> Self {
-        Self { user_id: user_id.into(), ..Self::default() }
+        Self {
+            user_id: user_id.into(),
+            ..Self::default()
+        }
     }
 }
 
@@ -110,7 +115,9 @@ impl AccessToken {
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken").field("jti", &self.jti).finish_non_exhaustive()
+        f.debug_struct("AccessToken")
+            .field("jti", &self.jti)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +163,14 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         };
         let keys = RwLock::new(Arc::new(KeyRing::empty(&settings.validation)));
         let chain = Chain::new(&settings.secret);
-        Ok(Self { store, clock, settings, chain, keys, view })
+        Ok(Self {
+            store,
+            clock,
+            settings,
+            chain,
+            keys,
+            view,
+        })
     }
 
     /// [`SessionManager::new`], then loads (or creates) the keyset and catches up the feed.
@@ -216,16 +230,26 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             last_seen_at: now,
             idle_expires_at: now.plus(p.idle_timeout).min(absolute),
             absolute_expires_at: absolute,
-            refresh: RefreshState { generation: 1, current: crate::TokenHash::of(&secret), previous: None, rotated_at: now },
+            refresh: RefreshState {
+                generation: 1,
+                current: crate::TokenHash::of(&secret),
+                previous: None,
+                rotated_at: now,
+            },
             version: 1,
             revoked_at: None,
             revoke_reason: None,
         };
-        let limit = p.limit.map(|limit| LimitCheck { limit, now, eviction: self.revocation(RevokeReason::Evicted, now) });
+        let limit = p.limit.map(|limit| LimitCheck {
+            limit,
+            now,
+            eviction: self.revocation(RevokeReason::Evicted, now),
+        });
         match self.store.create(&session, limit).await? {
             CreateOutcome::Created { evicted } => {
                 for sid in evicted {
-                    self.view.insert(Revoked::Session(sid), self.revocation_until(now));
+                    self.view
+                        .insert(Revoked::Session(sid), self.revocation_until(now));
                 }
             }
             CreateOutcome::AlreadyExists => return Err(Error::AlreadyExists),
@@ -236,9 +260,18 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     }
 
     /// Signs an access token for `session` and bundles it with `refresh_token`.
-    fn issue(&self, session: Session, refresh_token: RefreshToken, now: Timestamp) -> Result<Issued, Error> {
+    fn issue(
+        &self,
+        session: Session,
+        refresh_token: RefreshToken,
+        now: Timestamp,
+    ) -> Result<Issued, Error> {
         let access_token = self.mint(&session, now)?;
-        Ok(Issued { session, access_token, refresh_token })
+        Ok(Issued {
+            session,
+            access_token,
+            refresh_token,
+        })
     }
 
     fn mint(&self, session: &Session, now: Timestamp) -> Result<AccessToken, Error> {
@@ -247,7 +280,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let p = &self.settings.policy;
         let jitter = random::up_to(p.access_ttl_jitter.as_secs())?;
         let ttl = i64::try_from(p.access_ttl.as_secs().saturating_sub(jitter)).unwrap_or(0);
-        let exp = now.as_secs().saturating_add(ttl).min(session.absolute_expires_at.as_secs());
+        let exp = now
+            .as_secs()
+            .saturating_add(ttl)
+            .min(session.absolute_expires_at.as_secs());
         let jti = crate::encoding::b64_encode(&random::bytes::<16>()?);
         let v = &self.settings.validation;
         let claims = AccessClaims {
@@ -262,7 +298,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             extra: session.claims.clone(),
         };
         let token = sign_compact(key, &claims.to_payload())?;
-        Ok(AccessToken { token, expires_at: Timestamp::from_secs(exp), jti })
+        Ok(AccessToken {
+            token,
+            expires_at: Timestamp::from_secs(exp),
+            jti,
+        })
     }
 
     /// Verifies an access token: signature and claims, then revocation in memory. No store call.
@@ -288,7 +328,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     }
 
     fn revocation(&self, reason: RevokeReason, at: Timestamp) -> Revocation {
-        Revocation { reason, at, until: self.revocation_until(at) }
+        Revocation {
+            reason,
+            at,
+            until: self.revocation_until(at),
+        }
     }
 
     /// Revokes one session: its refresh token stops working and its access tokens stop verifying
@@ -341,7 +385,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     pub async fn sync_revocations(&self) -> Result<usize, Error> {
         let mut applied = 0;
         loop {
-            let page = self.store.revocations_after(self.view.cursor(), FEED_PAGE).await?;
+            let page = self
+                .store
+                .revocations_after(self.view.cursor(), FEED_PAGE)
+                .await?;
             let now = self.clock.now();
             self.view.apply(&page, now);
             applied += page.len();
@@ -396,7 +443,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// [`Error::Conflict`] when another writer got there first; [`Error::SessionNotFound`];
     /// [`Error::InvalidInput`] for reserved or oversized values; store errors.
-    pub async fn update(&self, sid: &SessionId, expected_version: u64, update: SessionUpdate) -> Result<u64, Error> {
+    pub async fn update(
+        &self,
+        sid: &SessionId,
+        expected_version: u64,
+        update: SessionUpdate,
+    ) -> Result<u64, Error> {
         if let Some(claims) = &update.claims {
             validate_claims(claims)?;
         }
@@ -420,16 +472,26 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
 }
 
 fn validate_new(new: &NewSession) -> Result<(), Error> {
-    if new.user_id.is_empty() || new.user_id.len() > MAX_USER_ID || new.user_id.chars().any(char::is_control) {
-        return Err(Error::InvalidInput("user_id must be 1 to 256 bytes without control characters"));
+    if new.user_id.is_empty()
+        || new.user_id.len() > MAX_USER_ID
+        || new.user_id.chars().any(char::is_control)
+    {
+        return Err(Error::InvalidInput(
+            "user_id must be 1 to 256 bytes without control characters",
+        ));
     }
     validate_claims(&new.claims)?;
     validate_data(&new.data)
 }
 
 fn validate_claims(claims: &Map<String, Value>) -> Result<(), Error> {
-    if claims.keys().any(|k| crate::jwt::REGISTERED_CLAIMS.contains(&k.as_str())) {
-        return Err(Error::InvalidInput("claims may not use registered claim names"));
+    if claims
+        .keys()
+        .any(|k| crate::jwt::REGISTERED_CLAIMS.contains(&k.as_str()))
+    {
+        return Err(Error::InvalidInput(
+            "claims may not use registered claim names",
+        ));
     }
     if serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len()) > MAX_CLAIMS_BYTES {
         return Err(Error::InvalidInput("claims exceed 2 KiB"));

@@ -68,7 +68,9 @@ impl SessionPolicy {
     /// [`Error::InvalidConfig`] naming the first offending setting.
     pub fn validate(&self) -> Result<(), Error> {
         let fail = |m: &str| Err(Error::InvalidConfig(m.into()));
-        if self.access_ttl < Duration::from_secs(10) || self.access_ttl > Duration::from_secs(24 * 3600) {
+        if self.access_ttl < Duration::from_secs(10)
+            || self.access_ttl > Duration::from_secs(24 * 3600)
+        {
             return fail("access_ttl must be between 10 seconds and 24 hours");
         }
         if self.access_ttl_jitter * 2 > self.access_ttl {
@@ -106,18 +108,51 @@ mod tests {
         ok.validate().unwrap();
         let s = Duration::from_secs;
         let bad = [
-            SessionPolicy { access_ttl: s(5), ..ok.clone() },
-            SessionPolicy { access_ttl: s(25 * 3600), ..ok.clone() },
-            SessionPolicy { access_ttl_jitter: s(301), ..ok.clone() },
-            SessionPolicy { idle_timeout: s(60), ..ok.clone() },
-            SessionPolicy { absolute_timeout: s(3600), ..ok.clone() },
-            SessionPolicy { refresh_grace: s(121), ..ok.clone() },
-            SessionPolicy { touch_interval: s(8 * 24 * 3600), ..ok.clone() },
-            SessionPolicy { max_chain_walk: 0, ..ok.clone() },
-            SessionPolicy { limit: Some(SessionLimit { max: 0, on_limit: OnLimit::Deny }), ..ok.clone() },
+            SessionPolicy {
+                access_ttl: s(5),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                access_ttl: s(25 * 3600),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                access_ttl_jitter: s(301),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                idle_timeout: s(60),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                absolute_timeout: s(3600),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                refresh_grace: s(121),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                touch_interval: s(8 * 24 * 3600),
+                ..ok.clone()
+            },
+            SessionPolicy {
+                max_chain_walk: 0,
+                ..ok.clone()
+            },
+            SessionPolicy {
+                limit: Some(SessionLimit {
+                    max: 0,
+                    on_limit: OnLimit::Deny,
+                }),
+                ..ok.clone()
+            },
         ];
         for p in bad {
-            assert!(matches!(p.validate(), Err(Error::InvalidConfig(_))), "{p:?}");
+            assert!(
+                matches!(p.validate(), Err(Error::InvalidConfig(_))),
+                "{p:?}"
+            );
         }
     }
 }

@@ -109,7 +109,13 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        for bad in ["", "tsr_", "tsr_AAAA", "tss_x", &token(1).expose().replace("tsr_", "tsk_")] {
+        for bad in [
+            "",
+            "tsr_",
+            "tsr_AAAA",
+            "tss_x",
+            &token(1).expose().replace("tsr_", "tsk_"),
+        ] {
             assert!(matches!(
                 RefreshToken::parse(bad),
                 Err(Error::InvalidRefresh(RefreshRejection::Malformed))

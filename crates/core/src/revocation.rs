@@ -29,13 +29,19 @@ struct ViewState {
 impl RevokedView {
     /// A view for a single process whose own revocations are applied directly: never stale.
     pub fn local() -> Self {
-        Self { state: RwLock::default(), max_staleness: None }
+        Self {
+            state: RwLock::default(),
+            max_staleness: None,
+        }
     }
 
     /// A view shared with other nodes through a store: considered stale, and so refusing every
     /// token, when it has not been synced within `max_staleness`.
     pub fn shared(max_staleness: Duration) -> Self {
-        Self { state: RwLock::default(), max_staleness: Some(max_staleness) }
+        Self {
+            state: RwLock::default(),
+            max_staleness: Some(max_staleness),
+        }
     }
 
     /// Applies feed entries (in cursor order) and records that the view is current at `now`.
@@ -62,14 +68,20 @@ impl RevokedView {
 
     /// The cursor to resume the feed from.
     pub fn cursor(&self) -> u64 {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).cursor
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cursor
     }
 
     /// Whether the view can vouch for itself at `now`.
     pub fn is_current(&self, now: Timestamp) -> bool {
-        let Some(max) = self.max_staleness else { return true };
+        let Some(max) = self.max_staleness else {
+            return true;
+        };
         let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        st.synced_at.is_some_and(|at| now.since(at) <= max && at <= now.plus(max))
+        st.synced_at
+            .is_some_and(|at| now.since(at) <= max && at <= now.plus(max))
     }
 
     /// Whether a token of session `sid` with id `jti` is revoked.
@@ -102,7 +114,11 @@ mod tests {
     use super::*;
 
     fn entry(cursor: u64, revoked: Revoked, until: i64) -> FeedEntry {
-        FeedEntry { cursor, revoked, until: Timestamp::from_secs(until) }
+        FeedEntry {
+            cursor,
+            revoked,
+            until: Timestamp::from_secs(until),
+        }
     }
 
     #[test]
@@ -110,7 +126,13 @@ mod tests {
         let view = RevokedView::local();
         let sid = SessionId::generate().unwrap();
         let other = SessionId::generate().unwrap();
-        view.apply(&[entry(3, Revoked::Session(sid), 100), entry(4, Revoked::Token("j".into()), 50)], Timestamp::from_secs(1));
+        view.apply(
+            &[
+                entry(3, Revoked::Session(sid), 100),
+                entry(4, Revoked::Token("j".into()), 50),
+            ],
+            Timestamp::from_secs(1),
+        );
         assert_eq!(view.cursor(), 4);
         assert!(view.is_revoked(&sid, "x"));
         assert!(view.is_revoked(&other, "j"));

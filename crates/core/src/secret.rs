@@ -68,7 +68,11 @@ struct Bearer<const KIND: u8>([u8; 32]);
 
 impl<const KIND: u8> Bearer<KIND> {
     const PREFIX: &'static str = if KIND == 0 { "tss_" } else { "tsk_" };
-    const NAME: &'static str = if KIND == 0 { "session cookie" } else { "API key" };
+    const NAME: &'static str = if KIND == 0 {
+        "session cookie"
+    } else {
+        "API key"
+    };
 
     fn generate() -> Result<Self, Error> {
         random::bytes().map(Self)
@@ -193,7 +197,12 @@ mod tests {
         let cookie = CookieToken::generate().unwrap();
         let text = cookie.expose();
         assert!(text.starts_with("tss_"));
-        assert!(CookieToken::parse(&text).unwrap().hash().ct_eq(&cookie.hash()));
+        assert!(
+            CookieToken::parse(&text)
+                .unwrap()
+                .hash()
+                .ct_eq(&cookie.hash())
+        );
         assert!(ApiKey::parse(&text).is_err(), "a cookie is not an API key");
         let key = ApiKey::generate().unwrap();
         assert!(key.expose().starts_with("tsk_"));
@@ -204,7 +213,11 @@ mod tests {
     fn debug_never_prints_the_secret() {
         let cookie = CookieToken::generate().unwrap();
         let text = cookie.expose();
-        let shown = format!("{cookie:?} {:?} {:?}", cookie.hash(), ServerSecret::generate().unwrap());
+        let shown = format!(
+            "{cookie:?} {:?} {:?}",
+            cookie.hash(),
+            ServerSecret::generate().unwrap()
+        );
         assert!(!shown.contains(&text[4..20]));
         assert_eq!(shown.matches("(..)").count(), 3);
     }

@@ -94,7 +94,10 @@ mod tests {
         assert!("".parse::<SessionId>().is_err());
         assert!("AAAAAAAAAAAAAAAAAAAAAA==".parse::<SessionId>().is_err());
         assert!("AAAAAAAAAAAAAAAAAAAAA+".parse::<SessionId>().is_err());
-        assert!("AAAAAAAAAAAAAAAAAAAAAB".parse::<SessionId>().is_err(), "non-canonical");
+        assert!(
+            "AAAAAAAAAAAAAAAAAAAAAB".parse::<SessionId>().is_err(),
+            "non-canonical"
+        );
     }
 
     proptest! {

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera::store::{
-    CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate, StoredKeyset,
-    UpdateOutcome,
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
+    StoredKeyset, UpdateOutcome,
 };
 use tessera::{Session, SessionId, Store, StoreError, Timestamp};
 
@@ -19,7 +19,10 @@ pub struct CountingStore<S> {
 impl<S> CountingStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner, calls: Arc::default() }
+        Self {
+            inner,
+            calls: Arc::default(),
+        }
     }
 
     /// Calls so far.
@@ -34,25 +37,48 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: Store> Store for CountingStore<S> {
-    async fn create(&self, session: &Session, limit: Option<LimitCheck>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+    ) -> Result<CreateOutcome, StoreError> {
         self.count().create(session, limit).await
     }
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
         self.count().get(sid).await
     }
-    async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(
+        &self,
+        sid: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<RotateOutcome, StoreError> {
         self.count().rotate(sid, rotation).await
     }
-    async fn touch(&self, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        sid: &SessionId,
+        seen: Timestamp,
+        idle: Timestamp,
+    ) -> Result<bool, StoreError> {
         self.count().touch(sid, seen, idle).await
     }
-    async fn update(&self, sid: &SessionId, v: u64, u: &SessionUpdate) -> Result<UpdateOutcome, StoreError> {
+    async fn update(
+        &self,
+        sid: &SessionId,
+        v: u64,
+        u: &SessionUpdate,
+    ) -> Result<UpdateOutcome, StoreError> {
         self.count().update(sid, v, u).await
     }
     async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<bool, StoreError> {
         self.count().revoke(sid, r).await
     }
-    async fn revoke_user(&self, user: &str, except: Option<&SessionId>, r: Revocation) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+        r: Revocation,
+    ) -> Result<Vec<SessionId>, StoreError> {
         self.count().revoke_user(user, except, r).await
     }
     async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
@@ -61,7 +87,11 @@ impl<S: Store> Store for CountingStore<S> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.count().list_user(user, now).await
     }
-    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
         self.count().revocations_after(after, limit).await
     }
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
@@ -70,7 +100,11 @@ impl<S: Store> Store for CountingStore<S> {
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await
     }
-    async fn save_keyset(&self, expected: Option<u64>, document: &[u8]) -> Result<bool, StoreError> {
+    async fn save_keyset(
+        &self,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError> {
         self.count().save_keyset(expected, document).await
     }
 }

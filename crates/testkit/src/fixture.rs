@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::{
-    Issued, ManualClock, NewSession, ServerSecret, SessionManager, Settings, Store, Timestamp, Validation,
+    Issued, ManualClock, NewSession, ServerSecret, SessionManager, Settings, Store, Timestamp,
+    Validation,
 };
 
 /// Where every fixture's clock starts (2023-11-14T22:13:20Z).
@@ -37,19 +38,31 @@ impl<S: Store + Clone + 'static> Fixture<S> {
         let manager = SessionManager::start(store.clone(), clock.clone(), settings.clone())
             .await
             .expect("manager starts");
-        Self { manager: Arc::new(manager), clock, store, settings }
+        Self {
+            manager: Arc::new(manager),
+            clock,
+            store,
+            settings,
+        }
     }
 
     /// A second node on the same store, secret and clock.
     pub async fn another_node(&self) -> SessionManager<S, ManualClock> {
-        SessionManager::start(self.store.clone(), self.clock.clone(), self.settings.clone())
-            .await
-            .expect("second node starts")
+        SessionManager::start(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+        )
+        .await
+        .expect("second node starts")
     }
 
     /// Creates a session for `user`.
     pub async fn login(&self, user: &str) -> Issued {
-        self.manager.create(NewSession::for_user(user)).await.expect("create session")
+        self.manager
+            .create(NewSession::for_user(user))
+            .await
+            .expect("create session")
     }
 
     /// Moves the clock forward by `secs` seconds.

@@ -10,7 +10,9 @@ const MAX_DATE: i64 = 253_402_300_799;
 const MAX_ID_LEN: usize = 256;
 
 /// Registered claim names, which application claims may not use.
-pub(crate) const REGISTERED: [&str; 9] = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "nbf", "typ"];
+pub(crate) const REGISTERED: [&str; 9] = [
+    "iss", "aud", "sub", "sid", "jti", "iat", "exp", "nbf", "typ",
+];
 
 /// The claims of a verified access token (RFC 9068 shape plus `sid`).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +44,9 @@ impl AccessClaims {
             iss: string(&map, "iss")?,
             aud: audience(&map)?,
             sub: string(&map, "sub")?,
-            sid: string(&map, "sid")?.parse().map_err(|_| TokenRejection::BadClaim("sid"))?,
+            sid: string(&map, "sid")?
+                .parse()
+                .map_err(|_| TokenRejection::BadClaim("sid"))?,
             jti: string(&map, "jti")?,
             iat: date(&map, "iat")?.ok_or(TokenRejection::BadClaim("iat"))?,
             exp: date(&map, "exp")?.ok_or(TokenRejection::BadClaim("exp"))?,
@@ -50,17 +54,23 @@ impl AccessClaims {
             extra: Map::new(),
         };
         map.retain(|k, _| !REGISTERED.contains(&k.as_str()));
-        Ok(Self { extra: map, ..claims })
+        Ok(Self {
+            extra: map,
+            ..claims
+        })
     }
 
     /// The payload object to sign.
     pub(crate) fn to_payload(&self) -> Value {
         let mut map = self.extra.clone();
         map.insert("iss".into(), self.iss.clone().into());
-        map.insert("aud".into(), match self.aud.as_slice() {
-            [one] => one.clone().into(),
-            many => many.to_vec().into(),
-        });
+        map.insert(
+            "aud".into(),
+            match self.aud.as_slice() {
+                [one] => one.clone().into(),
+                many => many.to_vec().into(),
+            },
+        );
         map.insert("sub".into(), self.sub.clone().into());
         map.insert("sid".into(), self.sid.to_string().into());
         map.insert("jti".into(), self.jti.clone().into());
@@ -152,7 +162,10 @@ mod tests {
         for name in ["iss", "sub", "sid", "jti", "iat", "exp", "aud"] {
             let mut map = base();
             map.remove(name);
-            assert_eq!(AccessClaims::from_payload(map).unwrap_err(), TokenRejection::BadClaim(name));
+            assert_eq!(
+                AccessClaims::from_payload(map).unwrap_err(),
+                TokenRejection::BadClaim(name)
+            );
         }
     }
 }

@@ -122,16 +122,36 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_at_any_depth() {
-        assert_eq!(parse_object(br#"{"sub":"a","sub":"b"}"#), Err(Problem::Duplicate));
-        assert_eq!(parse_object(br#"{"x":{"k":1,"k":2}}"#), Err(Problem::Duplicate));
-        assert_eq!(parse_object(br#"{"x":[{"k":1,"k":2}]}"#), Err(Problem::Duplicate));
+        assert_eq!(
+            parse_object(br#"{"sub":"a","sub":"b"}"#),
+            Err(Problem::Duplicate)
+        );
+        assert_eq!(
+            parse_object(br#"{"x":{"k":1,"k":2}}"#),
+            Err(Problem::Duplicate)
+        );
+        assert_eq!(
+            parse_object(br#"{"x":[{"k":1,"k":2}]}"#),
+            Err(Problem::Duplicate)
+        );
         // Escapes that spell the same name are the same name.
-        assert_eq!(parse_object(br#"{"sub":"a","s\u0075b":"b"}"#), Err(Problem::Duplicate));
+        assert_eq!(
+            parse_object(br#"{"sub":"a","s\u0075b":"b"}"#),
+            Err(Problem::Duplicate)
+        );
     }
 
     #[test]
     fn rejects_non_objects_and_trailing_data() {
-        for bad in [&b"[]"[..], b"1", b"\"x\"", b"{} {}", b"{", b"", b"{\"a\":1,}"] {
+        for bad in [
+            &b"[]"[..],
+            b"1",
+            b"\"x\"",
+            b"{} {}",
+            b"{",
+            b"",
+            b"{\"a\":1,}",
+        ] {
             assert_eq!(parse_object(bad), Err(Problem::Invalid), "{bad:?}");
         }
     }

@@ -28,7 +28,12 @@ impl<'a> Compact<'a> {
         let signing_input = token
             .get(..header.len() + 1 + payload.len())
             .ok_or(TokenRejection::Malformed)?;
-        Ok(Self { signing_input, header, payload, signature })
+        Ok(Self {
+            signing_input,
+            header,
+            payload,
+            signature,
+        })
     }
 
     /// The decoded header object.
@@ -68,7 +73,9 @@ pub(crate) fn sign_compact(key: &SigningKey, payload: &Value) -> Result<String, 
 }
 
 fn encode_json(value: &Value) -> Result<String, Error> {
-    serde_json::to_vec(value).map(|b| b64_encode(&b)).map_err(|_| Error::Crypto)
+    serde_json::to_vec(value)
+        .map(|b| b64_encode(&b))
+        .map_err(|_| Error::Crypto)
 }
 
 #[cfg(test)]

@@ -40,7 +40,8 @@ impl VerifyingKey {
     /// # Errors
     /// [`Error::InvalidKey`] if `public` is not 32 bytes.
     pub fn ed25519(kid: impl Into<String>, public: &[u8]) -> Result<Self, Error> {
-        let bytes = <[u8; 32]>::try_from(public).map_err(|_| Error::InvalidKey("Ed25519 key length"))?;
+        let bytes =
+            <[u8; 32]>::try_from(public).map_err(|_| Error::InvalidKey("Ed25519 key length"))?;
         Ok(Self::new(kid, Algorithm::EdDSA, Public::Ed25519(bytes)))
     }
 
@@ -52,7 +53,11 @@ impl VerifyingKey {
         if point.len() != 65 || point.first() != Some(&4) {
             return Err(Error::InvalidKey("P-256 key encoding"));
         }
-        Ok(Self::new(kid, Algorithm::ES256, Public::P256(point.to_vec())))
+        Ok(Self::new(
+            kid,
+            Algorithm::ES256,
+            Public::P256(point.to_vec()),
+        ))
     }
 
     /// An RSA public key from its big-endian modulus and exponent.
@@ -64,12 +69,19 @@ impl VerifyingKey {
         if n.len() < 256 {
             return Err(Error::InvalidKey("RSA modulus under 2048 bits"));
         }
-        let components = rsa::PublicKeyComponents { n: n.to_vec(), e: strip_zeros(e).to_vec() };
+        let components = rsa::PublicKeyComponents {
+            n: n.to_vec(),
+            e: strip_zeros(e).to_vec(),
+        };
         Ok(Self::new(kid, Algorithm::RS256, Public::Rsa(components)))
     }
 
     fn new(kid: impl Into<String>, alg: Algorithm, public: Public) -> Self {
-        Self { kid: kid.into(), alg, public }
+        Self {
+            kid: kid.into(),
+            alg,
+            public,
+        }
     }
 
     /// The key id.
@@ -108,12 +120,33 @@ impl VerifyingKey {
     /// The public JWK (RFC 7517; OKP per RFC 8037). `None` for HS256: a secret is never published.
     pub fn to_jwk(&self) -> Option<Jwk> {
         let (kty, crv, x, y, n, e) = match &self.public {
-            Public::Ed25519(pk) => ("OKP", Some("Ed25519"), Some(b64_encode(pk)), None, None, None),
+            Public::Ed25519(pk) => (
+                "OKP",
+                Some("Ed25519"),
+                Some(b64_encode(pk)),
+                None,
+                None,
+                None,
+            ),
             Public::P256(pt) => {
                 let (x, y) = pt.get(1..33).zip(pt.get(33..65))?;
-                ("EC", Some("P-256"), Some(b64_encode(x)), Some(b64_encode(y)), None, None)
+                (
+                    "EC",
+                    Some("P-256"),
+                    Some(b64_encode(x)),
+                    Some(b64_encode(y)),
+                    None,
+                    None,
+                )
             }
-            Public::Rsa(c) => ("RSA", None, None, None, Some(b64_encode(&c.n)), Some(b64_encode(&c.e))),
+            Public::Rsa(c) => (
+                "RSA",
+                None,
+                None,
+                None,
+                Some(b64_encode(&c.n)),
+                Some(b64_encode(&c.e)),
+            ),
             Public::Hmac(_) => return None,
         };
         Some(Jwk {
@@ -178,7 +211,10 @@ impl SigningKey {
             }
             Algorithm::RS256 => {
                 let key = PrivateKey::try_generate().map_err(|_| Error::Random)?;
-                key.to_pkcs8_der().map_err(|_| Error::Crypto)?.as_bytes().to_vec()
+                key.to_pkcs8_der()
+                    .map_err(|_| Error::Crypto)?
+                    .as_bytes()
+                    .to_vec()
             }
             Algorithm::HS256 => random::bytes::<32>()?.to_vec(),
         };
@@ -198,13 +234,18 @@ impl SigningKey {
     ///
     /// # Errors
     /// [`Error::InvalidKey`] if the material does not parse as a key of `alg`.
-    pub fn from_material(kid: impl Into<String>, alg: Algorithm, material: Vec<u8>) -> Result<Self, Error> {
+    pub fn from_material(
+        kid: impl Into<String>,
+        alg: Algorithm,
+        material: Vec<u8>,
+    ) -> Result<Self, Error> {
         let kid = kid.into();
         let bad = |_| Error::InvalidKey("key material does not match its algorithm");
         let (private, public) = match alg {
             Algorithm::EdDSA => {
                 let kp = Ed25519KeyPair::from_pkcs8(&material).map_err(bad)?;
-                let pk = <[u8; 32]>::try_from(kp.public_key().as_ref()).map_err(|_| Error::Crypto)?;
+                let pk =
+                    <[u8; 32]>::try_from(kp.public_key().as_ref()).map_err(|_| Error::Crypto)?;
                 (Private::Ed25519(kp), Public::Ed25519(pk))
             }
             Algorithm::ES256 => {
@@ -228,7 +269,11 @@ impl SigningKey {
             }
         };
         let verifying = VerifyingKey::new(kid, alg, public);
-        Ok(Self { verifying, private, material })
+        Ok(Self {
+            verifying,
+            private,
+            material,
+        })
     }
 
     /// The matching verifying key.
@@ -258,7 +303,11 @@ impl SigningKey {
         let rng = SystemRandom::new();
         Ok(match &self.private {
             Private::Ed25519(kp) => kp.sign(message).as_ref().to_vec(),
-            Private::P256(kp) => kp.sign(&rng, message).map_err(|_| Error::Crypto)?.as_ref().to_vec(),
+            Private::P256(kp) => kp
+                .sign(&rng, message)
+                .map_err(|_| Error::Crypto)?
+                .as_ref()
+                .to_vec(),
             Private::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public().modulus_len()];
                 kp.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
@@ -272,7 +321,11 @@ impl SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey({} {}, ..)", self.verifying.alg, self.verifying.kid)
+        write!(
+            f,
+            "SigningKey({} {}, ..)",
+            self.verifying.alg, self.verifying.kid
+        )
     }
 }
 
@@ -289,13 +342,19 @@ mod tests {
             assert!(!key.verifying_key().verify(b"massage", &sig), "{alg}");
             let again = SigningKey::from_material(key.kid(), alg, key.material().to_vec()).unwrap();
             assert!(again.verifying_key().verify(b"message", &sig), "{alg}");
-            assert_eq!(key.verifying_key().to_jwk().is_some(), alg != Algorithm::HS256);
+            assert_eq!(
+                key.verifying_key().to_jwk().is_some(),
+                alg != Algorithm::HS256
+            );
         }
     }
 
     #[test]
     fn short_hmac_secrets_are_refused() {
-        assert!(matches!(SigningKey::hs256("k", &[1; 31]), Err(Error::InvalidKey(_))));
+        assert!(matches!(
+            SigningKey::hs256("k", &[1; 31]),
+            Err(Error::InvalidKey(_))
+        ));
         assert!(SigningKey::hs256("k", &[1; 32]).is_ok());
     }
 

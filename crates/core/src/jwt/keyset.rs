@@ -110,7 +110,8 @@ impl Keyset {
     /// Key generation failures.
     pub fn rotate_due(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<bool, Error> {
         let before = self.entries.len();
-        self.entries.retain(|e| e.state != KeyState::Retired || now < e.since.plus(policy.retire_after));
+        self.entries
+            .retain(|e| e.state != KeyState::Retired || now < e.since.plus(policy.retire_after));
         let mut changed = before != self.entries.len();
         changed |= self.ensure_next(policy, now)?;
         let due = match (self.find(KeyState::Active), self.find(KeyState::Next)) {
@@ -146,7 +147,11 @@ impl Keyset {
             self.entries.retain(|e| e.state != KeyState::Next);
         }
         let key = SigningKey::generate(policy.algorithm)?;
-        self.entries.push(KeyEntry { key, state: KeyState::Next, since: now });
+        self.entries.push(KeyEntry {
+            key,
+            state: KeyState::Next,
+            since: now,
+        });
         Ok(true)
     }
 
@@ -184,7 +189,12 @@ impl Keyset {
 
     /// The public JWKS: next, active and retired keys (never an HS256 secret).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.verifying_keys().filter_map(VerifyingKey::to_jwk).collect() }
+        JwkSet {
+            keys: self
+                .verifying_keys()
+                .filter_map(VerifyingKey::to_jwk)
+                .collect(),
+        }
     }
 
     /// Serialises the keyset, private material included, for a store.
@@ -203,14 +213,19 @@ impl Keyset {
     pub fn from_document(bytes: &[u8]) -> Result<Self, Error> {
         let stored: Vec<StoredKey> =
             serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
-        let entries = stored.into_iter().map(StoredKey::into_entry).collect::<Result<_, _>>()?;
+        let entries = stored
+            .into_iter()
+            .map(StoredKey::into_entry)
+            .collect::<Result<_, _>>()?;
         Ok(Self { entries })
     }
 }
 
 impl fmt::Debug for Keyset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.entries.iter().map(|e| (e.key.kid(), e.state))).finish()
+        f.debug_list()
+            .entries(self.entries.iter().map(|e| (e.key.kid(), e.state)))
+            .finish()
     }
 }
 
@@ -239,7 +254,11 @@ impl StoredKey {
     fn into_entry(self) -> Result<KeyEntry, Error> {
         let material = b64_decode(&self.material).ok_or(Error::InvalidKey("keyset document"))?;
         let key = SigningKey::from_material(self.kid, self.alg, material)?;
-        Ok(KeyEntry { key, state: self.state, since: self.since })
+        Ok(KeyEntry {
+            key,
+            state: self.state,
+            since: self.since,
+        })
     }
 }
 
@@ -259,7 +278,10 @@ mod tests {
     }
 
     fn states(ks: &Keyset) -> Vec<(String, KeyState)> {
-        ks.entries().iter().map(|e| (e.key().kid().to_owned(), e.state())).collect()
+        ks.entries()
+            .iter()
+            .map(|e| (e.key().kid().to_owned(), e.state()))
+            .collect()
     }
 
     #[test]
@@ -268,9 +290,15 @@ mod tests {
         assert!(ks.active().is_none());
         assert!(ks.rotate_due(&policy(), Timestamp::from_secs(0)).unwrap());
         let s = states(&ks);
-        assert_eq!(s.iter().filter(|(_, st)| *st == KeyState::Active).count(), 1);
+        assert_eq!(
+            s.iter().filter(|(_, st)| *st == KeyState::Active).count(),
+            1
+        );
         assert_eq!(s.iter().filter(|(_, st)| *st == KeyState::Next).count(), 1);
-        assert!(!ks.rotate_due(&policy(), Timestamp::from_secs(60)).unwrap(), "nothing due");
+        assert!(
+            !ks.rotate_due(&policy(), Timestamp::from_secs(60)).unwrap(),
+            "nothing due"
+        );
     }
 
     #[test]
@@ -281,18 +309,38 @@ mod tests {
         ks.rotate_due(&p, t0).unwrap();
         let first = ks.active().unwrap().kid().to_owned();
         let next = ks.find(KeyState::Next).unwrap().key().kid().to_owned();
-        assert!(ks.jwks().keys.iter().any(|k| k.kid == next), "next key is published");
+        assert!(
+            ks.jwks().keys.iter().any(|k| k.kid == next),
+            "next key is published"
+        );
 
         ks.rotate_due(&p, t0.plus(24 * HOUR)).unwrap();
         assert_eq!(ks.active().unwrap().kid(), next, "next became active");
         let retired = ks.find(KeyState::Retired).unwrap();
         assert_eq!(retired.key().kid(), first);
-        assert_eq!(ks.jwks().keys.len(), 3, "next, active and retired are all published");
+        assert_eq!(
+            ks.jwks().keys.len(),
+            3,
+            "next, active and retired are all published"
+        );
 
-        ks.rotate_due(&p, t0.plus(24 * HOUR).plus(p.retire_after).minus(Duration::from_secs(1))).unwrap();
-        assert!(ks.entries().iter().any(|e| e.key().kid() == first), "kept while its tokens live");
-        ks.rotate_due(&p, t0.plus(24 * HOUR).plus(p.retire_after)).unwrap();
-        assert!(ks.entries().iter().all(|e| e.key().kid() != first), "dropped after");
+        ks.rotate_due(
+            &p,
+            t0.plus(24 * HOUR)
+                .plus(p.retire_after)
+                .minus(Duration::from_secs(1)),
+        )
+        .unwrap();
+        assert!(
+            ks.entries().iter().any(|e| e.key().kid() == first),
+            "kept while its tokens live"
+        );
+        ks.rotate_due(&p, t0.plus(24 * HOUR).plus(p.retire_after))
+            .unwrap();
+        assert!(
+            ks.entries().iter().all(|e| e.key().kid() != first),
+            "dropped after"
+        );
     }
 
     #[test]
@@ -302,12 +350,19 @@ mod tests {
         let t0 = Timestamp::from_secs(0);
         ks.rotate_due(&p, t0).unwrap();
         // Replace the next key late, as after an algorithm change: it is freshly published.
-        let p2 = RotationPolicy { algorithm: Algorithm::ES256, ..p.clone() };
+        let p2 = RotationPolicy {
+            algorithm: Algorithm::ES256,
+            ..p.clone()
+        };
         let late = t0.plus(24 * HOUR).minus(Duration::from_secs(60));
         ks.rotate_due(&p2, late).unwrap();
         let active = ks.active().unwrap().kid().to_owned();
         ks.rotate_due(&p2, t0.plus(24 * HOUR)).unwrap();
-        assert_eq!(ks.active().unwrap().kid(), active, "next not published long enough");
+        assert_eq!(
+            ks.active().unwrap().kid(),
+            active,
+            "next not published long enough"
+        );
         ks.rotate_due(&p2, late.plus(HOUR)).unwrap();
         assert_eq!(ks.active().unwrap().algorithm(), Algorithm::ES256);
     }
@@ -326,13 +381,23 @@ mod tests {
     #[test]
     fn document_round_trips_and_debug_hides_keys() {
         let mut ks = Keyset::new();
-        ks.rotate_due(&RotationPolicy { algorithm: Algorithm::HS256, ..policy() }, Timestamp::from_secs(0)).unwrap();
+        ks.rotate_due(
+            &RotationPolicy {
+                algorithm: Algorithm::HS256,
+                ..policy()
+            },
+            Timestamp::from_secs(0),
+        )
+        .unwrap();
         let doc = ks.to_document().unwrap();
         let back = Keyset::from_document(&doc).unwrap();
         assert_eq!(states(&back), states(&ks));
         let sig = ks.active().unwrap().sign(b"m").unwrap();
         assert!(back.active().unwrap().verifying_key().verify(b"m", &sig));
-        assert!(ks.jwks().keys.is_empty(), "HS256 secrets are never published");
+        assert!(
+            ks.jwks().keys.is_empty(),
+            "HS256 secrets are never published"
+        );
         let material = b64_encode(ks.active().unwrap().material());
         assert!(!format!("{ks:?}").contains(&material));
         assert!(Keyset::from_document(b"[{}]").is_err());
@@ -341,6 +406,13 @@ mod tests {
     #[test]
     fn policy_validation() {
         assert!(policy().validate().is_ok());
-        assert!(RotationPolicy { publish_ahead: 24 * HOUR, ..policy() }.validate().is_err());
+        assert!(
+            RotationPolicy {
+                publish_ahead: 24 * HOUR,
+                ..policy()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -80,8 +80,14 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier accepting tokens signed by `keys`, each with its own algorithm only.
-    pub fn new<'a>(validation: Validation, keys: impl IntoIterator<Item = &'a VerifyingKey>) -> Self {
-        let keys = keys.into_iter().map(|k| (k.kid().to_owned(), k.clone())).collect();
+    pub fn new<'a>(
+        validation: Validation,
+        keys: impl IntoIterator<Item = &'a VerifyingKey>,
+    ) -> Self {
+        let keys = keys
+            .into_iter()
+            .map(|k| (k.kid().to_owned(), k.clone()))
+            .collect();
         Self { keys, validation }
     }
 
@@ -114,19 +120,27 @@ impl Verifier {
     }
 
     fn key_for(&self, header: &Map<String, Value>) -> Result<&VerifyingKey, TokenRejection> {
-        let alg = header.get("alg").and_then(Value::as_str).ok_or(TokenRejection::Malformed)?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(TokenRejection::Malformed)?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(TokenRejection::AlgNone);
         }
         if header.keys().any(|k| !ALLOWED_HEADER.contains(&k.as_str())) {
             return Err(TokenRejection::ForbiddenHeader);
         }
-        let typ = header.get("typ").and_then(Value::as_str).unwrap_or_default();
+        let typ = header
+            .get("typ")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")) {
             return Err(TokenRejection::WrongType);
         }
         let kid = header.get("kid").and_then(Value::as_str);
-        let key = kid.and_then(|k| self.keys.get(k)).ok_or(TokenRejection::UnknownKey)?;
+        let key = kid
+            .and_then(|k| self.keys.get(k))
+            .ok_or(TokenRejection::UnknownKey)?;
         if key.algorithm().as_str() != alg {
             return Err(TokenRejection::AlgMismatch);
         }
@@ -140,7 +154,7 @@ impl Verifier {
         if c.iss != v.issuer {
             return Err(TokenRejection::WrongIssuer);
         }
-        if !c.aud.iter().any(|a| *a == v.audience) {
+        if !c.aud.contains(&v.audience) {
             return Err(TokenRejection::WrongAudience);
         }
         if now >= c.exp.saturating_add(leeway) {

@@ -35,7 +35,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// Store errors, key generation errors, or [`Error::Conflict`] if other writers keep winning.
     pub async fn sync_keys(&self) -> Result<bool, Error> {
-        self.update_keys(|ks, policy, now| ks.rotate_due(policy, now)).await
+        self.update_keys(|ks, policy, now| ks.rotate_due(policy, now))
+            .await
     }
 
     /// Promotes the next key now (on-demand rotation), saving through the store.
@@ -43,7 +44,9 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// As [`SessionManager::sync_keys`].
     pub async fn rotate_keys_now(&self) -> Result<(), Error> {
-        self.update_keys(|ks, policy, now| ks.rotate_now(policy, now).map(|()| true)).await.map(|_| ())
+        self.update_keys(|ks, policy, now| ks.rotate_now(policy, now).map(|()| true))
+            .await
+            .map(|_| ())
     }
 
     async fn update_keys(
@@ -59,7 +62,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
             if changed {
                 let document = keyset.to_document()?;
-                if !self.store.save_keyset(stored.map(|s| s.version), &document).await? {
+                if !self
+                    .store
+                    .save_keyset(stored.map(|s| s.version), &document)
+                    .await?
+                {
                     continue; // another node saved first: start again from its keyset
                 }
             }

@@ -5,7 +5,8 @@ use super::{Issued, SessionManager};
 use crate::chain::Link;
 use crate::store::{RotateOutcome, Rotation};
 use crate::{
-    Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session, Store, Timestamp, TokenHash,
+    Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session, Store,
+    Timestamp, TokenHash,
 };
 
 /// Lost compare-and-sets tolerated in one refresh before reporting a conflict.
@@ -36,13 +37,18 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         for _ in 0..CAS_ATTEMPTS {
             match self.refresh_step(&token, session, now).await? {
                 Step::Done(issued) => return Ok(*issued),
-                Step::Retry(current) => session = current,
+                Step::Retry(current) => session = *current,
             }
         }
         Err(Error::Conflict)
     }
 
-    async fn refresh_step(&self, token: &RefreshToken, session: Session, now: Timestamp) -> Result<Step, Error> {
+    async fn refresh_step(
+        &self,
+        token: &RefreshToken,
+        session: Session,
+        now: Timestamp,
+    ) -> Result<Step, Error> {
         if session.revoked_at.is_some() {
             return Err(reject(RefreshRejection::Revoked));
         }
@@ -50,7 +56,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             return Err(reject(RefreshRejection::Expired));
         }
         let p = &self.settings.policy;
-        match self.chain.classify(token, &session.refresh, p.max_chain_walk) {
+        match self
+            .chain
+            .classify(token, &session.refresh, p.max_chain_walk)
+        {
             Link::Forged => Err(reject(RefreshRejection::Forged)),
             Link::Current => self.rotate(token, session, now).await,
             Link::Previous if now.since(session.refresh.rotated_at) <= p.refresh_grace => {
@@ -60,7 +69,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 Ok(Step::Done(Box::new(issued)))
             }
             Link::Previous | Link::Older => {
-                self.revoke(&session.sid, RevokeReason::RefreshReuse).await?;
+                self.revoke(&session.sid, RevokeReason::RefreshReuse)
+                    .await?;
                 Err(reject(RefreshRejection::Reused))
             }
         }
@@ -68,11 +78,18 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
 
     fn successor_of(&self, token: &RefreshToken) -> RefreshToken {
         let sid = token.session_id();
-        let secret = self.chain.successor(&sid, token.generation(), token.secret());
+        let secret = self
+            .chain
+            .successor(&sid, token.generation(), token.secret());
         RefreshToken::new(sid, token.generation() + 1, secret)
     }
 
-    async fn rotate(&self, token: &RefreshToken, mut session: Session, now: Timestamp) -> Result<Step, Error> {
+    async fn rotate(
+        &self,
+        token: &RefreshToken,
+        mut session: Session,
+        now: Timestamp,
+    ) -> Result<Step, Error> {
         let next = self.successor_of(token);
         let rotation = Rotation {
             expected_generation: token.generation(),
@@ -83,7 +100,9 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 rotated_at: now,
             },
             last_seen_at: now,
-            idle_expires_at: now.plus(self.settings.policy.idle_timeout).min(session.absolute_expires_at),
+            idle_expires_at: now
+                .plus(self.settings.policy.idle_timeout)
+                .min(session.absolute_expires_at),
         };
         match self.store.rotate(&session.sid, &rotation).await? {
             RotateOutcome::Rotated => {
@@ -100,5 +119,5 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
 
 enum Step {
     Done(Box<Issued>),
-    Retry(Session),
+    Retry(Box<Session>),
 }

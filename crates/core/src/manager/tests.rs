@@ -9,11 +9,17 @@ use super::*;
 use crate::{ManualClock, MemoryStore};
 
 fn settings() -> Settings {
-    Settings::new(Validation::new("https://issuer", "api"), ServerSecret::generate().unwrap())
+    Settings::new(
+        Validation::new("https://issuer", "api"),
+        ServerSecret::generate().unwrap(),
+    )
 }
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 fn manager() -> SessionManager<MemoryStore, ManualClock> {
@@ -30,7 +36,14 @@ fn rejects_bad_new_sessions() {
     big.claims.insert("blob".into(), json!("x".repeat(3000)));
     let mut big_data = NewSession::for_user("u");
     big_data.data = json!("x".repeat(70_000));
-    for bad in [NewSession::for_user(""), NewSession::for_user("a\nb"), NewSession::for_user("x".repeat(257)), reserved, big, big_data] {
+    for bad in [
+        NewSession::for_user(""),
+        NewSession::for_user("a\nb"),
+        NewSession::for_user("x".repeat(257)),
+        reserved,
+        big,
+        big_data,
+    ] {
         assert!(matches!(block(m.create(bad)), Err(Error::InvalidInput(_))));
     }
 }
@@ -39,10 +52,24 @@ fn rejects_bad_new_sessions() {
 fn inconsistent_settings_are_refused() {
     let mut s = settings();
     s.rotation.retire_after = Duration::from_secs(60);
-    assert!(matches!(SessionManager::new(MemoryStore::new(), ManualClock::new(Timestamp::from_secs(0)), s), Err(Error::InvalidConfig(_))));
+    assert!(matches!(
+        SessionManager::new(
+            MemoryStore::new(),
+            ManualClock::new(Timestamp::from_secs(0)),
+            s
+        ),
+        Err(Error::InvalidConfig(_))
+    ));
     let mut s = settings();
     s.policy.idle_timeout = Duration::from_secs(1);
-    assert!(SessionManager::new(MemoryStore::new(), ManualClock::new(Timestamp::from_secs(0)), s).is_err());
+    assert!(
+        SessionManager::new(
+            MemoryStore::new(),
+            ManualClock::new(Timestamp::from_secs(0)),
+            s
+        )
+        .is_err()
+    );
 }
 
 #[test]

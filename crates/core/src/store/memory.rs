@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
-    CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation, SessionUpdate, Store,
-    StoredKeyset, UpdateOutcome,
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
+    SessionUpdate, Store, StoredKeyset, UpdateOutcome,
 };
 use crate::{OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp};
 
@@ -41,7 +41,8 @@ impl MemoryStore {
 }
 
 fn purge_at(s: &Session) -> Timestamp {
-    s.revoked_at.map_or(s.expires_at(), |r| r.min(s.expires_at()))
+    s.revoked_at
+        .map_or(s.expires_at(), |r| r.min(s.expires_at()))
 }
 
 impl State {
@@ -88,7 +89,11 @@ impl State {
 
     fn append(&mut self, revoked: Revoked, until: Timestamp) {
         self.last_cursor += 1;
-        self.feed.push_back(FeedEntry { cursor: self.last_cursor, revoked, until });
+        self.feed.push_back(FeedEntry {
+            cursor: self.last_cursor,
+            revoked,
+            until,
+        });
     }
 
     fn revoke(&mut self, sid: &SessionId, r: Revocation) -> bool {
@@ -120,7 +125,10 @@ impl State {
         }
         let excess = live.len() + 1 - check.limit.max;
         let evicted: Vec<SessionId> = live.into_iter().take(excess).collect();
-        let eviction = Revocation { reason: RevokeReason::Evicted, ..check.eviction };
+        let eviction = Revocation {
+            reason: RevokeReason::Evicted,
+            ..check.eviction
+        };
         for sid in &evicted {
             self.revoke(sid, eviction);
         }
@@ -129,7 +137,11 @@ impl State {
 }
 
 impl Store for MemoryStore {
-    async fn create(&self, session: &Session, limit: Option<LimitCheck>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+    ) -> Result<CreateOutcome, StoreError> {
         let mut st = self.lock();
         if st.sessions.contains_key(&session.sid) {
             return Ok(CreateOutcome::AlreadyExists);
@@ -147,14 +159,18 @@ impl Store for MemoryStore {
         Ok(self.lock().sessions.get(sid).cloned())
     }
 
-    async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(
+        &self,
+        sid: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<RotateOutcome, StoreError> {
         let mut st = self.lock();
         let current = st.sessions.get(sid);
         let applicable = current.is_some_and(|s| {
             s.revoked_at.is_none() && s.refresh.generation == rotation.expected_generation
         });
         if !applicable {
-            return Ok(RotateOutcome::Conflict(current.cloned()));
+            return Ok(RotateOutcome::Conflict(current.cloned().map(Box::new)));
         }
         st.modify(sid, |s| {
             s.refresh = rotation.next;
@@ -164,7 +180,12 @@ impl Store for MemoryStore {
         Ok(RotateOutcome::Rotated)
     }
 
-    async fn touch(&self, sid: &SessionId, last_seen_at: Timestamp, idle_expires_at: Timestamp) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        sid: &SessionId,
+        last_seen_at: Timestamp,
+        idle_expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut st = self.lock();
         let touched = st.modify(sid, |s| {
             if s.revoked_at.is_some() {
@@ -177,7 +198,12 @@ impl Store for MemoryStore {
         Ok(touched == Some(true))
     }
 
-    async fn update(&self, sid: &SessionId, expected_version: u64, update: &SessionUpdate) -> Result<UpdateOutcome, StoreError> {
+    async fn update(
+        &self,
+        sid: &SessionId,
+        expected_version: u64,
+        update: &SessionUpdate,
+    ) -> Result<UpdateOutcome, StoreError> {
         let mut st = self.lock();
         let outcome = st.modify(sid, |s| {
             if s.revoked_at.is_some() {
@@ -202,7 +228,12 @@ impl Store for MemoryStore {
         Ok(self.lock().revoke(sid, revocation))
     }
 
-    async fn revoke_user(&self, user_id: &str, except: Option<&SessionId>, revocation: Revocation) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&SessionId>,
+        revocation: Revocation,
+    ) -> Result<Vec<SessionId>, StoreError> {
         let mut st = self.lock();
         let targets = st.user_sessions(user_id);
         let revoked = targets
@@ -230,7 +261,11 @@ impl Store for MemoryStore {
         Ok(sessions)
     }
 
-    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
         let st = self.lock();
         let start = st.feed.partition_point(|e| e.cursor <= after);
         Ok(st.feed.iter().skip(start).take(limit).cloned().collect())
@@ -259,13 +294,20 @@ impl Store for MemoryStore {
         Ok(self.lock().keyset.clone())
     }
 
-    async fn save_keyset(&self, expected: Option<u64>, document: &[u8]) -> Result<bool, StoreError> {
+    async fn save_keyset(
+        &self,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError> {
         let mut st = self.lock();
         if st.keyset.as_ref().map(|k| k.version) != expected {
             return Ok(false);
         }
         let version = expected.map_or(1, |v| v + 1);
-        st.keyset = Some(StoredKeyset { version, document: document.to_vec() });
+        st.keyset = Some(StoredKeyset {
+            version,
+            document: document.to_vec(),
+        });
         Ok(true)
     }
 }

@@ -42,7 +42,7 @@ pub enum RotateOutcome {
     Rotated,
     /// It was not: the session is gone, revoked, or its generation moved. The current record (if
     /// any) is returned so the caller can decide without another read.
-    Conflict(Option<Session>),
+    Conflict(Option<Box<Session>>),
 }
 
 /// What [`Store::create`] did.
@@ -142,7 +142,10 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
 
     /// The session with this id, live or not.
-    fn get(&self, sid: &SessionId) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    fn get(
+        &self,
+        sid: &SessionId,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
     /// Compare-and-set of the refresh state: applies `rotation` only if the session exists, is
     /// not revoked, and its generation equals `rotation.expected_generation`.
@@ -186,7 +189,11 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
 
     /// Appends a single access token (by `jti`) to the revocation feed until its expiry.
-    fn revoke_token(&self, jti: &str, until: Timestamp) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn revoke_token(
+        &self,
+        jti: &str,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The user's live sessions at `now`, oldest first. Cost grows with that user's sessions only.
     fn list_user(
@@ -204,7 +211,11 @@ pub trait Store: Send + Sync {
 
     /// Deletes up to `batch` sessions that are expired or revoked at `now`, and feed entries past
     /// their `until`. Returns how many sessions were deleted; call again while it returns `batch`.
-    fn purge_expired(&self, now: Timestamp, batch: usize) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        batch: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// The stored keyset, if any.
     fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;

@@ -1,6 +1,11 @@
 //! The signing keyset kept in the store: one keyset for all nodes, rotated on the clock.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test suite")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test suite"
+)]
 
 use std::time::Duration;
 
@@ -20,11 +25,26 @@ pub async fn nodes_share_one_keyset<S: Store + Clone + 'static>(store: S) {
     b.sync_keys().await.unwrap();
     assert_eq!(b.jwks(), f.manager.jwks());
     let after = f.login("alice").await;
-    assert!(b.verify(after.access_token.expose()).is_ok(), "B verifies the new key's tokens");
-    assert!(b.verify(before.access_token.expose()).is_ok(), "and the retired key's");
+    assert!(
+        b.verify(after.access_token.expose()).is_ok(),
+        "B verifies the new key's tokens"
+    );
+    assert!(
+        b.verify(before.access_token.expose()).is_ok(),
+        "and the retired key's"
+    );
     let stored = f.store.load_keyset().await.unwrap().unwrap();
-    assert!(!f.store.save_keyset(Some(stored.version + 1), b"[]").await.unwrap(), "stale version refused");
-    assert!(!f.store.save_keyset(None, b"[]").await.unwrap(), "no second first save");
+    assert!(
+        !f.store
+            .save_keyset(Some(stored.version + 1), b"[]")
+            .await
+            .unwrap(),
+        "stale version refused"
+    );
+    assert!(
+        !f.store.save_keyset(None, b"[]").await.unwrap(),
+        "no second first save"
+    );
     assert_eq!(f.store.load_keyset().await.unwrap().unwrap(), stored);
 }
 
@@ -41,8 +61,12 @@ pub async fn rotation_follows_the_clock<S: Store + Clone + 'static>(store: S) {
     assert_eq!(f.manager.jwks().keys.len(), 3, "next, active, retired");
     let new = f.login("bob").await;
     assert!(f.manager.verify(new.access_token.expose()).is_ok());
-    f.clock.advance(rotation.retire_after + Duration::from_secs(1));
+    f.clock
+        .advance(rotation.retire_after + Duration::from_secs(1));
     assert!(f.manager.sync_keys().await.unwrap(), "retired key dropped");
     assert_eq!(f.manager.jwks().keys.len(), 2);
-    assert!(f.manager.verify(old.access_token.expose()).is_err(), "its tokens are long expired");
+    assert!(
+        f.manager.verify(old.access_token.expose()).is_err(),
+        "its tokens are long expired"
+    );
 }

@@ -1,6 +1,11 @@
 //! Refresh rotation: the four properties, each with its own case.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test suite")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test suite"
+)]
 
 use std::sync::Arc;
 
@@ -22,7 +27,11 @@ pub async fn rotation_issues_a_new_generation<S: Store + Clone + 'static>(store:
     let f = Fixture::new(store).await;
     let first = f.login("alice").await;
     f.advance(5);
-    let second = f.manager.refresh(&first.refresh_token.expose()).await.unwrap();
+    let second = f
+        .manager
+        .refresh(&first.refresh_token.expose())
+        .await
+        .unwrap();
     assert_eq!(second.refresh_token.generation(), 2);
     assert_eq!(second.refresh_token.session_id(), first.session.sid);
     assert_ne!(second.refresh_token.expose(), first.refresh_token.expose());
@@ -33,7 +42,11 @@ pub async fn rotation_issues_a_new_generation<S: Store + Clone + 'static>(store:
     assert_eq!(stored.refresh.generation, 2);
     assert_eq!(stored.last_seen_at, f.clock_now());
     f.advance(5);
-    let third = f.manager.refresh(&second.refresh_token.expose()).await.unwrap();
+    let third = f
+        .manager
+        .refresh(&second.refresh_token.expose())
+        .await
+        .unwrap();
     assert_eq!(third.refresh_token.generation(), 3);
 }
 
@@ -46,7 +59,8 @@ pub async fn concurrent_refreshes_do_not_fork<S: Store + Clone + 'static>(store:
     let barrier = Arc::new(Barrier::new(N));
     let mut tasks = Vec::new();
     for _ in 0..N {
-        let (manager, barrier, token) = (Arc::clone(&f.manager), Arc::clone(&barrier), token.clone());
+        let (manager, barrier, token) =
+            (Arc::clone(&f.manager), Arc::clone(&barrier), token.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             manager.refresh(&token).await
@@ -58,10 +72,25 @@ pub async fn concurrent_refreshes_do_not_fork<S: Store + Clone + 'static>(store:
         assert!(f.manager.verify(issued.access_token.expose()).is_ok());
         next.push(issued.refresh_token.expose());
     }
-    assert!(next.iter().all(|t| *t == next[0]), "all racers receive the same next token");
+    assert!(
+        next.iter().all(|t| *t == next[0]),
+        "all racers receive the same next token"
+    );
     let sid = RefreshToken::parse(&token).unwrap().session_id();
-    assert_eq!(f.manager.get(&sid).await.unwrap().unwrap().refresh.generation, 2);
-    assert!(f.manager.refresh(&next[0]).await.is_ok(), "the shared successor works");
+    assert_eq!(
+        f.manager
+            .get(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh
+            .generation,
+        2
+    );
+    assert!(
+        f.manager.refresh(&next[0]).await.is_ok(),
+        "the shared successor works"
+    );
 }
 
 /// A genuine superseded token replayed after the grace window revokes the whole session, says
@@ -69,17 +98,36 @@ pub async fn concurrent_refreshes_do_not_fork<S: Store + Clone + 'static>(store:
 pub async fn reuse_after_grace_revokes_the_session<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let stolen = f.login("alice").await;
-    let rotated = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap();
+    let rotated = f
+        .manager
+        .refresh(&stolen.refresh_token.expose())
+        .await
+        .unwrap();
     f.advance(5);
-    let again = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap();
-    assert_eq!(again.refresh_token, rotated.refresh_token, "within the grace window: same successor");
+    let again = f
+        .manager
+        .refresh(&stolen.refresh_token.expose())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.refresh_token, rotated.refresh_token,
+        "within the grace window: same successor"
+    );
     f.advance(6); // 11 s after the rotation: beyond the 10 s grace
-    let err = f.manager.refresh(&stolen.refresh_token.expose()).await.unwrap_err();
+    let err = f
+        .manager
+        .refresh(&stolen.refresh_token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(rejection(err), RefreshRejection::Reused);
     let session = f.manager.get(&stolen.session.sid).await.unwrap().unwrap();
     assert!(session.revoked_at.is_some());
     assert_eq!(session.revoke_reason, Some(RevokeReason::RefreshReuse));
-    let err = f.manager.refresh(&rotated.refresh_token.expose()).await.unwrap_err();
+    let err = f
+        .manager
+        .refresh(&rotated.refresh_token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(rejection(err), RefreshRejection::Revoked);
     for token in [&stolen.access_token, &rotated.access_token] {
         let err = f.manager.verify(token.expose()).unwrap_err();
@@ -95,10 +143,18 @@ pub async fn older_generation_reuse_revokes_the_session<S: Store + Clone + 'stat
     let mut current = first.clone();
     for _ in 0..5 {
         f.advance(60);
-        current = f.manager.refresh(&current.refresh_token.expose()).await.unwrap();
+        current = f
+            .manager
+            .refresh(&current.refresh_token.expose())
+            .await
+            .unwrap();
     }
     assert_eq!(current.refresh_token.generation(), 6);
-    let err = f.manager.refresh(&first.refresh_token.expose()).await.unwrap_err();
+    let err = f
+        .manager
+        .refresh(&first.refresh_token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(rejection(err), RefreshRejection::Reused);
     let session = f.manager.get(&first.session.sid).await.unwrap().unwrap();
     assert_eq!(session.revoke_reason, Some(RevokeReason::RefreshReuse));
@@ -110,19 +166,32 @@ pub async fn forged_secrets_revoke_nothing<S: Store + Clone + 'static>(store: S)
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     f.advance(60);
-    let current = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap();
+    let current = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap();
     f.advance(60);
     let sid = issued.session.sid;
     for generation in [0, 1, 2, 3, 1000, u64::MAX] {
         let forged = RefreshToken::from_parts(sid, generation, [0x42; 32]).expose();
         let err = f.manager.refresh(&forged).await.unwrap_err();
-        assert_eq!(rejection(err), RefreshRejection::Forged, "generation {generation}");
+        assert_eq!(
+            rejection(err),
+            RefreshRejection::Forged,
+            "generation {generation}"
+        );
     }
     let session = f.manager.get(&sid).await.unwrap().unwrap();
     assert!(session.revoked_at.is_none(), "a forgery revokes nothing");
     assert_eq!(session.refresh.generation, 2);
     assert!(f.manager.verify(current.access_token.expose()).is_ok());
-    assert!(f.manager.refresh(&current.refresh_token.expose()).await.is_ok());
+    assert!(
+        f.manager
+            .refresh(&current.refresh_token.expose())
+            .await
+            .is_ok()
+    );
     let unknown = RefreshToken::from_parts(tessera::SessionId::generate().unwrap(), 1, [1; 32]);
     let err = f.manager.refresh(&unknown.expose()).await.unwrap_err();
     assert_eq!(rejection(err), RefreshRejection::UnknownSession);
@@ -146,7 +215,11 @@ pub async fn refresh_racing_revoke_mints_nothing_usable<S: Store + Clone + 'stat
                 m.refresh(&t).await
             }));
         }
-        let (m, b, sid) = (Arc::clone(&f.manager), Arc::clone(&barrier), issued.session.sid);
+        let (m, b, sid) = (
+            Arc::clone(&f.manager),
+            Arc::clone(&barrier),
+            issued.session.sid,
+        );
         let revoker = tokio::spawn(async move {
             b.wait().await;
             m.revoke(&sid, RevokeReason::Logout).await
@@ -157,16 +230,26 @@ pub async fn refresh_racing_revoke_mints_nothing_usable<S: Store + Clone + 'stat
         node_b.sync_revocations().await.unwrap();
         for issued in minted.iter().flatten() {
             for node in [&*f.manager, &node_b] {
-                assert!(node.verify(issued.access_token.expose()).is_err(), "racing access token verifies");
+                assert!(
+                    node.verify(issued.access_token.expose()).is_err(),
+                    "racing access token verifies"
+                );
             }
-            assert!(f.manager.refresh(&issued.refresh_token.expose()).await.is_err());
+            assert!(
+                f.manager
+                    .refresh(&issued.refresh_token.expose())
+                    .await
+                    .is_err()
+            );
         }
         assert!(f.manager.refresh(&token).await.is_err());
         assert!(f.manager.verify(issued.access_token.expose()).is_err());
     }
 }
 
-async fn futures_results<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>) -> Vec<Result<T, Error>> {
+async fn futures_results<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> Vec<Result<T, Error>> {
     let mut out = Vec::new();
     for t in tasks {
         out.push(t.await.unwrap());
@@ -206,7 +289,11 @@ pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     f.advance(60);
-    let next = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap();
+    let next = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap();
     let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
     let dump = format!("{stored:?} {}", serde_json::to_string(&stored).unwrap());
     for token in [issued.refresh_token.expose(), next.refresh_token.expose()] {
@@ -220,5 +307,13 @@ pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
     // And the stored hashes cannot be presented as tokens.
     let as_token = RefreshToken::from_parts(stored.sid, 2, *stored.refresh.current.as_bytes());
     assert!(f.manager.refresh(&as_token.expose()).await.is_err());
-    assert!(f.manager.get(&stored.sid).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(
+        f.manager
+            .get(&stored.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
 }

@@ -1,6 +1,11 @@
 //! Revocation: logout, logout everywhere, the feed, other nodes, single tokens.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test suite")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test suite"
+)]
 
 use std::time::Duration;
 
@@ -20,66 +25,162 @@ pub async fn logout_is_immediate<S: Store + Clone + 'static>(store: S) {
     let issued = f.login("alice").await;
     let other = f.login("alice").await;
     assert!(f.manager.verify(issued.access_token.expose()).is_ok());
-    assert!(f.manager.revoke(&issued.session.sid, RevokeReason::Logout).await.unwrap());
-    assert!(revoked_token(f.manager.verify(issued.access_token.expose()).unwrap_err()));
-    let err = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRefresh(RefreshRejection::Revoked)));
+    assert!(
+        f.manager
+            .revoke(&issued.session.sid, RevokeReason::Logout)
+            .await
+            .unwrap()
+    );
+    assert!(revoked_token(
+        f.manager.verify(issued.access_token.expose()).unwrap_err()
+    ));
+    let err = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRefresh(RefreshRejection::Revoked)
+    ));
     let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
     assert_eq!(stored.revoke_reason, Some(RevokeReason::Logout));
-    assert!(!f.manager.revoke(&issued.session.sid, RevokeReason::Admin).await.unwrap(), "only once");
+    assert!(
+        !f.manager
+            .revoke(&issued.session.sid, RevokeReason::Admin)
+            .await
+            .unwrap(),
+        "only once"
+    );
     let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
-    assert_eq!(stored.revoke_reason, Some(RevokeReason::Logout), "the first reason stays");
-    assert!(f.manager.verify(other.access_token.expose()).is_ok(), "other sessions unaffected");
+    assert_eq!(
+        stored.revoke_reason,
+        Some(RevokeReason::Logout),
+        "the first reason stays"
+    );
+    assert!(
+        f.manager.verify(other.access_token.expose()).is_ok(),
+        "other sessions unaffected"
+    );
 }
 
 /// Revoking all of a user's sessions, or all but the current one, touches only that user.
 pub async fn revoke_all_and_all_but_one<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
-    let a: Vec<_> = [f.login("alice").await, f.login("alice").await, f.login("alice").await].into();
+    let a: Vec<_> = [
+        f.login("alice").await,
+        f.login("alice").await,
+        f.login("alice").await,
+    ]
+    .into();
     let bob = f.login("bob").await;
     let keep = a[1].session.sid;
-    let mut revoked = f.manager.revoke_user("alice", Some(&keep), RevokeReason::LogoutAll).await.unwrap();
+    let mut revoked = f
+        .manager
+        .revoke_user("alice", Some(&keep), RevokeReason::LogoutAll)
+        .await
+        .unwrap();
     revoked.sort();
     let mut expected = vec![a[0].session.sid, a[2].session.sid];
     expected.sort();
     assert_eq!(revoked, expected);
-    assert!(f.manager.verify(a[1].access_token.expose()).is_ok(), "the kept session works");
+    assert!(
+        f.manager.verify(a[1].access_token.expose()).is_ok(),
+        "the kept session works"
+    );
     for i in [0, 2] {
-        assert!(revoked_token(f.manager.verify(a[i].access_token.expose()).unwrap_err()));
+        assert!(revoked_token(
+            f.manager.verify(a[i].access_token.expose()).unwrap_err()
+        ));
     }
-    let listed: Vec<_> = f.manager.list("alice").await.unwrap().into_iter().map(|s| s.sid).collect();
+    let listed: Vec<_> = f
+        .manager
+        .list("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sid)
+        .collect();
     assert_eq!(listed, vec![keep]);
-    let all = f.manager.revoke_user("alice", None, RevokeReason::PasswordChanged).await.unwrap();
-    assert_eq!(all, vec![keep], "already-revoked sessions are not revoked twice");
+    let all = f
+        .manager
+        .revoke_user("alice", None, RevokeReason::PasswordChanged)
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![keep],
+        "already-revoked sessions are not revoked twice"
+    );
     assert!(f.manager.list("alice").await.unwrap().is_empty());
-    assert!(f.manager.verify(bob.access_token.expose()).is_ok(), "bob is untouched");
-    assert!(f.manager.revoke_user("nobody", None, RevokeReason::Admin).await.unwrap().is_empty());
+    assert!(
+        f.manager.verify(bob.access_token.expose()).is_ok(),
+        "bob is untouched"
+    );
+    assert!(
+        f.manager
+            .revoke_user("nobody", None, RevokeReason::Admin)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The feed hands out entries in cursor order, after a cursor, at most `limit` at a time.
 pub async fn feed_is_ordered_by_cursor<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
-    let start = f.store.revocations_after(0, 1000).await.unwrap().last().map_or(0, |e| e.cursor);
+    let start = f
+        .store
+        .revocations_after(0, 1000)
+        .await
+        .unwrap()
+        .last()
+        .map_or(0, |e| e.cursor);
     let mut sids = Vec::new();
     for _ in 0..5 {
         let s = f.login("alice").await.session.sid;
         let until = f.clock_now().plus(Duration::from_secs(900));
-        let r = Revocation { reason: RevokeReason::Admin, at: f.clock_now(), until };
+        let r = Revocation {
+            reason: RevokeReason::Admin,
+            at: f.clock_now(),
+            until,
+        };
         assert!(f.store.revoke(&s, r).await.unwrap());
         sids.push(s);
     }
-    f.store.revoke_token("jti-1", f.clock_now().plus(Duration::from_secs(600))).await.unwrap();
+    f.store
+        .revoke_token("jti-1", f.clock_now().plus(Duration::from_secs(600)))
+        .await
+        .unwrap();
     let all = f.store.revocations_after(start, 1000).await.unwrap();
     assert_eq!(all.len(), 6);
-    assert!(all.windows(2).all(|w| w[0].cursor < w[1].cursor), "strictly increasing");
+    assert!(
+        all.windows(2).all(|w| w[0].cursor < w[1].cursor),
+        "strictly increasing"
+    );
     let got: Vec<_> = all.iter().take(5).map(|e| e.revoked.clone()).collect();
-    assert_eq!(got, sids.iter().map(|s| Revoked::Session(*s)).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        sids.iter()
+            .map(|s| Revoked::Session(*s))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(all[5].revoked, Revoked::Token("jti-1".into()));
     let page = f.store.revocations_after(start, 2).await.unwrap();
     assert_eq!(page, all[..2].to_vec());
-    let rest = f.store.revocations_after(all[1].cursor, 1000).await.unwrap();
+    let rest = f
+        .store
+        .revocations_after(all[1].cursor, 1000)
+        .await
+        .unwrap();
     assert_eq!(rest, all[2..].to_vec());
-    assert!(f.store.revocations_after(all[5].cursor, 1000).await.unwrap().is_empty());
+    assert!(
+        f.store
+            .revocations_after(all[5].cursor, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A revocation made on one node reaches another through the store's feed.
@@ -87,15 +188,28 @@ pub async fn other_nodes_see_revocations_after_sync<S: Store + Clone + 'static>(
     let f = Fixture::new(store).await;
     let node_b = f.another_node().await;
     let issued = f.login("alice").await;
-    assert!(node_b.verify(issued.access_token.expose()).is_ok(), "B trusts A's keys");
-    let refreshed = node_b.refresh(&issued.refresh_token.expose()).await.unwrap();
-    f.manager.revoke(&issued.session.sid, RevokeReason::Logout).await.unwrap();
+    assert!(
+        node_b.verify(issued.access_token.expose()).is_ok(),
+        "B trusts A's keys"
+    );
+    let refreshed = node_b
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap();
+    f.manager
+        .revoke(&issued.session.sid, RevokeReason::Logout)
+        .await
+        .unwrap();
     assert!(node_b.sync_revocations().await.unwrap() >= 1);
     for token in [&issued.access_token, &refreshed.access_token] {
         assert!(revoked_token(node_b.verify(token.expose()).unwrap_err()));
     }
     let before = node_b.revoked_view().cursor();
-    assert_eq!(node_b.sync_revocations().await.unwrap(), 0, "caught up: nothing new");
+    assert_eq!(
+        node_b.sync_revocations().await.unwrap(),
+        0,
+        "caught up: nothing new"
+    );
     assert_eq!(node_b.revoked_view().cursor(), before);
 }
 
@@ -104,12 +218,23 @@ pub async fn single_access_tokens_can_be_revoked<S: Store + Clone + 'static>(sto
     let f = Fixture::new(store).await;
     let node_b = f.another_node().await;
     let issued = f.login("alice").await;
-    let sibling = f.manager.refresh(&issued.refresh_token.expose()).await.unwrap();
+    let sibling = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap();
     let claims = f.manager.verify(issued.access_token.expose()).unwrap();
     f.manager.revoke_access_token(&claims).await.unwrap();
-    assert!(revoked_token(f.manager.verify(issued.access_token.expose()).unwrap_err()));
-    assert!(f.manager.verify(sibling.access_token.expose()).is_ok(), "the session lives on");
+    assert!(revoked_token(
+        f.manager.verify(issued.access_token.expose()).unwrap_err()
+    ));
+    assert!(
+        f.manager.verify(sibling.access_token.expose()).is_ok(),
+        "the session lives on"
+    );
     node_b.sync_revocations().await.unwrap();
-    assert!(revoked_token(node_b.verify(issued.access_token.expose()).unwrap_err()));
+    assert!(revoked_token(
+        node_b.verify(issued.access_token.expose()).unwrap_err()
+    ));
     assert!(node_b.verify(sibling.access_token.expose()).is_ok());
 }
