@@ -63,6 +63,9 @@ pub enum RefreshRejection {
     Revoked,
     /// The session's idle or absolute lifetime has ended.
     Expired,
+    /// A genuine token that has since been rotated away, seen by an inspection (which, having
+    /// no side effects, revokes nothing).
+    Superseded,
 }
 
 /// Everything that can go wrong in the core.

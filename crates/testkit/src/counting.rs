@@ -97,6 +97,15 @@ impl<S: Store> Store for CountingStore<S> {
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.count().purge_expired(now, batch).await
     }
+    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.count().get_setting(name).await
+    }
+    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.count().put_setting(name, value).await
+    }
+    async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.count().init_setting(name, value).await
+    }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await
     }

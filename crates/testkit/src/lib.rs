@@ -60,6 +60,7 @@ macro_rules! conformance_tests {
             refresh::refresh_racing_revoke_mints_nothing_usable,
             refresh::garbage_never_reaches_the_store,
             refresh::nothing_usable_at_rest,
+            refresh::inspection_has_no_side_effects,
             revocation::logout_is_immediate,
             revocation::revoke_all_and_all_but_one,
             revocation::feed_is_ordered_by_cursor,
@@ -67,6 +68,7 @@ macro_rules! conformance_tests {
             revocation::single_access_tokens_can_be_revoked,
             keys::nodes_share_one_keyset,
             keys::rotation_follows_the_clock,
+            keys::settings_initialise_once_and_overwrite,
         );
     };
     (@cases $make:path; $($group:ident :: $case:ident),* $(,)?) => {

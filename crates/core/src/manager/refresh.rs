@@ -43,6 +43,29 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         Err(Error::Conflict)
     }
 
+    /// Checks a refresh token without using it (RFC 7662 introspection): the session when the
+    /// token is its current one and the session is live. Never rotates or revokes anything.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefresh`] with the reason; store errors.
+    pub async fn inspect_refresh(&self, presented: &str) -> Result<Session, Error> {
+        let token = RefreshToken::parse(presented)?;
+        let now = self.clock.now();
+        let session = self.store.get(&token.session_id()).await?;
+        let session = session.ok_or(reject(RefreshRejection::UnknownSession))?;
+        if session.revoked_at.is_some() {
+            return Err(reject(RefreshRejection::Revoked));
+        }
+        if !session.is_live(now) {
+            return Err(reject(RefreshRejection::Expired));
+        }
+        match self.chain.classify(&token, &session.refresh, self.settings.policy.max_chain_walk) {
+            Link::Current => Ok(session),
+            Link::Previous | Link::Older => Err(reject(RefreshRejection::Superseded)),
+            Link::Forged => Err(reject(RefreshRejection::Forged)),
+        }
+    }
+
     async fn refresh_step(
         &self,
         token: &RefreshToken,

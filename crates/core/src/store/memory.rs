@@ -26,6 +26,7 @@ struct State {
     feed: VecDeque<FeedEntry>,
     last_cursor: u64,
     keyset: Option<StoredKeyset>,
+    settings: HashMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -288,6 +289,24 @@ impl Store for MemoryStore {
             st.feed.pop_front();
         }
         Ok(due.len())
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().settings.get(name).cloned())
+    }
+
+    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.lock().settings.insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut st = self.lock();
+        Ok(st
+            .settings
+            .entry(name.to_owned())
+            .or_insert_with(|| value.to_vec())
+            .clone())
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

@@ -70,3 +70,37 @@ pub async fn rotation_follows_the_clock<S: Store + Clone + 'static>(store: S) {
         "its tokens are long expired"
     );
 }
+
+/// Settings: `init_setting` keeps the first value (racing nodes agree), `put_setting` replaces.
+pub async fn settings_initialise_once_and_overwrite<S: Store + Clone + 'static>(store: S) {
+    assert_eq!(store.get_setting("server-secret").await.unwrap(), None);
+    let (a, b) = tokio::join!(
+        store.init_setting("server-secret", b"first"),
+        store.init_setting("server-secret", b"second")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "racing initialisers agree");
+    assert_eq!(
+        store.get_setting("server-secret").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.init_setting("server-secret", b"third").await.unwrap(),
+        a,
+        "never replaced by init"
+    );
+    store.put_setting("admin-key", b"h1").await.unwrap();
+    store.put_setting("admin-key", b"h2").await.unwrap();
+    assert_eq!(
+        store.get_setting("admin-key").await.unwrap(),
+        Some(b"h2".to_vec())
+    );
+    assert_eq!(
+        store.get_setting("server-secret").await.unwrap(),
+        Some(a),
+        "names are independent"
+    );
+    let big = vec![7u8; 70_000];
+    store.put_setting("blob", &big).await.unwrap();
+    assert_eq!(store.get_setting("blob").await.unwrap(), Some(big));
+}
