@@ -59,7 +59,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         if !session.is_live(now) {
             return Err(reject(RefreshRejection::Expired));
         }
-        match self.chain.classify(&token, &session.refresh, self.settings.policy.max_chain_walk) {
+        match self.chain.classify(
+            &token,
+            &session.refresh,
+            self.settings.policy.max_chain_walk,
+        ) {
             Link::Current => Ok(session),
             Link::Previous | Link::Older => Err(reject(RefreshRejection::Superseded)),
             Link::Forged => Err(reject(RefreshRejection::Forged)),

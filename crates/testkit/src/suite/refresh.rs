@@ -322,15 +322,46 @@ pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
 pub async fn inspection_has_no_side_effects<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let first = f.login("alice").await;
-    let inspected = f.manager.inspect_refresh(&first.refresh_token.expose()).await.unwrap();
-    assert_eq!(inspected.refresh.generation, 1, "inspection does not rotate");
+    let inspected = f
+        .manager
+        .inspect_refresh(&first.refresh_token.expose())
+        .await
+        .unwrap();
+    assert_eq!(
+        inspected.refresh.generation, 1,
+        "inspection does not rotate"
+    );
     f.advance(60);
-    let second = f.manager.refresh(&first.refresh_token.expose()).await.unwrap();
+    let second = f
+        .manager
+        .refresh(&first.refresh_token.expose())
+        .await
+        .unwrap();
     f.advance(60);
-    let err = f.manager.inspect_refresh(&first.refresh_token.expose()).await.unwrap_err();
+    let err = f
+        .manager
+        .inspect_refresh(&first.refresh_token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(rejection(err), RefreshRejection::Superseded);
     let forged = RefreshToken::from_parts(first.session.sid, 2, [3; 32]).expose();
-    assert_eq!(rejection(f.manager.inspect_refresh(&forged).await.unwrap_err()), RefreshRejection::Forged);
-    assert!(f.manager.get(&first.session.sid).await.unwrap().unwrap().revoked_at.is_none());
-    assert!(f.manager.refresh(&second.refresh_token.expose()).await.is_ok());
+    assert_eq!(
+        rejection(f.manager.inspect_refresh(&forged).await.unwrap_err()),
+        RefreshRejection::Forged
+    );
+    assert!(
+        f.manager
+            .get(&first.session.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert!(
+        f.manager
+            .refresh(&second.refresh_token.expose())
+            .await
+            .is_ok()
+    );
 }
