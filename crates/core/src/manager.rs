@@ -55,6 +55,10 @@ pub struct Settings {
     pub rotation: RotationPolicy,
     /// The root secret for refresh chains and CSRF (shared by all nodes).
     pub secret: ServerSecret,
+    /// An operator-supplied HS256 secret (at least 32 bytes) to sign with instead of rotating,
+    /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`
+    /// to be HS256.
+    pub hs256_secret: Option<Hs256Secret>,
     /// `Some(bound)` when several nodes share the store: verification fails closed when the
     /// revocation view has not synced within the bound. `None` for a single process.
     pub max_feed_staleness: Option<Duration>,
@@ -68,8 +72,44 @@ impl Settings {
             policy: SessionPolicy::default(),
             rotation: RotationPolicy::default(),
             secret,
+            hs256_secret: None,
             max_feed_staleness: None,
         }
+    }
+}
+
+/// An operator-supplied HS256 secret. `Debug` does not print it.
+#[derive(Clone)]
+pub struct Hs256Secret(Vec<u8>);
+
+impl Hs256Secret {
+    /// Wraps `secret`, refusing anything under 256 bits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for a secret under 32 bytes.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
+        let secret = secret.into();
+        if secret.len() < crate::jwt::MIN_HMAC_SECRET {
+            return Err(Error::InvalidKey("HS256 secret must be at least 32 bytes"));
+        }
+        Ok(Self(secret))
+    }
+
+    pub(crate) fn key(&self) -> Result<crate::jwt::SigningKey, Error> {
+        // The kid is derived from the secret, so every node configured alike agrees on it.
+        let kid = crate::encoding::b64_encode(
+            crate::TokenHash::of(&self.0)
+                .as_bytes()
+                .get(..9)
+                .unwrap_or_default(),
+        );
+        crate::jwt::SigningKey::hs256(kid, &self.0)
+    }
+}
+
+impl std::fmt::Debug for Hs256Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hs256Secret(..)")
     }
 }
 
@@ -155,6 +195,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         if settings.rotation.retire_after < needed {
             return Err(Error::InvalidConfig(
                 "rotation.retire_after must cover access_ttl plus leeway".into(),
+            ));
+        }
+        if settings.hs256_secret.is_some() && settings.rotation.algorithm != crate::Algorithm::HS256
+        {
+            return Err(Error::InvalidConfig(
+                "an HS256 secret requires the HS256 algorithm".into(),
             ));
         }
         let view = match settings.max_feed_staleness {

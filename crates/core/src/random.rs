@@ -19,6 +19,14 @@ pub(crate) fn bytes<const N: usize>() -> Result<[u8; N], Error> {
     Ok(out)
 }
 
+/// A random 128-bit identifier, base64url (22 characters): for request ids and the like.
+///
+/// # Errors
+/// [`Error::Random`] if the CSPRNG fails.
+pub fn random_id() -> Result<String, Error> {
+    Ok(crate::encoding::b64_encode(&bytes::<16>()?))
+}
+
 /// A uniform random number in `0..=max`.
 pub(crate) fn up_to(max: u64) -> Result<u64, Error> {
     if max == u64::MAX {

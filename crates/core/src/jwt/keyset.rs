@@ -101,6 +101,18 @@ impl Keyset {
         Self::default()
     }
 
+    /// A keyset of one fixed, active key that never rotates: for an operator-supplied HS256
+    /// secret shared with the verifiers (rotating it means changing configuration everywhere).
+    pub fn pinned(key: SigningKey, now: Timestamp) -> Self {
+        Self {
+            entries: vec![KeyEntry {
+                key,
+                state: KeyState::Active,
+                since: now,
+            }],
+        }
+    }
+
     /// Applies every transition that is due at `now`: drops expired retired keys, ensures a
     /// published next key, activates one when none is active, and promotes the next key when the
     /// active one has signed for `rotate_every` and the next has been published long enough.

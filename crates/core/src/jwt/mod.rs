@@ -24,3 +24,4 @@ pub use verifier::{Validation, Verifier};
 
 pub(crate) use claims::REGISTERED as REGISTERED_CLAIMS;
 pub(crate) use jws::sign_compact;
+pub(crate) use key::MIN_HMAC_SECRET;

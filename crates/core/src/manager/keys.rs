@@ -53,6 +53,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         &self,
         change: impl Fn(&mut Keyset, &crate::RotationPolicy, crate::Timestamp) -> Result<bool, Error>,
     ) -> Result<bool, Error> {
+        if let Some(secret) = &self.settings.hs256_secret {
+            let keyset = Keyset::pinned(secret.key()?, self.clock.now());
+            self.install(keyset);
+            return Ok(false);
+        }
         for _ in 0..SAVE_ATTEMPTS {
             let stored = self.store.load_keyset().await?;
             let mut keyset = match &stored {
@@ -70,10 +75,14 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                     continue; // another node saved first: start again from its keyset
                 }
             }
-            let ring = Arc::new(KeyRing::new(keyset, &self.settings.validation));
-            *self.keys.write().unwrap_or_else(PoisonError::into_inner) = ring;
+            self.install(keyset);
             return Ok(changed);
         }
         Err(Error::Conflict)
+    }
+
+    fn install(&self, keyset: Keyset) {
+        let ring = Arc::new(KeyRing::new(keyset, &self.settings.validation));
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = ring;
     }
 }

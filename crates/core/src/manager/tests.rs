@@ -125,3 +125,44 @@ fn stale_shared_view_fails_closed_until_synced() {
     block(m.sync_revocations()).unwrap();
     assert!(m.verify(issued.access_token.expose()).is_ok());
 }
+
+#[test]
+fn a_pinned_hs256_secret_signs_every_token_and_never_rotates() {
+    assert!(matches!(
+        Hs256Secret::new(vec![7; 31]),
+        Err(Error::InvalidKey(_))
+    ));
+    let mut s = settings();
+    s.hs256_secret = Some(Hs256Secret::new(vec![7; 32]).unwrap());
+    assert!(
+        SessionManager::new(
+            MemoryStore::new(),
+            ManualClock::new(Timestamp::from_secs(0)),
+            s.clone()
+        )
+        .is_err(),
+        "needs HS256"
+    );
+    s.rotation.algorithm = crate::Algorithm::HS256;
+    let clock = ManualClock::new(Timestamp::from_secs(1_000));
+    let m = block(SessionManager::start(
+        MemoryStore::new(),
+        clock.clone(),
+        s.clone(),
+    ))
+    .unwrap();
+    let other = block(SessionManager::start(MemoryStore::new(), clock.clone(), s)).unwrap();
+    let issued = block(m.create(NewSession::for_user("u"))).unwrap();
+    assert!(
+        other.verify(issued.access_token.expose()).is_ok(),
+        "same secret, same key, any node"
+    );
+    assert!(m.jwks().keys.is_empty(), "never published");
+    clock.advance(Duration::from_secs(400 * 24 * 3600));
+    assert!(!block(m.sync_keys()).unwrap());
+    assert!(
+        block(m.store().load_keyset()).unwrap().is_none(),
+        "a pinned key is not stored"
+    );
+    assert!(!format!("{:?}", Hs256Secret::new(vec![65; 32]).unwrap()).contains("AAAA"));
+}
