@@ -33,6 +33,7 @@ use crate::{
     Session, SessionId, SessionPolicy, Timestamp, TokenRejection, random,
 };
 
+pub use keys::KeySummary;
 use keys::KeyRing;
 
 /// Longest accepted user id, in bytes.
@@ -343,7 +344,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             nbf: None,
             extra: session.claims.clone(),
         };
-        let token = sign_compact(key, &claims.to_payload())?;
+        let token = sign_compact(key, &claims.to_json())?;
         Ok(AccessToken {
             token,
             expires_at: Timestamp::from_secs(exp),

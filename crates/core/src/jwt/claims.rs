@@ -60,8 +60,8 @@ impl AccessClaims {
         })
     }
 
-    /// The payload object to sign.
-    pub(crate) fn to_payload(&self) -> Value {
+    /// The claims as a JSON object, exactly as signed.
+    pub fn to_json(&self) -> Value {
         let mut map = self.extra.clone();
         map.insert("iss".into(), self.iss.clone().into());
         map.insert(
@@ -130,7 +130,7 @@ mod tests {
         let c = AccessClaims::from_payload(base()).unwrap();
         assert_eq!(c.extra["role"], "admin");
         assert_eq!(c.extra.len(), 1);
-        let back = AccessClaims::from_payload(c.to_payload().as_object().unwrap().clone()).unwrap();
+        let back = AccessClaims::from_payload(c.to_json().as_object().unwrap().clone()).unwrap();
         assert_eq!(back, c);
     }
 

@@ -24,6 +24,19 @@ impl KeyRing {
     }
 }
 
+/// One signing key as listed for operators: never its material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub algorithm: crate::Algorithm,
+    /// State.
+    pub state: crate::jwt::KeyState,
+    /// When it entered that state.
+    pub since: crate::Timestamp,
+}
+
 /// Attempts at a keyset compare-and-save before giving up (another node keeps winning).
 const SAVE_ATTEMPTS: usize = 5;
 
@@ -79,6 +92,21 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             return Ok(changed);
         }
         Err(Error::Conflict)
+    }
+
+    /// The keys in use, with their states.
+    pub fn key_entries(&self) -> Vec<KeySummary> {
+        let ring = Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner));
+        ring.keyset
+            .entries()
+            .iter()
+            .map(|e| KeySummary {
+                kid: e.key().kid().to_owned(),
+                algorithm: e.key().algorithm(),
+                state: e.state(),
+                since: e.since(),
+            })
+            .collect()
     }
 
     fn install(&self, keyset: Keyset) {

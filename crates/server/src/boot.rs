@@ -1,0 +1,91 @@
+//! Opening a node: the store, the shared secret, the manager and the admin API key. Shared by
+//! `serve` and every CLI command, so they all see the same data.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::Context;
+use tessera::{ApiKey, ServerSecret, SessionManager, Settings, Store, SystemClock, TokenHash};
+use tessera_sqlite::SqliteStore;
+
+use crate::config::{ADMIN_KEY_FILE, Config};
+use crate::store::AnyStore;
+
+/// The manager type the server runs.
+pub type Manager = SessionManager<AnyStore, SystemClock>;
+
+const SECRET_SETTING: &str = "server-secret";
+const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
+
+/// Opens the store named by the configuration, creating the data directory (mode 0700).
+///
+/// # Errors
+/// When the directory or database cannot be created or opened.
+pub fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    // Create the database file owner-only before SQLite does (its -wal and -shm files follow it).
+    OpenOptions::new().create(true).append(true).mode(0o600).open(config.database_path())?;
+    let store = SqliteStore::open(config.database_path())
+        .with_context(|| format!("cannot open database {}", config.database_path().display()))?;
+    Ok(AnyStore::Sqlite(store))
+}
+
+/// Builds the manager: the root secret comes from the store (created once, shared by every
+/// node and command), keys are loaded or generated, and the revocation feed is caught up.
+///
+/// # Errors
+/// Store, key or configuration errors.
+pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager> {
+    let fresh = ServerSecret::generate()?;
+    let stored = store.init_setting(SECRET_SETTING, fresh.expose_bytes()).await?;
+    let bytes: [u8; 32] = stored.try_into().map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
+    let mut settings = Settings::new(config.validation.clone(), ServerSecret::from_bytes(bytes));
+    settings.policy = config.policy.clone();
+    settings.rotation = config.rotation.clone();
+    settings.hs256_secret = config.hs256_secret.clone();
+    Ok(SessionManager::start(store, SystemClock, settings).await?)
+}
+
+/// The admin API key's hash. `admin_api_key` in the configuration replaces the stored one;
+/// otherwise the first start generates a key and writes it to `<data-dir>/admin-api-key`
+/// (mode 0600). The key itself is never logged.
+///
+/// # Errors
+/// Store or file errors.
+pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<TokenHash> {
+    if let Some(key) = &config.admin_api_key {
+        store.put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes()).await?;
+        return Ok(key.hash());
+    }
+    if let Some(stored) = store.get_setting(ADMIN_KEY_SETTING).await? {
+        let bytes: [u8; 32] = stored.try_into().map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
+        return Ok(TokenHash::from_bytes(bytes));
+    }
+    let key = ApiKey::generate()?;
+    let path = config.data_dir.join(ADMIN_KEY_FILE);
+    write_private(&path, &key.expose())?;
+    store.put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes()).await?;
+    tracing::info!(path = %path.display(), "created the admin API key");
+    Ok(key.hash())
+}
+
+/// Writes `text` to `path` readable only by its owner (0600), replacing any old file.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{text}")?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Tessera: sessions, tokens and revocation, as a server and a CLI.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (also TESSERA_CONFIG). Flags override TESSERA_* variables, which
+    /// override the file, which overrides the defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database and the admin API key [default: ./tessera-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: human]
+    #[arg(long, global = true, value_parser = ["human", "json"])]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. `info` or `info,tessera=debug` [default: info]
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Inspect or rotate the signing keys.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// List or revoke sessions.
+    Sessions {
+        /// What to do with the sessions.
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
+    /// Delete expired and revoked sessions now.
+    Purge,
+    /// Create API keys.
+    ApiKey {
+        /// What to do.
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+}
+
+/// `tessera keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// List the keys with their state (next, active, retired).
+    List,
+    /// Promote the next key now; the old one is retired but still verifies until its tokens expire.
+    Rotate,
+}
+
+/// `tessera sessions …`
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List a user's live sessions.
+    List {
+        /// The user id.
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke one session (takes effect on a running server within a second).
+    Revoke {
+        /// The session id.
+        sid: String,
+    },
+}
+
+/// `tessera api-key …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyAction {
+    /// Print a fresh API key, for TESSERA_ADMIN_API_KEY. Nothing is stored.
+    New,
+}

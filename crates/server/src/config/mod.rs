@@ -1,0 +1,211 @@
+//! Configuration in two phases: raw input from the TOML file, `TESSERA_*` variables and flags
+//! ([`RawConfig`], later sources winning) becomes one validated, typed [`Config`], passed by
+//! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
+
+mod duration;
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tessera::{
+    Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy, Validation,
+};
+
+pub(crate) use raw::RawConfig;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration of a `tessera` process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and the admin key file live.
+    pub data_dir: PathBuf,
+    /// Issuer and audience of access tokens, with leeway and size cap.
+    pub validation: Validation,
+    /// Session lifetimes and limits.
+    pub policy: SessionPolicy,
+    /// Key rotation.
+    pub rotation: RotationPolicy,
+    /// An operator-supplied HS256 secret, when `algorithm = "HS256"` should use one.
+    pub hs256_secret: Option<Hs256Secret>,
+    /// An admin API key to install (replacing the stored one).
+    pub admin_api_key: Option<ApiKey>,
+    /// How often expired sessions are purged.
+    pub purge_interval: Duration,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Whether cookies are `Secure` (browser features).
+    pub cookie_secure: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `info,tessera=debug`.
+    pub log_level: String,
+}
+
+/// The file name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "tessera.db";
+/// The file the first start writes the admin API key to (mode 0600).
+pub const ADMIN_KEY_FILE: &str = "admin-api-key";
+
+impl Config {
+    /// Loads the configuration: defaults < file < environment < flags.
+    ///
+    /// # Errors
+    /// A message naming the offending setting and what to do about it.
+    pub(crate) fn load(file: Option<PathBuf>, env: Vec<(String, String)>, flags: RawConfig) -> Result<Self, String> {
+        let from_file = match file {
+            Some(path) => RawConfig::from_file(&path)?,
+            None => RawConfig::default(),
+        };
+        let raw = from_file.overridden_by(RawConfig::from_env(env)?).overridden_by(flags);
+        Self::from_raw(raw)
+    }
+
+    /// Validates raw settings into a configuration.
+    ///
+    /// # Errors
+    /// A message naming the offending setting and what to do about it.
+    pub(crate) fn from_raw(raw: RawConfig) -> Result<Self, String> {
+        let listen_text = raw.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| format!("listen = {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let policy = policy(&raw)?;
+        let validation = Validation::new(
+            raw.issuer.clone().unwrap_or_else(|| format!("http://{listen}")),
+            raw.audience.clone().unwrap_or_else(|| "tessera".into()),
+        );
+        let algorithm: Algorithm = raw.algorithm.as_deref().unwrap_or("EdDSA").parse().map_err(|_| {
+            "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned()
+        })?;
+        let rotation = rotation(&raw, algorithm, &policy, &validation)?;
+        let hs256_secret = hs256_secret(raw.hs256_secret, algorithm)?;
+        let cookie_secure = raw.cookie_secure.unwrap_or(true);
+        if !cookie_secure && !listen.ip().is_loopback() {
+            return Err(format!(
+                "cookie_secure = false is only allowed on a loopback address, not {listen}: \
+                 serve over TLS (or behind a TLS proxy) and keep cookie_secure = true"
+            ));
+        }
+        Ok(Self {
+            listen,
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("tessera-data")),
+            validation,
+            policy,
+            rotation,
+            hs256_secret,
+            admin_api_key: admin_key(raw.admin_api_key)?,
+            purge_interval: duration(&raw.purge_interval, "purge_interval", 300)?,
+            request_timeout: duration(&raw.request_timeout, "request_timeout", 10)?,
+            max_body_bytes: body_limit(raw.max_body_bytes)?,
+            cookie_secure,
+            log_format: log_format(raw.log_format.as_deref())?,
+            log_level: raw.log_level.unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// The database path.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+}
+
+fn duration(value: &Option<duration::DurationValue>, name: &str, default_secs: u64) -> Result<Duration, String> {
+    value.as_ref().map_or(Ok(Duration::from_secs(default_secs)), |v| v.parse(name))
+}
+
+fn policy(raw: &RawConfig) -> Result<SessionPolicy, String> {
+    let d = SessionPolicy::default();
+    let limit = match (raw.max_sessions_per_user.unwrap_or(0), raw.on_session_limit.as_deref()) {
+        (0, _) => None,
+        (max, mode) => Some(SessionLimit {
+            max: max as usize,
+            on_limit: match mode.unwrap_or("evict_oldest") {
+                "deny" => OnLimit::Deny,
+                "evict_oldest" => OnLimit::EvictOldest,
+                other => return Err(format!("on_session_limit = {other:?}; use \"deny\" or \"evict_oldest\"")),
+            },
+        }),
+    };
+    let policy = SessionPolicy {
+        access_ttl: duration(&raw.access_ttl, "access_ttl", d.access_ttl.as_secs())?,
+        idle_timeout: duration(&raw.idle_timeout, "idle_timeout", d.idle_timeout.as_secs())?,
+        absolute_timeout: duration(&raw.absolute_timeout, "absolute_timeout", d.absolute_timeout.as_secs())?,
+        refresh_grace: duration(&raw.refresh_grace, "refresh_grace", d.refresh_grace.as_secs())?,
+        limit,
+        ..d
+    };
+    // Jitter follows the access TTL (a tenth of it) so a short TTL stays valid.
+    let policy = SessionPolicy { access_ttl_jitter: policy.access_ttl / 10, ..policy };
+    policy.validate().map_err(|e| format!("{e} (check access_ttl, idle_timeout, absolute_timeout, refresh_grace)"))?;
+    Ok(policy)
+}
+
+fn rotation(
+    raw: &RawConfig,
+    algorithm: Algorithm,
+    policy: &SessionPolicy,
+    validation: &Validation,
+) -> Result<RotationPolicy, String> {
+    let d = RotationPolicy::default();
+    let rotation = RotationPolicy {
+        algorithm,
+        rotate_every: duration(&raw.key_rotation_interval, "key_rotation_interval", d.rotate_every.as_secs())?,
+        retire_after: policy.access_ttl + validation.leeway() + Duration::from_secs(60),
+        ..d
+    };
+    rotation
+        .validate()
+        .map_err(|_| format!("key_rotation_interval must be longer than {} s", rotation.publish_ahead.as_secs()))?;
+    Ok(rotation)
+}
+
+fn hs256_secret(secret: Option<String>, algorithm: Algorithm) -> Result<Option<Hs256Secret>, String> {
+    let Some(secret) = secret else { return Ok(None) };
+    if algorithm != Algorithm::HS256 {
+        return Err("hs256_secret is set but algorithm is not HS256; set algorithm = \"HS256\" or remove it".into());
+    }
+    Hs256Secret::new(secret.into_bytes()).map(Some).map_err(|_| {
+        "hs256_secret must be at least 32 bytes (256 bits); generate one with `openssl rand -base64 48`".into()
+    })
+}
+
+fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
+    key.map(|k| {
+        ApiKey::parse(k.trim())
+            .map_err(|_| "admin_api_key must be a tsk_ key; create one with `tessera api-key new`".to_owned())
+    })
+    .transpose()
+}
+
+fn body_limit(bytes: Option<usize>) -> Result<usize, String> {
+    let bytes = bytes.unwrap_or(256 * 1024);
+    if !(1024..=16 * 1024 * 1024).contains(&bytes) {
+        return Err(format!("max_body_bytes = {bytes}; use between 1024 and 16777216"));
+    }
+    Ok(bytes)
+}
+
+fn log_format(format: Option<&str>) -> Result<LogFormat, String> {
+    match format.unwrap_or("human") {
+        "human" => Ok(LogFormat::Human),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("log_format = {other:?}; use \"human\" or \"json\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

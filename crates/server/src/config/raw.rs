@@ -1,0 +1,162 @@
+//! Raw configuration, as written: the TOML file, `TESSERA_*` variables and flags, each a
+//! [`RawConfig`] of optional values, merged with the later source winning.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::duration::DurationValue;
+
+/// Every setting, each optional. Field names are the TOML keys and, upper-cased after
+/// `TESSERA_`, the environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub algorithm: Option<String>,
+    pub hs256_secret: Option<String>,
+    pub admin_api_key: Option<String>,
+    pub access_ttl: Option<DurationValue>,
+    pub idle_timeout: Option<DurationValue>,
+    pub absolute_timeout: Option<DurationValue>,
+    pub refresh_grace: Option<DurationValue>,
+    pub key_rotation_interval: Option<DurationValue>,
+    pub purge_interval: Option<DurationValue>,
+    pub request_timeout: Option<DurationValue>,
+    pub max_sessions_per_user: Option<u32>,
+    pub on_session_limit: Option<String>,
+    pub cookie_secure: Option<bool>,
+    pub max_body_bytes: Option<usize>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// The names of every setting, for messages and the environment.
+pub const KEYS: [&str; 20] = [
+    "listen", "data_dir", "issuer", "audience", "algorithm", "hs256_secret", "admin_api_key", "access_ttl",
+    "idle_timeout", "absolute_timeout", "refresh_grace", "key_rotation_interval", "purge_interval",
+    "request_timeout", "max_sessions_per_user", "on_session_limit", "cookie_secure", "max_body_bytes",
+    "log_format", "log_level",
+];
+
+/// Variables that are not settings but are ours: the config file path.
+const ENV_EXTRA: [&str; 1] = ["TESSERA_CONFIG"];
+
+impl RawConfig {
+    /// Reads a TOML file. Unknown keys are an error.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Reads `TESSERA_*` variables from `vars`. An unknown `TESSERA_` name is an error (a typo
+    /// silently ignored is a setting silently not applied).
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let mut table = toml::Table::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("TESSERA_") else { continue };
+            if ENV_EXTRA.contains(&name.as_str()) {
+                continue;
+            }
+            let key = key.to_ascii_lowercase();
+            if !KEYS.contains(&key.as_str()) {
+                return Err(format!("unknown environment variable {name}; known: {}", env_names()));
+            }
+            table.insert(key.clone(), typed(&key, &value).map_err(|e| format!("{name}: {e}"))?);
+        }
+        Self::deserialize(toml::Value::Table(table)).map_err(|e| format!("environment: {e}"))
+    }
+
+    /// `self` with every value set in `over` replaced by it.
+    pub fn overridden_by(self, over: Self) -> Self {
+        macro_rules! pick {
+            ($($f:ident),*) => { Self { $($f: over.$f.or(self.$f)),* } };
+        }
+        pick!(
+            listen, data_dir, issuer, audience, algorithm, hs256_secret, admin_api_key, access_ttl, idle_timeout,
+            absolute_timeout, refresh_grace, key_rotation_interval, purge_interval, request_timeout,
+            max_sessions_per_user, on_session_limit, cookie_secure, max_body_bytes, log_format, log_level
+        )
+    }
+}
+
+fn env_names() -> String {
+    KEYS.iter().map(|k| format!("TESSERA_{}", k.to_ascii_uppercase())).collect::<Vec<_>>().join(", ")
+}
+
+/// An environment string as the TOML value its setting expects.
+fn typed(key: &str, value: &str) -> Result<toml::Value, String> {
+    match key {
+        "max_sessions_per_user" | "max_body_bytes" => value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("{value:?} is not a whole number")),
+        "cookie_secure" => value
+            .parse::<bool>()
+            .map(toml::Value::Boolean)
+            .map_err(|_| format!("{value:?} is not true or false")),
+        _ => Ok(toml::Value::String(value.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<RawConfig, String> {
+        RawConfig::from_env(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+    }
+
+    #[test]
+    fn env_reads_every_kind_of_value() {
+        let raw = env(&[
+            ("TESSERA_LISTEN", "0.0.0.0:9000"),
+            ("TESSERA_ACCESS_TTL", "5m"),
+            ("TESSERA_COOKIE_SECURE", "false"),
+            ("TESSERA_MAX_SESSIONS_PER_USER", "3"),
+            ("TESSERA_CONFIG", "/etc/tessera.toml"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        assert_eq!(raw.listen.as_deref(), Some("0.0.0.0:9000"));
+        assert_eq!(raw.access_ttl, Some(DurationValue::Text("5m".into())));
+        assert_eq!(raw.cookie_secure, Some(false));
+        assert_eq!(raw.max_sessions_per_user, Some(3));
+    }
+
+    #[test]
+    fn unknown_or_ill_typed_env_is_an_error() {
+        let err = env(&[("TESSERA_LISTN", "x")]).unwrap_err();
+        assert!(err.contains("TESSERA_LISTN") && err.contains("TESSERA_LISTEN"), "{err}");
+        assert!(env(&[("TESSERA_COOKIE_SECURE", "yes")]).unwrap_err().contains("true or false"));
+        assert!(env(&[("TESSERA_MAX_BODY_BYTES", "lots")]).is_err());
+    }
+
+    #[test]
+    fn file_rejects_unknown_keys_and_accepts_both_duration_forms() {
+        let dir = std::env::temp_dir().join(format!("tessera-raw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "access_ttl = 300\nidle_timeout = \"2d\"\n").unwrap();
+        let raw = RawConfig::from_file(&good).unwrap();
+        assert_eq!(raw.access_ttl, Some(DurationValue::Secs(300)));
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "acess_ttl = 300\n").unwrap();
+        let err = RawConfig::from_file(&bad).unwrap_err();
+        assert!(err.contains("acess_ttl"), "{err}");
+        assert!(RawConfig::from_file(&dir.join("missing.toml")).unwrap_err().contains("cannot read"));
+    }
+
+    #[test]
+    fn later_sources_win() {
+        let file = RawConfig { listen: Some("a".into()), audience: Some("file".into()), ..RawConfig::default() };
+        let env = RawConfig { listen: Some("b".into()), ..RawConfig::default() };
+        let merged = file.overridden_by(env);
+        assert_eq!(merged.listen.as_deref(), Some("b"));
+        assert_eq!(merged.audience.as_deref(), Some("file"));
+    }
+}

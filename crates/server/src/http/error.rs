@@ -1,0 +1,196 @@
+//! The one place where errors become HTTP: RFC 9457 problem documents with stable `type`s.
+//! Clients get coarse answers (never which token check failed); details go to the log.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tessera::{Error, StoreErrorKind};
+
+/// Prefix of every problem `type`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:tessera:problem:";
+
+/// An API failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The request is malformed; the message says how.
+    BadRequest(String),
+    /// Missing or wrong API key.
+    Unauthorized,
+    /// The access token did not verify.
+    InvalidToken,
+    /// The refresh token was refused (why is logged, never told).
+    InvalidGrant,
+    /// No such resource.
+    NotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// `If-Match` names an outdated version.
+    PreconditionFailed,
+    /// A conditional update without `If-Match`.
+    PreconditionRequired,
+    /// The body is larger than allowed.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The user already has the maximum number of sessions.
+    SessionLimit,
+    /// The request headers are too large.
+    HeadersTooLarge,
+    /// The store is unreachable; retry later.
+    Unavailable,
+    /// The request took too long.
+    Timeout,
+    /// A bug or an unexpected failure (logged, not echoed).
+    Internal,
+}
+
+impl ApiError {
+    /// The status code.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::InvalidToken | Self::InvalidGrant => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::SessionLimit => StatusCode::CONFLICT,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Unavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable slug of the problem `type`.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "invalid-request",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidToken => "invalid-token",
+            Self::InvalidGrant => "invalid-grant",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::PreconditionFailed => "version-mismatch",
+            Self::PreconditionRequired => "precondition-required",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::SessionLimit => "session-limit",
+            Self::HeadersTooLarge => "headers-too-large",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Internal => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "The request is not valid",
+            Self::Unauthorized => "A valid API key is required",
+            Self::InvalidToken => "The access token is not valid",
+            Self::InvalidGrant => "The refresh token is not valid",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PreconditionFailed => "The session changed since it was read",
+            Self::PreconditionRequired => "If-Match is required",
+            Self::PayloadTooLarge => "The request body is too large",
+            Self::UnsupportedMediaType => "The request body must be application/json",
+            Self::SessionLimit => "The user has too many sessions",
+            Self::HeadersTooLarge => "The request headers are too large",
+            Self::Unavailable => "Temporarily unavailable",
+            Self::Timeout => "The request took too long",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let mut body = json!({
+            "type": format!("{PROBLEM_TYPE_PREFIX}{}", self.slug()),
+            "title": self.title(),
+            "status": status.as_u16(),
+        });
+        if let Self::BadRequest(detail) = &self {
+            body["detail"] = detail.clone().into();
+        }
+        if self == Self::InvalidGrant {
+            body["error"] = "invalid_grant".into();
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidToken(reason) => {
+                tracing::debug!(?reason, "access token rejected");
+                Self::InvalidToken
+            }
+            Error::InvalidRefresh(reason) => {
+                tracing::info!(?reason, "refresh token rejected");
+                Self::InvalidGrant
+            }
+            Error::Malformed(what) => Self::BadRequest(format!("malformed {what}")),
+            Error::InvalidInput(what) => Self::BadRequest(what.to_owned()),
+            Error::SessionNotFound | Error::SessionNotLive => Self::NotFound,
+            Error::SessionLimitReached => Self::SessionLimit,
+            Error::Conflict => Self::PreconditionFailed,
+            Error::Store(ref s) if s.kind() == StoreErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "store unavailable");
+                Self::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// An OAuth endpoint failure, with an RFC 6749 §5.2 body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthError {
+    /// A required parameter is missing or the body is not a form.
+    InvalidRequest,
+    /// Client (API key) authentication failed.
+    InvalidClient,
+    /// The store is unavailable.
+    Unavailable,
+    /// An unexpected failure (logged).
+    ServerError,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (status, code) = match self {
+            Self::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        };
+        let mut response = (status, axum::Json(json!({ "error": code }))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,69 @@
+//! Cross-cutting request handling: request ids, header-size and time limits, access logs and
+//! request metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use super::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted total size of request headers.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+const REQUEST_ID: &str = "x-request-id";
+
+/// Wraps every request: assigns a request id (kept from the client if sane), enforces the
+/// header-size and time limits, logs one line and counts it.
+#[allow(clippy::disallowed_methods, reason = "measures latency; no rule depends on it")]
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    let mut response = async {
+        if header_bytes(&req) > MAX_HEADER_BYTES {
+            return ApiError::HeadersTooLarge.into_response();
+        }
+        match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout.into_response(),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(|| tracing::info!(status, micros = elapsed.as_micros() as u64, "request"));
+    state.metrics.request(&route, method.as_str(), status);
+    if method == Method::POST && status < 500 {
+        match route.as_str() {
+            "/v1/sessions/verify" => state.metrics.verify.observe(elapsed),
+            "/v1/sessions/refresh" => state.metrics.refresh.observe(elapsed),
+            _ => {}
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn request_id(req: &Request) -> String {
+    let sane = |v: &str| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane(v))
+        .map(str::to_owned)
+        .or_else(|| tessera::random_id().ok())
+        .unwrap_or_default()
+}
+
+fn header_bytes(req: &Request) -> usize {
+    req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
+}

@@ -1,0 +1,39 @@
+//! The HTTP API: one router per resource, merged here with the cross-cutting layers.
+
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod middleware;
+mod oauth;
+mod openapi;
+mod revocations;
+mod sessions;
+mod users;
+mod views;
+mod wellknown;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
+
+use crate::state::AppState;
+
+/// The whole application, ready to serve or to call with `oneshot` in tests.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(sessions::router(&state))
+        .merge(users::router(&state))
+        .merge(revocations::router(&state))
+        .merge(oauth::router(&state))
+        .merge(wellknown::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}

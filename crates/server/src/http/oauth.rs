@@ -1,0 +1,122 @@
+//! RFC 7009 token revocation and RFC 7662 token introspection, for refresh tokens (`tsr_…`)
+//! and access tokens (JWTs). Form-encoded, authenticated with the API key as the client.
+
+use axum::extract::{Form, State};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera::{Error, RevokeReason, StoreErrorKind};
+
+use super::auth::require_client;
+use super::error::OAuthError;
+use super::views::no_store;
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect))
+        .route_layer(from_fn_with_state(state.clone(), require_client))
+}
+
+/// Both endpoints' parameters. Unknown parameters are ignored, as RFC 6749 §3.1 requires.
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    token: Option<String>,
+    #[allow(dead_code, reason = "accepted per RFC 7009; the token's own prefix decides")]
+    token_type_hint: Option<String>,
+}
+
+fn token(form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>) -> Result<String, OAuthError> {
+    let Form(form) = form.map_err(|_| OAuthError::InvalidRequest)?;
+    form.token.filter(|t| !t.is_empty()).ok_or(OAuthError::InvalidRequest)
+}
+
+/// Whether a failure is a store outage (the client should retry) rather than a bad token.
+fn is_outage(e: &Error) -> bool {
+    matches!(e, Error::Store(s) if s.kind() == StoreErrorKind::Unavailable)
+}
+
+/// A failure while acting on a genuine token.
+fn failed(e: &Error) -> OAuthError {
+    if is_outage(e) {
+        return OAuthError::Unavailable;
+    }
+    tracing::error!(error = %e, "OAuth endpoint failed");
+    OAuthError::ServerError
+}
+
+fn is_refresh_token(token: &str) -> bool {
+    token.starts_with("tsr_")
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, OAuthError> {
+    let token = token(form)?;
+    let m = &state.manager;
+    if is_refresh_token(&token) {
+        match m.inspect_refresh(&token).await {
+            Ok(session) => {
+                m.revoke(&session.sid, RevokeReason::Logout).await.map_err(|e| failed(&e))?;
+                tracing::info!(target: "tessera::audit", sid = %session.sid, "session revoked by RFC 7009");
+            }
+            Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
+            Err(_) => {}
+        }
+    } else if let Ok(claims) = m.verify(&token) {
+        m.revoke_access_token(&claims).await.map_err(|e| failed(&e))?;
+        tracing::info!(target: "tessera::audit", sid = %claims.sid, "access token revoked by RFC 7009");
+    }
+    // RFC 7009 §2.2: an invalid or unknown token is not an error.
+    Ok(ok())
+}
+
+fn ok() -> Response {
+    let mut response = ().into_response();
+    no_store(&mut response);
+    response
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, OAuthError> {
+    let token = token(form)?;
+    let m = &state.manager;
+    let body = if is_refresh_token(&token) {
+        match m.inspect_refresh(&token).await {
+            Ok(s) => json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "sub": s.user_id,
+                "sid": s.sid.to_string(),
+                "exp": s.expires_at().as_secs(),
+                "iat": s.refresh.rotated_at.as_secs(),
+            }),
+            Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
+            Err(_) => inactive(),
+        }
+    } else {
+        match m.verify(&token) {
+            Ok(claims) => {
+                let mut v = claims.to_json();
+                v["active"] = true.into();
+                v["token_type"] = "access_token".into();
+                v
+            }
+            Err(_) => inactive(),
+        }
+    };
+    let mut response = Json(body).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}

@@ -1,0 +1,51 @@
+//! `/v1/revocations`: the revocation feed, for verifiers that check tokens themselves.
+
+use axum::extract::State;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera::Store;
+use tessera::store::Revoked;
+
+use super::auth::require_api_key;
+use super::error::ApiError;
+use super::extract::ApiQuery;
+use crate::state::AppState;
+
+const MAX_PAGE: usize = 1000;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/revocations", get(feed))
+        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+}
+
+async fn feed(State(state): State<AppState>, ApiQuery(q): ApiQuery<FeedQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let entries = state.manager.store().revocations_after(q.after, limit).await.map_err(tessera::Error::from)?;
+    let next = entries.last().map_or(q.after, |e| e.cursor);
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let (key, value) = match &e.revoked {
+                Revoked::Session(sid) => ("session_id", sid.to_string()),
+                Revoked::Token(jti) => ("token_id", jti.clone()),
+            };
+            json!({ "cursor": e.cursor, key: value, "until": e.until.as_secs() })
+        })
+        .collect();
+    Ok(Json(json!({ "revocations": items, "next_cursor": next })))
+}

@@ -1,0 +1,130 @@
+//! `/v1/sessions`: create, refresh, verify, read, update and revoke sessions.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tessera::store::SessionUpdate;
+use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RefreshToken, RevokeReason, SystemClock};
+
+use super::auth::require_api_key;
+use super::error::ApiError;
+use super::extract::{ApiJson, SidPath};
+use super::views::{SessionView, TokenResponse, etag, no_store};
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions", post(create))
+        .route("/v1/sessions/refresh", post(refresh))
+        .route("/v1/sessions/verify", post(verify))
+        .route("/v1/sessions/{sid}", get(show).patch(update).delete(revoke))
+        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    user_id: String,
+    #[serde(default)]
+    claims: Map<String, Value>,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    device: Device,
+}
+
+async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<CreateRequest>) -> Result<Response, ApiError> {
+    let new = NewSession { user_id: req.user_id, claims: req.claims, data: req.data, device: req.device };
+    let issued = state.manager.create(new).await?;
+    tracing::info!(target: "tessera::audit", sid = %issued.session.sid, "session created");
+    let mut response = TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::CREATED);
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/sessions/{}", issued.session.sid)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+    match state.manager.refresh(&req.refresh_token).await {
+        Ok(issued) => Ok(TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::OK)),
+        Err(Error::InvalidRefresh(RefreshRejection::Reused)) => {
+            let sid = RefreshToken::parse(&req.refresh_token).map(|t| t.session_id().to_string()).unwrap_or_default();
+            tracing::warn!(target: "tessera::audit", %sid, "refresh token replayed after rotation: session revoked");
+            super::super::metrics::Metrics::inc(&state.metrics.refresh_reuse, 1);
+            Err(ApiError::InvalidGrant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    access_token: String,
+}
+
+async fn verify(State(state): State<AppState>, ApiJson(req): ApiJson<VerifyRequest>) -> Result<Response, ApiError> {
+    let claims = state.manager.verify(&req.access_token)?;
+    let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+async fn show(State(state): State<AppState>, SidPath(sid): SidPath) -> Result<Response, ApiError> {
+    let session = state.manager.get(&sid).await?.ok_or(ApiError::NotFound)?;
+    let tag = etag(session.version);
+    let mut response = Json(SessionView::from(session)).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateRequest {
+    claims: Option<Map<String, Value>>,
+    data: Option<Value>,
+}
+
+/// The version named by a strong `If-Match: "N"`.
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let value = headers.get(header::IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
+    let text = value.to_str().map_err(|_| ApiError::BadRequest("malformed If-Match".into()))?;
+    text.trim()
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("If-Match must be the session's ETag, like \"3\"".into()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    SidPath(sid): SidPath,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<UpdateRequest>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let version = state.manager.update(&sid, expected, SessionUpdate { claims: req.claims, data: req.data }).await?;
+    let mut response = Json(json!({ "version": version })).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+async fn revoke(State(state): State<AppState>, SidPath(sid): SidPath) -> Result<StatusCode, ApiError> {
+    if !state.manager.revoke(&sid, RevokeReason::Admin).await? && state.manager.get(&sid).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(target: "tessera::audit", %sid, "session revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,50 @@
+//! `/v1/users/{user_id}/sessions`: a user's devices, and signing out everywhere.
+
+use axum::extract::{Path, State};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tessera::{RevokeReason, SessionId};
+
+use super::auth::require_api_key;
+use super::error::ApiError;
+use super::extract::ApiQuery;
+use super::views::{SessionView, no_store};
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/users/{user_id}/sessions", get(list).delete(revoke_all))
+        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+}
+
+async fn list(State(state): State<AppState>, Path(user_id): Path<String>) -> Result<Response, ApiError> {
+    let sessions: Vec<SessionView> = state.manager.list(&user_id).await?.into_iter().map(Into::into).collect();
+    let mut response = Json(json!({ "sessions": sessions })).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeAllQuery {
+    except: Option<String>,
+}
+
+async fn revoke_all(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    ApiQuery(query): ApiQuery<RevokeAllQuery>,
+) -> Result<Response, ApiError> {
+    let except: Option<SessionId> = query
+        .except
+        .map(|s| s.parse().map_err(|_| ApiError::BadRequest("except must be a session id".into())))
+        .transpose()?;
+    let revoked = state.manager.revoke_user(&user_id, except.as_ref(), RevokeReason::LogoutAll).await?;
+    tracing::info!(target: "tessera::audit", count = revoked.len(), "user's sessions revoked");
+    let ids: Vec<String> = revoked.iter().map(ToString::to_string).collect();
+    Ok(Json(json!({ "revoked": ids })).into_response())
+}

@@ -1,0 +1,144 @@
+//! Prometheus metrics, kept in atomics and rendered in the text exposition format.
+//! Names and meanings are listed in `docs/metrics.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// Latency bucket bounds, in seconds.
+const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+
+/// A latency histogram.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
+            if secs <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", count.load(Ordering::Relaxed));
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
+    }
+}
+
+/// Every metric of a node.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// `/v1/sessions/verify` latency.
+    pub verify: Histogram,
+    /// `/v1/sessions/refresh` latency.
+    pub refresh: Histogram,
+    /// Key rotations this node performed.
+    pub key_rotations: AtomicU64,
+    /// Sessions deleted by purges.
+    pub purged_sessions: AtomicU64,
+    /// Completed purge runs.
+    pub purge_runs: AtomicU64,
+    /// Refresh tokens replayed after the grace window (sessions revoked as stolen).
+    pub refresh_reuse: AtomicU64,
+    /// Failures of background work, by task.
+    background_errors: Mutex<BTreeMap<&'static str, u64>>,
+    /// The revocation feed cursor this node has applied.
+    pub feed_cursor: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn request(&self, route: &str, method: &str, status: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+    }
+
+    /// Counts a failure of background task `task`.
+    pub fn background_error(&self, task: &'static str) {
+        *self.background_errors.lock().unwrap_or_else(PoisonError::into_inner).entry(task).or_default() += 1;
+    }
+
+    /// Adds one to `counter`.
+    pub fn inc(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP tessera_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE tessera_http_requests_total counter\n");
+        for ((route, method, status), n) in self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(
+                out,
+                "tessera_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                route.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+        }
+        self.verify.render("tessera_verify_duration_seconds", "Latency of access-token verification requests.", &mut out);
+        self.refresh.render("tessera_refresh_duration_seconds", "Latency of refresh requests.", &mut out);
+        let counters = [
+            ("tessera_key_rotations_total", "Signing-key rotations performed by this node.", &self.key_rotations),
+            ("tessera_purged_sessions_total", "Expired or revoked sessions deleted.", &self.purged_sessions),
+            ("tessera_purge_runs_total", "Completed purge runs.", &self.purge_runs),
+            ("tessera_refresh_reuse_total", "Replayed refresh tokens (sessions revoked as stolen).", &self.refresh_reuse),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP tessera_background_errors_total Failures of background work, by task.\n");
+        out.push_str("# TYPE tessera_background_errors_total counter\n");
+        for (task, n) in self.background_errors.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(out, "tessera_background_errors_total{{task=\"{task}\"}} {n}");
+        }
+        let cursor = self.feed_cursor.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP tessera_revocation_feed_cursor Last revocation feed entry applied by this node.\n\
+             # TYPE tessera_revocation_feed_cursor gauge\ntessera_revocation_feed_cursor {cursor}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request("/v1/sessions", "POST", 201);
+        m.request("/v1/sessions", "POST", 201);
+        m.verify.observe(Duration::from_micros(300));
+        m.verify.observe(Duration::from_millis(30));
+        Metrics::inc(&m.purged_sessions, 5);
+        m.background_error("purge");
+        let text = m.render();
+        assert!(text.contains("tessera_http_requests_total{route=\"/v1/sessions\",method=\"POST\",status=\"201\"} 2"));
+        assert!(text.contains("tessera_verify_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("tessera_verify_duration_seconds_bucket{le=\"0.05\"} 2"));
+        assert!(text.contains("tessera_verify_duration_seconds_count 2"));
+        assert!(text.contains("tessera_purged_sessions_total 5"));
+        assert!(text.contains("tessera_background_errors_total{task=\"purge\"} 1"));
+    }
+}

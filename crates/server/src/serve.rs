@@ -1,0 +1,71 @@
+//! `tessera serve`: bind, run the API and the background work, stop gracefully on SIGTERM or
+//! Ctrl-C (in-flight requests finish; background tasks stop).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{background, boot, http};
+
+/// Builds the state a server runs with.
+///
+/// # Errors
+/// Store, key or configuration errors.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let store = boot::open_store(&config)?;
+    let admin_key = boot::admin_key(&config, &store).await?;
+    let manager = boot::manager(&config, store).await?;
+    Ok(AppState { manager: Arc::new(manager), admin_key, metrics: Arc::default(), config: Arc::new(config) })
+}
+
+/// Runs the server until a shutdown signal.
+///
+/// # Errors
+/// When start-up fails (bad store, address in use, …).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = state(config).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let tasks = background::spawn(&state, &stopped);
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop.send(true);
+        })
+        .await?;
+    for task in tasks {
+        let _ = task.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+

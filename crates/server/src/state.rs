@@ -1,0 +1,22 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use tessera::TokenHash;
+
+use crate::boot::Manager;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Sessions, tokens and revocation.
+    pub manager: Arc<Manager>,
+    /// Hash of the admin API key.
+    pub admin_key: TokenHash,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
