@@ -32,7 +32,9 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};
 pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};
 pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
-pub use manager::{AccessToken, Hs256Secret, Issued, KeySummary, NewSession, SessionManager, Settings};
+pub use manager::{
+    AccessToken, Hs256Secret, Issued, KeySummary, NewSession, SessionManager, Settings,
+};
 pub use policy::{OnLimit, SessionLimit, SessionPolicy};
 pub use random::random_id;
 pub use refresh_token::RefreshToken;

@@ -33,8 +33,8 @@ use crate::{
     Session, SessionId, SessionPolicy, Timestamp, TokenRejection, random,
 };
 
-pub use keys::KeySummary;
 use keys::KeyRing;
+pub use keys::KeySummary;
 
 /// Longest accepted user id, in bytes.
 const MAX_USER_ID: usize = 256;

@@ -22,8 +22,20 @@ const PURGE_BATCH: usize = 1000;
 pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let purge_every = state.config.purge_interval;
     vec![
-        every("keys", KEY_INTERVAL, shutdown.clone(), state.clone(), sync_keys),
-        every("revocations", FEED_INTERVAL, shutdown.clone(), state.clone(), sync_revocations),
+        every(
+            "keys",
+            KEY_INTERVAL,
+            shutdown.clone(),
+            state.clone(),
+            sync_keys,
+        ),
+        every(
+            "revocations",
+            FEED_INTERVAL,
+            shutdown.clone(),
+            state.clone(),
+            sync_revocations,
+        ),
         every("purge", purge_every, shutdown.clone(), state.clone(), purge),
     ]
 }
@@ -67,7 +79,10 @@ async fn sync_keys(state: AppState) -> Result<(), tessera::Error> {
 
 async fn sync_revocations(state: AppState) -> Result<(), tessera::Error> {
     state.manager.sync_revocations().await?;
-    state.metrics.feed_cursor.store(state.manager.revoked_view().cursor(), Ordering::Relaxed);
+    state
+        .metrics
+        .feed_cursor
+        .store(state.manager.revoked_view().cursor(), Ordering::Relaxed);
     Ok(())
 }
 

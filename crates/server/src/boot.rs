@@ -30,7 +30,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     // Create the database file owner-only before SQLite does (its -wal and -shm files follow it).
-    OpenOptions::new().create(true).append(true).mode(0o600).open(config.database_path())?;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(config.database_path())?;
     let store = SqliteStore::open(config.database_path())
         .with_context(|| format!("cannot open database {}", config.database_path().display()))?;
     Ok(AnyStore::Sqlite(store))
@@ -43,8 +47,12 @@ pub fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
 /// Store, key or configuration errors.
 pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager> {
     let fresh = ServerSecret::generate()?;
-    let stored = store.init_setting(SECRET_SETTING, fresh.expose_bytes()).await?;
-    let bytes: [u8; 32] = stored.try_into().map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
+    let stored = store
+        .init_setting(SECRET_SETTING, fresh.expose_bytes())
+        .await?;
+    let bytes: [u8; 32] = stored
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
     let mut settings = Settings::new(config.validation.clone(), ServerSecret::from_bytes(bytes));
     settings.policy = config.policy.clone();
     settings.rotation = config.rotation.clone();
@@ -60,17 +68,23 @@ pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager
 /// Store or file errors.
 pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<TokenHash> {
     if let Some(key) = &config.admin_api_key {
-        store.put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes()).await?;
+        store
+            .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
+            .await?;
         return Ok(key.hash());
     }
     if let Some(stored) = store.get_setting(ADMIN_KEY_SETTING).await? {
-        let bytes: [u8; 32] = stored.try_into().map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
+        let bytes: [u8; 32] = stored
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
         return Ok(TokenHash::from_bytes(bytes));
     }
     let key = ApiKey::generate()?;
     let path = config.data_dir.join(ADMIN_KEY_FILE);
     write_private(&path, &key.expose())?;
-    store.put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes()).await?;
+    store
+        .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
+        .await?;
     tracing::info!(path = %path.display(), "created the admin API key");
     Ok(key.hash())
 }

@@ -23,7 +23,10 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
     let m = manager(config).await?;
     if matches!(action, KeysAction::Rotate) {
         m.rotate_keys_now().await.context("rotation failed")?;
-        writeln!(out, "rotated; running servers pick the new key up within 30 seconds")?;
+        writeln!(
+            out,
+            "rotated; running servers pick the new key up within 30 seconds"
+        )?;
     }
     writeln!(out, "{:<18} {:<7} {:<8} since", "kid", "alg", "state")?;
     for entry in m.key_entries() {
@@ -32,7 +35,14 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             KeyState::Active => "active",
             KeyState::Retired => "retired",
         };
-        writeln!(out, "{:<18} {:<7} {:<8} {}", entry.kid, entry.algorithm, state, date(entry.since))?;
+        writeln!(
+            out,
+            "{:<18} {:<7} {:<8} {}",
+            entry.kid,
+            entry.algorithm,
+            state,
+            date(entry.since)
+        )?;
     }
     Ok(())
 }
@@ -41,18 +51,34 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
 ///
 /// # Errors
 /// Store errors or a malformed session id.
-pub async fn sessions(config: &Config, action: SessionsAction, out: &mut impl Write) -> anyhow::Result<()> {
+pub async fn sessions(
+    config: &Config,
+    action: SessionsAction,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let m = manager(config).await?;
     match action {
         SessionsAction::List { user } => {
-            writeln!(out, "{:<22}  {:<20}  {:<20}  device", "session", "created", "last seen")?;
+            writeln!(
+                out,
+                "{:<22}  {:<20}  {:<20}  device",
+                "session", "created", "last seen"
+            )?;
             for s in m.list(&user).await? {
                 let device = s.device.label.or(s.device.user_agent).unwrap_or_default();
-                writeln!(out, "{}  {:<20}  {:<20}  {device}", s.sid, date(s.created_at), date(s.last_seen_at))?;
+                writeln!(
+                    out,
+                    "{}  {:<20}  {:<20}  {device}",
+                    s.sid,
+                    date(s.created_at),
+                    date(s.last_seen_at)
+                )?;
             }
         }
         SessionsAction::Revoke { sid } => {
-            let sid: SessionId = sid.parse().map_err(|_| anyhow::anyhow!("{sid:?} is not a session id"))?;
+            let sid: SessionId = sid
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{sid:?} is not a session id"))?;
             if m.revoke(&sid, RevokeReason::Admin).await? {
                 writeln!(out, "revoked {sid}")?;
             } else if m.get(&sid).await?.is_some() {
@@ -99,7 +125,12 @@ fn date(t: Timestamp) -> String {
     let secs = t.as_secs();
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -122,8 +153,17 @@ mod tests {
     #[test]
     fn dates_are_utc_calendar_dates() {
         assert_eq!(date(Timestamp::from_secs(0)), "1970-01-01 00:00:00");
-        assert_eq!(date(Timestamp::from_secs(1_700_000_000)), "2023-11-14 22:13:20");
-        assert_eq!(date(Timestamp::from_secs(951_782_400)), "2000-02-29 00:00:00");
-        assert_eq!(date(Timestamp::from_secs(4_102_444_799)), "2099-12-31 23:59:59");
+        assert_eq!(
+            date(Timestamp::from_secs(1_700_000_000)),
+            "2023-11-14 22:13:20"
+        );
+        assert_eq!(
+            date(Timestamp::from_secs(951_782_400)),
+            "2000-02-29 00:00:00"
+        );
+        assert_eq!(
+            date(Timestamp::from_secs(4_102_444_799)),
+            "2099-12-31 23:59:59"
+        );
     }
 }

@@ -40,11 +40,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         },
         ..RawConfig::default()
     };
-    let file = cli.config.or_else(|| std::env::var_os("TESSERA_CONFIG").map(Into::into));
+    let file = cli
+        .config
+        .or_else(|| std::env::var_os("TESSERA_CONFIG").map(Into::into));
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let config = Config::load(file, env, flags).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let config =
+        Config::load(file, env, flags).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     logging::init(config.log_format, &config.log_level)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut out = std::io::stdout().lock();
     runtime.block_on(async move {
         match cli.command {

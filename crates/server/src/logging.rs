@@ -15,13 +15,20 @@ use crate::config::LogFormat;
 /// # Errors
 /// When `level` is not a valid filter (`info`, `debug,tessera=trace`, …).
 pub fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
-    let filter = Targets::from_str(level)
-        .map_err(|e| anyhow::anyhow!("log_level = {level:?} is not a filter like \"info\" or \"info,tessera=debug\": {e}"))?;
+    let filter = Targets::from_str(level).map_err(|e| {
+        anyhow::anyhow!(
+            "log_level = {level:?} is not a filter like \"info\" or \"info,tessera=debug\": {e}"
+        )
+    })?;
     let registry = tracing_subscriber::registry().with(filter);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Human => registry.with(fmt.with_ansi(std::io::stderr().is_terminal())).try_init(),
-        LogFormat::Json => registry.with(fmt.json().flatten_event(true).with_current_span(true)).try_init(),
+        LogFormat::Human => registry
+            .with(fmt.with_ansi(std::io::stderr().is_terminal()))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(fmt.json().flatten_event(true).with_current_span(true))
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }

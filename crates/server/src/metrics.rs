@@ -8,7 +8,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Latency bucket bounds, in seconds.
-const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
 
 /// A latency histogram.
 #[derive(Debug, Default)]
@@ -28,13 +30,20 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (bound, count) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", count.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
         let total = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
@@ -69,12 +78,18 @@ impl Metrics {
     /// Counts a finished request.
     pub fn request(&self, route: &str, method: &str, status: u16) {
         let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *map.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+        *map.entry((route.to_owned(), method.to_owned(), status))
+            .or_default() += 1;
     }
 
     /// Counts a failure of background task `task`.
     pub fn background_error(&self, task: &'static str) {
-        *self.background_errors.lock().unwrap_or_else(PoisonError::into_inner).entry(task).or_default() += 1;
+        *self
+            .background_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task)
+            .or_default() += 1;
     }
 
     /// Adds one to `counter`.
@@ -85,30 +100,75 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP tessera_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str(
+            "# HELP tessera_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE tessera_http_requests_total counter\n");
-        for ((route, method, status), n) in self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for ((route, method, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             let _ = writeln!(
                 out,
                 "tessera_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
                 route.replace('\\', "\\\\").replace('"', "\\\"")
             );
         }
-        self.verify.render("tessera_verify_duration_seconds", "Latency of access-token verification requests.", &mut out);
-        self.refresh.render("tessera_refresh_duration_seconds", "Latency of refresh requests.", &mut out);
+        self.verify.render(
+            "tessera_verify_duration_seconds",
+            "Latency of access-token verification requests.",
+            &mut out,
+        );
+        self.refresh.render(
+            "tessera_refresh_duration_seconds",
+            "Latency of refresh requests.",
+            &mut out,
+        );
         let counters = [
-            ("tessera_key_rotations_total", "Signing-key rotations performed by this node.", &self.key_rotations),
-            ("tessera_purged_sessions_total", "Expired or revoked sessions deleted.", &self.purged_sessions),
-            ("tessera_purge_runs_total", "Completed purge runs.", &self.purge_runs),
-            ("tessera_refresh_reuse_total", "Replayed refresh tokens (sessions revoked as stolen).", &self.refresh_reuse),
+            (
+                "tessera_key_rotations_total",
+                "Signing-key rotations performed by this node.",
+                &self.key_rotations,
+            ),
+            (
+                "tessera_purged_sessions_total",
+                "Expired or revoked sessions deleted.",
+                &self.purged_sessions,
+            ),
+            (
+                "tessera_purge_runs_total",
+                "Completed purge runs.",
+                &self.purge_runs,
+            ),
+            (
+                "tessera_refresh_reuse_total",
+                "Replayed refresh tokens (sessions revoked as stolen).",
+                &self.refresh_reuse,
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
-        out.push_str("# HELP tessera_background_errors_total Failures of background work, by task.\n");
+        out.push_str(
+            "# HELP tessera_background_errors_total Failures of background work, by task.\n",
+        );
         out.push_str("# TYPE tessera_background_errors_total counter\n");
-        for (task, n) in self.background_errors.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-            let _ = writeln!(out, "tessera_background_errors_total{{task=\"{task}\"}} {n}");
+        for (task, n) in self
+            .background_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "tessera_background_errors_total{{task=\"{task}\"}} {n}"
+            );
         }
         let cursor = self.feed_cursor.load(Ordering::Relaxed);
         let _ = writeln!(
@@ -134,7 +194,9 @@ mod tests {
         Metrics::inc(&m.purged_sessions, 5);
         m.background_error("purge");
         let text = m.render();
-        assert!(text.contains("tessera_http_requests_total{route=\"/v1/sessions\",method=\"POST\",status=\"201\"} 2"));
+        assert!(text.contains(
+            "tessera_http_requests_total{route=\"/v1/sessions\",method=\"POST\",status=\"201\"} 2"
+        ));
         assert!(text.contains("tessera_verify_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("tessera_verify_duration_seconds_bucket{le=\"0.05\"} 2"));
         assert!(text.contains("tessera_verify_duration_seconds_count 2"));

@@ -19,7 +19,12 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = boot::open_store(&config)?;
     let admin_key = boot::admin_key(&config, &store).await?;
     let manager = boot::manager(&config, store).await?;
-    Ok(AppState { manager: Arc::new(manager), admin_key, metrics: Arc::default(), config: Arc::new(config) })
+    Ok(AppState {
+        manager: Arc::new(manager),
+        admin_key,
+        metrics: Arc::default(),
+        config: Arc::new(config),
+    })
 }
 
 /// Runs the server until a shutdown signal.
@@ -29,7 +34,9 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = state(config).await?;
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let tasks = background::spawn(&state, &stopped);
@@ -52,7 +59,9 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
@@ -68,4 +77,3 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
-

@@ -1,8 +1,8 @@
 //! The one place that knows which storage backends exist and picks one at run time.
 
 use tessera::store::{
-    CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate, StoredKeyset,
-    UpdateOutcome,
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
+    StoredKeyset, UpdateOutcome,
 };
 use tessera::{Session, SessionId, Store, StoreError, Timestamp};
 use tessera_sqlite::SqliteStore;
@@ -24,25 +24,48 @@ macro_rules! forward {
 }
 
 impl Store for AnyStore {
-    async fn create(&self, session: &Session, limit: Option<LimitCheck>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+    ) -> Result<CreateOutcome, StoreError> {
         forward!(self.create(session, limit))
     }
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
         forward!(self.get(sid))
     }
-    async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(
+        &self,
+        sid: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<RotateOutcome, StoreError> {
         forward!(self.rotate(sid, rotation))
     }
-    async fn touch(&self, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        sid: &SessionId,
+        seen: Timestamp,
+        idle: Timestamp,
+    ) -> Result<bool, StoreError> {
         forward!(self.touch(sid, seen, idle))
     }
-    async fn update(&self, sid: &SessionId, v: u64, u: &SessionUpdate) -> Result<UpdateOutcome, StoreError> {
+    async fn update(
+        &self,
+        sid: &SessionId,
+        v: u64,
+        u: &SessionUpdate,
+    ) -> Result<UpdateOutcome, StoreError> {
         forward!(self.update(sid, v, u))
     }
     async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<bool, StoreError> {
         forward!(self.revoke(sid, r))
     }
-    async fn revoke_user(&self, user: &str, except: Option<&SessionId>, r: Revocation) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+        r: Revocation,
+    ) -> Result<Vec<SessionId>, StoreError> {
         forward!(self.revoke_user(user, except, r))
     }
     async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
@@ -51,7 +74,11 @@ impl Store for AnyStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         forward!(self.list_user(user, now))
     }
-    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
         forward!(self.revocations_after(after, limit))
     }
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
@@ -69,7 +96,11 @@ impl Store for AnyStore {
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         forward!(self.load_keyset())
     }
-    async fn save_keyset(&self, expected: Option<u64>, document: &[u8]) -> Result<bool, StoreError> {
+    async fn save_keyset(
+        &self,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError> {
         forward!(self.save_keyset(expected, document))
     }
 }

@@ -28,7 +28,10 @@ impl DurationValue {
 
 fn parse(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = digits.parse().ok()?;
     let scale = match unit {
         "" | "s" => 1,
@@ -52,8 +55,19 @@ mod tests {
         assert_eq!(t("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(t("12h").unwrap(), Duration::from_secs(43_200));
         assert_eq!(t("7d").unwrap(), Duration::from_secs(604_800));
-        assert_eq!(DurationValue::Secs(5).parse("x").unwrap(), Duration::from_secs(5));
-        for bad in ["", "m", "10 m", "1.5h", "-1s", "10w", "99999999999999999999d"] {
+        assert_eq!(
+            DurationValue::Secs(5).parse("x").unwrap(),
+            Duration::from_secs(5)
+        );
+        for bad in [
+            "",
+            "m",
+            "10 m",
+            "1.5h",
+            "-1s",
+            "10w",
+            "99999999999999999999d",
+        ] {
             let err = t(bad).unwrap_err();
             assert!(err.starts_with("x = "), "{err}");
         }

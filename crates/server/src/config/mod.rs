@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tessera::{
-    Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy, Validation,
+    Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
+    Validation,
 };
 
 pub(crate) use raw::RawConfig;
@@ -65,13 +66,27 @@ impl Config {
     ///
     /// # Errors
     /// A message naming the offending setting and what to do about it.
-    pub(crate) fn load(file: Option<PathBuf>, env: Vec<(String, String)>, flags: RawConfig) -> Result<Self, String> {
+    pub(crate) fn load(
+        file: Option<PathBuf>,
+        env: Vec<(String, String)>,
+        flags: RawConfig,
+    ) -> Result<Self, String> {
         let from_file = match file {
             Some(path) => RawConfig::from_file(&path)?,
             None => RawConfig::default(),
         };
-        let raw = from_file.overridden_by(RawConfig::from_env(env)?).overridden_by(flags);
+        let raw = from_file
+            .overridden_by(RawConfig::from_env(env)?)
+            .overridden_by(flags);
         Self::from_raw(raw)
+    }
+
+    /// A configuration from TOML text alone (no environment, no flags): for tests and embedding.
+    ///
+    /// # Errors
+    /// A message naming the offending setting and what to do about it.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        Self::from_raw(toml::from_str(text).map_err(|e| format!("config: {e}"))?)
     }
 
     /// Validates raw settings into a configuration.
@@ -79,18 +94,26 @@ impl Config {
     /// # Errors
     /// A message naming the offending setting and what to do about it.
     pub(crate) fn from_raw(raw: RawConfig) -> Result<Self, String> {
-        let listen_text = raw.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| format!("listen = {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let listen_text = raw
+            .listen
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            format!("listen = {listen_text:?} is not an address like 127.0.0.1:8080")
+        })?;
         let policy = policy(&raw)?;
         let validation = Validation::new(
-            raw.issuer.clone().unwrap_or_else(|| format!("http://{listen}")),
+            raw.issuer
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}")),
             raw.audience.clone().unwrap_or_else(|| "tessera".into()),
         );
-        let algorithm: Algorithm = raw.algorithm.as_deref().unwrap_or("EdDSA").parse().map_err(|_| {
-            "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned()
-        })?;
+        let algorithm: Algorithm = raw
+            .algorithm
+            .as_deref()
+            .unwrap_or("EdDSA")
+            .parse()
+            .map_err(|_| "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned())?;
         let rotation = rotation(&raw, algorithm, &policy, &validation)?;
         let hs256_secret = hs256_secret(raw.hs256_secret, algorithm)?;
         let cookie_secure = raw.cookie_secure.unwrap_or(true);
@@ -102,7 +125,9 @@ impl Config {
         }
         Ok(Self {
             listen,
-            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("tessera-data")),
+            data_dir: raw
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("tessera-data")),
             validation,
             policy,
             rotation,
@@ -123,34 +148,60 @@ impl Config {
     }
 }
 
-fn duration(value: &Option<duration::DurationValue>, name: &str, default_secs: u64) -> Result<Duration, String> {
-    value.as_ref().map_or(Ok(Duration::from_secs(default_secs)), |v| v.parse(name))
+fn duration(
+    value: &Option<duration::DurationValue>,
+    name: &str,
+    default_secs: u64,
+) -> Result<Duration, String> {
+    value
+        .as_ref()
+        .map_or(Ok(Duration::from_secs(default_secs)), |v| v.parse(name))
 }
 
 fn policy(raw: &RawConfig) -> Result<SessionPolicy, String> {
     let d = SessionPolicy::default();
-    let limit = match (raw.max_sessions_per_user.unwrap_or(0), raw.on_session_limit.as_deref()) {
+    let limit = match (
+        raw.max_sessions_per_user.unwrap_or(0),
+        raw.on_session_limit.as_deref(),
+    ) {
         (0, _) => None,
         (max, mode) => Some(SessionLimit {
             max: max as usize,
             on_limit: match mode.unwrap_or("evict_oldest") {
                 "deny" => OnLimit::Deny,
                 "evict_oldest" => OnLimit::EvictOldest,
-                other => return Err(format!("on_session_limit = {other:?}; use \"deny\" or \"evict_oldest\"")),
+                other => {
+                    return Err(format!(
+                        "on_session_limit = {other:?}; use \"deny\" or \"evict_oldest\""
+                    ));
+                }
             },
         }),
     };
     let policy = SessionPolicy {
         access_ttl: duration(&raw.access_ttl, "access_ttl", d.access_ttl.as_secs())?,
         idle_timeout: duration(&raw.idle_timeout, "idle_timeout", d.idle_timeout.as_secs())?,
-        absolute_timeout: duration(&raw.absolute_timeout, "absolute_timeout", d.absolute_timeout.as_secs())?,
-        refresh_grace: duration(&raw.refresh_grace, "refresh_grace", d.refresh_grace.as_secs())?,
+        absolute_timeout: duration(
+            &raw.absolute_timeout,
+            "absolute_timeout",
+            d.absolute_timeout.as_secs(),
+        )?,
+        refresh_grace: duration(
+            &raw.refresh_grace,
+            "refresh_grace",
+            d.refresh_grace.as_secs(),
+        )?,
         limit,
         ..d
     };
     // Jitter follows the access TTL (a tenth of it) so a short TTL stays valid.
-    let policy = SessionPolicy { access_ttl_jitter: policy.access_ttl / 10, ..policy };
-    policy.validate().map_err(|e| format!("{e} (check access_ttl, idle_timeout, absolute_timeout, refresh_grace)"))?;
+    let policy = SessionPolicy {
+        access_ttl_jitter: policy.access_ttl / 10,
+        ..policy
+    };
+    policy.validate().map_err(|e| {
+        format!("{e} (check access_ttl, idle_timeout, absolute_timeout, refresh_grace)")
+    })?;
     Ok(policy)
 }
 
@@ -163,18 +214,30 @@ fn rotation(
     let d = RotationPolicy::default();
     let rotation = RotationPolicy {
         algorithm,
-        rotate_every: duration(&raw.key_rotation_interval, "key_rotation_interval", d.rotate_every.as_secs())?,
+        rotate_every: duration(
+            &raw.key_rotation_interval,
+            "key_rotation_interval",
+            d.rotate_every.as_secs(),
+        )?,
         retire_after: policy.access_ttl + validation.leeway() + Duration::from_secs(60),
         ..d
     };
-    rotation
-        .validate()
-        .map_err(|_| format!("key_rotation_interval must be longer than {} s", rotation.publish_ahead.as_secs()))?;
+    rotation.validate().map_err(|_| {
+        format!(
+            "key_rotation_interval must be longer than {} s",
+            rotation.publish_ahead.as_secs()
+        )
+    })?;
     Ok(rotation)
 }
 
-fn hs256_secret(secret: Option<String>, algorithm: Algorithm) -> Result<Option<Hs256Secret>, String> {
-    let Some(secret) = secret else { return Ok(None) };
+fn hs256_secret(
+    secret: Option<String>,
+    algorithm: Algorithm,
+) -> Result<Option<Hs256Secret>, String> {
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
     if algorithm != Algorithm::HS256 {
         return Err("hs256_secret is set but algorithm is not HS256; set algorithm = \"HS256\" or remove it".into());
     }
@@ -185,8 +248,9 @@ fn hs256_secret(secret: Option<String>, algorithm: Algorithm) -> Result<Option<H
 
 fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
     key.map(|k| {
-        ApiKey::parse(k.trim())
-            .map_err(|_| "admin_api_key must be a tsk_ key; create one with `tessera api-key new`".to_owned())
+        ApiKey::parse(k.trim()).map_err(|_| {
+            "admin_api_key must be a tsk_ key; create one with `tessera api-key new`".to_owned()
+        })
     })
     .transpose()
 }
@@ -194,7 +258,9 @@ fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
 fn body_limit(bytes: Option<usize>) -> Result<usize, String> {
     let bytes = bytes.unwrap_or(256 * 1024);
     if !(1024..=16 * 1024 * 1024).contains(&bytes) {
-        return Err(format!("max_body_bytes = {bytes}; use between 1024 and 16777216"));
+        return Err(format!(
+            "max_body_bytes = {bytes}; use between 1024 and 16777216"
+        ));
     }
     Ok(bytes)
 }

@@ -36,10 +36,26 @@ pub struct RawConfig {
 
 /// The names of every setting, for messages and the environment.
 pub const KEYS: [&str; 20] = [
-    "listen", "data_dir", "issuer", "audience", "algorithm", "hs256_secret", "admin_api_key", "access_ttl",
-    "idle_timeout", "absolute_timeout", "refresh_grace", "key_rotation_interval", "purge_interval",
-    "request_timeout", "max_sessions_per_user", "on_session_limit", "cookie_secure", "max_body_bytes",
-    "log_format", "log_level",
+    "listen",
+    "data_dir",
+    "issuer",
+    "audience",
+    "algorithm",
+    "hs256_secret",
+    "admin_api_key",
+    "access_ttl",
+    "idle_timeout",
+    "absolute_timeout",
+    "refresh_grace",
+    "key_rotation_interval",
+    "purge_interval",
+    "request_timeout",
+    "max_sessions_per_user",
+    "on_session_limit",
+    "cookie_secure",
+    "max_body_bytes",
+    "log_format",
+    "log_level",
 ];
 
 /// Variables that are not settings but are ours: the config file path.
@@ -58,15 +74,23 @@ impl RawConfig {
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let mut table = toml::Table::new();
         for (name, value) in vars {
-            let Some(key) = name.strip_prefix("TESSERA_") else { continue };
+            let Some(key) = name.strip_prefix("TESSERA_") else {
+                continue;
+            };
             if ENV_EXTRA.contains(&name.as_str()) {
                 continue;
             }
             let key = key.to_ascii_lowercase();
             if !KEYS.contains(&key.as_str()) {
-                return Err(format!("unknown environment variable {name}; known: {}", env_names()));
+                return Err(format!(
+                    "unknown environment variable {name}; known: {}",
+                    env_names()
+                ));
             }
-            table.insert(key.clone(), typed(&key, &value).map_err(|e| format!("{name}: {e}"))?);
+            table.insert(
+                key.clone(),
+                typed(&key, &value).map_err(|e| format!("{name}: {e}"))?,
+            );
         }
         Self::deserialize(toml::Value::Table(table)).map_err(|e| format!("environment: {e}"))
     }
@@ -77,15 +101,35 @@ impl RawConfig {
             ($($f:ident),*) => { Self { $($f: over.$f.or(self.$f)),* } };
         }
         pick!(
-            listen, data_dir, issuer, audience, algorithm, hs256_secret, admin_api_key, access_ttl, idle_timeout,
-            absolute_timeout, refresh_grace, key_rotation_interval, purge_interval, request_timeout,
-            max_sessions_per_user, on_session_limit, cookie_secure, max_body_bytes, log_format, log_level
+            listen,
+            data_dir,
+            issuer,
+            audience,
+            algorithm,
+            hs256_secret,
+            admin_api_key,
+            access_ttl,
+            idle_timeout,
+            absolute_timeout,
+            refresh_grace,
+            key_rotation_interval,
+            purge_interval,
+            request_timeout,
+            max_sessions_per_user,
+            on_session_limit,
+            cookie_secure,
+            max_body_bytes,
+            log_format,
+            log_level
         )
     }
 }
 
 fn env_names() -> String {
-    KEYS.iter().map(|k| format!("TESSERA_{}", k.to_ascii_uppercase())).collect::<Vec<_>>().join(", ")
+    KEYS.iter()
+        .map(|k| format!("TESSERA_{}", k.to_ascii_uppercase()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An environment string as the TOML value its setting expects.
@@ -108,7 +152,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Result<RawConfig, String> {
-        RawConfig::from_env(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        RawConfig::from_env(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
     }
 
     #[test]
@@ -131,8 +179,15 @@ mod tests {
     #[test]
     fn unknown_or_ill_typed_env_is_an_error() {
         let err = env(&[("TESSERA_LISTN", "x")]).unwrap_err();
-        assert!(err.contains("TESSERA_LISTN") && err.contains("TESSERA_LISTEN"), "{err}");
-        assert!(env(&[("TESSERA_COOKIE_SECURE", "yes")]).unwrap_err().contains("true or false"));
+        assert!(
+            err.contains("TESSERA_LISTN") && err.contains("TESSERA_LISTEN"),
+            "{err}"
+        );
+        assert!(
+            env(&[("TESSERA_COOKIE_SECURE", "yes")])
+                .unwrap_err()
+                .contains("true or false")
+        );
         assert!(env(&[("TESSERA_MAX_BODY_BYTES", "lots")]).is_err());
     }
 
@@ -148,13 +203,24 @@ mod tests {
         std::fs::write(&bad, "acess_ttl = 300\n").unwrap();
         let err = RawConfig::from_file(&bad).unwrap_err();
         assert!(err.contains("acess_ttl"), "{err}");
-        assert!(RawConfig::from_file(&dir.join("missing.toml")).unwrap_err().contains("cannot read"));
+        assert!(
+            RawConfig::from_file(&dir.join("missing.toml"))
+                .unwrap_err()
+                .contains("cannot read")
+        );
     }
 
     #[test]
     fn later_sources_win() {
-        let file = RawConfig { listen: Some("a".into()), audience: Some("file".into()), ..RawConfig::default() };
-        let env = RawConfig { listen: Some("b".into()), ..RawConfig::default() };
+        let file = RawConfig {
+            listen: Some("a".into()),
+            audience: Some("file".into()),
+            ..RawConfig::default()
+        };
+        let env = RawConfig {
+            listen: Some("b".into()),
+            ..RawConfig::default()
+        };
         let merged = file.overridden_by(env);
         assert_eq!(merged.listen.as_deref(), Some("b"));
         assert_eq!(merged.audience.as_deref(), Some("file"));

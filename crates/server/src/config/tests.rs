@@ -18,18 +18,94 @@ fn defaults_are_safe_and_local() {
 #[test]
 fn unsafe_and_inconsistent_settings_are_refused_with_advice() {
     let cases = [
-        (RawConfig { cookie_secure: Some(false), listen: Some("0.0.0.0:8080".into()), ..raw() }, "cookie_secure"),
-        (RawConfig { algorithm: Some("HS256".into()), hs256_secret: Some("short".into()), ..raw() }, "32 bytes"),
-        (RawConfig { hs256_secret: Some("x".repeat(40)), ..raw() }, "algorithm"),
-        (RawConfig { algorithm: Some("none".into()), ..raw() }, "algorithm"),
-        (RawConfig { listen: Some("localhost".into()), ..raw() }, "listen"),
-        (RawConfig { idle_timeout: Some(duration::DurationValue::Text("1h".into())), absolute_timeout: Some(duration::DurationValue::Text("30m".into())), ..raw() }, "absolute_timeout"),
-        (RawConfig { access_ttl: Some(duration::DurationValue::Secs(1)), ..raw() }, "access_ttl"),
-        (RawConfig { admin_api_key: Some("hunter2".into()), ..raw() }, "tsk_"),
-        (RawConfig { max_body_bytes: Some(10), ..raw() }, "max_body_bytes"),
-        (RawConfig { log_format: Some("xml".into()), ..raw() }, "log_format"),
-        (RawConfig { on_session_limit: Some("ask".into()), max_sessions_per_user: Some(2), ..raw() }, "on_session_limit"),
-        (RawConfig { key_rotation_interval: Some(duration::DurationValue::Text("10m".into())), ..raw() }, "key_rotation_interval"),
+        (
+            RawConfig {
+                cookie_secure: Some(false),
+                listen: Some("0.0.0.0:8080".into()),
+                ..raw()
+            },
+            "cookie_secure",
+        ),
+        (
+            RawConfig {
+                algorithm: Some("HS256".into()),
+                hs256_secret: Some("short".into()),
+                ..raw()
+            },
+            "32 bytes",
+        ),
+        (
+            RawConfig {
+                hs256_secret: Some("x".repeat(40)),
+                ..raw()
+            },
+            "algorithm",
+        ),
+        (
+            RawConfig {
+                algorithm: Some("none".into()),
+                ..raw()
+            },
+            "algorithm",
+        ),
+        (
+            RawConfig {
+                listen: Some("localhost".into()),
+                ..raw()
+            },
+            "listen",
+        ),
+        (
+            RawConfig {
+                idle_timeout: Some(duration::DurationValue::Text("1h".into())),
+                absolute_timeout: Some(duration::DurationValue::Text("30m".into())),
+                ..raw()
+            },
+            "absolute_timeout",
+        ),
+        (
+            RawConfig {
+                access_ttl: Some(duration::DurationValue::Secs(1)),
+                ..raw()
+            },
+            "access_ttl",
+        ),
+        (
+            RawConfig {
+                admin_api_key: Some("hunter2".into()),
+                ..raw()
+            },
+            "tsk_",
+        ),
+        (
+            RawConfig {
+                max_body_bytes: Some(10),
+                ..raw()
+            },
+            "max_body_bytes",
+        ),
+        (
+            RawConfig {
+                log_format: Some("xml".into()),
+                ..raw()
+            },
+            "log_format",
+        ),
+        (
+            RawConfig {
+                on_session_limit: Some("ask".into()),
+                max_sessions_per_user: Some(2),
+                ..raw()
+            },
+            "on_session_limit",
+        ),
+        (
+            RawConfig {
+                key_rotation_interval: Some(duration::DurationValue::Text("10m".into())),
+                ..raw()
+            },
+            "key_rotation_interval",
+        ),
     ];
     for (raw, needle) in cases {
         let err = Config::from_raw(raw.clone()).unwrap_err();
@@ -39,7 +115,11 @@ fn unsafe_and_inconsistent_settings_are_refused_with_advice() {
 
 #[test]
 fn insecure_cookies_are_fine_on_loopback_and_hs256_with_a_long_secret() {
-    let c = Config::from_raw(RawConfig { cookie_secure: Some(false), ..raw() }).unwrap();
+    let c = Config::from_raw(RawConfig {
+        cookie_secure: Some(false),
+        ..raw()
+    })
+    .unwrap();
     assert!(!c.cookie_secure);
     let c = Config::from_raw(RawConfig {
         algorithm: Some("HS256".into()),
@@ -55,12 +135,19 @@ fn flags_beat_env_beat_file() {
     let dir = std::env::temp_dir().join(format!("tessera-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tessera.toml");
-    std::fs::write(&file, "listen = \"127.0.0.1:1111\"\naudience = \"file\"\nissuer = \"https://file\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:1111\"\naudience = \"file\"\nissuer = \"https://file\"\n",
+    )
+    .unwrap();
     let env = vec![
         ("TESSERA_LISTEN".to_owned(), "127.0.0.1:2222".to_owned()),
         ("TESSERA_AUDIENCE".to_owned(), "env".to_owned()),
     ];
-    let flags = RawConfig { listen: Some("127.0.0.1:3333".into()), ..raw() };
+    let flags = RawConfig {
+        listen: Some("127.0.0.1:3333".into()),
+        ..raw()
+    };
     let c = Config::load(Some(file), env, flags).unwrap();
     assert_eq!(c.listen.to_string(), "127.0.0.1:3333");
     assert_eq!(c.validation.audience(), "env");

@@ -15,7 +15,9 @@ fn authorized(headers: &HeaderMap, state: &AppState) -> bool {
     let (Some(value), None) = (values.next(), values.next()) else {
         return false; // none, or ambiguous duplicates
     };
-    let Some(token) = value.to_str().ok().and_then(|v| strip_bearer(v)) else { return false };
+    let Some(token) = value.to_str().ok().and_then(|v| strip_bearer(v)) else {
+        return false;
+    };
     ApiKey::parse(token).is_ok_and(|key| key.hash().ct_eq(&state.admin_key))
 }
 

@@ -46,9 +46,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SidPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(text) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        text.parse().map(Self).map_err(|_| ApiError::BadRequest("malformed session id".into()))
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        text.parse()
+            .map(Self)
+            .map_err(|_| ApiError::BadRequest("malformed session id".into()))
     }
 }

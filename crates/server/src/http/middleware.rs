@@ -18,12 +18,19 @@ const REQUEST_ID: &str = "x-request-id";
 
 /// Wraps every request: assigns a request id (kept from the client if sane), enforces the
 /// header-size and time limits, logs one line and counts it.
-#[allow(clippy::disallowed_methods, reason = "measures latency; no rule depends on it")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "measures latency; no rule depends on it"
+)]
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     let mut response = async {
         if header_bytes(&req) > MAX_HEADER_BYTES {
@@ -54,7 +61,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 fn request_id(req: &Request) -> String {
-    let sane = |v: &str| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let sane = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     req.headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -65,5 +77,8 @@ fn request_id(req: &Request) -> String {
 }
 
 fn header_bytes(req: &Request) -> usize {
-    req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
+    req.headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
 }

@@ -26,13 +26,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct TokenForm {
     token: Option<String>,
-    #[allow(dead_code, reason = "accepted per RFC 7009; the token's own prefix decides")]
+    #[allow(
+        dead_code,
+        reason = "accepted per RFC 7009; the token's own prefix decides"
+    )]
     token_type_hint: Option<String>,
 }
 
-fn token(form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>) -> Result<String, OAuthError> {
+fn token(
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<String, OAuthError> {
     let Form(form) = form.map_err(|_| OAuthError::InvalidRequest)?;
-    form.token.filter(|t| !t.is_empty()).ok_or(OAuthError::InvalidRequest)
+    form.token
+        .filter(|t| !t.is_empty())
+        .ok_or(OAuthError::InvalidRequest)
 }
 
 /// Whether a failure is a store outage (the client should retry) rather than a bad token.
@@ -62,14 +69,18 @@ async fn revoke(
     if is_refresh_token(&token) {
         match m.inspect_refresh(&token).await {
             Ok(session) => {
-                m.revoke(&session.sid, RevokeReason::Logout).await.map_err(|e| failed(&e))?;
+                m.revoke(&session.sid, RevokeReason::Logout)
+                    .await
+                    .map_err(|e| failed(&e))?;
                 tracing::info!(target: "tessera::audit", sid = %session.sid, "session revoked by RFC 7009");
             }
             Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
             Err(_) => {}
         }
     } else if let Ok(claims) = m.verify(&token) {
-        m.revoke_access_token(&claims).await.map_err(|e| failed(&e))?;
+        m.revoke_access_token(&claims)
+            .await
+            .map_err(|e| failed(&e))?;
         tracing::info!(target: "tessera::audit", sid = %claims.sid, "access token revoked by RFC 7009");
     }
     // RFC 7009 §2.2: an invalid or unknown token is not an error.

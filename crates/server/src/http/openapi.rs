@@ -17,6 +17,9 @@ pub fn router() -> Router<AppState> {
 
 async fn document() -> Response {
     let mut response = DOCUMENT.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

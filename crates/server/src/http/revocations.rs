@@ -30,12 +30,22 @@ struct FeedQuery {
     limit: Option<usize>,
 }
 
-async fn feed(State(state): State<AppState>, ApiQuery(q): ApiQuery<FeedQuery>) -> Result<Json<Value>, ApiError> {
+async fn feed(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
+) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
     }
-    let entries = state.manager.store().revocations_after(q.after, limit).await.map_err(tessera::Error::from)?;
+    let entries = state
+        .manager
+        .store()
+        .revocations_after(q.after, limit)
+        .await
+        .map_err(tessera::Error::from)?;
     let next = entries.last().map_or(q.after, |e| e.cursor);
     let items: Vec<Value> = entries
         .iter()

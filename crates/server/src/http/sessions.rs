@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
-use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RefreshToken, RevokeReason, SystemClock};
+use tessera::{
+    Clock, Device, Error, NewSession, RefreshRejection, RefreshToken, RevokeReason, SystemClock,
+};
 
 use super::auth::require_api_key;
 use super::error::ApiError;
@@ -38,11 +40,20 @@ struct CreateRequest {
     device: Device,
 }
 
-async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<CreateRequest>) -> Result<Response, ApiError> {
-    let new = NewSession { user_id: req.user_id, claims: req.claims, data: req.data, device: req.device };
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let new = NewSession {
+        user_id: req.user_id,
+        claims: req.claims,
+        data: req.data,
+        device: req.device,
+    };
     let issued = state.manager.create(new).await?;
     tracing::info!(target: "tessera::audit", sid = %issued.session.sid, "session created");
-    let mut response = TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::CREATED);
+    let mut response =
+        TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/sessions/{}", issued.session.sid)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -55,11 +66,18 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
     match state.manager.refresh(&req.refresh_token).await {
-        Ok(issued) => Ok(TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::OK)),
+        Ok(issued) => {
+            Ok(TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::OK))
+        }
         Err(Error::InvalidRefresh(RefreshRejection::Reused)) => {
-            let sid = RefreshToken::parse(&req.refresh_token).map(|t| t.session_id().to_string()).unwrap_or_default();
+            let sid = RefreshToken::parse(&req.refresh_token)
+                .map(|t| t.session_id().to_string())
+                .unwrap_or_default();
             tracing::warn!(target: "tessera::audit", %sid, "refresh token replayed after rotation: session revoked");
             super::super::metrics::Metrics::inc(&state.metrics.refresh_reuse, 1);
             Err(ApiError::InvalidGrant)
@@ -74,7 +92,10 @@ struct VerifyRequest {
     access_token: String,
 }
 
-async fn verify(State(state): State<AppState>, ApiJson(req): ApiJson<VerifyRequest>) -> Result<Response, ApiError> {
+async fn verify(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
     let claims = state.manager.verify(&req.access_token)?;
     let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
     no_store(&mut response);
@@ -99,13 +120,19 @@ struct UpdateRequest {
 
 /// The version named by a strong `If-Match: "N"`.
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
-    let value = headers.get(header::IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
-    let text = value.to_str().map_err(|_| ApiError::BadRequest("malformed If-Match".into()))?;
+    let value = headers
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("malformed If-Match".into()))?;
     text.trim()
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| ApiError::BadRequest("If-Match must be the session's ETag, like \"3\"".into()))
+        .ok_or_else(|| {
+            ApiError::BadRequest("If-Match must be the session's ETag, like \"3\"".into())
+        })
 }
 
 async fn update(
@@ -115,14 +142,29 @@ async fn update(
     ApiJson(req): ApiJson<UpdateRequest>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?;
-    let version = state.manager.update(&sid, expected, SessionUpdate { claims: req.claims, data: req.data }).await?;
+    let version = state
+        .manager
+        .update(
+            &sid,
+            expected,
+            SessionUpdate {
+                claims: req.claims,
+                data: req.data,
+            },
+        )
+        .await?;
     let mut response = Json(json!({ "version": version })).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
 }
 
-async fn revoke(State(state): State<AppState>, SidPath(sid): SidPath) -> Result<StatusCode, ApiError> {
-    if !state.manager.revoke(&sid, RevokeReason::Admin).await? && state.manager.get(&sid).await?.is_none() {
+async fn revoke(
+    State(state): State<AppState>,
+    SidPath(sid): SidPath,
+) -> Result<StatusCode, ApiError> {
+    if !state.manager.revoke(&sid, RevokeReason::Admin).await?
+        && state.manager.get(&sid).await?.is_none()
+    {
         return Err(ApiError::NotFound);
     }
     tracing::info!(target: "tessera::audit", %sid, "session revoked");

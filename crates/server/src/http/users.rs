@@ -21,8 +21,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
 }
 
-async fn list(State(state): State<AppState>, Path(user_id): Path<String>) -> Result<Response, ApiError> {
-    let sessions: Vec<SessionView> = state.manager.list(&user_id).await?.into_iter().map(Into::into).collect();
+async fn list(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sessions: Vec<SessionView> = state
+        .manager
+        .list(&user_id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let mut response = Json(json!({ "sessions": sessions })).into_response();
     no_store(&mut response);
     Ok(response)
@@ -41,9 +50,15 @@ async fn revoke_all(
 ) -> Result<Response, ApiError> {
     let except: Option<SessionId> = query
         .except
-        .map(|s| s.parse().map_err(|_| ApiError::BadRequest("except must be a session id".into())))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| ApiError::BadRequest("except must be a session id".into()))
+        })
         .transpose()?;
-    let revoked = state.manager.revoke_user(&user_id, except.as_ref(), RevokeReason::LogoutAll).await?;
+    let revoked = state
+        .manager
+        .revoke_user(&user_id, except.as_ref(), RevokeReason::LogoutAll)
+        .await?;
     tracing::info!(target: "tessera::audit", count = revoked.len(), "user's sessions revoked");
     let ids: Vec<String> = revoked.iter().map(ToString::to_string).collect();
     Ok(Json(json!({ "revoked": ids })).into_response())

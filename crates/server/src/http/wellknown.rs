@@ -18,6 +18,9 @@ pub fn router() -> Router<AppState> {
 
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.manager.jwks()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     response
 }

@@ -1,0 +1,16 @@
+//! The server's tests: every route in-process (`oneshot`), and the real binary end to end
+//! (README walkthrough, CLI, logs, shutdown, third-party JOSE interop).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod server {
+    pub mod api;
+    pub mod binary;
+    pub mod interop;
+    pub mod support;
+}

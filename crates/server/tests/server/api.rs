@@ -1,0 +1,533 @@
+//! Every route, in process: its success and each error it documents.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::support::App;
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+#[tokio::test]
+async fn create_issues_tokens_without_caching() {
+    let app = App::new().await;
+    let r = app.json(Method::POST, "/v1/sessions", r#"{"user_id":"alice","claims":{"role":"admin"},"data":{"cart":1},"device":{"user_agent":"curl","ip":"192.0.2.1","label":"laptop"}}"#).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = r.body();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(s(&body["refresh_token"]).starts_with("tsr_"));
+    assert!(body["expires_in"].as_i64().unwrap() > 500);
+    assert_eq!(r.header("cache-control"), "no-store");
+    assert_eq!(
+        r.header("location"),
+        format!("/v1/sessions/{}", s(&body["session_id"]))
+    );
+    assert!(!r.header("x-request-id").is_empty());
+}
+
+#[tokio::test]
+async fn create_rejects_bad_input_clearly() {
+    let app = App::new().await;
+    let cases = [
+        ("{", "invalid-request"),
+        (r#"{"user_id":""}"#, "invalid-request"),
+        (
+            r#"{"user_id":"a","claims":{"sub":"root"}}"#,
+            "invalid-request",
+        ),
+        (r#"{"user_id":"a","colour":"red"}"#, "invalid-request"),
+        (r#"{"user_id":5}"#, "invalid-request"),
+        (r#"[]"#, "invalid-request"),
+    ];
+    for (body, slug) in cases {
+        app.json(Method::POST, "/v1/sessions", body)
+            .await
+            .assert_problem(400, slug);
+    }
+    let auth = format!("Bearer {}", app.key);
+    let plain = app
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            &[("authorization", &auth), ("content-type", "text/plain")],
+            r#"{"user_id":"a"}"#,
+        )
+        .await;
+    plain.assert_problem(415, "unsupported-media-type");
+    let huge = format!(r#"{{"user_id":"a","data":"{}"}}"#, "x".repeat(300 * 1024));
+    app.json(Method::POST, "/v1/sessions", &huge)
+        .await
+        .assert_problem(413, "payload-too-large");
+}
+
+#[tokio::test]
+async fn backend_routes_need_the_api_key() {
+    let app = App::new().await;
+    let wrong = tessera::ApiKey::generate().unwrap().expose();
+    let routes = [
+        (Method::POST, "/v1/sessions"),
+        (Method::POST, "/v1/sessions/refresh"),
+        (Method::POST, "/v1/sessions/verify"),
+        (Method::GET, "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+        (Method::PATCH, "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+        (Method::DELETE, "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+        (Method::GET, "/v1/users/alice/sessions"),
+        (Method::DELETE, "/v1/users/alice/sessions"),
+        (Method::GET, "/v1/revocations"),
+    ];
+    for (method, uri) in routes {
+        for auth in [
+            String::new(),
+            format!("Bearer {wrong}"),
+            "Bearer tsk_nope".into(),
+            format!("Basic {}", app.key),
+        ] {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ];
+            let r = app.send(method.clone(), uri, &headers, "{}").await;
+            r.assert_problem(401, "unauthorized");
+        }
+        let right = format!("Bearer {}", app.key);
+        let twice = [
+            ("authorization", right.as_str()),
+            ("authorization", right.as_str()),
+        ];
+        app.send(method.clone(), uri, &twice, "{}")
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_never_says_why_it_failed() {
+    let app = App::with("refresh_grace = 0\n").await;
+    let first = app.login("alice").await;
+    let body = format!(r#"{{"refresh_token":"{}"}}"#, s(&first["refresh_token"]));
+    let r = app.json(Method::POST, "/v1/sessions/refresh", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("cache-control"), "no-store");
+    let second = r.body();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(second["session_id"], first["session_id"]);
+    let garbage = app
+        .json(
+            Method::POST,
+            "/v1/sessions/refresh",
+            r#"{"refresh_token":"tsr_nope"}"#,
+        )
+        .await;
+    let replay = app.json(Method::POST, "/v1/sessions/refresh", &body).await; // theft: revokes
+    for r in [&garbage, &replay] {
+        r.assert_problem(401, "invalid-grant");
+        assert_eq!(r.body()["error"], "invalid_grant");
+        assert_eq!(
+            r.text.len(),
+            garbage.text.len(),
+            "reuse and garbage look alike"
+        );
+    }
+    let after = format!(r#"{{"refresh_token":"{}"}}"#, s(&second["refresh_token"]));
+    app.json(Method::POST, "/v1/sessions/refresh", &after)
+        .await
+        .assert_problem(401, "invalid-grant");
+    app.json(Method::POST, "/v1/sessions/refresh", "{}")
+        .await
+        .assert_problem(400, "invalid-request");
+}
+
+#[tokio::test]
+async fn verify_answers_claims_or_a_coarse_401() {
+    let app = App::new().await;
+    let t = app.login("alice").await;
+    let body = format!(r#"{{"access_token":"{}"}}"#, s(&t["access_token"]));
+    let r = app.json(Method::POST, "/v1/sessions/verify", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = r.body();
+    assert_eq!(v["active"], true);
+    assert_eq!(v["claims"]["sub"], "alice");
+    assert_eq!(v["claims"]["role"], "admin");
+    assert_eq!(v["claims"]["sid"], t["session_id"]);
+    let bad = app
+        .json(
+            Method::POST,
+            "/v1/sessions/verify",
+            r#"{"access_token":"eyJ.eyJ.sig"}"#,
+        )
+        .await;
+    bad.assert_problem(401, "invalid-token");
+    let sid = s(&t["session_id"]);
+    assert_eq!(
+        app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let revoked = app.json(Method::POST, "/v1/sessions/verify", &body).await;
+    revoked.assert_problem(401, "invalid-token");
+    assert_eq!(revoked.text, bad.text, "no hint of which check failed");
+}
+
+#[tokio::test]
+async fn sessions_can_be_read_updated_and_revoked() {
+    let app = App::new().await;
+    let t = app.login("alice").await;
+    let uri = format!("/v1/sessions/{}", s(&t["session_id"]));
+    let r = app.json(Method::GET, &uri, "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("etag"), "\"1\"");
+    let view = r.body();
+    assert_eq!(view["user_id"], "alice");
+    assert!(view.get("refresh").is_none(), "no hashes in the API");
+
+    let auth = format!("Bearer {}", app.key);
+    let patch = |if_match: Option<&'static str>| {
+        let mut headers = vec![
+            ("authorization", auth.clone()),
+            ("content-type", "application/json".to_owned()),
+        ];
+        if let Some(m) = if_match {
+            headers.push(("if-match", m.to_owned()));
+        }
+        headers
+    };
+    let send = |h: Vec<(&'static str, String)>| {
+        let (app, uri) = (&app, uri.clone());
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.send(Method::PATCH, &uri, &h, r#"{"data":{"theme":"dark"}}"#)
+                .await
+        }
+    };
+    let ok = send(patch(Some("\"1\""))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.header("etag"), "\"2\"");
+    send(patch(Some("\"1\"")))
+        .await
+        .assert_problem(412, "version-mismatch");
+    send(patch(None))
+        .await
+        .assert_problem(428, "precondition-required");
+    send(patch(Some("1")))
+        .await
+        .assert_problem(400, "invalid-request");
+    assert_eq!(
+        app.json(Method::GET, &uri, "").await.body()["data"]["theme"],
+        "dark"
+    );
+
+    assert_eq!(
+        app.json(Method::DELETE, &uri, "").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.json(Method::DELETE, &uri, "").await.status,
+        StatusCode::NO_CONTENT,
+        "idempotent"
+    );
+    assert!(app.json(Method::GET, &uri, "").await.body()["revoked_at"].is_i64());
+    let missing = "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA";
+    app.json(Method::GET, missing, "")
+        .await
+        .assert_problem(404, "not-found");
+    app.json(Method::DELETE, missing, "")
+        .await
+        .assert_problem(404, "not-found");
+    app.json(Method::GET, "/v1/sessions/not-a-sid", "")
+        .await
+        .assert_problem(400, "invalid-request");
+}
+
+#[tokio::test]
+async fn a_users_sessions_can_be_listed_and_revoked_but_one() {
+    let app = App::new().await;
+    let a = app.login("alice").await;
+    let b = app.login("alice").await;
+    app.login("bob").await;
+    let r = app.json(Method::GET, "/v1/users/alice/sessions", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body()["sessions"].as_array().unwrap().len(), 2);
+    let keep = s(&a["session_id"]);
+    let r = app
+        .json(
+            Method::DELETE,
+            &format!("/v1/users/alice/sessions?except={keep}"),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body()["revoked"], serde_json::json!([b["session_id"]]));
+    let listed = app
+        .json(Method::GET, "/v1/users/alice/sessions", "")
+        .await
+        .body();
+    assert_eq!(listed["sessions"][0]["session_id"], a["session_id"]);
+    assert_eq!(
+        app.json(Method::GET, "/v1/users/bob/sessions", "")
+            .await
+            .body()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.json(Method::DELETE, "/v1/users/alice/sessions?except=zzz", "")
+        .await
+        .assert_problem(400, "invalid-request");
+    app.json(Method::DELETE, "/v1/users/alice/sessions?nope=1", "")
+        .await
+        .assert_problem(400, "invalid-request");
+}
+
+#[tokio::test]
+async fn the_revocation_feed_pages_by_cursor() {
+    let app = App::new().await;
+    let mut sids = Vec::new();
+    for _ in 0..3 {
+        let t = app.login("alice").await;
+        let sid = s(&t["session_id"]).to_owned();
+        app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
+            .await;
+        sids.push(sid);
+    }
+    let page = app
+        .json(Method::GET, "/v1/revocations?limit=2", "")
+        .await
+        .body();
+    let entries = page["revocations"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["session_id"], sids[0].as_str());
+    let next = page["next_cursor"].as_u64().unwrap();
+    let rest = app
+        .json(Method::GET, &format!("/v1/revocations?after={next}"), "")
+        .await
+        .body();
+    assert_eq!(rest["revocations"][0]["session_id"], sids[2].as_str());
+    assert!(rest["revocations"][0]["until"].as_i64().unwrap() > 0);
+    app.json(Method::GET, "/v1/revocations?limit=0", "")
+        .await
+        .assert_problem(400, "invalid-request");
+    app.json(Method::GET, "/v1/revocations?after=-1", "")
+        .await
+        .assert_problem(400, "invalid-request");
+}
+
+#[tokio::test]
+async fn session_limit_is_a_conflict() {
+    let app = App::with("max_sessions_per_user = 1\non_session_limit = \"deny\"\n").await;
+    app.login("alice").await;
+    app.json(Method::POST, "/v1/sessions", r#"{"user_id":"alice"}"#)
+        .await
+        .assert_problem(409, "session-limit");
+}
+
+#[tokio::test]
+async fn jwks_is_public_and_cacheable() {
+    let app = App::new().await;
+    let r = app
+        .send(Method::GET, "/.well-known/jwks.json", &[], "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("cache-control"), "public, max-age=300");
+    let keys = r.body()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2, "active and next");
+    assert!(
+        keys.iter()
+            .all(|k| k["kty"] == "OKP" && k["alg"] == "EdDSA" && k.get("d").is_none())
+    );
+    let head = app
+        .send(Method::HEAD, "/.well-known/jwks.json", &[], "")
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.text.is_empty());
+}
+
+#[tokio::test]
+async fn oauth_revoke_follows_rfc_7009() {
+    let app = App::new().await;
+    let t = app.login("alice").await;
+    let other = app.login("alice").await;
+    let r = app
+        .form(
+            "/oauth2/revoke",
+            &format!(
+                "token={}&token_type_hint=refresh_token",
+                s(&t["refresh_token"])
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let verify = format!(r#"{{"access_token":"{}"}}"#, s(&t["access_token"]));
+    app.json(Method::POST, "/v1/sessions/verify", &verify)
+        .await
+        .assert_problem(401, "invalid-token");
+    // An access token alone: that token dies, its session lives on.
+    let r = app
+        .form(
+            "/oauth2/revoke",
+            &format!("token={}", s(&other["access_token"])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let verify = format!(r#"{{"access_token":"{}"}}"#, s(&other["access_token"]));
+    app.json(Method::POST, "/v1/sessions/verify", &verify)
+        .await
+        .assert_problem(401, "invalid-token");
+    let refresh = format!(r#"{{"refresh_token":"{}"}}"#, s(&other["refresh_token"]));
+    assert_eq!(
+        app.json(Method::POST, "/v1/sessions/refresh", &refresh)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.form("/oauth2/revoke", "token=garbage").await.status,
+        StatusCode::OK,
+        "§2.2"
+    );
+    let missing = app.form("/oauth2/revoke", "token_type_hint=x").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body()["error"], "invalid_request");
+    let anonymous = app
+        .send(
+            Method::POST,
+            "/oauth2/revoke",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "token=x",
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.body()["error"], "invalid_client");
+    assert!(!anonymous.header("www-authenticate").is_empty());
+}
+
+#[tokio::test]
+async fn oauth_introspect_follows_rfc_7662() {
+    let app = App::new().await;
+    let t = app.login("alice").await;
+    let access = app
+        .form(
+            "/oauth2/introspect",
+            &format!("token={}", s(&t["access_token"])),
+        )
+        .await
+        .body();
+    assert_eq!(access["active"], true);
+    assert_eq!(access["token_type"], "access_token");
+    assert_eq!(access["sub"], "alice");
+    assert_eq!(access["role"], "admin");
+    let refresh = app
+        .form(
+            "/oauth2/introspect",
+            &format!("token={}", s(&t["refresh_token"])),
+        )
+        .await;
+    assert_eq!(refresh.header("cache-control"), "no-store");
+    let refresh = refresh.body();
+    assert_eq!(refresh["active"], true);
+    assert_eq!(refresh["token_type"], "refresh_token");
+    assert_eq!(refresh["sid"], t["session_id"]);
+    for junk in ["garbage", "tsr_AAAA", "eyJ.eyJ.x"] {
+        assert_eq!(
+            app.form("/oauth2/introspect", &format!("token={junk}"))
+                .await
+                .body(),
+            serde_json::json!({"active": false})
+        );
+    }
+    let not_a_form = app
+        .json(Method::POST, "/oauth2/introspect", r#"{"token":"x"}"#)
+        .await;
+    assert_eq!(not_a_form.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_a_form.body()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi() {
+    let app = App::new().await;
+    assert_eq!(
+        app.send(Method::GET, "/healthz", &[], "").await.body()["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.send(Method::GET, "/readyz", &[], "").await.body()["status"],
+        "ready"
+    );
+    app.login("alice").await;
+    let metrics = app.send(Method::GET, "/metrics", &[], "").await;
+    assert!(metrics.header("content-type").starts_with("text/plain"));
+    assert!(
+        metrics.text.contains(
+            "tessera_http_requests_total{route=\"/v1/sessions\",method=\"POST\",status=\"201\"} 1"
+        ),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics.text.contains("tessera_purge_runs_total"));
+    let doc = app.send(Method::GET, "/openapi.json", &[], "").await.body();
+    assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = App::new().await;
+    let doc: Value = serde_json::from_str(tessera_server::http::OPENAPI).unwrap();
+    let mut count = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let uri = path
+                .replace("{sid}", "AAAAAAAAAAAAAAAAAAAAAA")
+                .replace("{user_id}", "alice");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app.json(m, &uri, "{}").await;
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            if r.status == StatusCode::NOT_FOUND {
+                assert!(
+                    path.contains("{sid}"),
+                    "{method} {path} is documented but not routed"
+                );
+            }
+            count += 1;
+        }
+    }
+    assert_eq!(count, 16, "every operation of the document was tried");
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_heads_and_huge_headers() {
+    let app = App::new().await;
+    app.send(Method::GET, "/nope", &[], "")
+        .await
+        .assert_problem(404, "not-found");
+    app.send(Method::PUT, "/v1/sessions", &[], "")
+        .await
+        .assert_problem(405, "method-not-allowed");
+    // HEAD never reaches a state-changing handler.
+    let auth = format!("Bearer {}", app.key);
+    let head = app
+        .send(
+            Method::HEAD,
+            "/v1/sessions",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::METHOD_NOT_ALLOWED);
+    let big = "x".repeat(17 * 1024);
+    app.send(Method::GET, "/healthz", &[("x-big", &big)], "")
+        .await
+        .assert_problem(431, "headers-too-large");
+    let r = app
+        .send(Method::GET, "/healthz", &[("x-request-id", "abc-123")], "")
+        .await;
+    assert_eq!(r.header("x-request-id"), "abc-123");
+    let r = app
+        .send(Method::GET, "/healthz", &[("x-request-id", "bad id!")], "")
+        .await;
+    assert_ne!(r.header("x-request-id"), "bad id!");
+}

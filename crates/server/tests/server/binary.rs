@@ -1,0 +1,352 @@
+//! The real `tessera` binary: the README walkthrough, CLI, logs, start-up checks, shutdown.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::support::{Process, cli, http, temp_dir};
+
+fn json_headers(key: &str) -> [(&'static str, String); 2] {
+    [
+        ("authorization", format!("Bearer {key}")),
+        ("content-type", "application/json".into()),
+    ]
+}
+
+fn post(server: &Process, key: &str, path: &str, body: &str) -> (u16, Value) {
+    let h = json_headers(key);
+    let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, body) = http(server.addr, "POST", path, &h, body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// The README's walkthrough block, run verbatim with bash against a real server.
+#[test]
+fn readme_walkthrough_works_verbatim() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("README has a Walkthrough section");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a sh block");
+    let dir = temp_dir();
+    let server = Process::serve(&dir, &[], &[]);
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(&dir)
+        .env("TESSERA_URL", format!("http://{}", server.addr))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""active":true"#), "{stdout}");
+    assert!(
+        stdout.contains("urn:tessera:problem:invalid-token"),
+        "{stdout}"
+    );
+}
+
+/// A full flow at trace level: no token, key or secret appears anywhere in the log.
+#[test]
+fn no_secret_is_ever_logged() {
+    let dir = temp_dir();
+    let mut server = Process::serve(&dir, &[("TESSERA_LOG_LEVEL", "trace")], &[]);
+    let key = server.admin_key();
+    let (_, created) = post(
+        &server,
+        &key,
+        "/v1/sessions",
+        r#"{"user_id":"alice","claims":{"role":"admin"}}"#,
+    );
+    let (a1, r1) = (
+        created["access_token"].as_str().unwrap().to_owned(),
+        created["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let (_, refreshed) = post(
+        &server,
+        &key,
+        "/v1/sessions/refresh",
+        &format!(r#"{{"refresh_token":"{r1}"}}"#),
+    );
+    let (a2, r2) = (
+        refreshed["access_token"].as_str().unwrap().to_owned(),
+        refreshed["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    post(
+        &server,
+        &key,
+        "/v1/sessions/verify",
+        &format!(r#"{{"access_token":"{a2}"}}"#),
+    );
+    post(
+        &server,
+        &key,
+        "/v1/sessions/refresh",
+        &format!(r#"{{"refresh_token":"{r1}"}}"#),
+    ); // grace replay
+    let form = [
+        ("authorization", format!("Bearer {key}")),
+        ("content-type", "application/x-www-form-urlencoded".into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    http(
+        server.addr,
+        "POST",
+        "/oauth2/introspect",
+        &form,
+        &format!("token={r2}"),
+    );
+    http(
+        server.addr,
+        "POST",
+        "/oauth2/revoke",
+        &form,
+        &format!("token={a2}"),
+    );
+    http(
+        server.addr,
+        "POST",
+        "/oauth2/revoke",
+        &form,
+        &format!("token={r2}"),
+    );
+    http(
+        server.addr,
+        "POST",
+        "/v1/sessions",
+        &[("authorization", "Bearer tsk_wrong-key-attempt")],
+        "{}",
+    );
+    assert!(server.terminate().success());
+    let log = server.log_text();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(
+        log.contains(created["session_id"].as_str().unwrap()),
+        "logs carry the sid instead"
+    );
+    let signature = |t: &str| t.rsplit('.').next().unwrap().to_owned();
+    for secret in [
+        key.clone(),
+        a1.clone(),
+        a2.clone(),
+        r1,
+        r2,
+        signature(&a1),
+        signature(&a2),
+        key[4..24].to_owned(),
+    ] {
+        assert!(
+            !log.contains(&secret),
+            "a secret reached the log: {}…",
+            &secret[..12]
+        );
+    }
+    assert!(!log.contains("tsk_wrong-key-attempt"));
+}
+
+#[test]
+fn the_admin_key_file_is_private_and_configurable() {
+    let dir = temp_dir();
+    let first = Process::serve(&dir, &[], &[]);
+    let path = dir.join("tessera-data/admin-api-key");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("tessera-data"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("tessera-data/tessera.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let old = first.admin_key();
+    drop(first);
+    let (ok, new_key, _) = cli(&dir, &[], &["api-key", "new"]);
+    assert!(ok);
+    let new_key = new_key.trim().to_owned();
+    let second = Process::serve(&dir, &[("TESSERA_ADMIN_API_KEY", &new_key)], &[]);
+    assert_eq!(
+        post(&second, &new_key, "/v1/sessions", r#"{"user_id":"a"}"#).0,
+        201
+    );
+    assert_eq!(
+        post(&second, &old, "/v1/sessions", r#"{"user_id":"a"}"#).0,
+        401,
+        "the old key is replaced"
+    );
+}
+
+#[test]
+fn cli_manages_keys_and_sessions_of_a_running_server() {
+    let dir = temp_dir();
+    let server = Process::serve(&dir, &[], &[]);
+    let key = server.admin_key();
+    let (_, created) = post(
+        &server,
+        &key,
+        "/v1/sessions",
+        r#"{"user_id":"alice","device":{"label":"laptop"}}"#,
+    );
+    let sid = created["session_id"].as_str().unwrap();
+    let access = created["access_token"].as_str().unwrap();
+
+    let (ok, out, err) = cli(&dir, &[], &["keys", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("EdDSA")).count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("active") && out.contains("next"));
+    let (ok, out, _) = cli(&dir, &[], &["keys", "rotate"]);
+    assert!(ok && out.contains("retired"), "{out}");
+
+    let (ok, out, _) = cli(&dir, &[], &["sessions", "list", "--user", "alice"]);
+    assert!(ok && out.contains(sid) && out.contains("laptop"), "{out}");
+    let (ok, out, _) = cli(&dir, &[], &["sessions", "revoke", sid]);
+    assert!(ok && out.contains("revoked"), "{out}");
+    let (ok, _, err) = cli(&dir, &[], &["sessions", "revoke", "not-a-sid"]);
+    assert!(!ok && err.contains("not a session id"), "{err}");
+
+    // The running server learns of the CLI's revocation from the store within a second or two.
+    let verify = format!(r#"{{"access_token":"{access}"}}"#);
+    let mut status = 200;
+    for _ in 0..50 {
+        status = post(&server, &key, "/v1/sessions/verify", &verify).0;
+        if status == 401 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, 401, "the server never saw the CLI's revocation");
+
+    let (ok, out, _) = cli(&dir, &[], &["purge"]);
+    assert!(ok && out.starts_with("purged 1 "), "{out}");
+}
+
+#[test]
+fn help_is_complete() {
+    let dir = temp_dir();
+    let (ok, out, _) = cli(&dir, &[], &["--help"]);
+    assert!(ok);
+    for word in [
+        "serve",
+        "keys",
+        "sessions",
+        "purge",
+        "api-key",
+        "--config",
+        "--data-dir",
+        "--log-format",
+    ] {
+        assert!(out.contains(word), "--help lacks {word}:\n{out}");
+    }
+    for (args, words) in [
+        (vec!["serve", "--help"], vec!["--listen"]),
+        (vec!["keys", "--help"], vec!["list", "rotate"]),
+        (vec!["sessions", "--help"], vec!["list", "revoke"]),
+        (vec!["sessions", "list", "--help"], vec!["--user"]),
+    ] {
+        let (ok, out, _) = cli(&dir, &[], &args);
+        assert!(ok, "{args:?}");
+        for w in words {
+            assert!(out.contains(w), "{args:?} help lacks {w}");
+        }
+    }
+}
+
+#[test]
+fn unsafe_configuration_stops_start_up_with_advice() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("bad.toml"),
+        "listen = \"127.0.0.1:0\"\nacess_ttl = \"5m\"\n",
+    )
+    .unwrap();
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 5] = [
+        (
+            &[("TESSERA_COOKIE_SECURE", "false")],
+            &["serve", "--listen", "0.0.0.0:0"],
+            "cookie_secure",
+        ),
+        (
+            &[
+                ("TESSERA_ALGORITHM", "HS256"),
+                ("TESSERA_HS256_SECRET", "short"),
+            ],
+            &["serve"],
+            "at least 32 bytes",
+        ),
+        (
+            &[("TESSERA_LISTNE", "x")],
+            &["serve"],
+            "unknown environment variable TESSERA_LISTNE",
+        ),
+        (&[], &["--config", "bad.toml", "serve"], "acess_ttl"),
+        (
+            &[("TESSERA_IDLE_TIMEOUT", "40d")],
+            &["serve"],
+            "absolute_timeout",
+        ),
+    ];
+    for (env, args, needle) in cases {
+        let (ok, _, err) = cli(&dir, env, args);
+        assert!(!ok, "{args:?} started");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// SIGTERM lets a request already in flight finish, then the process exits cleanly.
+#[test]
+fn sigterm_finishes_in_flight_requests() {
+    let dir = temp_dir();
+    let mut server = Process::serve(&dir, &[], &[]);
+    let key = server.admin_key();
+    let body = r#"{"user_id":"alice"}"#;
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the request is now in flight, waiting for its body
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(server.terminate().success());
+    assert!(server.log_text().contains("stopped"));
+}

@@ -1,0 +1,100 @@
+//! A JOSE implementation that is not ours (PyJWT) verifies our access tokens using only our
+//! JWKS, for every algorithm we publish; HS256, whose secret is never published, with the
+//! shared secret.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use super::support::{Process, http, temp_dir};
+
+fn python() -> String {
+    let python = std::env::var("TESSERA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import jwt, cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "PyJWT is not installed for {python}: run scripts/test, which installs pyjwt[crypto]"
+    );
+    python
+}
+
+fn verify_with_pyjwt(alg: &str, env: &[(&str, &str)], hs256_secret: Option<&str>) {
+    let python = python();
+    let dir = temp_dir();
+    let mut env = env.to_vec();
+    env.push(("TESSERA_ALGORITHM", alg));
+    env.push(("TESSERA_ISSUER", "https://tessera.test"));
+    let server = Process::serve(&dir, &env, &[]);
+    let auth = format!("Bearer {}", server.admin_key());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, _, body) = http(
+        server.addr,
+        "POST",
+        "/v1/sessions",
+        &headers,
+        r#"{"user_id":"alice","claims":{"role":"admin"}}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let (_, _, jwks) = http(server.addr, "GET", "/.well-known/jwks.json", &[], "");
+    let issuer = "https://tessera.test".to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_pyjwt.py");
+    let mut child = Command::new(&python)
+        .args([
+            script,
+            token["access_token"].as_str().unwrap(),
+            &issuer,
+            "tessera",
+            alg,
+        ])
+        .env("HS256_SECRET", hs256_secret.unwrap_or(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(jwks.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "PyJWT rejected our {alg} token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["role"], "admin");
+    assert_eq!(claims["sid"], token["session_id"]);
+}
+
+#[test]
+fn pyjwt_verifies_eddsa_tokens_from_our_jwks() {
+    verify_with_pyjwt("EdDSA", &[], None);
+}
+
+#[test]
+fn pyjwt_verifies_es256_tokens_from_our_jwks() {
+    verify_with_pyjwt("ES256", &[], None);
+}
+
+#[test]
+fn pyjwt_verifies_rs256_tokens_from_our_jwks() {
+    verify_with_pyjwt("RS256", &[], None);
+}
+
+#[test]
+fn pyjwt_verifies_hs256_tokens_with_the_shared_secret() {
+    let secret = "an-operator-chosen-secret-of-at-least-32-bytes";
+    verify_with_pyjwt("HS256", &[("TESSERA_HS256_SECRET", secret)], Some(secret));
+}

@@ -1,0 +1,301 @@
+//! Test support: an in-process app, a real `tessera` process, and a tiny HTTP client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::Value;
+use tessera_server::{AppState, Config};
+use tower::ServiceExt;
+
+/// A fresh, empty directory.
+pub fn temp_dir() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("tessera-server-{}", tessera::random_id().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An in-process server: the app, its state and its admin key.
+pub struct App {
+    pub state: AppState,
+    pub key: String,
+}
+
+impl App {
+    /// An app over a fresh data directory, with extra TOML settings.
+    pub async fn with(extra: &str) -> Self {
+        let key = tessera::ApiKey::generate().unwrap().expose();
+        let toml = format!(
+            "data_dir = {:?}\nadmin_api_key = {key:?}\n{extra}",
+            temp_dir().join("data")
+        );
+        let state = tessera_server::build_state(Config::from_toml(&toml).unwrap())
+            .await
+            .unwrap();
+        Self { state, key }
+    }
+
+    pub async fn new() -> Self {
+        Self::with("").await
+    }
+
+    /// Sends a request; `body` is JSON unless `content_type` says otherwise.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::from(body.to_owned())).unwrap();
+        let response = tessera_server::http::app(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.key)
+    }
+
+    /// A JSON request with the admin key.
+    pub async fn json(&self, method: Method, uri: &str, body: &str) -> Reply {
+        let auth = self.auth();
+        self.send(
+            method,
+            uri,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// A form request with the admin key.
+    pub async fn form(&self, uri: &str, body: &str) -> Reply {
+        let auth = self.auth();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        self.send(Method::POST, uri, &headers, body).await
+    }
+
+    /// Creates a session for `user` and returns the token response.
+    pub async fn login(&self, user: &str) -> Value {
+        let r = self
+            .json(
+                Method::POST,
+                "/v1/sessions",
+                &format!(r#"{{"user_id":"{user}","claims":{{"role":"admin"}}}}"#),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body()
+    }
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn body(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// Asserts a problem document of `status` and `slug`.
+    pub fn assert_problem(&self, status: u16, slug: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            "application/problem+json",
+            "{}",
+            self.text
+        );
+        let body = self.body();
+        assert_eq!(
+            body["type"],
+            format!("urn:tessera:problem:{slug}"),
+            "{}",
+            self.text
+        );
+        assert_eq!(body["status"], status);
+        if status == 401 {
+            assert_eq!(
+                self.header("www-authenticate"),
+                "Bearer error=\"invalid_token\""
+            );
+        }
+        if status == 503 {
+            assert!(!self.header("retry-after").is_empty());
+        }
+    }
+}
+
+/// A running `tessera` process whose stderr is captured.
+pub struct Process {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// `tessera serve` in `dir` (its data in `dir/tessera-data`) with `env` and extra `args`.
+    pub fn serve(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.current_dir(dir)
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(args);
+        cmd.env_remove("TESSERA_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split("addr=")
+                    .nth(1)
+                    .filter(|_| line.contains("listening"))
+                {
+                    let _ = tx.send(addr.trim().trim_matches('"').to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!("tessera did not start:\n{}", log.lock().unwrap().join("\n"))
+            });
+        Self {
+            child,
+            addr: addr.parse().unwrap(),
+            dir: dir.to_owned(),
+            log,
+        }
+    }
+
+    /// The admin key the first start wrote.
+    pub fn admin_key(&self) -> String {
+        std::fs::read_to_string(self.dir.join("tessera-data/admin-api-key"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("tessera did not stop within 10 s of SIGTERM");
+    }
+
+    /// Everything logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Runs `tessera` with `args` in `dir` to completion: (success, stdout, stderr).
+pub fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.current_dir(dir).args(args).env_remove("TESSERA_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
