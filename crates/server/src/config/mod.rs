@@ -1,5 +1,5 @@
 //! Configuration in two phases: raw input from the TOML file, `TESSERA_*` variables and flags
-//! ([`RawConfig`], later sources winning) becomes one validated, typed [`Config`], passed by
+//! (`RawConfig`, later sources winning) becomes one validated, typed [`Config`], passed by
 //! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
 
 mod duration;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::support::{Process, http, temp_dir};
 
 fn python() -> String {
-    let python = std::env::var("TESSERA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("PYJWT_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
         .args(["-c", "import jwt, cryptography"])
         .status()

@@ -288,7 +288,8 @@ pub fn http(
 /// Runs `tessera` with `args` in `dir` to completion: (success, stdout, stderr).
 pub fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(dir).args(args).env_remove("TESSERA_CONFIG");
+    cmd.current_dir(dir).args(args);
+    hermetic(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -298,4 +299,11 @@ pub fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, St
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Drops every inherited `TESSERA_*` variable, so only what a test sets applies.
+fn hermetic(cmd: &mut Command) {
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TESSERA_")) {
+        cmd.env_remove(name);
+    }
 }
