@@ -350,3 +350,29 @@ fn sigterm_finishes_in_flight_requests() {
     assert!(server.terminate().success());
     assert!(server.log_text().contains("stopped"));
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = temp_dir();
+    let mut server = Process::serve(&dir, &[], &["--log-format", "json"]);
+    http(
+        server.addr,
+        "GET",
+        "/healthz",
+        &[("x-request-id", "req-42")],
+        "",
+    );
+    assert!(server.terminate().success());
+    let log = server.log_text();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .expect("an access log line");
+    assert_eq!(request["span"]["request_id"], "req-42");
+    assert_eq!(request["status"], 200);
+    assert!(lines.iter().any(|l| l["message"] == "listening"));
+}

@@ -195,12 +195,17 @@ impl Process {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line
-                    .split("addr=")
-                    .nth(1)
-                    .filter(|_| line.contains("listening"))
-                {
-                    let _ = tx.send(addr.trim().trim_matches('"').to_owned());
+                if line.contains("listening") {
+                    // Human format: `listening addr=IP:PORT`; JSON format: `"addr":"IP:PORT"`.
+                    let addr = line
+                        .split("addr=")
+                        .nth(1)
+                        .or_else(|| line.split("\"addr\":").nth(1));
+                    let addr = addr
+                        .and_then(|a| a.trim().trim_start_matches('"').split(['"', ' ']).next());
+                    if let Some(addr) = addr {
+                        let _ = tx.send(addr.to_owned());
+                    }
                 }
                 sink.lock().unwrap().push(line);
             }
