@@ -352,7 +352,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         })
     }
 
-    /// Verifies an access token: signature and claims, then revocation in memory. No store call.
+    /// Verifies an access token: signature and claims (skipped for a token this node already
+    /// verified, until its `exp`), then revocation in memory, every time. No store call.
     ///
     /// # Errors
     /// [`Error::InvalidToken`] with the reason (for logs; clients get a coarse answer).
@@ -361,11 +362,20 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         if !self.view.is_current(now) {
             return Err(Error::InvalidToken(TokenRejection::RevocationStale));
         }
-        let claims = self.ring().verifier.verify(token, now)?;
+        let ring = self.ring();
+        let leeway = self.settings.validation.leeway();
+        let claims = match ring.cache.get(token, now, leeway) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(ring.verifier.verify(token, now)?);
+                ring.cache.insert(token, Arc::clone(&claims), now);
+                claims
+            }
+        };
         if self.view.is_revoked(&claims.sid, &claims.jti) {
             return Err(Error::InvalidToken(TokenRejection::Revoked));
         }
-        Ok(claims)
+        Ok((*claims).clone())
     }
 
     /// Feed entries must outlive every access token the session may have issued.

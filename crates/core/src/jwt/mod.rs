@@ -7,6 +7,7 @@
 //! `ring`'s.
 
 mod algorithm;
+mod cache;
 mod claims;
 mod json;
 mod jwk;
@@ -22,6 +23,7 @@ pub use key::{SigningKey, VerifyingKey};
 pub use keyset::{KeyEntry, KeyState, Keyset, RotationPolicy};
 pub use verifier::{Validation, Verifier};
 
+pub(crate) use cache::VerifiedCache;
 pub(crate) use claims::REGISTERED as REGISTERED_CLAIMS;
 pub(crate) use jws::sign_compact;
 pub(crate) use key::MIN_HMAC_SECRET;

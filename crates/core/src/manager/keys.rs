@@ -4,13 +4,15 @@
 use std::sync::{Arc, PoisonError};
 
 use super::SessionManager;
-use crate::jwt::{Keyset, Validation, Verifier};
+use crate::jwt::{Keyset, Validation, VerifiedCache, Verifier};
 use crate::{Clock, Error, Store};
 
-/// A keyset with the verifier built from it, swapped as one.
+/// A keyset with the verifier built from it and the cache of tokens it verified, swapped as
+/// one: a key change starts an empty cache.
 pub(super) struct KeyRing {
     pub keyset: Keyset,
     pub verifier: Verifier,
+    pub cache: VerifiedCache,
 }
 
 impl KeyRing {
@@ -20,7 +22,11 @@ impl KeyRing {
 
     fn new(keyset: Keyset, validation: &Validation) -> Self {
         let verifier = Verifier::new(validation.clone(), keyset.verifying_keys());
-        Self { keyset, verifier }
+        Self {
+            keyset,
+            verifier,
+            cache: VerifiedCache::default(),
+        }
     }
 }
 

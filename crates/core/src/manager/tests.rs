@@ -166,3 +166,35 @@ fn a_pinned_hs256_secret_signs_every_token_and_never_rotates() {
     );
     assert!(!format!("{:?}", Hs256Secret::new(vec![65; 32]).unwrap()).contains("AAAA"));
 }
+
+#[test]
+fn cached_verifications_still_expire_and_still_see_revocations() {
+    let clock = ManualClock::new(Timestamp::from_secs(1_000));
+    let m = block(SessionManager::start(
+        MemoryStore::new(),
+        clock.clone(),
+        settings(),
+    ))
+    .unwrap();
+    let a = block(m.create(NewSession::for_user("u"))).unwrap();
+    let b = block(m.create(NewSession::for_user("u"))).unwrap();
+    for _ in 0..3 {
+        assert!(m.verify(a.access_token.expose()).is_ok());
+        assert!(m.verify(b.access_token.expose()).is_ok());
+    }
+    block(m.revoke(&a.session.sid, crate::RevokeReason::Logout)).unwrap();
+    assert!(matches!(
+        m.verify(a.access_token.expose()),
+        Err(Error::InvalidToken(TokenRejection::Revoked))
+    ));
+    clock.advance(Duration::from_secs(601 + 30));
+    assert!(matches!(
+        m.verify(b.access_token.expose()),
+        Err(Error::InvalidToken(TokenRejection::Expired))
+    ));
+    // A tampered copy of a cached token is not a cache hit.
+    let c = block(m.create(NewSession::for_user("u"))).unwrap();
+    assert!(m.verify(c.access_token.expose()).is_ok());
+    let tampered = format!("{}x", c.access_token.expose());
+    assert!(m.verify(&tampered).is_err());
+}
