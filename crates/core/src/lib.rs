@@ -21,6 +21,7 @@ pub mod jwt;
 mod manager;
 mod policy;
 mod random;
+mod rate_limit;
 mod refresh_token;
 mod revocation;
 mod secret;
@@ -37,6 +38,7 @@ pub use manager::{
 };
 pub use policy::{OnLimit, SessionLimit, SessionPolicy};
 pub use random::random_id;
+pub use rate_limit::{Quota, RateDecision, RateLimiter, gcra};
 pub use refresh_token::RefreshToken;
 pub use revocation::RevokedView;
 pub use secret::{ApiKey, CookieToken, ServerSecret, TokenHash};

@@ -4,7 +4,7 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
     StoredKeyset, UpdateOutcome,
 };
-use tessera::{Session, SessionId, Store, StoreError, Timestamp};
+use tessera::{Quota, RateDecision, Session, SessionId, Store, StoreError, Timestamp};
 use tessera_sqlite::SqliteStore;
 
 /// The store in use.
@@ -92,6 +92,14 @@ impl Store for AnyStore {
     }
     async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         forward!(self.init_setting(name, value))
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        forward!(self.rate_limit(key, quota, now))
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         forward!(self.load_keyset())

@@ -2,11 +2,13 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
     StoredKeyset, UpdateOutcome,
 };
-use tessera::{Session, SessionId, Store, StoreError, Timestamp};
+
+use tessera::{Quota, RateDecision, RateLimiter, Session, SessionId, Store, StoreError, Timestamp};
 
 use crate::ops;
 use crate::worker::{Readers, Writer};
@@ -16,6 +18,9 @@ use crate::worker::{Readers, Writer};
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    /// Rate limits live in the process, not the file: they need no durability, an fsync per
+    /// request would cost more than the limit protects, and a SQLite store serves one node.
+    limits: Arc<RateLimiter>,
 }
 
 impl SqliteStore {
@@ -29,6 +34,7 @@ impl SqliteStore {
         Ok(Self {
             writer,
             readers: Readers::new(path),
+            limits: Arc::default(),
         })
     }
 }
@@ -149,6 +155,15 @@ impl Store for SqliteStore {
         self.writer
             .write(move |c| ops::init_setting(c, &name, &value))
             .await
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(self.limits.decide(key, quota, now))
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

@@ -7,7 +7,7 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
     StoredKeyset, UpdateOutcome,
 };
-use tessera::{Session, SessionId, Store, StoreError, Timestamp};
+use tessera::{Quota, RateDecision, Session, SessionId, Store, StoreError, Timestamp};
 
 /// Wraps a store and counts every call made through it.
 #[derive(Debug, Clone)]
@@ -105,6 +105,14 @@ impl<S: Store> Store for CountingStore<S> {
     }
     async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.count().init_setting(name, value).await
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        self.count().rate_limit(key, quota, now).await
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await

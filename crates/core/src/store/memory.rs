@@ -8,12 +8,16 @@ use super::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionUpdate, Store, StoredKeyset, UpdateOutcome,
 };
-use crate::{OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp};
+use crate::{
+    OnLimit, Quota, RateDecision, RateLimiter, RevokeReason, Session, SessionId, StoreError,
+    Timestamp,
+};
 
 /// The in-memory store. Clones share the same data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    limits: Arc<RateLimiter>,
 }
 
 #[derive(Debug, Default)]
@@ -307,6 +311,15 @@ impl Store for MemoryStore {
             .entry(name.to_owned())
             .or_insert_with(|| value.to_vec())
             .clone())
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(self.limits.decide(key, quota, now))
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

@@ -20,7 +20,10 @@ use serde_json::{Map, Value};
 
 pub use memory::MemoryStore;
 
-use crate::{RefreshState, RevokeReason, Session, SessionId, SessionLimit, StoreError, Timestamp};
+use crate::{
+    Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId, SessionLimit, StoreError,
+    Timestamp,
+};
 
 /// A compare-and-set rotation of a session's refresh state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +219,15 @@ pub trait Store: Send + Sync {
         now: Timestamp,
         batch: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// One atomic rate-limit decision for `key` at `now` (GCRA; see [`crate::gcra`]). Every
+    /// caller sharing the store shares the limit; concurrent callers never exceed it.
+    fn rate_limit(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<RateDecision, StoreError>> + Send;
 
     /// The stored keyset, if any.
     fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;

@@ -531,3 +531,35 @@ async fn unknown_routes_methods_heads_and_huge_headers() {
         .await;
     assert_ne!(r.header("x-request-id"), "bad id!");
 }
+
+/// With the database locked by someone else, writes answer 503 with Retry-After (never 500),
+/// reads and verification keep working, and service resumes by itself once the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_store_means_503_then_recovery() {
+    let app = App::new().await;
+    let t = app.login("alice").await;
+    let db = app.state.config.database_path();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(7));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let create = app
+        .json(Method::POST, "/v1/sessions", r#"{"user_id":"bob"}"#)
+        .await;
+    create.assert_problem(503, "unavailable");
+    let verify = format!(r#"{{"access_token":"{}"}}"#, s(&t["access_token"]));
+    assert_eq!(
+        app.json(Method::POST, "/v1/sessions/verify", &verify)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    locker.join().unwrap();
+    let again = app
+        .json(Method::POST, "/v1/sessions", r#"{"user_id":"bob"}"#)
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+}

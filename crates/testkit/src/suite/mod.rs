@@ -2,6 +2,7 @@
 //! the first violated property.
 
 pub mod keys;
+pub mod limits;
 pub mod refresh;
 pub mod revocation;
 pub mod sessions;

@@ -1,0 +1,82 @@
+//! Rate limits through the store: GCRA decisions, atomic under concurrency.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test suite"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera::{Quota, RateDecision, Store, Timestamp};
+use tokio::sync::Barrier;
+
+/// A burst is allowed at once, then one request per interval; keys are independent.
+pub async fn bursts_then_paces<S: Store + Clone + 'static>(store: S) {
+    let quota = Quota::new(60, Duration::from_secs(60), 3).unwrap();
+    let t0 = Timestamp::from_secs(1_700_000_000);
+    for expected in [2, 1, 0] {
+        match store.rate_limit("session:a", &quota, t0).await.unwrap() {
+            RateDecision::Allowed {
+                remaining,
+                reset_after,
+            } => {
+                assert_eq!(remaining, expected);
+                assert!(reset_after <= Duration::from_secs(3));
+            }
+            limited => panic!("within the burst: {limited:?}"),
+        }
+    }
+    let limited = store.rate_limit("session:a", &quota, t0).await.unwrap();
+    assert_eq!(limited.retry_after(), Some(Duration::from_secs(1)));
+    assert!(
+        store
+            .rate_limit("session:b", &quota, t0)
+            .await
+            .unwrap()
+            .allowed(),
+        "other keys unaffected"
+    );
+    let later = t0.plus(Duration::from_secs(1));
+    assert!(
+        store
+            .rate_limit("session:a", &quota, later)
+            .await
+            .unwrap()
+            .allowed()
+    );
+    assert!(
+        !store
+            .rate_limit("session:a", &quota, later)
+            .await
+            .unwrap()
+            .allowed()
+    );
+}
+
+/// 64 callers at the same instant against a burst of 10: exactly 10 get through.
+pub async fn concurrent_callers_never_exceed_the_limit<S: Store + Clone + 'static>(store: S) {
+    const CALLERS: usize = 64;
+    let quota = Quota::new(10, Duration::from_secs(3600), 10).unwrap();
+    let now = Timestamp::from_secs(1_700_000_000);
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let mut tasks = Vec::new();
+    for _ in 0..CALLERS {
+        let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .rate_limit("client:192.0.2.9", &quota, now)
+                .await
+                .unwrap()
+                .allowed()
+        }));
+    }
+    let mut allowed = 0;
+    for t in tasks {
+        allowed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(allowed, 10);
+}
