@@ -114,6 +114,16 @@ pub enum Error {
     /// A cryptographic operation failed unexpectedly.
     #[error("cryptographic operation failed")]
     Crypto,
+    /// Over a rate limit.
+    #[error("rate limited; retry in {retry_after:?}")]
+    RateLimited {
+        /// Until one more request will be allowed.
+        retry_after: std::time::Duration,
+        /// Until the limit is fully replenished.
+        reset_after: std::time::Duration,
+        /// The burst the limit allows.
+        limit: u32,
+    },
     /// The store failed; see the source.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -44,6 +44,9 @@ pub struct SessionPolicy {
     pub max_chain_walk: u64,
     /// Optional cap on live sessions per user.
     pub limit: Option<SessionLimit>,
+    /// Optional rate limit on refreshes per session. Counted only for genuine tokens, so knowing
+    /// a session id (public) does not let anyone use up its quota.
+    pub refresh_rate: Option<crate::Quota>,
 }
 
 impl Default for SessionPolicy {
@@ -57,6 +60,7 @@ impl Default for SessionPolicy {
             touch_interval: Duration::from_secs(60),
             max_chain_walk: 1000,
             limit: None,
+            refresh_rate: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tessera::{ApiKey, ServerSecret, SessionManager, Settings, Store, SystemClock, TokenHash};
 use tessera_sqlite::SqliteStore;
 
-use crate::config::{ADMIN_KEY_FILE, Config};
+use crate::config::{ADMIN_KEY_FILE, Config, LimitBy, LimitClass};
 use crate::store::AnyStore;
 
 /// The manager type the server runs.
@@ -55,6 +55,10 @@ pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager
         .map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
     let mut settings = Settings::new(config.validation.clone(), ServerSecret::from_bytes(bytes));
     settings.policy = config.policy.clone();
+    settings.policy.refresh_rate = config
+        .rate_limits
+        .get(LimitClass::Refresh, LimitBy::Session)
+        .copied();
     settings.rotation = config.rotation.clone();
     settings.hs256_secret = config.hs256_secret.clone();
     Ok(SessionManager::start(store, SystemClock, settings).await?)

@@ -72,6 +72,8 @@ pub struct Metrics {
     background_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// The revocation feed cursor this node has applied.
     pub feed_cursor: AtomicU64,
+    /// Requests refused by a rate limit, by class and dimension.
+    rate_limited: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -89,6 +91,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(task)
+            .or_default() += 1;
+    }
+
+    /// Counts a request refused by the `class` limit counted by `by`.
+    pub fn rate_limited(&self, class: &'static str, by: &'static str) {
+        *self
+            .rate_limited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((class, by))
             .or_default() += 1;
     }
 
@@ -168,6 +180,19 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "tessera_background_errors_total{{task=\"{task}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP tessera_rate_limited_total Requests refused by a rate limit, by class and dimension.\n");
+        out.push_str("# TYPE tessera_rate_limited_total counter\n");
+        for ((class, by), n) in self
+            .rate_limited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "tessera_rate_limited_total{{class=\"{class}\",by=\"{by}\"}} {n}"
             );
         }
         let cursor = self.feed_cursor.load(Ordering::Relaxed);

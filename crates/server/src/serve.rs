@@ -41,7 +41,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let tasks = background::spawn(&state, &stopped);
     tracing::info!(%addr, "listening");
-    axum::serve(listener, http::app(state))
+    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");

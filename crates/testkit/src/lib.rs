@@ -71,6 +71,7 @@ macro_rules! conformance_tests {
             keys::settings_initialise_once_and_overwrite,
             limits::bursts_then_paces,
             limits::concurrent_callers_never_exceed_the_limit,
+            limits::refresh_rate_counts_genuine_tokens_only,
         );
     };
     (@cases $make:path; $($group:ident :: $case:ident),* $(,)?) => {

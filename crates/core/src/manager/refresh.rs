@@ -83,10 +83,13 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             return Err(reject(RefreshRejection::Expired));
         }
         let p = &self.settings.policy;
-        match self
+        let link = self
             .chain
-            .classify(token, &session.refresh, p.max_chain_walk)
-        {
+            .classify(token, &session.refresh, p.max_chain_walk);
+        if matches!(link, Link::Current | Link::Previous) {
+            self.check_refresh_rate(&session, now).await?;
+        }
+        match link {
             Link::Forged => Err(reject(RefreshRejection::Forged)),
             Link::Current => self.rotate(token, session, now).await,
             Link::Previous if now.since(session.refresh.rotated_at) <= p.refresh_grace => {
@@ -100,6 +103,25 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                     .await?;
                 Err(reject(RefreshRejection::Reused))
             }
+        }
+    }
+
+    /// Counts a refresh of a genuine token against the per-session rate, if one is set.
+    async fn check_refresh_rate(&self, session: &Session, now: Timestamp) -> Result<(), Error> {
+        let Some(quota) = &self.settings.policy.refresh_rate else {
+            return Ok(());
+        };
+        let key = format!("refresh:session:{}", session.sid);
+        match self.store.rate_limit(&key, quota, now).await? {
+            crate::RateDecision::Allowed { .. } => Ok(()),
+            crate::RateDecision::Limited {
+                retry_after,
+                reset_after,
+            } => Err(Error::RateLimited {
+                retry_after,
+                reset_after,
+                limit: quota.burst(),
+            }),
         }
     }
 

@@ -3,6 +3,7 @@
 //! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
 
 mod duration;
+mod limits;
 mod raw;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use tessera::{
     Validation,
 };
 
+pub use limits::{LimitBy, LimitClass, RateLimits};
 pub(crate) use raw::RawConfig;
 
 /// How logs are written.
@@ -54,6 +56,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, e.g. `info` or `info,tessera=debug`.
     pub log_level: String,
+    /// Rate limits per route class.
+    pub rate_limits: RateLimits,
 }
 
 /// The file name of the database inside the data directory.
@@ -138,7 +142,8 @@ impl Config {
             max_body_bytes: body_limit(raw.max_body_bytes)?,
             cookie_secure,
             log_format: log_format(raw.log_format.as_deref())?,
-            log_level: raw.log_level.unwrap_or_else(|| "info".into()),
+            log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
+            rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
         })
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::duration::DurationValue;
+use super::limits::RawRateLimits;
 
 /// Every setting, each optional. Field names are the TOML keys and, upper-cased after
 /// `TESSERA_`, the environment variables.
@@ -32,6 +33,7 @@ pub struct RawConfig {
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub rate_limits: Option<RawRateLimits>,
 }
 
 /// The names of every setting, for messages and the environment.
@@ -81,6 +83,10 @@ impl RawConfig {
                 continue;
             }
             let key = key.to_ascii_lowercase();
+            if let Some(limit) = key.strip_prefix("rate_limits_") {
+                insert_limit(&mut table, limit, &value).map_err(|e| format!("{name}: {e}"))?;
+                continue;
+            }
             if !KEYS.contains(&key.as_str()) {
                 return Err(format!(
                     "unknown environment variable {name}; known: {}",
@@ -97,8 +103,12 @@ impl RawConfig {
 
     /// `self` with every value set in `over` replaced by it.
     pub fn overridden_by(self, over: Self) -> Self {
+        let rate_limits = match (self.rate_limits, over.rate_limits) {
+            (Some(a), Some(b)) => Some(a.overridden_by(b)),
+            (a, b) => b.or(a),
+        };
         macro_rules! pick {
-            ($($f:ident),*) => { Self { $($f: over.$f.or(self.$f)),* } };
+            ($($f:ident),*) => { Self { rate_limits, $($f: over.$f.or(self.$f)),* } };
         }
         pick!(
             listen,
@@ -123,6 +133,26 @@ impl RawConfig {
             log_level
         )
     }
+}
+
+/// `TESSERA_RATE_LIMITS_<CLASS>_<BY>` into `rate_limits.<class>.<by>`.
+fn insert_limit(table: &mut toml::Table, name: &str, value: &str) -> Result<(), String> {
+    let (class, by) = name
+        .split_once('_')
+        .ok_or("name it TESSERA_RATE_LIMITS_<VERIFY|REFRESH|LOGIN|ADMIN>_<SESSION|USER|CLIENT>")?;
+    let limits = table
+        .entry("rate_limits")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let class_table = limits
+        .as_table_mut()
+        .ok_or("rate_limits must be a table")?
+        .entry(class)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    class_table
+        .as_table_mut()
+        .ok_or("rate_limits entries must be tables")?
+        .insert(by.to_owned(), toml::Value::String(value.to_owned()));
+    Ok(())
 }
 
 fn env_names() -> String {
@@ -207,6 +237,31 @@ mod tests {
             RawConfig::from_file(&dir.join("missing.toml"))
                 .unwrap_err()
                 .contains("cannot read")
+        );
+    }
+
+    #[test]
+    fn rate_limits_come_from_nested_tables_and_env() {
+        let raw = env(&[
+            ("TESSERA_RATE_LIMITS_REFRESH_SESSION", "5/s"),
+            ("TESSERA_RATE_LIMITS_ADMIN_CLIENT", "off"),
+        ])
+        .unwrap();
+        let limits = raw.rate_limits.unwrap();
+        assert_eq!(limits.refresh.unwrap().session.as_deref(), Some("5/s"));
+        assert_eq!(limits.admin.unwrap().client.as_deref(), Some("off"));
+        assert!(
+            env(&[("TESSERA_RATE_LIMITS_PANIC_CLIENT", "1/s")]).is_err(),
+            "unknown class"
+        );
+        assert!(env(&[("TESSERA_RATE_LIMITS_VERIFY", "1/s")]).is_err());
+        let file: RawConfig =
+            toml::from_str("[rate_limits]\nverify = { session = \"1/s\" }\n").unwrap();
+        let env = env(&[("TESSERA_RATE_LIMITS_VERIFY_CLIENT", "2/s")]).unwrap();
+        let merged = file.overridden_by(env).rate_limits.unwrap().verify.unwrap();
+        assert_eq!(
+            (merged.session.as_deref(), merged.client.as_deref()),
+            (Some("1/s"), Some("2/s"))
         );
     }
 

@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP: RFC 9457 problem documents with stable `type`s.
 //! Clients get coarse answers (never which token check failed); details go to the log.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera::{Error, StoreErrorKind};
@@ -36,6 +36,15 @@ pub enum ApiError {
     SessionLimit,
     /// The request headers are too large.
     HeadersTooLarge,
+    /// Over a rate limit: seconds until a retry may succeed, the limit, seconds until full.
+    RateLimited {
+        /// `Retry-After`, in whole seconds (rounded up).
+        retry_after: u64,
+        /// `RateLimit-Limit`: the burst the limit allows.
+        limit: u32,
+        /// `RateLimit-Reset`, in whole seconds (rounded up).
+        reset: u64,
+    },
     /// The store is unreachable; retry later.
     Unavailable,
     /// The request took too long.
@@ -60,6 +69,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::SessionLimit => StatusCode::CONFLICT,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +90,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::SessionLimit => "session-limit",
             Self::HeadersTooLarge => "headers-too-large",
+            Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable => "unavailable",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -100,6 +111,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "The request body must be application/json",
             Self::SessionLimit => "The user has too many sessions",
             Self::HeadersTooLarge => "The request headers are too large",
+            Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable => "Temporarily unavailable",
             Self::Timeout => "The request took too long",
             Self::Internal => "Internal error",
@@ -122,10 +134,27 @@ impl IntoResponse for ApiError {
             body["error"] = "invalid_grant".into();
         }
         let mut response = (status, axum::Json(body)).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::RateLimited {
+            retry_after,
+            limit,
+            reset,
+        } = self
+        {
+            // RFC 9110 Retry-After, and the RateLimit-* fields of draft-ietf-httpapi-ratelimit-headers.
+            for (name, value) in [
+                (header::RETRY_AFTER, retry_after.max(1)),
+                (HeaderName::from_static("ratelimit-limit"), u64::from(limit)),
+                (HeaderName::from_static("ratelimit-remaining"), 0),
+                (HeaderName::from_static("ratelimit-reset"), reset.max(1)),
+            ] {
+                headers.insert(name, HeaderValue::from(value));
+            }
+        }
         with_error_headers(response)
     }
 }
@@ -164,6 +193,15 @@ impl From<Error> for ApiError {
             Error::SessionNotFound | Error::SessionNotLive => Self::NotFound,
             Error::SessionLimitReached => Self::SessionLimit,
             Error::Conflict => Self::PreconditionFailed,
+            Error::RateLimited {
+                retry_after,
+                reset_after,
+                limit,
+            } => Self::RateLimited {
+                retry_after: ceil_secs(retry_after),
+                limit,
+                reset: ceil_secs(reset_after),
+            },
             Error::Store(ref s) if s.kind() == StoreErrorKind::Unavailable => {
                 tracing::warn!(error = %e, "store unavailable");
                 Self::Unavailable
@@ -174,6 +212,11 @@ impl From<Error> for ApiError {
             }
         }
     }
+}
+
+/// Whole seconds, rounded up.
+pub fn ceil_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// An OAuth endpoint failure, with an RFC 6749 §5.2 body.

@@ -3,13 +3,16 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use super::ApiError;
+use super::{ApiError, limits};
+use crate::config::LimitBy;
 use crate::state::AppState;
 
 /// Largest accepted total size of request headers.
@@ -35,6 +38,15 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let mut response = async {
         if header_bytes(&req) > MAX_HEADER_BYTES {
             return ApiError::HeadersTooLarge.into_response();
+        }
+        let client = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        if let (Some(class), Some(ip)) = (limits::class_of(&method, &route), client)
+            && let Err(e) = limits::enforce(&state, class, LimitBy::Client, &ip).await
+        {
+            return e.into_response();
         }
         match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
             Ok(response) => response,

@@ -4,6 +4,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod limits;
 mod middleware;
 mod oauth;
 mod openapi;

@@ -16,7 +16,9 @@ use tessera::{
 use super::auth::require_api_key;
 use super::error::ApiError;
 use super::extract::{ApiJson, SidPath};
+use super::limits;
 use super::views::{SessionView, TokenResponse, etag, no_store};
+use crate::config::{LimitBy, LimitClass};
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -44,6 +46,7 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
+    limits::enforce(&state, LimitClass::Login, LimitBy::User, &req.user_id).await?;
     let new = NewSession {
         user_id: req.user_id,
         claims: req.claims,
@@ -97,6 +100,14 @@ async fn verify(
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let claims = state.manager.verify(&req.access_token)?;
+    // Counted once verified: a forged token cannot use up a real session's quota.
+    limits::enforce(
+        &state,
+        LimitClass::Verify,
+        LimitBy::Session,
+        &claims.sid.to_string(),
+    )
+    .await?;
     let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
     no_store(&mut response);
     Ok(response)

@@ -563,3 +563,115 @@ async fn a_locked_store_means_503_then_recovery() {
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
 }
+
+fn assert_rate_limited(r: &super::support::Reply, limit: &str) {
+    r.assert_problem(429, "rate-limited");
+    assert_eq!(r.header("ratelimit-limit"), limit);
+    assert_eq!(r.header("ratelimit-remaining"), "0");
+    assert!(r.header("retry-after").parse::<u64>().unwrap() >= 1);
+    assert!(r.header("ratelimit-reset").parse::<u64>().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn verification_is_limited_per_session() {
+    let app = App::with("[rate_limits]\nverify = { session = \"2/m\" }\n").await;
+    let a = app.login("alice").await;
+    let b = app.login("alice").await;
+    let body = |t: &Value| format!(r#"{{"access_token":"{}"}}"#, s(&t["access_token"]));
+    for _ in 0..2 {
+        assert_eq!(
+            app.json(Method::POST, "/v1/sessions/verify", &body(&a))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let limited = app
+        .json(Method::POST, "/v1/sessions/verify", &body(&a))
+        .await;
+    assert_rate_limited(&limited, "2");
+    assert_eq!(limited.header("retry-after"), "30");
+    assert_eq!(
+        app.json(Method::POST, "/v1/sessions/verify", &body(&b))
+            .await
+            .status,
+        StatusCode::OK,
+        "per session"
+    );
+    // Garbage does not count against anyone.
+    for _ in 0..5 {
+        app.json(
+            Method::POST,
+            "/v1/sessions/verify",
+            r#"{"access_token":"x.y.z"}"#,
+        )
+        .await
+        .assert_problem(401, "invalid-token");
+    }
+    let metrics = app.send(Method::GET, "/metrics", &[], "").await.text;
+    assert!(
+        metrics.contains("tessera_rate_limited_total{class=\"verify\",by=\"session\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn refreshes_are_limited_per_session() {
+    let app = App::with("[rate_limits]\nrefresh = { session = \"1/m\" }\n").await;
+    let t = app.login("alice").await;
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/sessions/refresh",
+            &format!(r#"{{"refresh_token":"{}"}}"#, s(&t["refresh_token"])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let next = format!(r#"{{"refresh_token":"{}"}}"#, s(&r.body()["refresh_token"]));
+    assert_rate_limited(
+        &app.json(Method::POST, "/v1/sessions/refresh", &next).await,
+        "1",
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_are_limited_per_user() {
+    let app = App::with("[rate_limits]\nlogin = { user = \"1/h\" }\n").await;
+    app.login("alice").await;
+    assert_rate_limited(
+        &app.json(Method::POST, "/v1/sessions", r#"{"user_id":"alice"}"#)
+            .await,
+        "1",
+    );
+    app.login("bob").await;
+}
+
+#[tokio::test]
+async fn backend_calls_are_limited_per_client_ip() {
+    let app = App::with("[rate_limits]\nadmin = { client = \"2/m\" }\n").await;
+    let auth = format!("Bearer {}", app.key);
+    let h = [("authorization", auth.as_str())];
+    for _ in 0..2 {
+        assert_eq!(
+            app.send_from([192, 0, 2, 1], Method::GET, "/v1/users/a/sessions", &h, "")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_rate_limited(
+        &app.send_from([192, 0, 2, 1], Method::GET, "/v1/users/a/sessions", &h, "")
+            .await,
+        "2",
+    );
+    assert_eq!(
+        app.send_from([192, 0, 2, 2], Method::GET, "/v1/users/a/sessions", &h, "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let open = app
+        .send_from([192, 0, 2, 1], Method::GET, "/healthz", &[], "")
+        .await;
+    assert_eq!(open.status, StatusCode::OK, "public routes are not limited");
+}

@@ -45,7 +45,7 @@ impl App {
         Self::with("").await
     }
 
-    /// Sends a request; `body` is JSON unless `content_type` says otherwise.
+    /// Sends a request from 127.0.0.1.
     pub async fn send(
         &self,
         method: Method,
@@ -53,7 +53,21 @@ impl App {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
+        self.send_from([127, 0, 0, 1], method, uri, headers, body)
+            .await
+    }
+
+    /// Sends a request as if from `ip`.
+    pub async fn send_from(
+        &self,
+        ip: [u8; 4],
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let peer = axum::extract::ConnectInfo(SocketAddr::from((ip, 40_000)));
+        let mut req = Request::builder().method(method).uri(uri).extension(peer);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -80,3 +80,47 @@ pub async fn concurrent_callers_never_exceed_the_limit<S: Store + Clone + 'stati
     }
     assert_eq!(allowed, 10);
 }
+
+/// A per-session refresh rate limits genuine refreshes only: forgeries for the (public) session
+/// id do not use up its quota.
+pub async fn refresh_rate_counts_genuine_tokens_only<S: Store + Clone + 'static>(store: S) {
+    let quota = Quota::new(2, Duration::from_secs(60), 2).unwrap();
+    let f = crate::Fixture::with(store, |s| s.policy.refresh_rate = Some(quota)).await;
+    let issued = f.login("alice").await;
+    for _ in 0..20 {
+        let forged = tessera::RefreshToken::from_parts(issued.session.sid, 1, [9; 32]).expose();
+        assert!(f.manager.refresh(&forged).await.is_err());
+    }
+    let second = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .unwrap();
+    let third = f
+        .manager
+        .refresh(&second.refresh_token.expose())
+        .await
+        .unwrap();
+    let err = f
+        .manager
+        .refresh(&third.refresh_token.expose())
+        .await
+        .unwrap_err();
+    match err {
+        tessera::Error::RateLimited {
+            retry_after, limit, ..
+        } => {
+            assert_eq!(limit, 2);
+            assert_eq!(retry_after, Duration::from_secs(30));
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    f.advance(30);
+    assert!(
+        f.manager
+            .refresh(&third.refresh_token.expose())
+            .await
+            .is_ok(),
+        "allowed again"
+    );
+}
