@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+mod audit;
 mod chain;
 mod clock;
 mod csrf;
@@ -29,6 +30,7 @@ mod session;
 mod session_id;
 pub mod store;
 
+pub use audit::{AuditEvent, AuditHook, AuditKind, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};
 pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};

@@ -29,8 +29,9 @@ use crate::store::{
     CreateOutcome, LimitCheck, Revocation, Revoked, SessionUpdate, Store, UpdateOutcome,
 };
 use crate::{
-    Clock, Device, Error, RefreshState, RefreshToken, RevokeReason, RevokedView, ServerSecret,
-    Session, SessionId, SessionPolicy, Timestamp, TokenRejection, random,
+    AuditEvent, AuditHook, AuditKind, Clock, Device, Error, RefreshState, RefreshToken,
+    RevokeReason, RevokedView, ServerSecret, Session, SessionId, SessionPolicy, StoredEvent,
+    Timestamp, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -60,6 +61,8 @@ pub struct Settings {
     /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`
     /// to be HS256.
     pub hs256_secret: Option<Hs256Secret>,
+    /// Called with every audit event after it is stored (the server logs them).
+    pub audit_hook: Option<AuditHook>,
     /// `Some(bound)` when several nodes share the store: verification fails closed when the
     /// revocation view has not synced within the bound. `None` for a single process.
     pub max_feed_staleness: Option<Duration>,
@@ -74,6 +77,7 @@ impl Settings {
             rotation: RotationPolicy::default(),
             secret,
             hs256_secret: None,
+            audit_hook: None,
             max_feed_staleness: None,
         }
     }
@@ -294,10 +298,17 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         });
         match self.store.create(&session, limit).await? {
             CreateOutcome::Created { evicted } => {
-                for sid in evicted {
+                for old in evicted {
                     self.view
-                        .insert(Revoked::Session(sid), self.revocation_until(now));
+                        .insert(Revoked::Session(old), self.revocation_until(now));
+                    let evicted = AuditKind::SessionRevoked {
+                        reason: RevokeReason::Evicted,
+                    };
+                    self.record(Some(&session.user_id), Some(old), evicted)
+                        .await?;
                 }
+                self.record(Some(&session.user_id), Some(sid), AuditKind::SessionCreated)
+                    .await?;
             }
             CreateOutcome::AlreadyExists => return Err(Error::AlreadyExists),
             CreateOutcome::LimitReached => return Err(Error::SessionLimitReached),
@@ -400,9 +411,60 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     pub async fn revoke(&self, sid: &SessionId, reason: RevokeReason) -> Result<bool, Error> {
         let now = self.clock.now();
         let r = self.revocation(reason, now);
-        let revoked = self.store.revoke(sid, r).await?;
+        let user = self.store.revoke(sid, r).await?;
         self.view.insert(Revoked::Session(*sid), r.until);
-        Ok(revoked)
+        if let Some(user) = &user {
+            self.record(Some(user), Some(*sid), AuditKind::SessionRevoked { reason })
+                .await?;
+        }
+        Ok(user.is_some())
+    }
+
+    /// Records an audit event: stored, then handed to the hook (if any).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn record(
+        &self,
+        user_id: Option<&str>,
+        sid: Option<SessionId>,
+        kind: AuditKind,
+    ) -> Result<(), Error> {
+        let event = AuditEvent {
+            at: self.clock.now(),
+            user_id: user_id.map(str::to_owned),
+            sid,
+            kind,
+        };
+        self.store.append_audit(&event).await?;
+        if let Some(hook) = &self.settings.audit_hook {
+            hook.call(&event);
+        }
+        Ok(())
+    }
+
+    /// A user's audit events, newest first (ids below `before`, at most `limit`).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn events(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        Ok(self.store.audit_for_user(user_id, before, limit).await?)
+    }
+
+    /// Deletes up to `batch` audit events older than `retention`. Returns how many.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn purge_audit(&self, retention: Duration, batch: usize) -> Result<usize, Error> {
+        Ok(self
+            .store
+            .purge_audit(self.clock.now().minus(retention), batch)
+            .await?)
     }
 
     /// Revokes all of a user's sessions, or all but `except` ("sign out everywhere else").
@@ -420,6 +482,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let revoked = self.store.revoke_user(user_id, except, r).await?;
         for sid in &revoked {
             self.view.insert(Revoked::Session(*sid), r.until);
+            self.record(
+                Some(user_id),
+                Some(*sid),
+                AuditKind::SessionRevoked { reason },
+            )
+            .await?;
         }
         Ok(revoked)
     }

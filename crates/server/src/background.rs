@@ -71,8 +71,7 @@ where
 
 async fn sync_keys(state: AppState) -> Result<(), tessera::Error> {
     if state.manager.sync_keys().await? {
-        Metrics::inc(&state.metrics.key_rotations, 1);
-        tracing::info!(target: "tessera::audit", "signing keys rotated");
+        Metrics::inc(&state.metrics.key_rotations, 1); // the core records the audit event
     }
     Ok(())
 }
@@ -87,6 +86,10 @@ async fn sync_revocations(state: AppState) -> Result<(), tessera::Error> {
 }
 
 async fn purge(state: AppState) -> Result<(), tessera::Error> {
+    let retention = state.config.audit_retention;
+    while state.manager.purge_audit(retention, PURGE_BATCH).await? == PURGE_BATCH {
+        tokio::task::yield_now().await;
+    }
     loop {
         let n = state.manager.purge_expired(PURGE_BATCH).await?;
         Metrics::inc(&state.metrics.purged_sessions, n as u64);

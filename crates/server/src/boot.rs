@@ -7,7 +7,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::Context;
-use tessera::{ApiKey, ServerSecret, SessionManager, Settings, Store, SystemClock, TokenHash};
+use tessera::{
+    ApiKey, AuditEvent, AuditHook, AuditKind, ServerSecret, SessionManager, Settings, Store,
+    SystemClock, TokenHash,
+};
 use tessera_sqlite::SqliteStore;
 
 use crate::config::{ADMIN_KEY_FILE, Config, LimitBy, LimitClass};
@@ -61,7 +64,19 @@ pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager
         .copied();
     settings.rotation = config.rotation.clone();
     settings.hs256_secret = config.hs256_secret.clone();
+    settings.audit_hook = Some(AuditHook::new(log_audit_event));
     Ok(SessionManager::start(store, SystemClock, settings).await?)
+}
+
+/// Every audit event also goes to the log, on the `tessera::audit` target: ids and reasons,
+/// never a secret. A detected token theft is a warning.
+fn log_audit_event(event: &AuditEvent) {
+    let json = serde_json::to_string(event).unwrap_or_default();
+    if matches!(event.kind, AuditKind::RefreshReuseDetected { .. }) {
+        tracing::warn!(target: "tessera::audit", event = %json, "security event");
+    } else {
+        tracing::info!(target: "tessera::audit", event = %json, "security event");
+    }
 }
 
 /// The admin API key's hash. `admin_api_key` in the configuration replaces the stored one;

@@ -4,7 +4,9 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
     StoredKeyset, UpdateOutcome,
 };
-use tessera::{Quota, RateDecision, Session, SessionId, Store, StoreError, Timestamp};
+use tessera::{
+    AuditEvent, Quota, RateDecision, Session, SessionId, Store, StoreError, StoredEvent, Timestamp,
+};
 use tessera_sqlite::SqliteStore;
 
 /// The store in use.
@@ -57,7 +59,7 @@ impl Store for AnyStore {
     ) -> Result<UpdateOutcome, StoreError> {
         forward!(self.update(sid, v, u))
     }
-    async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<bool, StoreError> {
+    async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
         forward!(self.revoke(sid, r))
     }
     async fn revoke_user(
@@ -100,6 +102,20 @@ impl Store for AnyStore {
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
         forward!(self.rate_limit(key, quota, now))
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        forward!(self.append_audit(event))
+    }
+    async fn audit_for_user(
+        &self,
+        user: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        forward!(self.audit_for_user(user, before, limit))
+    }
+    async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
+        forward!(self.purge_audit(cutoff, batch))
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         forward!(self.load_keyset())

@@ -6,7 +6,10 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionUpdate, StoredKeyset, UpdateOutcome,
 };
-use tessera::{OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, Timestamp};
+use tessera::{
+    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, StoredEvent,
+    Timestamp,
+};
 
 use crate::codec::{db_error, decode, encode, int, ms, purge_at, uint};
 
@@ -22,6 +25,10 @@ const UNREVOKED_BY_USER: &str =
 const FEED_AFTER: &str = "SELECT cursor, kind, target, until FROM revocations WHERE cursor > ?1 ORDER BY cursor LIMIT ?2";
 const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE sid IN
      (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)";
+const AUDIT_BY_USER: &str =
+    "SELECT id, event FROM audit WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+const PURGE_AUDIT: &str =
+    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)";
 const PURGE_FEED: &str = "DELETE FROM revocations WHERE cursor IN
      (SELECT cursor FROM revocations WHERE until <= ?1 ORDER BY until LIMIT ?2)";
 
@@ -157,18 +164,58 @@ pub(crate) fn update(
     Ok(UpdateOutcome::Updated(s.version))
 }
 
-pub(crate) fn revoke(conn: &Connection, sid: &SessionId, r: Revocation) -> Result<bool> {
+pub(crate) fn revoke(conn: &Connection, sid: &SessionId, r: Revocation) -> Result<Option<String>> {
     let Some(mut s) = get(conn, sid)? else {
-        return Ok(false);
+        return Ok(None);
     };
     if s.revoked_at.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     s.revoked_at = Some(r.at);
     s.revoke_reason = Some(r.reason);
     put(conn, &s)?;
     append(conn, &Revoked::Session(*sid), r.until)?;
-    Ok(true)
+    Ok(Some(s.user_id))
+}
+
+pub(crate) fn append_audit(conn: &Connection, event: &AuditEvent) -> Result<()> {
+    let json =
+        serde_json::to_string(event).map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+    conn.prepare_cached("INSERT INTO audit (at, user_id, event) VALUES (?1, ?2, ?3)")
+        .and_then(|mut st| st.execute(params![ms(event.at), event.user_id, json]))
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub(crate) fn audit_for_user(
+    conn: &Connection,
+    user_id: &str,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<StoredEvent>> {
+    let mut st = conn.prepare_cached(AUDIT_BY_USER).map_err(db_error)?;
+    let before = before.map_or(i64::MAX, int);
+    let rows = st
+        .query_map(params![user_id, before, int(limit as u64)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db_error)?;
+    rows.map(|row| {
+        let (id, json) = row.map_err(db_error)?;
+        let event =
+            serde_json::from_str(&json).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
+        Ok(StoredEvent {
+            id: uint(id),
+            event,
+        })
+    })
+    .collect()
+}
+
+pub(crate) fn purge_audit(conn: &Connection, cutoff: Timestamp, batch: usize) -> Result<usize> {
+    conn.prepare_cached(PURGE_AUDIT)
+        .and_then(|mut st| st.execute(params![ms(cutoff), int(batch as u64)]))
+        .map_err(db_error)
 }
 
 pub(crate) fn revoke_user(
@@ -185,7 +232,7 @@ pub(crate) fn revoke_user(
         .collect::<Result<Vec<_>>>()?;
     let mut revoked = Vec::new();
     for sid in sids.into_iter().filter(|s| Some(*s) != except) {
-        if revoke(conn, &sid, r)? {
+        if revoke(conn, &sid, r)?.is_some() {
             revoked.push(sid);
         }
     }
@@ -339,6 +386,8 @@ mod tests {
             UNREVOKED_BY_USER,
             FEED_AFTER,
             PURGE_SESSIONS,
+            AUDIT_BY_USER,
+            PURGE_AUDIT,
             PURGE_FEED,
         ] {
             let steps = plan(&conn, sql);

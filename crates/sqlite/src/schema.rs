@@ -27,7 +27,16 @@ const MIGRATIONS: &[&str] = &[
         version  INTEGER NOT NULL,
         document BLOB NOT NULL
      );
-     CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+          CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+    // 2: the audit trail.
+    "CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        user_id TEXT,
+        event   TEXT NOT NULL -- the event as JSON: ids and reasons, never a secret
+     );
+     CREATE INDEX audit_by_user ON audit (user_id, id);
+     CREATE INDEX audit_by_time ON audit (at);",
 ];
 
 /// Brings the database up to the latest schema, in one transaction per migration.

@@ -8,7 +8,10 @@ use tessera::store::{
     StoredKeyset, UpdateOutcome,
 };
 
-use tessera::{Quota, RateDecision, RateLimiter, Session, SessionId, Store, StoreError, Timestamp};
+use tessera::{
+    AuditEvent, Quota, RateDecision, RateLimiter, Session, SessionId, Store, StoreError,
+    StoredEvent, Timestamp,
+};
 
 use crate::ops;
 use crate::worker::{Readers, Writer};
@@ -91,7 +94,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn revoke(&self, sid: &SessionId, revocation: Revocation) -> Result<bool, StoreError> {
+    async fn revoke(
+        &self,
+        sid: &SessionId,
+        revocation: Revocation,
+    ) -> Result<Option<String>, StoreError> {
         let sid = *sid;
         self.writer
             .write(move |c| ops::revoke(c, &sid, revocation))
@@ -164,6 +171,31 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
         Ok(self.limits.decide(key, quota, now))
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.writer
+            .write(move |c| ops::append_audit(c, &event))
+            .await
+    }
+
+    async fn audit_for_user(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| ops::audit_for_user(c, &user_id, before, limit))
+            .await
+    }
+
+    async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
+        self.writer
+            .write(move |c| ops::purge_audit(c, cutoff, batch))
+            .await
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

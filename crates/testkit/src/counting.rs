@@ -7,7 +7,9 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
     StoredKeyset, UpdateOutcome,
 };
-use tessera::{Quota, RateDecision, Session, SessionId, Store, StoreError, Timestamp};
+use tessera::{
+    AuditEvent, Quota, RateDecision, Session, SessionId, Store, StoreError, StoredEvent, Timestamp,
+};
 
 /// Wraps a store and counts every call made through it.
 #[derive(Debug, Clone)]
@@ -70,7 +72,7 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<UpdateOutcome, StoreError> {
         self.count().update(sid, v, u).await
     }
-    async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<bool, StoreError> {
+    async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
         self.count().revoke(sid, r).await
     }
     async fn revoke_user(
@@ -113,6 +115,20 @@ impl<S: Store> Store for CountingStore<S> {
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
         self.count().rate_limit(key, quota, now).await
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.count().append_audit(event).await
+    }
+    async fn audit_for_user(
+        &self,
+        user: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.count().audit_for_user(user, before, limit).await
+    }
+    async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
+        self.count().purge_audit(cutoff, batch).await
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await

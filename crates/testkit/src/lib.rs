@@ -69,6 +69,8 @@ macro_rules! conformance_tests {
             keys::nodes_share_one_keyset,
             keys::rotation_follows_the_clock,
             keys::settings_initialise_once_and_overwrite,
+            audit::security_events_are_recorded_per_user,
+            audit::audit_retention_purges_in_batches,
             limits::bursts_then_paces,
             limits::concurrent_callers_never_exceed_the_limit,
             limits::refresh_rate_counts_genuine_tokens_only,

@@ -83,6 +83,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 Some(s) => Keyset::from_document(&s.document)?,
                 None => Keyset::new(),
             };
+            let active_before = keyset.active().map(|k| k.kid().to_owned());
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
             if changed {
                 let document = keyset.to_document()?;
@@ -94,7 +95,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                     continue; // another node saved first: start again from its keyset
                 }
             }
+            let active = keyset.active().map(|k| k.kid().to_owned());
             self.install(keyset);
+            if let Some(kid) = active.filter(|kid| changed && active_before.as_ref() != Some(kid)) {
+                self.record(None, None, crate::AuditKind::KeyRotated { kid })
+                    .await?;
+            }
             return Ok(changed);
         }
         Err(Error::Conflict)

@@ -5,8 +5,8 @@ use super::{Issued, SessionManager};
 use crate::chain::Link;
 use crate::store::{RotateOutcome, Rotation};
 use crate::{
-    Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session, Store,
-    Timestamp, TokenHash,
+    AuditKind, Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session,
+    Store, Timestamp, TokenHash,
 };
 
 /// Lost compare-and-sets tolerated in one refresh before reporting a conflict.
@@ -99,6 +99,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 Ok(Step::Done(Box::new(issued)))
             }
             Link::Previous | Link::Older => {
+                let class = if link == Link::Previous {
+                    "previous"
+                } else {
+                    "older"
+                };
+                let detected = AuditKind::RefreshReuseDetected {
+                    class: class.into(),
+                };
+                self.record(Some(&session.user_id), Some(session.sid), detected)
+                    .await?;
                 self.revoke(&session.sid, RevokeReason::RefreshReuse)
                     .await?;
                 Err(reject(RefreshRejection::Reused))
@@ -155,6 +165,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         };
         match self.store.rotate(&session.sid, &rotation).await? {
             RotateOutcome::Rotated => {
+                self.record(
+                    Some(&session.user_id),
+                    Some(session.sid),
+                    AuditKind::SessionRefreshed,
+                )
+                .await?;
                 session.refresh = rotation.next;
                 session.last_seen_at = rotation.last_seen_at;
                 session.idle_expires_at = rotation.idle_expires_at;

@@ -1,7 +1,7 @@
 //! An in-memory [`Store`]: for tests, examples and single-process embedding. Each method holds
 //! one mutex for its whole step, which is what makes it atomic.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
@@ -9,8 +9,8 @@ use super::{
     SessionUpdate, Store, StoredKeyset, UpdateOutcome,
 };
 use crate::{
-    OnLimit, Quota, RateDecision, RateLimiter, RevokeReason, Session, SessionId, StoreError,
-    Timestamp,
+    AuditEvent, OnLimit, Quota, RateDecision, RateLimiter, RevokeReason, Session, SessionId,
+    StoreError, StoredEvent, Timestamp,
 };
 
 /// The in-memory store. Clones share the same data.
@@ -30,6 +30,9 @@ struct State {
     feed: VecDeque<FeedEntry>,
     last_cursor: u64,
     keyset: Option<StoredKeyset>,
+    audit: BTreeMap<u64, AuditEvent>,
+    audit_by_user: HashMap<String, BTreeSet<u64>>,
+    last_audit: u64,
     settings: HashMap<String, Vec<u8>>,
 }
 
@@ -101,19 +104,17 @@ impl State {
         });
     }
 
-    fn revoke(&mut self, sid: &SessionId, r: Revocation) -> bool {
-        let done = self.modify(sid, |s| {
+    fn revoke(&mut self, sid: &SessionId, r: Revocation) -> Option<String> {
+        let user = self.modify(sid, |s| {
             if s.revoked_at.is_some() {
-                return false;
+                return None;
             }
             s.revoked_at = Some(r.at);
             s.revoke_reason = Some(r.reason);
-            true
-        });
-        if done == Some(true) {
-            self.append(Revoked::Session(*sid), r.until);
-        }
-        done == Some(true)
+            Some(s.user_id.clone())
+        })??;
+        self.append(Revoked::Session(*sid), r.until);
+        Some(user)
     }
 
     fn apply_limit(&mut self, user_id: &str, check: LimitCheck) -> Result<Vec<SessionId>, ()> {
@@ -229,7 +230,11 @@ impl Store for MemoryStore {
         Ok(outcome.unwrap_or(UpdateOutcome::NotFound))
     }
 
-    async fn revoke(&self, sid: &SessionId, revocation: Revocation) -> Result<bool, StoreError> {
+    async fn revoke(
+        &self,
+        sid: &SessionId,
+        revocation: Revocation,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self.lock().revoke(sid, revocation))
     }
 
@@ -244,7 +249,7 @@ impl Store for MemoryStore {
         let revoked = targets
             .into_iter()
             .filter(|sid| Some(sid) != except)
-            .filter(|sid| st.revoke(sid, revocation))
+            .filter(|sid| st.revoke(sid, revocation).is_some())
             .collect();
         Ok(revoked)
     }
@@ -320,6 +325,59 @@ impl Store for MemoryStore {
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
         Ok(self.limits.decide(key, quota, now))
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        st.last_audit += 1;
+        let id = st.last_audit;
+        if let Some(user) = &event.user_id {
+            st.audit_by_user.entry(user.clone()).or_default().insert(id);
+        }
+        st.audit.insert(id, event.clone());
+        Ok(())
+    }
+
+    async fn audit_for_user(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let st = self.lock();
+        let Some(ids) = st.audit_by_user.get(user_id) else {
+            return Ok(Vec::new());
+        };
+        let events = ids
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .take(limit)
+            .filter_map(|id| {
+                st.audit.get(id).map(|e| StoredEvent {
+                    id: *id,
+                    event: e.clone(),
+                })
+            })
+            .collect();
+        Ok(events)
+    }
+
+    async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
+        let mut st = self.lock();
+        let due: Vec<(u64, Option<String>)> = st
+            .audit
+            .iter()
+            .take_while(|(_, e)| e.at < cutoff)
+            .take(batch)
+            .map(|(id, e)| (*id, e.user_id.clone()))
+            .collect();
+        for (id, user) in &due {
+            st.audit.remove(id);
+            if let Some(ids) = user.as_ref().and_then(|u| st.audit_by_user.get_mut(u)) {
+                ids.remove(id);
+            }
+        }
+        Ok(due.len())
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

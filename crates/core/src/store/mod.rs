@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 pub use memory::MemoryStore;
 
 use crate::{
-    Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId, SessionLimit, StoreError,
-    Timestamp,
+    AuditEvent, Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId, SessionLimit,
+    StoreError, StoredEvent, Timestamp,
 };
 
 /// A compare-and-set rotation of a session's refresh state.
@@ -174,13 +174,14 @@ pub trait Store: Send + Sync {
         update: &SessionUpdate,
     ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
 
-    /// Revokes one session and appends it to the revocation feed, in one step. Returns `false`
-    /// if it does not exist or was already revoked (and then appends nothing).
+    /// Revokes one session and appends it to the revocation feed, in one step. Returns the
+    /// session's user id if it was revoked now; `None` if it does not exist or was already
+    /// revoked (and then appends nothing).
     fn revoke(
         &self,
         sid: &SessionId,
         revocation: Revocation,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Revokes every non-revoked session of `user_id` except `except`, appending each to the
     /// feed. Returns the revoked ids.
@@ -228,6 +229,28 @@ pub trait Store: Send + Sync {
         quota: &Quota,
         now: Timestamp,
     ) -> impl Future<Output = Result<RateDecision, StoreError>> + Send;
+
+    /// Appends an event to the audit trail.
+    fn append_audit(
+        &self,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A user's audit events, newest first: those with an id below `before` (all when `None`),
+    /// at most `limit`. Cost grows with that user's events only.
+    fn audit_for_user(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Deletes up to `batch` audit events recorded before `cutoff`; returns how many.
+    fn purge_audit(
+        &self,
+        cutoff: Timestamp,
+        batch: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// The stored keyset, if any.
     fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;

@@ -46,6 +46,8 @@ pub struct Config {
     pub admin_api_key: Option<ApiKey>,
     /// How often expired sessions are purged.
     pub purge_interval: Duration,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
     /// Longest time a request may take.
     pub request_timeout: Duration,
     /// Largest accepted request body.
@@ -138,6 +140,7 @@ impl Config {
             hs256_secret,
             admin_api_key: admin_key(raw.admin_api_key)?,
             purge_interval: duration(&raw.purge_interval, "purge_interval", 300)?,
+            audit_retention: duration(&raw.audit_retention, "audit_retention", 90 * 86_400)?,
             request_timeout: duration(&raw.request_timeout, "request_timeout", 10)?,
             max_body_bytes: body_limit(raw.max_body_bytes)?,
             cookie_secure,

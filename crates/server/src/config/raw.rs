@@ -26,6 +26,7 @@ pub struct RawConfig {
     pub refresh_grace: Option<DurationValue>,
     pub key_rotation_interval: Option<DurationValue>,
     pub purge_interval: Option<DurationValue>,
+    pub audit_retention: Option<DurationValue>,
     pub request_timeout: Option<DurationValue>,
     pub max_sessions_per_user: Option<u32>,
     pub on_session_limit: Option<String>,
@@ -37,7 +38,8 @@ pub struct RawConfig {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
+    "audit_retention",
     "listen",
     "data_dir",
     "issuer",
@@ -124,6 +126,7 @@ impl RawConfig {
             refresh_grace,
             key_rotation_interval,
             purge_interval,
+            audit_retention,
             request_timeout,
             max_sessions_per_user,
             on_session_limit,

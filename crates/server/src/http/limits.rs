@@ -3,11 +3,52 @@
 //! genuine tokens only.) Decisions go through the store, so nodes sharing a store share limits.
 
 use axum::http::Method;
-use tessera::{Clock, RateDecision, Store, SystemClock};
+use std::time::Duration;
+
+use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store, SystemClock};
 
 use super::error::{ApiError, ceil_secs};
 use crate::config::{LimitBy, LimitClass};
 use crate::state::AppState;
+
+/// Who a limited request is about.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    /// The user, if known.
+    pub user: Option<&'a str>,
+    /// The session, if known.
+    pub sid: Option<SessionId>,
+}
+
+/// At most one stored audit event per limited key a minute: an attack that trips a limit
+/// millions of times must not turn into millions of writes. Client-IP trips are logged only.
+async fn record_trip(
+    state: &AppState,
+    class: LimitClass,
+    by: LimitBy,
+    key: &str,
+    subject: Subject<'_>,
+) {
+    let kind = AuditKind::RateLimited {
+        class: class.name().into(),
+        by: by.name().into(),
+    };
+    let Some(user) = subject.user else {
+        tracing::info!(target: "tessera::audit", class = class.name(), by = by.name(), "rate limit tripped");
+        return;
+    };
+    let Ok(once) = Quota::new(1, Duration::from_secs(60), 1) else {
+        return;
+    };
+    let store = state.manager.store();
+    let first = store
+        .rate_limit(&format!("audit:{key}"), &once, SystemClock.now())
+        .await
+        .is_ok_and(|d| d.allowed());
+    if first && let Err(e) = state.manager.record(Some(user), subject.sid, kind).await {
+        tracing::warn!(error = %e, "could not record a rate-limit event");
+    }
+}
 
 /// The class of a route, by its template and method; `None` for unlimited public routes.
 pub fn class_of(method: &Method, route: &str) -> Option<LimitClass> {
@@ -21,6 +62,7 @@ pub fn class_of(method: &Method, route: &str) -> Option<LimitClass> {
 }
 
 /// Counts one request of `class` for `id` (a session id, user id or IP) against its limit.
+/// `subject` names who the request is about, for the audit trail.
 ///
 /// # Errors
 /// [`ApiError::RateLimited`] over the limit; store failures.
@@ -29,6 +71,7 @@ pub async fn enforce(
     class: LimitClass,
     by: LimitBy,
     id: &str,
+    subject: Subject<'_>,
 ) -> Result<(), ApiError> {
     let Some(quota) = state.config.rate_limits.get(class, by) else {
         return Ok(());
@@ -47,7 +90,7 @@ pub async fn enforce(
             reset_after,
         } => {
             state.metrics.rate_limited(class.name(), by.name());
-            tracing::info!(target: "tessera::audit", class = class.name(), by = by.name(), "rate limit tripped");
+            record_trip(state, class, by, &key, subject).await;
             Err(ApiError::RateLimited {
                 retry_after: ceil_secs(retry_after),
                 limit: quota.burst(),

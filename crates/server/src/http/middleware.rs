@@ -44,7 +44,14 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         if let (Some(class), Some(ip)) = (limits::class_of(&method, &route), client)
-            && let Err(e) = limits::enforce(&state, class, LimitBy::Client, &ip).await
+            && let Err(e) = limits::enforce(
+                &state,
+                class,
+                LimitBy::Client,
+                &ip,
+                limits::Subject::default(),
+            )
+            .await
         {
             return e.into_response();
         }

@@ -72,7 +72,6 @@ async fn revoke(
                 m.revoke(&session.sid, RevokeReason::Logout)
                     .await
                     .map_err(|e| failed(&e))?;
-                tracing::info!(target: "tessera::audit", sid = %session.sid, "session revoked by RFC 7009");
             }
             Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
             Err(_) => {}

@@ -9,14 +9,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
-use tessera::{
-    Clock, Device, Error, NewSession, RefreshRejection, RefreshToken, RevokeReason, SystemClock,
-};
+use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, SystemClock};
 
 use super::auth::require_api_key;
 use super::error::ApiError;
 use super::extract::{ApiJson, SidPath};
-use super::limits;
+use super::limits::{self, Subject};
 use super::views::{SessionView, TokenResponse, etag, no_store};
 use crate::config::{LimitBy, LimitClass};
 use crate::state::AppState;
@@ -46,7 +44,18 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    limits::enforce(&state, LimitClass::Login, LimitBy::User, &req.user_id).await?;
+    let subject = Subject {
+        user: Some(&req.user_id),
+        sid: None,
+    };
+    limits::enforce(
+        &state,
+        LimitClass::Login,
+        LimitBy::User,
+        &req.user_id,
+        subject,
+    )
+    .await?;
     let new = NewSession {
         user_id: req.user_id,
         claims: req.claims,
@@ -54,7 +63,6 @@ async fn create(
         device: req.device,
     };
     let issued = state.manager.create(new).await?;
-    tracing::info!(target: "tessera::audit", sid = %issued.session.sid, "session created");
     let mut response =
         TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/sessions/{}", issued.session.sid)) {
@@ -78,11 +86,8 @@ async fn refresh(
             Ok(TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::OK))
         }
         Err(Error::InvalidRefresh(RefreshRejection::Reused)) => {
-            let sid = RefreshToken::parse(&req.refresh_token)
-                .map(|t| t.session_id().to_string())
-                .unwrap_or_default();
-            tracing::warn!(target: "tessera::audit", %sid, "refresh token replayed after rotation: session revoked");
-            super::super::metrics::Metrics::inc(&state.metrics.refresh_reuse, 1);
+            // The core recorded (and the audit hook logged) the theft; count it too.
+            crate::metrics::Metrics::inc(&state.metrics.refresh_reuse, 1);
             Err(ApiError::InvalidGrant)
         }
         Err(e) => Err(e.into()),
@@ -101,13 +106,12 @@ async fn verify(
 ) -> Result<Response, ApiError> {
     let claims = state.manager.verify(&req.access_token)?;
     // Counted once verified: a forged token cannot use up a real session's quota.
-    limits::enforce(
-        &state,
-        LimitClass::Verify,
-        LimitBy::Session,
-        &claims.sid.to_string(),
-    )
-    .await?;
+    let subject = Subject {
+        user: Some(&claims.sub),
+        sid: Some(claims.sid),
+    };
+    let sid = claims.sid.to_string();
+    limits::enforce(&state, LimitClass::Verify, LimitBy::Session, &sid, subject).await?;
     let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
     no_store(&mut response);
     Ok(response)
@@ -178,6 +182,5 @@ async fn revoke(
     {
         return Err(ApiError::NotFound);
     }
-    tracing::info!(target: "tessera::audit", %sid, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use tessera::{RevokeReason, SessionId};
 
 use super::auth::require_api_key;
@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/users/{user_id}/sessions", get(list).delete(revoke_all))
+        .route("/v1/users/{user_id}/events", get(events))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
 }
 
@@ -33,6 +34,41 @@ async fn list(
         .map(Into::into)
         .collect();
     let mut response = Json(json!({ "sessions": sessions })).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The user's security events (the audit trail), newest first; page with `before`.
+async fn events(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 500".into(),
+        ));
+    }
+    let events = state.manager.events(&user_id, q.before, limit).await?;
+    let next = events.last().map(|e| e.id);
+    let items: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+            v["id"] = e.id.into();
+            v["at"] = e.event.at.as_secs().into();
+            v
+        })
+        .collect();
+    let mut response = Json(json!({ "events": items, "next_before": next })).into_response();
     no_store(&mut response);
     Ok(response)
 }
@@ -59,7 +95,6 @@ async fn revoke_all(
         .manager
         .revoke_user(&user_id, except.as_ref(), RevokeReason::LogoutAll)
         .await?;
-    tracing::info!(target: "tessera::audit", count = revoked.len(), "user's sessions revoked");
     let ids: Vec<String> = revoked.iter().map(ToString::to_string).collect();
     Ok(Json(json!({ "revoked": ids })).into_response())
 }

@@ -75,6 +75,7 @@ async fn backend_routes_need_the_api_key() {
         (Method::GET, "/v1/users/alice/sessions"),
         (Method::DELETE, "/v1/users/alice/sessions"),
         (Method::GET, "/v1/revocations"),
+        (Method::GET, "/v1/users/alice/events"),
     ];
     for (method, uri) in routes {
         for auth in [
@@ -495,7 +496,7 @@ async fn every_documented_operation_is_routed() {
             count += 1;
         }
     }
-    assert_eq!(count, 16, "every operation of the document was tried");
+    assert_eq!(count, 17, "every operation of the document was tried");
 }
 
 #[tokio::test]
@@ -674,4 +675,55 @@ async fn backend_calls_are_limited_per_client_ip() {
         .send_from([192, 0, 2, 1], Method::GET, "/healthz", &[], "")
         .await;
     assert_eq!(open.status, StatusCode::OK, "public routes are not limited");
+}
+
+#[tokio::test]
+async fn a_users_security_events_are_listed_newest_first() {
+    let app = App::with("[rate_limits]\nlogin = { user = \"1/h\" }\n").await;
+    let t = app.login("alice").await;
+    let sid = s(&t["session_id"]);
+    app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
+        .await;
+    for _ in 0..3 {
+        let r = app
+            .json(Method::POST, "/v1/sessions", r#"{"user_id":"alice"}"#)
+            .await;
+        r.assert_problem(429, "rate-limited");
+    }
+    let r = app.json(Method::GET, "/v1/users/alice/events", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("cache-control"), "no-store");
+    let events = r.body()["events"].as_array().unwrap().clone();
+    let types: Vec<&str> = events.iter().map(|e| s(&e["type"])).collect();
+    assert_eq!(
+        types,
+        ["rate_limited", "session_revoked", "session_created"],
+        "three trips, one event"
+    );
+    assert_eq!(events[0]["class"], "login");
+    assert_eq!(events[1]["reason"], "admin");
+    assert_eq!(events[1]["sid"], sid);
+    assert!(events[2]["at"].as_i64().unwrap() > 1_700_000_000, "seconds");
+    let first = events[0]["id"].as_u64().unwrap();
+    let page = app
+        .json(
+            Method::GET,
+            &format!("/v1/users/alice/events?before={first}&limit=1"),
+            "",
+        )
+        .await
+        .body();
+    assert_eq!(page["events"][0]["type"], "session_revoked");
+    assert_eq!(page["next_before"], events[1]["id"]);
+    assert!(
+        app.json(Method::GET, "/v1/users/bob/events", "")
+            .await
+            .body()["events"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.json(Method::GET, "/v1/users/alice/events?limit=0", "")
+        .await
+        .assert_problem(400, "invalid-request");
 }

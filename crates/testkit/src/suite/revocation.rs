@@ -145,7 +145,10 @@ pub async fn feed_is_ordered_by_cursor<S: Store + Clone + 'static>(store: S) {
             at: f.clock_now(),
             until,
         };
-        assert!(f.store.revoke(&s, r).await.unwrap());
+        assert_eq!(
+            f.store.revoke(&s, r).await.unwrap().as_deref(),
+            Some("alice")
+        );
         sids.push(s);
     }
     f.store

@@ -1,0 +1,159 @@
+//! The audit trail: what is recorded, per user, newest first, and purged by age.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test suite"
+)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera::{AuditHook, AuditKind, RevokeReason, Store};
+
+use crate::Fixture;
+
+fn kinds<S: Store>(events: &[tessera::StoredEvent]) -> Vec<String> {
+    let _ = std::marker::PhantomData::<S>;
+    events
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.event).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Sign-in, refresh, theft and revocations are recorded for the user, newest first, with the
+/// session id and the reason, and handed to the hook.
+pub async fn security_events_are_recorded_per_user<S: Store + Clone + 'static>(store: S) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let hook = AuditHook::new(move |e| sink.lock().unwrap().push(e.kind.clone()));
+    let f = Fixture::with(store, |s| s.audit_hook = Some(hook)).await;
+    let first = f.login("alice").await;
+    f.advance(1);
+    f.manager
+        .refresh(&first.refresh_token.expose())
+        .await
+        .unwrap();
+    f.advance(60);
+    assert!(
+        f.manager
+            .refresh(&first.refresh_token.expose())
+            .await
+            .is_err()
+    ); // theft
+    let other = f.login("alice").await;
+    f.manager
+        .revoke_user("alice", None, RevokeReason::PasswordChanged)
+        .await
+        .unwrap();
+    f.login("bob").await;
+
+    let events = f.manager.events("alice", None, 100).await.unwrap();
+    assert_eq!(
+        kinds::<S>(&events),
+        [
+            "session_revoked",
+            "session_created",
+            "session_revoked",
+            "refresh_reuse_detected",
+            "session_refreshed",
+            "session_created"
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(events[0].event.sid, Some(other.session.sid));
+    assert_eq!(
+        events[0].event.kind,
+        AuditKind::SessionRevoked {
+            reason: RevokeReason::PasswordChanged
+        }
+    );
+    assert_eq!(
+        events[2].event.kind,
+        AuditKind::SessionRevoked {
+            reason: RevokeReason::RefreshReuse
+        }
+    );
+    assert_eq!(
+        events[3].event.kind,
+        AuditKind::RefreshReuseDetected {
+            class: "previous".into()
+        }
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event.user_id.as_deref() == Some("alice"))
+    );
+    let json: Value = serde_json::to_value(&events[5].event).unwrap();
+    assert!(
+        !json
+            .to_string()
+            .contains(&first.refresh_token.expose()[4..30]),
+        "no secret in events"
+    );
+
+    let page = f
+        .manager
+        .events("alice", Some(events[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [events[2].id, events[3].id]
+    );
+    assert_eq!(
+        kinds::<S>(&f.manager.events("bob", None, 100).await.unwrap()),
+        ["session_created"]
+    );
+    assert!(
+        f.manager
+            .events("carol", None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|k| matches!(k, AuditKind::KeyRotated { .. })),
+        "first keys"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        8,
+        "every stored event reached the hook: six for alice, one for bob, the first key"
+    );
+}
+
+/// Retention: events older than the cutoff go, in bounded batches; newer ones stay.
+pub async fn audit_retention_purges_in_batches<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    for i in 0..25 {
+        f.login(&format!("user-{}", i % 2)).await;
+    }
+    f.advance(3600);
+    let recent = f.login("user-0").await;
+    let retention = Duration::from_secs(1800);
+    let mut batches = Vec::new();
+    loop {
+        let n = f.manager.purge_audit(retention, 10).await.unwrap();
+        batches.push(n);
+        if n < 10 {
+            break;
+        }
+    }
+    // 25 sign-ins plus the first key's rotation event.
+    assert_eq!(batches, [10, 10, 6]);
+    let left = f.manager.events("user-0", None, 100).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event.sid, Some(recent.session.sid));
+}
