@@ -74,6 +74,14 @@ impl RevokedView {
             .cursor
     }
 
+    /// When the view was last brought up to date from the feed, if ever.
+    pub fn synced_at(&self) -> Option<Timestamp> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .synced_at
+    }
+
     /// Whether the view can vouch for itself at `now`.
     pub fn is_current(&self, now: Timestamp) -> bool {
         let Some(max) = self.max_staleness else {

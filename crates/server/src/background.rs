@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use tessera::{Clock, Store, SystemClock};
+
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -15,6 +17,8 @@ use crate::state::AppState;
 const KEY_INTERVAL: Duration = Duration::from_secs(30);
 /// How often revocations made elsewhere (another node, the CLI) are read from the store.
 const FEED_INTERVAL: Duration = Duration::from_secs(1);
+/// How often slow-moving gauges (live sessions) are recounted.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 /// Sessions deleted per purge statement.
 const PURGE_BATCH: usize = 1000;
 
@@ -37,6 +41,13 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             sync_revocations,
         ),
         every("purge", purge_every, shutdown.clone(), state.clone(), purge),
+        every(
+            "gauges",
+            GAUGE_INTERVAL,
+            shutdown.clone(),
+            state.clone(),
+            count_live,
+        ),
     ]
 }
 
@@ -82,6 +93,12 @@ async fn sync_revocations(state: AppState) -> Result<(), tessera::Error> {
         .metrics
         .feed_cursor
         .store(state.manager.revoked_view().cursor(), Ordering::Relaxed);
+    Ok(())
+}
+
+async fn count_live(state: AppState) -> Result<(), tessera::Error> {
+    let live = state.manager.store().count_live(SystemClock.now()).await?;
+    state.metrics.live_sessions.store(live, Ordering::Relaxed);
     Ok(())
 }
 

@@ -72,6 +72,8 @@ pub struct Metrics {
     background_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// The revocation feed cursor this node has applied.
     pub feed_cursor: AtomicU64,
+    /// Live sessions, as last counted.
+    pub live_sessions: AtomicU64,
     /// Requests refused by a rate limit, by class and dimension.
     rate_limited: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
@@ -109,8 +111,8 @@ impl Metrics {
         counter.fetch_add(by, Ordering::Relaxed);
     }
 
-    /// The text exposition.
-    pub fn render(&self) -> String {
+    /// The text exposition; `feed_lag` is the time since the revocation view last synced.
+    pub fn render(&self, feed_lag: Option<Duration>) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP tessera_http_requests_total HTTP requests by route, method and status.\n",
@@ -195,6 +197,20 @@ impl Metrics {
                 "tessera_rate_limited_total{{class=\"{class}\",by=\"{by}\"}} {n}"
             );
         }
+        let live = self.live_sessions.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP tessera_live_sessions Live sessions in the store, as last counted.\n\
+             # TYPE tessera_live_sessions gauge\ntessera_live_sessions {live}"
+        );
+        if let Some(lag) = feed_lag {
+            let _ = writeln!(
+                out,
+                "# HELP tessera_revocation_feed_lag_seconds Time since this node last caught up the revocation feed.\n\
+                 # TYPE tessera_revocation_feed_lag_seconds gauge\ntessera_revocation_feed_lag_seconds {}",
+                lag.as_secs_f64()
+            );
+        }
         let cursor = self.feed_cursor.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
@@ -218,7 +234,10 @@ mod tests {
         m.verify.observe(Duration::from_millis(30));
         Metrics::inc(&m.purged_sessions, 5);
         m.background_error("purge");
-        let text = m.render();
+        m.live_sessions.store(7, Ordering::Relaxed);
+        let text = m.render(Some(Duration::from_millis(1500)));
+        assert!(text.contains("tessera_live_sessions 7"));
+        assert!(text.contains("tessera_revocation_feed_lag_seconds 1.5"));
         assert!(text.contains(
             "tessera_http_requests_total{route=\"/v1/sessions\",method=\"POST\",status=\"201\"} 2"
         ));

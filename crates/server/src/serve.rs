@@ -24,6 +24,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         admin_key,
         metrics: Arc::default(),
         config: Arc::new(config),
+        warned_plain_http: Arc::default(),
     })
 }
 

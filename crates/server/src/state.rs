@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use tessera::TokenHash;
 
@@ -19,4 +20,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The configuration in force.
     pub config: Arc<Config>,
+    /// Set once the plain-HTTP-with-Secure-cookies warning has been logged.
+    pub warned_plain_http: Arc<AtomicBool>,
 }

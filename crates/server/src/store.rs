@@ -76,6 +76,9 @@ impl Store for AnyStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         forward!(self.list_user(user, now))
     }
+    async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
+        forward!(self.count_live(now))
+    }
     async fn revocations_after(
         &self,
         after: u64,

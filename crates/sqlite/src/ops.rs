@@ -29,6 +29,7 @@ const AUDIT_BY_USER: &str =
     "SELECT id, event FROM audit WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
 const PURGE_AUDIT: &str =
     "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)";
+const COUNT_LIVE: &str = "SELECT count(*) FROM sessions WHERE purge_at > ?1 AND revoked = 0";
 const PURGE_FEED: &str = "DELETE FROM revocations WHERE cursor IN
      (SELECT cursor FROM revocations WHERE until <= ?1 ORDER BY until LIMIT ?2)";
 
@@ -254,6 +255,13 @@ pub(crate) fn append(conn: &Connection, revoked: &Revoked, until: Timestamp) -> 
         .and_then(|mut st| st.execute(params![kind, target, ms(until)]))
         .map_err(db_error)?;
     Ok(())
+}
+
+pub(crate) fn count_live(conn: &Connection, now: Timestamp) -> Result<u64> {
+    conn.prepare_cached(COUNT_LIVE)
+        .and_then(|mut st| st.query_row([ms(now)], |r| r.get::<_, i64>(0)))
+        .map(uint)
+        .map_err(db_error)
 }
 
 pub(crate) fn revocations_after(

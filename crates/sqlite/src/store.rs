@@ -131,6 +131,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.readers.read(move |c| ops::count_live(c, now)).await
+    }
+
     async fn revocations_after(
         &self,
         after: u64,

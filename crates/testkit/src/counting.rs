@@ -89,6 +89,9 @@ impl<S: Store> Store for CountingStore<S> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.count().list_user(user, now).await
     }
+    async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.count().count_live(now).await
+    }
     async fn revocations_after(
         &self,
         after: u64,

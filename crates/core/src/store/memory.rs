@@ -271,6 +271,11 @@ impl Store for MemoryStore {
         Ok(sessions)
     }
 
+    async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let st = self.lock();
+        Ok(st.sessions.values().filter(|s| s.is_live(now)).count() as u64)
+    }
+
     async fn revocations_after(
         &self,
         after: u64,

@@ -206,6 +206,9 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
 
+    /// How many sessions are live at `now` (for a gauge; may scan the live-session index).
+    fn count_live(&self, now: Timestamp) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Feed entries with a cursor greater than `after`, in cursor order, at most `limit`.
     fn revocations_after(
         &self,

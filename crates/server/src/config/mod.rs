@@ -2,6 +2,7 @@
 //! (`RawConfig`, later sources winning) becomes one validated, typed [`Config`], passed by
 //! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
 
+mod cidr;
 mod duration;
 mod limits;
 mod raw;
@@ -15,6 +16,7 @@ use tessera::{
     Validation,
 };
 
+pub use cidr::Cidr;
 pub use limits::{LimitBy, LimitClass, RateLimits};
 pub(crate) use raw::RawConfig;
 
@@ -60,6 +62,8 @@ pub struct Config {
     pub log_level: String,
     /// Rate limits per route class.
     pub rate_limits: RateLimits,
+    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// The file name of the database inside the data directory.
@@ -147,6 +151,7 @@ impl Config {
             log_format: log_format(raw.log_format.as_deref())?,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
+            trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
         })
     }
 
@@ -271,6 +276,15 @@ fn body_limit(bytes: Option<usize>) -> Result<usize, String> {
         ));
     }
     Ok(bytes)
+}
+
+fn trusted_proxies(list: Option<&raw::StringList>) -> Result<Vec<Cidr>, String> {
+    list.map_or(Ok(Vec::new()), |l| {
+        l.items()
+            .iter()
+            .map(|s| s.parse().map_err(|e| format!("trusted_proxies: {e}")))
+            .collect()
+    })
 }
 
 fn log_format(format: Option<&str>) -> Result<LogFormat, String> {

@@ -35,11 +35,39 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     pub log_level: Option<String>,
     pub rate_limits: Option<RawRateLimits>,
+    pub trusted_proxies: Option<StringList>,
+}
+
+/// A list, written as a TOML array or as one comma-separated string (the environment's form).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum StringList {
+    /// `["a", "b"]`
+    List(Vec<String>),
+    /// `"a, b"`
+    Text(String),
+}
+
+impl StringList {
+    /// The items, trimmed, empty ones dropped.
+    pub fn items(&self) -> Vec<String> {
+        let items: Vec<&str> = match self {
+            Self::List(l) => l.iter().map(String::as_str).collect(),
+            Self::Text(t) => t.split(',').collect(),
+        };
+        items
+            .into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 22] = [
     "audit_retention",
+    "trusted_proxies",
     "listen",
     "data_dir",
     "issuer",
@@ -127,6 +155,7 @@ impl RawConfig {
             key_rotation_interval,
             purge_interval,
             audit_retention,
+            trusted_proxies,
             request_timeout,
             max_sessions_per_user,
             on_session_limit,

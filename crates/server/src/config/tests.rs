@@ -153,3 +153,18 @@ fn flags_beat_env_beat_file() {
     assert_eq!(c.validation.audience(), "env");
     assert_eq!(c.validation.issuer(), "https://file");
 }
+
+#[test]
+fn trusted_proxies_parse_from_lists_and_comma_strings() {
+    let c = Config::load(
+        None,
+        vec![("TESSERA_TRUSTED_PROXIES".into(), "10.0.0.0/8, ::1".into())],
+        raw(),
+    )
+    .unwrap();
+    assert_eq!(c.trusted_proxies.len(), 2);
+    let c = Config::from_toml("trusted_proxies = [\"192.168.0.0/16\"]").unwrap();
+    assert!(c.trusted_proxies[0].contains("192.168.4.4".parse().unwrap()));
+    let err = Config::from_toml("trusted_proxies = [\"10.0.0.0/99\"]").unwrap_err();
+    assert!(err.contains("trusted_proxies"), "{err}");
+}

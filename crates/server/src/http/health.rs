@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tessera::Store;
+use tessera::{Clock, Store, SystemClock};
 
 use crate::state::AppState;
 
@@ -40,7 +40,12 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let lag = state
+        .manager
+        .revoked_view()
+        .synced_at()
+        .map(|at| SystemClock.now().since(at));
+    let mut response = state.metrics.render(lag).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

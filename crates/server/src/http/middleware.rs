@@ -11,7 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use super::{ApiError, limits};
+use std::sync::atomic::Ordering;
+
+use super::{ApiError, client, limits};
 use crate::config::LimitBy;
 use crate::state::AppState;
 
@@ -39,19 +41,26 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         if header_bytes(&req) > MAX_HEADER_BYTES {
             return ApiError::HeadersTooLarge.into_response();
         }
-        let client = req
+        let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        if let (Some(class), Some(ip)) = (limits::class_of(&method, &route), client)
-            && let Err(e) = limits::enforce(
-                &state,
-                class,
-                LimitBy::Client,
-                &ip,
-                limits::Subject::default(),
-            )
-            .await
+            .map(|c| c.0.ip());
+        let client = peer
+            .map(|peer| client::resolve(peer, false, req.headers(), &state.config.trusted_proxies));
+        if let Some(c) = &client {
+            warn_plain_http(&state, c);
+        }
+        if let (Some(class), Some(ip)) = (
+            limits::class_of(&method, &route),
+            client.map(|c| c.ip.to_string()),
+        ) && let Err(e) = limits::enforce(
+            &state,
+            class,
+            LimitBy::Client,
+            &ip,
+            limits::Subject::default(),
+        )
+        .await
         {
             return e.into_response();
         }
@@ -77,6 +86,23 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// Warns once when browsers would be sent `Secure` cookies over plain HTTP: they would drop
+/// them. Loopback (development) is exempt.
+fn warn_plain_http(state: &AppState, c: &client::Client) {
+    if state.config.cookie_secure
+        && !c.https
+        && !c.proxied
+        && !c.ip.is_loopback()
+        && !state.warned_plain_http.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            peer = %c.ip,
+            "cookies are Secure but requests arrive over plain HTTP from a peer that is not a trusted proxy: \
+             serve TLS, or list your TLS-terminating proxy in trusted_proxies"
+        );
+    }
 }
 
 fn request_id(req: &Request) -> String {

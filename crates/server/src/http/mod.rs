@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, merged here with the cross-cutting layers.
 
 mod auth;
+mod client;
 mod error;
 mod extract;
 mod health;

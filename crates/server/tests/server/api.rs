@@ -727,3 +727,41 @@ async fn a_users_security_events_are_listed_newest_first() {
         .await
         .assert_problem(400, "invalid-request");
 }
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let app = App::with(
+        "trusted_proxies = [\"10.0.0.0/8\"]\n[rate_limits]\nadmin = { client = \"1/m\" }\n",
+    )
+    .await;
+    let auth = format!("Bearer {}", app.key);
+    let from = |xff: &'static str| {
+        [
+            ("authorization", auth.clone()),
+            ("x-forwarded-for", xff.to_owned()),
+        ]
+    };
+    let send = |ip: [u8; 4], xff: &'static str| {
+        let h = from(xff);
+        let app = &app;
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.send_from(ip, Method::GET, "/v1/users/a/sessions", &h, "")
+                .await
+                .status
+        }
+    };
+    // An untrusted peer cannot rotate spoofed addresses to dodge its limit.
+    assert_eq!(send([203, 0, 113, 5], "1.1.1.1").await, StatusCode::OK);
+    assert_eq!(
+        send([203, 0, 113, 5], "2.2.2.2").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Behind the trusted proxy, each forwarded client has its own limit.
+    assert_eq!(send([10, 0, 0, 1], "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(send([10, 0, 0, 1], "198.51.100.2").await, StatusCode::OK);
+    assert_eq!(
+        send([10, 0, 0, 2], "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -94,6 +94,11 @@ pub async fn list_returns_only_that_users_live_sessions<S: Store + Clone + 'stat
         .map(|s| s.sid)
         .collect();
     assert_eq!(listed, vec![alice[0], alice[2]]);
+    assert_eq!(
+        f.store.count_live(f.clock_now()).await.unwrap(),
+        5,
+        "2 alice + 2 bob + alice2"
+    );
     let listed_bob = f.manager.list("bob").await.unwrap();
     assert_eq!(listed_bob.len(), 2);
     assert!(

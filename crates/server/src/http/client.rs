@@ -1,0 +1,198 @@
+//! Who is calling: the client IP and scheme, taken from `Forwarded` / `X-Forwarded-For` /
+//! `X-Forwarded-Proto` only when the peer is a configured trusted proxy. From anyone else those
+//! headers are ignored, so a client cannot spoof its address past a per-IP rate limit.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+
+use crate::config::Cidr;
+
+/// The resolved client of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// Whether the client reached us (or our proxy) over HTTPS.
+    pub https: bool,
+    /// Whether the address came through a trusted proxy.
+    pub proxied: bool,
+}
+
+/// Resolves the client of a request that arrived from `peer` (over TLS when `tls`).
+pub fn resolve(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[Cidr]) -> Client {
+    let direct = Client {
+        ip: peer,
+        https: tls,
+        proxied: false,
+    };
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return direct;
+    }
+    let (hops, proto) = match forwarded(headers) {
+        Some(parsed) => parsed,
+        None => (x_forwarded_for(headers), x_forwarded_proto(headers)),
+    };
+    // The right-most address that is not one of our proxies is the client; anything to its
+    // left was written by the client itself and proves nothing.
+    let Some(ip) = hops
+        .iter()
+        .rev()
+        .copied()
+        .find(|ip| !trusted.iter().any(|c| c.contains(*ip)))
+    else {
+        return direct;
+    };
+    Client {
+        ip,
+        https: proto.map_or(tls, |p| p.eq_ignore_ascii_case("https")),
+        proxied: true,
+    }
+}
+
+/// RFC 7239 `Forwarded`: every `for=` in order, and the last `proto=`. `None` when absent or
+/// malformed (then the `X-Forwarded-*` headers are consulted).
+fn forwarded(headers: &HeaderMap) -> Option<(Vec<IpAddr>, Option<String>)> {
+    let mut hops = Vec::new();
+    let mut proto = None;
+    let mut seen = false;
+    for value in headers.get_all("forwarded") {
+        seen = true;
+        for element in value.to_str().ok()?.split(',') {
+            for pair in element.split(';') {
+                let (name, value) = pair.trim().split_once('=')?;
+                let value = value.trim().trim_matches('"');
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "for" => hops.push(node_ip(value)?),
+                    "proto" => proto = Some(value.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    seen.then_some((hops, proto))
+}
+
+/// An RFC 7239 node: `192.0.2.1`, `192.0.2.1:80`, `[2001:db8::1]` or `[2001:db8::1]:80`.
+fn node_ip(node: &str) -> Option<IpAddr> {
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.split(':')
+        .next()?
+        .parse()
+        .ok()
+        .or_else(|| node.parse().ok())
+}
+
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| node_ip(hop.trim()))
+        .collect()
+}
+
+fn x_forwarded_proto(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-forwarded-proto")?
+        .to_str()
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn proxies() -> Vec<Cidr> {
+        vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+    }
+
+    #[test]
+    fn spoofed_headers_from_untrusted_peers_are_ignored() {
+        let h = headers(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("forwarded", "for=5.6.7.8;proto=https"),
+        ]);
+        let c = resolve(ip("203.0.113.9"), false, &h, &proxies());
+        assert_eq!(
+            c,
+            Client {
+                ip: ip("203.0.113.9"),
+                https: false,
+                proxied: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_right_to_left() {
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let c = resolve(ip("10.0.0.2"), false, &h, &proxies());
+        assert_eq!(
+            c,
+            Client {
+                ip: ip("198.51.100.7"),
+                https: true,
+                proxied: true
+            }
+        );
+    }
+
+    #[test]
+    fn forwarded_wins_and_handles_ipv6_and_ports() {
+        let h = headers(&[
+            (
+                "forwarded",
+                r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.5"#,
+            ),
+            ("x-forwarded-for", "9.9.9.9"),
+        ]);
+        let c = resolve(ip("::1"), false, &h, &proxies());
+        assert_eq!(
+            c,
+            Client {
+                ip: ip("2001:db8::7"),
+                https: true,
+                proxied: true
+            }
+        );
+        let h = headers(&[("forwarded", "for=192.0.2.60:8080;proto=http")]);
+        assert_eq!(
+            resolve(ip("10.0.0.1"), true, &h, &proxies()).ip,
+            ip("192.0.2.60")
+        );
+    }
+
+    #[test]
+    fn garbage_or_only_proxies_fall_back_to_the_peer() {
+        for bad in [
+            vec![("forwarded", "for")],
+            vec![("x-forwarded-for", "not-an-ip")],
+            vec![("x-forwarded-for", "10.0.0.9")],
+            vec![],
+        ] {
+            let c = resolve(ip("10.0.0.2"), false, &headers(&bad), &proxies());
+            assert_eq!(c.ip, ip("10.0.0.2"), "{bad:?}");
+            assert!(!c.proxied);
+        }
+    }
+}
