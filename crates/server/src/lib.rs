@@ -17,6 +17,7 @@ mod metrics;
 mod serve;
 mod state;
 mod store;
+mod tls;
 
 pub use config::Config;
 pub use serve::state as build_state;

@@ -9,6 +9,12 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::state::AppState;
+use std::net::SocketAddr;
+use std::sync::RwLock;
+
+use axum::serve::ListenerExt;
+
+use crate::tls::{self, TlsListener};
 use crate::{background, boot, http};
 
 /// Builds the state a server runs with.
@@ -35,21 +41,37 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = state(config).await?;
+    let tls = match &state.config.tls {
+        Some(files) => Some((files.clone(), Arc::new(RwLock::new(files.load()?)))),
+        None => None,
+    };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let tasks = background::spawn(&state, &stopped);
-    tracing::info!(%addr, "listening");
-    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop.send(true);
-        })
-        .await?;
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop.send(true);
+    };
+    tracing::info!(%addr, tls = tls.is_some(), "listening");
+    match tls {
+        Some((files, config)) => {
+            tls::reload_on_sighup(files, Arc::clone(&config))?;
+            let listener = TlsListener::new(listener, config)?.tap_io(|_| ());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
     for task in tasks {
         let _ = task.await;
     }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tls::TlsFiles;
 use tessera::{
     Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
     Validation,
@@ -64,6 +65,10 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<Cidr>,
+    /// Certificate and key, when Tessera terminates TLS itself.
+    pub tls: Option<TlsFiles>,
+    /// Whether a TLS-terminating proxy sits in front (allows plain HTTP on a public address).
+    pub behind_tls_proxy: bool,
 }
 
 /// The file name of the database inside the data directory.
@@ -126,6 +131,18 @@ impl Config {
             .map_err(|_| "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned())?;
         let rotation = rotation(&raw, algorithm, &policy, &validation)?;
         let hs256_secret = hs256_secret(raw.hs256_secret, algorithm)?;
+        let tls = match (raw.tls_cert.clone(), raw.tls_key.clone()) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("set both tls_cert and tls_key, or neither".into()),
+        };
+        let behind_tls_proxy = raw.behind_tls_proxy.unwrap_or(false);
+        if tls.is_none() && !behind_tls_proxy && !listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing to serve plain HTTP on {listen}: set tls_cert and tls_key, or \
+                 behind_tls_proxy = true when a TLS-terminating proxy is in front"
+            ));
+        }
         let cookie_secure = raw.cookie_secure.unwrap_or(true);
         if !cookie_secure && !listen.ip().is_loopback() {
             return Err(format!(
@@ -152,6 +169,8 @@ impl Config {
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
+            tls,
+            behind_tls_proxy,
         })
     }
 

@@ -36,6 +36,9 @@ pub struct RawConfig {
     pub log_level: Option<String>,
     pub rate_limits: Option<RawRateLimits>,
     pub trusted_proxies: Option<StringList>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub behind_tls_proxy: Option<bool>,
 }
 
 /// A list, written as a TOML array or as one comma-separated string (the environment's form).
@@ -65,7 +68,10 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 25] = [
+    "tls_cert",
+    "tls_key",
+    "behind_tls_proxy",
     "audit_retention",
     "trusted_proxies",
     "listen",
@@ -156,6 +162,9 @@ impl RawConfig {
             purge_interval,
             audit_retention,
             trusted_proxies,
+            tls_cert,
+            tls_key,
+            behind_tls_proxy,
             request_timeout,
             max_sessions_per_user,
             on_session_limit,
@@ -201,7 +210,7 @@ fn typed(key: &str, value: &str) -> Result<toml::Value, String> {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("{value:?} is not a whole number")),
-        "cookie_secure" => value
+        "cookie_secure" | "behind_tls_proxy" => value
             .parse::<bool>()
             .map(toml::Value::Boolean)
             .map_err(|_| format!("{value:?} is not true or false")),

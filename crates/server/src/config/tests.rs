@@ -22,6 +22,7 @@ fn unsafe_and_inconsistent_settings_are_refused_with_advice() {
             RawConfig {
                 cookie_secure: Some(false),
                 listen: Some("0.0.0.0:8080".into()),
+                behind_tls_proxy: Some(true),
                 ..raw()
             },
             "cookie_secure",
@@ -167,4 +168,23 @@ fn trusted_proxies_parse_from_lists_and_comma_strings() {
     assert!(c.trusted_proxies[0].contains("192.168.4.4".parse().unwrap()));
     let err = Config::from_toml("trusted_proxies = [\"10.0.0.0/99\"]").unwrap_err();
     assert!(err.contains("trusted_proxies"), "{err}");
+}
+
+#[test]
+fn tls_settings_come_in_pairs_and_public_addresses_need_tls_or_a_proxy() {
+    assert!(
+        Config::from_toml("tls_cert = \"c.pem\"")
+            .unwrap_err()
+            .contains("both")
+    );
+    let c =
+        Config::from_toml("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nlisten = \"0.0.0.0:443\"")
+            .unwrap();
+    assert!(c.tls.is_some());
+    assert!(
+        Config::from_toml("listen = \"0.0.0.0:80\"")
+            .unwrap_err()
+            .contains("refusing")
+    );
+    assert!(Config::from_toml("listen = \"0.0.0.0:80\"\nbehind_tls_proxy = true").is_ok());
 }

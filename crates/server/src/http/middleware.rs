@@ -6,7 +6,7 @@ use std::time::Instant;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -20,6 +20,8 @@ use crate::state::AppState;
 /// Largest accepted total size of request headers.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 const REQUEST_ID: &str = "x-request-id";
+/// Two years, subdomains included: once a browser has seen HTTPS here it never tries HTTP.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// Wraps every request: assigns a request id (kept from the client if sane), enforces the
 /// header-size and time limits, logs one line and counts it.
@@ -37,22 +39,24 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let tls = state.config.tls.is_some();
+    let client =
+        peer.map(|peer| client::resolve(peer, tls, req.headers(), &state.config.trusted_proxies));
+    let https = client.as_ref().map_or(tls, |c| c.https);
+    if let Some(c) = &client {
+        warn_plain_http(&state, c);
+    }
     let mut response = async {
         if header_bytes(&req) > MAX_HEADER_BYTES {
             return ApiError::HeadersTooLarge.into_response();
         }
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let client = peer
-            .map(|peer| client::resolve(peer, false, req.headers(), &state.config.trusted_proxies));
-        if let Some(c) = &client {
-            warn_plain_http(&state, c);
-        }
         if let (Some(class), Some(ip)) = (
             limits::class_of(&method, &route),
-            client.map(|c| c.ip.to_string()),
+            client.as_ref().map(|c| c.ip.to_string()),
         ) && let Err(e) = limits::enforce(
             &state,
             class,
@@ -84,6 +88,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if https {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     response
 }

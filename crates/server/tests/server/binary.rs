@@ -290,11 +290,24 @@ fn unsafe_configuration_stops_start_up_with_advice() {
     )
     .unwrap();
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         (
-            &[("TESSERA_COOKIE_SECURE", "false")],
+            &[
+                ("TESSERA_COOKIE_SECURE", "false"),
+                ("TESSERA_BEHIND_TLS_PROXY", "true"),
+            ],
             &["serve", "--listen", "0.0.0.0:0"],
             "cookie_secure",
+        ),
+        (
+            &[],
+            &["serve", "--listen", "0.0.0.0:0"],
+            "refusing to serve plain HTTP",
+        ),
+        (
+            &[("TESSERA_TLS_CERT", "cert.pem")],
+            &["serve"],
+            "both tls_cert and tls_key",
         ),
         (
             &[
@@ -375,4 +388,128 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(request["span"]["request_id"], "req-42");
     assert_eq!(request["status"], 200);
     assert!(lines.iter().any(|l| l["message"] == "listening"));
+}
+
+/// A self-signed certificate for 127.0.0.1, written as `<name>.crt` and `<name>.key` in `dir`.
+fn certificate(dir: &std::path::Path, name: &str) {
+    let status = Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=tessera-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        .args([
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is needed to make test certificates (apt-get install openssl)");
+    assert!(status.success());
+}
+
+fn curl_tls(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+    path: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .args(extra)
+        .arg(format!("https://{addr}{path}"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The whole API over TLS, with HSTS; SIGHUP swaps the certificate without a restart.
+#[test]
+fn serves_tls_with_hsts_and_reloads_the_certificate_on_sighup() {
+    let dir = temp_dir();
+    certificate(&dir, "first");
+    certificate(&dir, "second");
+    std::fs::copy(dir.join("first.crt"), dir.join("live.crt")).unwrap();
+    std::fs::copy(dir.join("first.key"), dir.join("live.key")).unwrap();
+    let env = [
+        ("TESSERA_TLS_CERT", "live.crt"),
+        ("TESSERA_TLS_KEY", "live.key"),
+    ];
+    let server = Process::serve(&dir, &env, &[]);
+    let (ok, response) = curl_tls(server.addr, &dir.join("first.crt"), "/healthz", &[]);
+    assert!(ok && response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=63072000; includesubdomains"),
+        "{response}"
+    );
+    let auth = format!("Authorization: Bearer {}", server.admin_key());
+    let create = [
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"user_id":"alice"}"#,
+    ];
+    let (ok, response) = curl_tls(server.addr, &dir.join("first.crt"), "/v1/sessions", &create);
+    assert!(ok && response.starts_with("HTTP/1.1 201"), "{response}");
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(server.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = plain.read_to_end(&mut buf);
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+
+    std::fs::copy(dir.join("second.crt"), dir.join("live.crt")).unwrap();
+    std::fs::copy(dir.join("second.key"), dir.join("live.key")).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if curl_tls(server.addr, &dir.join("second.crt"), "/healthz", &[]).0 {
+            reloaded = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        reloaded,
+        "the new certificate was never served:\n{}",
+        server.log_text()
+    );
+    assert!(
+        !curl_tls(server.addr, &dir.join("first.crt"), "/healthz", &[]).0,
+        "the old one is gone"
+    );
+    assert!(server.log_text().contains("TLS certificate reloaded"));
 }
