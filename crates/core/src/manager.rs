@@ -15,167 +15,29 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
+mod issued;
 mod keys;
 mod refresh;
+mod revoke;
+mod settings;
 
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
-
-use serde_json::{Map, Value};
 
 use crate::chain::Chain;
-use crate::jwt::{AccessClaims, JwkSet, RotationPolicy, Validation, sign_compact};
-use crate::store::{
-    CreateOutcome, LimitCheck, Revocation, Revoked, SessionUpdate, Store, UpdateOutcome,
-};
+use crate::jwt::{AccessClaims, JwkSet, sign_compact};
+use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditEvent, AuditHook, AuditKind, Clock, Device, Error, RefreshState, RefreshToken,
-    RevokeReason, RevokedView, ServerSecret, Session, SessionId, SessionPolicy, StoredEvent,
-    Timestamp, TokenRejection, random,
+    AuditKind, Clock, Error, RefreshState, RefreshToken, RevokeReason, RevokedView, Session,
+    SessionId, Timestamp, TokenRejection, random,
 };
 
 use keys::KeyRing;
 pub use keys::KeySummary;
 
-/// Longest accepted user id, in bytes.
-const MAX_USER_ID: usize = 256;
-/// Largest accepted application claims, serialised (they ride in every access token).
-const MAX_CLAIMS_BYTES: usize = 2048;
-/// Largest accepted application data, serialised.
-const MAX_DATA_BYTES: usize = 64 * 1024;
-/// Feed entries read per store call while catching up.
-const FEED_PAGE: usize = 1000;
-
-/// Everything a [`SessionManager`] needs besides its store and clock.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Issuer, audience, leeway and token size cap.
-    pub validation: Validation,
-    /// Session lifetimes and limits.
-    pub policy: SessionPolicy,
-    /// Signing-key rotation schedule and algorithm.
-    pub rotation: RotationPolicy,
-    /// The root secret for refresh chains and CSRF (shared by all nodes).
-    pub secret: ServerSecret,
-    /// An operator-supplied HS256 secret (at least 32 bytes) to sign with instead of rotating,
-    /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`
-    /// to be HS256.
-    pub hs256_secret: Option<Hs256Secret>,
-    /// Called with every audit event after it is stored (the server logs them).
-    pub audit_hook: Option<AuditHook>,
-    /// `Some(bound)` when several nodes share the store: verification fails closed when the
-    /// revocation view has not synced within the bound. `None` for a single process.
-    pub max_feed_staleness: Option<Duration>,
-}
-
-impl Settings {
-    /// Defaults everywhere but the two choices that cannot have one.
-    pub fn new(validation: Validation, secret: ServerSecret) -> Self {
-        Self {
-            validation,
-            policy: SessionPolicy::default(),
-            rotation: RotationPolicy::default(),
-            secret,
-            hs256_secret: None,
-            audit_hook: None,
-            max_feed_staleness: None,
-        }
-    }
-}
-
-/// An operator-supplied HS256 secret. `Debug` does not print it.
-#[derive(Clone)]
-pub struct Hs256Secret(Vec<u8>);
-
-impl Hs256Secret {
-    /// Wraps `secret`, refusing anything under 256 bits.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] for a secret under 32 bytes.
-    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
-        let secret = secret.into();
-        if secret.len() < crate::jwt::MIN_HMAC_SECRET {
-            return Err(Error::InvalidKey("HS256 secret must be at least 32 bytes"));
-        }
-        Ok(Self(secret))
-    }
-
-    pub(crate) fn key(&self) -> Result<crate::jwt::SigningKey, Error> {
-        // The kid is derived from the secret, so every node configured alike agrees on it.
-        let kid = crate::encoding::b64_encode(
-            crate::TokenHash::of(&self.0)
-                .as_bytes()
-                .get(..9)
-                .unwrap_or_default(),
-        );
-        crate::jwt::SigningKey::hs256(kid, &self.0)
-    }
-}
-
-impl std::fmt::Debug for Hs256Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Hs256Secret(..)")
-    }
-}
-
-/// What a new session starts with.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewSession {
-    /// The authenticated user.
-    pub user_id: String,
-    /// Application claims copied into every access token (e.g. `role`).
-    pub claims: Map<String, Value>,
-    /// Application data kept server-side.
-    pub data: Value,
-    /// Device metadata.
-    pub device: Device,
-}
-
-impl NewSession {
-    /// A session for `user_id` with no claims, data or device details.
-    pub fn for_user(user_id: impl Into<String>) -> Self {
-        Self {
-            user_id: user_id.into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// A signed access token. `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken {
-    token: String,
-    /// When it expires.
-    pub expires_at: Timestamp,
-    /// Its unique id.
-    pub jti: String,
-}
-
-impl AccessToken {
-    /// The compact JWS to hand to the client. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.token
-    }
-}
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("jti", &self.jti)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Tokens issued at session creation or refresh.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The session as it stands after the operation.
-    pub session: Session,
-    /// A fresh access token.
-    pub access_token: AccessToken,
-    /// The refresh token to use next.
-    pub refresh_token: RefreshToken,
-}
+pub use issued::{AccessToken, Issued, NewSession};
+use issued::{validate_claims, validate_data, validate_new};
+pub use settings::{Hs256Secret, Settings};
 
 /// Sessions, tokens and revocation over a store.
 pub struct SessionManager<S, C> {
@@ -389,141 +251,6 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         Ok((*claims).clone())
     }
 
-    /// Feed entries must outlive every access token the session may have issued.
-    fn revocation_until(&self, now: Timestamp) -> Timestamp {
-        let v = &self.settings.validation;
-        now.plus(self.settings.policy.access_ttl + v.leeway() + Duration::from_secs(60))
-    }
-
-    fn revocation(&self, reason: RevokeReason, at: Timestamp) -> Revocation {
-        Revocation {
-            reason,
-            at,
-            until: self.revocation_until(at),
-        }
-    }
-
-    /// Revokes one session: its refresh token stops working and its access tokens stop verifying
-    /// at once. Returns whether it was live before.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn revoke(&self, sid: &SessionId, reason: RevokeReason) -> Result<bool, Error> {
-        let now = self.clock.now();
-        let r = self.revocation(reason, now);
-        let user = self.store.revoke(sid, r).await?;
-        self.view.insert(Revoked::Session(*sid), r.until);
-        if let Some(user) = &user {
-            self.record(Some(user), Some(*sid), AuditKind::SessionRevoked { reason })
-                .await?;
-        }
-        Ok(user.is_some())
-    }
-
-    /// Records an audit event: stored, then handed to the hook (if any).
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn record(
-        &self,
-        user_id: Option<&str>,
-        sid: Option<SessionId>,
-        kind: AuditKind,
-    ) -> Result<(), Error> {
-        let event = AuditEvent {
-            at: self.clock.now(),
-            user_id: user_id.map(str::to_owned),
-            sid,
-            kind,
-        };
-        self.store.append_audit(&event).await?;
-        if let Some(hook) = &self.settings.audit_hook {
-            hook.call(&event);
-        }
-        Ok(())
-    }
-
-    /// A user's audit events, newest first (ids below `before`, at most `limit`).
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn events(
-        &self,
-        user_id: &str,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, Error> {
-        Ok(self.store.audit_for_user(user_id, before, limit).await?)
-    }
-
-    /// Deletes up to `batch` audit events older than `retention`. Returns how many.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn purge_audit(&self, retention: Duration, batch: usize) -> Result<usize, Error> {
-        Ok(self
-            .store
-            .purge_audit(self.clock.now().minus(retention), batch)
-            .await?)
-    }
-
-    /// Revokes all of a user's sessions, or all but `except` ("sign out everywhere else").
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn revoke_user(
-        &self,
-        user_id: &str,
-        except: Option<&SessionId>,
-        reason: RevokeReason,
-    ) -> Result<Vec<SessionId>, Error> {
-        let now = self.clock.now();
-        let r = self.revocation(reason, now);
-        let revoked = self.store.revoke_user(user_id, except, r).await?;
-        for sid in &revoked {
-            self.view.insert(Revoked::Session(*sid), r.until);
-            self.record(
-                Some(user_id),
-                Some(*sid),
-                AuditKind::SessionRevoked { reason },
-            )
-            .await?;
-        }
-        Ok(revoked)
-    }
-
-    /// Revokes one access token by its claims (RFC 7009), until it expires.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn revoke_access_token(&self, claims: &AccessClaims) -> Result<(), Error> {
-        let until = Timestamp::from_secs(claims.exp).plus(self.settings.validation.leeway());
-        self.store.revoke_token(&claims.jti, until).await?;
-        self.view.insert(Revoked::Token(claims.jti.clone()), until);
-        Ok(())
-    }
-
-    /// Reads new feed entries into the revocation view. Returns how many were applied.
-    ///
-    /// # Errors
-    /// Store errors (the view then turns stale after its bound and verification fails closed).
-    pub async fn sync_revocations(&self) -> Result<usize, Error> {
-        let mut applied = 0;
-        loop {
-            let page = self
-                .store
-                .revocations_after(self.view.cursor(), FEED_PAGE)
-                .await?;
-            let now = self.clock.now();
-            self.view.apply(&page, now);
-            applied += page.len();
-            if page.len() < FEED_PAGE {
-                self.view.prune(now);
-                return Ok(applied);
-            }
-        }
-    }
-
     /// One session, live or not.
     ///
     /// # Errors
@@ -594,41 +321,6 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     pub async fn purge_expired(&self, batch: usize) -> Result<usize, Error> {
         Ok(self.store.purge_expired(self.clock.now(), batch).await?)
     }
-}
-
-fn validate_new(new: &NewSession) -> Result<(), Error> {
-    if new.user_id.is_empty()
-        || new.user_id.len() > MAX_USER_ID
-        || new.user_id.chars().any(char::is_control)
-    {
-        return Err(Error::InvalidInput(
-            "user_id must be 1 to 256 bytes without control characters",
-        ));
-    }
-    validate_claims(&new.claims)?;
-    validate_data(&new.data)
-}
-
-fn validate_claims(claims: &Map<String, Value>) -> Result<(), Error> {
-    if claims
-        .keys()
-        .any(|k| crate::jwt::REGISTERED_CLAIMS.contains(&k.as_str()))
-    {
-        return Err(Error::InvalidInput(
-            "claims may not use registered claim names",
-        ));
-    }
-    if serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len()) > MAX_CLAIMS_BYTES {
-        return Err(Error::InvalidInput("claims exceed 2 KiB"));
-    }
-    Ok(())
-}
-
-fn validate_data(data: &Value) -> Result<(), Error> {
-    if serde_json::to_vec(data).map_or(usize::MAX, |v| v.len()) > MAX_DATA_BYTES {
-        return Err(Error::InvalidInput("data exceeds 64 KiB"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

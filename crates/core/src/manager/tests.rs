@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::{ManualClock, MemoryStore};
+use crate::{ServerSecret, Validation};
 
 fn settings() -> Settings {
     Settings::new(

@@ -1,0 +1,56 @@
+//! The manager's side of the audit trail.
+
+use std::time::Duration;
+
+use super::SessionManager;
+use crate::store::Store;
+use crate::{AuditEvent, AuditKind, Clock, Error, SessionId, StoredEvent};
+
+impl<S: Store, C: Clock> SessionManager<S, C> {
+    /// Records an audit event: stored, then handed to the hook (if any).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn record(
+        &self,
+        user_id: Option<&str>,
+        sid: Option<SessionId>,
+        kind: AuditKind,
+    ) -> Result<(), Error> {
+        let event = AuditEvent {
+            at: self.clock.now(),
+            user_id: user_id.map(str::to_owned),
+            sid,
+            kind,
+        };
+        self.store.append_audit(&event).await?;
+        if let Some(hook) = &self.settings.audit_hook {
+            hook.call(&event);
+        }
+        Ok(())
+    }
+
+    /// A user's audit events, newest first (ids below `before`, at most `limit`).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn events(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        Ok(self.store.audit_for_user(user_id, before, limit).await?)
+    }
+
+    /// Deletes up to `batch` audit events older than `retention`. Returns how many.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn purge_audit(&self, retention: Duration, batch: usize) -> Result<usize, Error> {
+        Ok(self
+            .store
+            .purge_audit(self.clock.now().minus(retention), batch)
+            .await?)
+    }
+}

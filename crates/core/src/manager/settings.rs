@@ -1,0 +1,78 @@
+//! What a [`SessionManager`](super::SessionManager) is configured with.
+
+use std::time::Duration;
+
+use crate::jwt::{RotationPolicy, Validation};
+use crate::{AuditHook, Error, ServerSecret, SessionPolicy};
+
+/// Everything a [`SessionManager`](super::SessionManager) needs besides its store and clock.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer, audience, leeway and token size cap.
+    pub validation: Validation,
+    /// Session lifetimes and limits.
+    pub policy: SessionPolicy,
+    /// Signing-key rotation schedule and algorithm.
+    pub rotation: RotationPolicy,
+    /// The root secret for refresh chains and CSRF (shared by all nodes).
+    pub secret: ServerSecret,
+    /// An operator-supplied HS256 secret (at least 32 bytes) to sign with instead of rotating,
+    /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`
+    /// to be HS256.
+    pub hs256_secret: Option<Hs256Secret>,
+    /// Called with every audit event after it is stored (the server logs them).
+    pub audit_hook: Option<AuditHook>,
+    /// `Some(bound)` when several nodes share the store: verification fails closed when the
+    /// revocation view has not synced within the bound. `None` for a single process.
+    pub max_feed_staleness: Option<Duration>,
+}
+
+impl Settings {
+    /// Defaults everywhere but the two choices that cannot have one.
+    pub fn new(validation: Validation, secret: ServerSecret) -> Self {
+        Self {
+            validation,
+            policy: SessionPolicy::default(),
+            rotation: RotationPolicy::default(),
+            secret,
+            hs256_secret: None,
+            audit_hook: None,
+            max_feed_staleness: None,
+        }
+    }
+}
+
+/// An operator-supplied HS256 secret. `Debug` does not print it.
+#[derive(Clone)]
+pub struct Hs256Secret(Vec<u8>);
+
+impl Hs256Secret {
+    /// Wraps `secret`, refusing anything under 256 bits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for a secret under 32 bytes.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
+        let secret = secret.into();
+        if secret.len() < crate::jwt::MIN_HMAC_SECRET {
+            return Err(Error::InvalidKey("HS256 secret must be at least 32 bytes"));
+        }
+        Ok(Self(secret))
+    }
+
+    pub(crate) fn key(&self) -> Result<crate::jwt::SigningKey, Error> {
+        // The kid is derived from the secret, so every node configured alike agrees on it.
+        let kid = crate::encoding::b64_encode(
+            crate::TokenHash::of(&self.0)
+                .as_bytes()
+                .get(..9)
+                .unwrap_or_default(),
+        );
+        crate::jwt::SigningKey::hs256(kid, &self.0)
+    }
+}
+
+impl std::fmt::Debug for Hs256Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hs256Secret(..)")
+    }
+}
