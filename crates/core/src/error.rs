@@ -81,6 +81,10 @@ pub enum Error {
     /// A cookie token, API key, session id or CSRF token is not in its format.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// A browser cookie that is malformed, unknown, not this session's current one, or whose
+    /// session is over (one coarse answer for all).
+    #[error("invalid session cookie")]
+    InvalidCookie,
     /// No such session.
     #[error("session not found")]
     SessionNotFound,

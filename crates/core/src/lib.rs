@@ -15,11 +15,13 @@
 mod audit;
 mod chain;
 mod clock;
+mod cookie;
 mod csrf;
 mod encoding;
 mod error;
 pub mod jwt;
 mod manager;
+mod password;
 mod policy;
 mod random;
 mod rate_limit;
@@ -32,18 +34,20 @@ pub mod store;
 
 pub use audit::{AuditEvent, AuditHook, AuditKind, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use cookie::CookieToken;
 pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};
 pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};
 pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
 pub use manager::{
     AccessToken, Hs256Secret, Issued, KeySummary, NewSession, SessionManager, Settings,
 };
+pub use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordHash};
 pub use policy::{OnLimit, SessionLimit, SessionPolicy};
 pub use random::random_id;
 pub use rate_limit::{Quota, RateDecision, RateLimiter, gcra};
 pub use refresh_token::RefreshToken;
 pub use revocation::RevokedView;
-pub use secret::{ApiKey, CookieToken, ServerSecret, TokenHash};
+pub use secret::{ApiKey, ServerSecret, TokenHash};
 pub use session::{Device, RefreshState, RevokeReason, Session};
 pub use session_id::SessionId;
 pub use store::{MemoryStore, Store};

@@ -16,6 +16,7 @@
 //! ```
 
 mod audit;
+mod browser;
 mod issued;
 mod keys;
 mod refresh;
@@ -28,8 +29,8 @@ use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditKind, Clock, Error, RefreshState, RefreshToken, RevokeReason, RevokedView, Session,
-    SessionId, Timestamp, TokenRejection, random,
+    AuditKind, Clock, CookieToken, Csrf, Error, RefreshState, RefreshToken, RevokeReason,
+    RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -47,6 +48,7 @@ pub struct SessionManager<S, C> {
     chain: Chain,
     keys: RwLock<Arc<KeyRing>>,
     view: RevokedView,
+    csrf: Csrf,
 }
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
@@ -76,6 +78,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         };
         let keys = RwLock::new(Arc::new(KeyRing::empty(&settings.validation)));
         let chain = Chain::new(&settings.secret);
+        let csrf = Csrf::new(&settings.secret);
         Ok(Self {
             store,
             clock,
@@ -83,6 +86,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             chain,
             keys,
             view,
+            csrf,
         })
     }
 
@@ -127,9 +131,28 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// [`Error::InvalidInput`] for a bad user id, reserved or oversized claims or data;
     /// [`Error::SessionLimitReached`] when the user's cap denies it; store errors.
     pub async fn create(&self, new: NewSession) -> Result<Issued, Error> {
+        self.create_with(SessionId::generate()?, new, None).await
+    }
+
+    /// [`SessionManager::create`] for a browser: also issues the session's cookie.
+    ///
+    /// # Errors
+    /// As [`SessionManager::create`].
+    pub async fn create_browser(&self, new: NewSession) -> Result<(Issued, CookieToken), Error> {
+        let sid = SessionId::generate()?;
+        let cookie = CookieToken::generate(sid)?;
+        let issued = self.create_with(sid, new, Some(cookie.hash())).await?;
+        Ok((issued, cookie))
+    }
+
+    async fn create_with(
+        &self,
+        sid: SessionId,
+        new: NewSession,
+        cookie: Option<TokenHash>,
+    ) -> Result<Issued, Error> {
         validate_new(&new)?;
         let now = self.clock.now();
-        let sid = SessionId::generate()?;
         let secret: [u8; 32] = random::bytes()?;
         let p = &self.settings.policy;
         let absolute = now.plus(p.absolute_timeout);
@@ -145,10 +168,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             absolute_expires_at: absolute,
             refresh: RefreshState {
                 generation: 1,
-                current: crate::TokenHash::of(&secret),
+                current: TokenHash::of(&secret),
                 previous: None,
                 rotated_at: now,
             },
+            cookie,
             version: 1,
             revoked_at: None,
             revoke_reason: None,

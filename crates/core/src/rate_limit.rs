@@ -145,6 +145,14 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Forgets `key`: its next request starts with a full burst.
+    pub fn reset(&self, key: &str) {
+        self.tats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
     /// Decides for `key` at `now`, atomically.
     pub fn decide(&self, key: &str, quota: &Quota, now: Timestamp) -> RateDecision {
         let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);

@@ -62,90 +62,48 @@ impl<'de> serde::Deserialize<'de> for TokenHash {
     }
 }
 
-/// A 256-bit bearer secret with a scanner-friendly prefix (`tss_` cookies, `tsk_` API keys).
+/// A backend API key: `tsk_` + 256-bit secret, checksummed. Stored only as a hash.
 #[derive(Clone)]
-struct Bearer<const KIND: u8>([u8; 32]);
+pub struct ApiKey([u8; 32]);
 
-impl<const KIND: u8> Bearer<KIND> {
-    const PREFIX: &'static str = if KIND == 0 { "tss_" } else { "tsk_" };
-    const NAME: &'static str = if KIND == 0 {
-        "session cookie"
-    } else {
-        "API key"
-    };
+impl ApiKey {
+    const PREFIX: &'static str = "tsk_";
 
-    fn generate() -> Result<Self, Error> {
+    /// A fresh key from the OS CSPRNG.
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the CSPRNG fails.
+    pub fn generate() -> Result<Self, Error> {
         random::bytes().map(Self)
     }
 
-    fn parse(text: &str) -> Result<Self, Error> {
-        let bytes = unframe(Self::PREFIX, text, 32).ok_or(Error::Malformed(Self::NAME))?;
+    /// Parses the textual form, checking prefix, encoding, length and checksum.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] for anything that is not such a key.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let bytes = unframe(Self::PREFIX, text, 32).ok_or(Error::Malformed("API key"))?;
         <[u8; 32]>::try_from(bytes)
             .map(Self)
-            .map_err(|_| Error::Malformed(Self::NAME))
+            .map_err(|_| Error::Malformed("API key"))
     }
 
-    fn expose(&self) -> String {
+    /// The textual form to hand to its owner. Never log it.
+    pub fn expose(&self) -> String {
         frame(Self::PREFIX, &self.0)
     }
 
-    fn hash(&self) -> TokenHash {
+    /// The hash to store and compare by.
+    pub fn hash(&self) -> TokenHash {
         TokenHash::of(&self.0)
     }
 }
 
-macro_rules! bearer_type {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name(Bearer<$kind>);
-
-        impl $name {
-            /// A fresh secret from the OS CSPRNG.
-            ///
-            /// # Errors
-            /// [`Error::Random`] if the CSPRNG fails.
-            pub fn generate() -> Result<Self, Error> {
-                Bearer::generate().map(Self)
-            }
-
-            /// Parses the textual form, checking prefix, encoding, length and checksum.
-            ///
-            /// # Errors
-            /// [`Error::Malformed`] for anything that is not such a secret.
-            pub fn parse(text: &str) -> Result<Self, Error> {
-                Bearer::parse(text).map(Self)
-            }
-
-            /// The textual form to hand to its owner. Never log it.
-            pub fn expose(&self) -> String {
-                self.0.expose()
-            }
-
-            /// The hash to store and look up by.
-            pub fn hash(&self) -> TokenHash {
-                self.0.hash()
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "(..)"))
-            }
-        }
-    };
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(..)")
+    }
 }
-
-bearer_type!(
-    /// The browser session cookie value: `tss_` + 256-bit secret. Stored only as a hash.
-    CookieToken,
-    0
-);
-bearer_type!(
-    /// A backend API key: `tsk_` + 256-bit secret. Stored only as a hash.
-    ApiKey,
-    1
-);
 
 /// The server's root secret, from which the refresh-chain and CSRF keys are derived.
 ///
@@ -193,29 +151,22 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn cookie_and_api_key_round_trip_and_do_not_mix() {
-        let cookie = CookieToken::generate().unwrap();
-        let text = cookie.expose();
-        assert!(text.starts_with("tss_"));
-        assert!(
-            CookieToken::parse(&text)
-                .unwrap()
-                .hash()
-                .ct_eq(&cookie.hash())
-        );
-        assert!(ApiKey::parse(&text).is_err(), "a cookie is not an API key");
+    fn api_keys_round_trip_and_are_not_other_tokens() {
         let key = ApiKey::generate().unwrap();
-        assert!(key.expose().starts_with("tsk_"));
-        assert!(CookieToken::parse(&key.expose()).is_err());
+        let text = key.expose();
+        assert!(text.starts_with("tsk_"));
+        assert!(ApiKey::parse(&text).unwrap().hash().ct_eq(&key.hash()));
+        assert!(ApiKey::parse(&text.replace("tsk_", "tss_")).is_err());
+        assert!(ApiKey::parse(&text[..text.len() - 1]).is_err());
     }
 
     #[test]
     fn debug_never_prints_the_secret() {
-        let cookie = CookieToken::generate().unwrap();
-        let text = cookie.expose();
+        let key = ApiKey::generate().unwrap();
+        let text = key.expose();
         let shown = format!(
-            "{cookie:?} {:?} {:?}",
-            cookie.hash(),
+            "{key:?} {:?} {:?}",
+            key.hash(),
             ServerSecret::generate().unwrap()
         );
         assert!(!shown.contains(&text[4..20]));
@@ -224,29 +175,28 @@ mod tests {
 
     #[test]
     fn hashes_differ_per_secret() {
-        let a = CookieToken::generate().unwrap().hash();
-        let b = CookieToken::generate().unwrap().hash();
+        let a = ApiKey::generate().unwrap().hash();
+        let b = ApiKey::generate().unwrap().hash();
         assert!(!a.ct_eq(&b));
         assert!(a.ct_eq(&a));
     }
 
     proptest! {
         #[test]
-        fn cookie_parse_never_panics(s in any::<String>()) {
-            let _ = CookieToken::parse(&s);
+        fn api_key_parse_never_panics(s in any::<String>()) {
             let _ = ApiKey::parse(&s);
         }
 
         #[test]
-        fn cookie_parse_rejects_mutations(i in 4usize..50, c in "[A-Za-z0-9_-]") {
-            let text = CookieToken::generate().unwrap().expose();
+        fn api_key_parse_rejects_mutations(i in 4usize..50, c in "[A-Za-z0-9_-]") {
+            let text = ApiKey::generate().unwrap().expose();
             let mut chars: Vec<char> = text.chars().collect();
             let replacement = c.chars().next().unwrap();
             prop_assume!(chars[i] != replacement);
             chars[i] = replacement;
             let mutated: String = chars.into_iter().collect();
             // A single changed character either breaks the checksum or the encoding.
-            prop_assert!(CookieToken::parse(&mutated).is_err());
+            prop_assert!(ApiKey::parse(&mutated).is_err());
         }
     }
 }

@@ -73,7 +73,10 @@ pub struct Session {
     pub absolute_expires_at: Timestamp,
     /// Refresh rotation state.
     pub refresh: RefreshState,
-    /// Version of `claims` and `data`, for compare-and-set updates.
+    /// Hash of the browser cookie's secret, for sessions signed in through a browser.
+    #[serde(default)]
+    pub cookie: Option<TokenHash>,
+    /// Version of `claims`, `data` and `cookie`, for compare-and-set updates.
     pub version: u64,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,

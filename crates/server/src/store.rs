@@ -2,10 +2,11 @@
 
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome,
+    StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, Quota, RateDecision, Session, SessionId, Store, StoreError, StoredEvent, Timestamp,
+    AuditEvent, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
+    StoredEvent, Timestamp,
 };
 use tessera_sqlite::SqliteStore;
 
@@ -119,6 +120,22 @@ impl Store for AnyStore {
     }
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
         forward!(self.purge_audit(cutoff, batch))
+    }
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        forward!(self.reset_rate_limit(key))
+    }
+    async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
+        forward!(self.create_user(user))
+    }
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        forward!(self.get_user(user_id))
+    }
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        forward!(self.set_password(user_id, password))
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         forward!(self.load_keyset())

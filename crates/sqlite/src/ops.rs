@@ -4,11 +4,11 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
-    SessionUpdate, StoredKeyset, UpdateOutcome,
+    SessionUpdate, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, StoredEvent,
-    Timestamp,
+    AuditEvent, OnLimit, PasswordHash, RevokeReason, Session, SessionId, StoreError,
+    StoreErrorKind, StoredEvent, Timestamp,
 };
 
 use crate::codec::{db_error, decode, encode, int, ms, purge_at, uint};
@@ -160,6 +160,9 @@ pub(crate) fn update(
     if let Some(data) = &u.data {
         s.data = data.clone();
     }
+    if let Some(cookie) = u.cookie {
+        s.cookie = Some(cookie);
+    }
     s.version += 1;
     put(conn, &s)?;
     Ok(UpdateOutcome::Updated(s.version))
@@ -309,6 +312,50 @@ pub(crate) fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<u
         .and_then(|mut st| st.execute(params![ms(now), batch]))
         .map_err(db_error)?;
     Ok(purged)
+}
+
+pub(crate) fn create_user(conn: &Connection, user: &User) -> Result<bool> {
+    let n = conn
+        .execute(
+            "INSERT OR IGNORE INTO users (user_id, password, created_at) VALUES (?1, ?2, ?3)",
+            params![user.user_id, user.password.as_str(), ms(user.created_at)],
+        )
+        .map_err(db_error)?;
+    Ok(n == 1)
+}
+
+pub(crate) fn get_user(conn: &Connection, user_id: &str) -> Result<Option<User>> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached("SELECT password, created_at FROM users WHERE user_id = ?1")
+        .and_then(|mut st| {
+            st.query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(db_error)?;
+    row.map(|(password, created_at)| {
+        let password = PasswordHash::from_stored(password)
+            .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
+        Ok(User {
+            user_id: user_id.to_owned(),
+            password,
+            created_at: Timestamp::from_millis(created_at),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn set_password(
+    conn: &Connection,
+    user_id: &str,
+    password: &PasswordHash,
+) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE users SET password = ?1 WHERE user_id = ?2",
+            params![password.as_str(), user_id],
+        )
+        .map_err(db_error)?;
+    Ok(n == 1)
 }
 
 pub(crate) fn load_keyset(conn: &Connection) -> Result<Option<StoredKeyset>> {

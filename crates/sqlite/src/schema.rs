@@ -36,7 +36,13 @@ const MIGRATIONS: &[&str] = &[
         event   TEXT NOT NULL -- the event as JSON: ids and reasons, never a secret
      );
      CREATE INDEX audit_by_user ON audit (user_id, id);
-     CREATE INDEX audit_by_time ON audit (at);",
+          CREATE INDEX audit_by_time ON audit (at);",
+    // 3: accounts of the built-in sign-in.
+    "CREATE TABLE users (
+        user_id    TEXT PRIMARY KEY,
+        password   TEXT NOT NULL, -- Argon2id PHC string
+        created_at INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// Brings the database up to the latest schema, in one transaction per migration.

@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome,
+    StoredKeyset, UpdateOutcome, User,
 };
 
 use tessera::{
-    AuditEvent, Quota, RateDecision, RateLimiter, Session, SessionId, Store, StoreError,
-    StoredEvent, Timestamp,
+    AuditEvent, PasswordHash, Quota, RateDecision, RateLimiter, Session, SessionId, Store,
+    StoreError, StoredEvent, Timestamp,
 };
 
 use crate::ops;
@@ -199,6 +199,32 @@ impl Store for SqliteStore {
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.writer
             .write(move |c| ops::purge_audit(c, cutoff, batch))
+            .await
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        self.limits.reset(key);
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.writer.write(move |c| ops::create_user(c, &user)).await
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.readers.read(move |c| ops::get_user(c, &user_id)).await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let (user_id, password) = (user_id.to_owned(), password.clone());
+        self.writer
+            .write(move |c| ops::set_password(c, &user_id, &password))
             .await
     }
 

@@ -46,6 +46,7 @@ fn session(i: usize) -> Session {
             previous: None,
             rotated_at: now,
         },
+        cookie: None,
         version: 1,
         revoked_at: None,
         revoke_reason: None,

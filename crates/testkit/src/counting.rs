@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome,
+    StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, Quota, RateDecision, Session, SessionId, Store, StoreError, StoredEvent, Timestamp,
+    AuditEvent, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
+    StoredEvent, Timestamp,
 };
 
 /// Wraps a store and counts every call made through it.
@@ -132,6 +133,22 @@ impl<S: Store> Store for CountingStore<S> {
     }
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.count().purge_audit(cutoff, batch).await
+    }
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        self.count().reset_rate_limit(key).await
+    }
+    async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
+        self.count().create_user(user).await
+    }
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        self.count().get_user(user_id).await
+    }
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        self.count().set_password(user_id, password).await
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await

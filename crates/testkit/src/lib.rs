@@ -71,7 +71,11 @@ macro_rules! conformance_tests {
             keys::settings_initialise_once_and_overwrite,
             audit::security_events_are_recorded_per_user,
             audit::audit_retention_purges_in_batches,
+            browser::browser_cookies_authenticate_and_rotate,
+            browser::csrf_tokens_bind_to_the_cookie,
+            browser::accounts_are_created_once,
             limits::bursts_then_paces,
+            limits::a_reset_limit_starts_full,
             limits::concurrent_callers_never_exceed_the_limit,
             limits::refresh_rate_counts_genuine_tokens_only,
         );

@@ -72,16 +72,18 @@ pub struct Issued {
 }
 
 pub(super) fn validate_new(new: &NewSession) -> Result<(), Error> {
-    if new.user_id.is_empty()
-        || new.user_id.len() > MAX_USER_ID
-        || new.user_id.chars().any(char::is_control)
-    {
+    validate_user_id(&new.user_id)?;
+    validate_claims(&new.claims)?;
+    validate_data(&new.data)
+}
+
+pub(super) fn validate_user_id(user_id: &str) -> Result<(), Error> {
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID || user_id.chars().any(char::is_control) {
         return Err(Error::InvalidInput(
             "user_id must be 1 to 256 bytes without control characters",
         ));
     }
-    validate_claims(&new.claims)?;
-    validate_data(&new.data)
+    Ok(())
 }
 
 pub(super) fn validate_claims(claims: &Map<String, Value>) -> Result<(), Error> {

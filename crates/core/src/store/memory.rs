@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
-    SessionUpdate, Store, StoredKeyset, UpdateOutcome,
+    SessionUpdate, Store, StoredKeyset, UpdateOutcome, User,
 };
 use crate::{
-    AuditEvent, OnLimit, Quota, RateDecision, RateLimiter, RevokeReason, Session, SessionId,
-    StoreError, StoredEvent, Timestamp,
+    AuditEvent, OnLimit, PasswordHash, Quota, RateDecision, RateLimiter, RevokeReason, Session,
+    SessionId, StoreError, StoredEvent, Timestamp,
 };
 
 /// The in-memory store. Clones share the same data.
@@ -30,6 +30,7 @@ struct State {
     feed: VecDeque<FeedEntry>,
     last_cursor: u64,
     keyset: Option<StoredKeyset>,
+    users: HashMap<String, User>,
     audit: BTreeMap<u64, AuditEvent>,
     audit_by_user: HashMap<String, BTreeSet<u64>>,
     last_audit: u64,
@@ -224,6 +225,9 @@ impl Store for MemoryStore {
             if let Some(data) = &update.data {
                 s.data = data.clone();
             }
+            if let Some(cookie) = update.cookie {
+                s.cookie = Some(cookie);
+            }
             s.version += 1;
             UpdateOutcome::Updated(s.version)
         });
@@ -383,6 +387,37 @@ impl Store for MemoryStore {
             }
         }
         Ok(due.len())
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        self.limits.reset(key);
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        if st.users.contains_key(&user.user_id) {
+            return Ok(false);
+        }
+        st.users.insert(user.user_id.clone(), user.clone());
+        Ok(true)
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(user_id).cloned())
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let Some(user) = st.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        user.password = password.clone();
+        Ok(true)
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

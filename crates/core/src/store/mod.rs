@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 pub use memory::MemoryStore;
 
 use crate::{
-    AuditEvent, Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId, SessionLimit,
-    StoreError, StoredEvent, Timestamp,
+    AuditEvent, PasswordHash, Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId,
+    SessionLimit, StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
 /// A compare-and-set rotation of a session's refresh state.
@@ -62,13 +62,26 @@ pub enum CreateOutcome {
     LimitReached,
 }
 
-/// A change of a session's application claims and/or data.
+/// A change of a session's application claims, data and/or browser cookie.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionUpdate {
     /// New application claims, if changing.
     pub claims: Option<Map<String, Value>>,
     /// New application data, if changing.
     pub data: Option<Value>,
+    /// A new browser cookie hash, if changing (sign-in, privilege change).
+    pub cookie: Option<TokenHash>,
+}
+
+/// An account of the built-in sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user id (the sign-in name, normalised).
+    pub user_id: String,
+    /// The password's Argon2id hash.
+    pub password: PasswordHash,
+    /// When the account was created.
+    pub created_at: Timestamp,
 }
 
 /// What [`Store::update`] did.
@@ -254,6 +267,25 @@ pub trait Store: Send + Sync {
         cutoff: Timestamp,
         batch: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Forgets the state of a rate limit (a successful sign-in clears its failures).
+    fn reset_rate_limit(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Creates an account unless one with the same id exists. Returns whether it was created.
+    fn create_user(&self, user: &User) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The account with this id.
+    fn get_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// Replaces an account's password hash. Returns whether the account exists.
+    fn set_password(
+        &self,
+        user_id: &str,
+        password: &PasswordHash,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The stored keyset, if any.
     fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;

@@ -165,6 +165,7 @@ async fn update(
             SessionUpdate {
                 claims: req.claims,
                 data: req.data,
+                cookie: None,
             },
         )
         .await?;

@@ -124,3 +124,36 @@ pub async fn refresh_rate_counts_genuine_tokens_only<S: Store + Clone + 'static>
         "allowed again"
     );
 }
+
+/// Resetting a key (a successful sign-in) gives it its full burst back.
+pub async fn a_reset_limit_starts_full<S: Store + Clone + 'static>(store: S) {
+    let quota = Quota::new(3, Duration::from_secs(3600), 3).unwrap();
+    let now = Timestamp::from_secs(1_700_000_000);
+    for _ in 0..3 {
+        assert!(
+            store
+                .rate_limit("login:user:alice", &quota, now)
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    assert!(
+        !store
+            .rate_limit("login:user:alice", &quota, now)
+            .await
+            .unwrap()
+            .allowed()
+    );
+    store.reset_rate_limit("login:user:alice").await.unwrap();
+    for _ in 0..3 {
+        assert!(
+            store
+                .rate_limit("login:user:alice", &quota, now)
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    store.reset_rate_limit("never-used").await.unwrap();
+}

@@ -2,6 +2,7 @@
 //! the first violated property.
 
 pub mod audit;
+pub mod browser;
 pub mod keys;
 pub mod limits;
 pub mod refresh;

@@ -207,10 +207,12 @@ pub async fn update_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
     let first = SessionUpdate {
         data: Some(json!({"theme": "dark"})),
         claims: None,
+        cookie: None,
     };
     let second = SessionUpdate {
         data: Some(json!({"theme": "light"})),
         claims: None,
+        cookie: None,
     };
     let v2 = f.manager.update(&sid, v1, first).await.unwrap();
     assert!(v2 > v1);
@@ -229,6 +231,7 @@ pub async fn update_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
     let update = SessionUpdate {
         claims: Some(claims),
         data: None,
+        cookie: None,
     };
     f.manager.update(&sid, v2, update).await.unwrap();
     let next = f

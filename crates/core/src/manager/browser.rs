@@ -1,0 +1,108 @@
+//! Browser sessions: the cookie that names a session, its rotation at privilege changes, the
+//! CSRF token bound to it, and the accounts of the built-in sign-in.
+//!
+//! Password hashing is deliberately not done here: it is CPU- and memory-heavy, so callers run
+//! [`PasswordHash::new`](crate::PasswordHash::new) and
+//! [`PasswordHash::verify`](crate::PasswordHash::verify) off their async runtime.
+
+use super::SessionManager;
+use crate::store::{SessionUpdate, Store, User};
+use crate::{Clock, CookieToken, Csrf, Error, PasswordHash, Session};
+
+impl<S: Store, C: Clock> SessionManager<S, C> {
+    /// The live session `cookie` belongs to. The cookie's secret is compared in constant time
+    /// with the session's current one, so a cookie never issued, or replaced at the last sign-in
+    /// or privilege change, is refused; activity is recorded (throttled).
+    ///
+    /// # Errors
+    /// [`Error::InvalidCookie`] for every kind of bad cookie; store errors.
+    pub async fn authenticate_cookie(&self, cookie: &str) -> Result<Session, Error> {
+        let cookie = CookieToken::parse(cookie).map_err(|_| Error::InvalidCookie)?;
+        let session = self
+            .store
+            .get(&cookie.session_id())
+            .await?
+            .ok_or(Error::InvalidCookie)?;
+        let genuine = session.cookie.is_some_and(|h| h.ct_eq(&cookie.hash()));
+        if !genuine || !session.is_live(self.clock.now()) {
+            return Err(Error::InvalidCookie);
+        }
+        match self.touch(&session).await {
+            Ok(_) => Ok(session),
+            Err(Error::SessionNotLive) => Err(Error::InvalidCookie),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the session a new cookie secret (at a privilege change): the old cookie stops
+    /// working at once.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if the session changed meanwhile; store errors.
+    pub async fn rotate_cookie(&self, session: &Session) -> Result<CookieToken, Error> {
+        let cookie = CookieToken::generate(session.sid)?;
+        let update = SessionUpdate {
+            cookie: Some(cookie.hash()),
+            ..SessionUpdate::default()
+        };
+        self.update(&session.sid, session.version, update).await?;
+        Ok(cookie)
+    }
+
+    /// CSRF tokens, keyed from the server secret.
+    pub fn csrf(&self) -> &Csrf {
+        &self.csrf
+    }
+
+    /// A synchronizer CSRF token for a browser session.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCookie`] for a session without a cookie; [`Error::Random`].
+    pub fn csrf_token(&self, session: &Session) -> Result<String, Error> {
+        self.csrf
+            .session_token(session.cookie.as_ref().ok_or(Error::InvalidCookie)?)
+    }
+
+    /// Whether `token` is a CSRF token of this browser session.
+    pub fn verify_csrf(&self, session: &Session, token: &str) -> bool {
+        session
+            .cookie
+            .as_ref()
+            .is_some_and(|c| self.csrf.verify_session_token(c, token))
+    }
+
+    /// Creates an account. Returns whether it was created (false: the id is taken).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad user id; store errors.
+    pub async fn create_user(&self, user_id: &str, password: PasswordHash) -> Result<bool, Error> {
+        super::issued::validate_user_id(user_id)?;
+        let user = User {
+            user_id: user_id.to_owned(),
+            password,
+            created_at: self.clock.now(),
+        };
+        Ok(self.store.create_user(&user).await?)
+    }
+
+    /// The account with this id.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn user(&self, user_id: &str) -> Result<Option<User>, Error> {
+        Ok(self.store.get_user(user_id).await?)
+    }
+
+    /// Replaces an account's password. Callers also revoke the user's other sessions and rotate
+    /// the current one's cookie.
+    ///
+    /// # Errors
+    /// [`Error::SessionNotFound`] when there is no such account; store errors.
+    pub async fn set_password(&self, user_id: &str, password: &PasswordHash) -> Result<(), Error> {
+        if self.store.set_password(user_id, password).await? {
+            Ok(())
+        } else {
+            Err(Error::SessionNotFound)
+        }
+    }
+}
