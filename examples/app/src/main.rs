@@ -1,0 +1,289 @@
+//! A small application on tessera-axum, to copy from: a page behind sign-in (cookie session,
+//! CSRF-protected forms, login CSRF defeated by a signed double-submit token), a JSON API behind
+//! a bearer access token, and sign-out that takes effect at once.
+//!
+//! Run it with `cargo run -p tessera-example-app`, open <http://127.0.0.1:3000/> and sign in as
+//! `demo` / `correct horse battery`. (Plain HTTP on loopback only: cookies are not `Secure`
+//! here; in production keep `CookieSettings::default()` and serve HTTPS.)
+
+use std::sync::Arc;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tessera::{
+    MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret, SessionManager, Settings,
+    SystemClock, Timestamp, Validation,
+};
+use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, Tessera, cookie_values};
+
+type App = Tessera<MemoryStore, SystemClock>;
+const LOGIN_CSRF_COOKIE: &str = "login_csrf";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let tessera = tessera("http://127.0.0.1:3000").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("listening on http://127.0.0.1:3000/ (demo / correct horse battery)");
+    axum::serve(listener, app(tessera)).await?;
+    Ok(())
+}
+
+/// The session manager with one demo account.
+async fn tessera(origin: &str) -> Result<App, Box<dyn std::error::Error>> {
+    let settings = Settings::new(
+        Validation::new(origin, "example-app"),
+        ServerSecret::generate()?,
+    );
+    let manager = Arc::new(SessionManager::start(MemoryStore::new(), SystemClock, settings).await?);
+    let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
+    manager.create_user("demo", hash).await?;
+    let cookies = CookieSettings {
+        secure: false,
+        ..CookieSettings::default()
+    };
+    Ok(Tessera::new(manager, cookies, vec![origin.to_owned()]))
+}
+
+fn app(tessera: App) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/api/login", post(api_login))
+        .route("/api/me", get(api_me))
+        .layer(tessera.layer())
+        .with_state(tessera)
+}
+
+async fn home(session: Option<BrowserSession>, csrf: Option<CsrfToken>) -> Response {
+    let (Some(BrowserSession(s)), Some(CsrfToken(csrf))) = (session, csrf) else {
+        return Redirect::to("/login").into_response();
+    };
+    Html(format!(
+        "<h1>Hello, {}</h1><form method=post action=/logout><input type=hidden name=_csrf value={csrf}>\
+         <button>Sign out</button></form>",
+        s.user_id
+    ))
+    .into_response()
+}
+
+async fn login_page(State(t): State<App>) -> Response {
+    let Ok(pair) = t
+        .manager()
+        .csrf()
+        .login_pair(tessera::Clock::now(&SystemClock))
+    else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let page = format!(
+        "<form method=post><input name=user><input name=password type=password>\
+         <input type=hidden name=_login value={}><button>Sign in</button></form>",
+        pair.form
+    );
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict",
+        pair.cookie
+    );
+    ([(header::SET_COOKIE, cookie)], Html(page)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+    #[serde(rename = "_login")]
+    login_csrf: String,
+}
+
+async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -> Response {
+    let now: Timestamp = tessera::Clock::now(&SystemClock);
+    let cookie = cookie_values(&headers, LOGIN_CSRF_COOKIE)
+        .first()
+        .map(|c| (*c).to_owned())
+        .unwrap_or_default();
+    if !t.manager().csrf().verify_login(&cookie, &f.login_csrf, now) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    if !password_ok(&t, &f.user, f.password).await {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html("Wrong user or password. <a href=/login>Again</a>"),
+        )
+            .into_response();
+    }
+    match t
+        .manager()
+        .create_browser(NewSession::for_user(f.user))
+        .await
+    {
+        Ok((_, cookie)) => (
+            [(header::SET_COOKIE, t.cookie_settings().set(&cookie))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Verifies off the async runtime; an unknown user costs the same time as a wrong password.
+async fn password_ok(t: &App, user: &str, password: String) -> bool {
+    let stored = t
+        .manager()
+        .user(user)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.password);
+    tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => hash.verify(&password),
+        None => {
+            PasswordHash::verify_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+async fn logout(State(t): State<App>, BrowserSession(s): BrowserSession) -> Response {
+    let _ = t.manager().revoke(&s.sid, RevokeReason::Logout).await;
+    (
+        [(header::SET_COOKIE, t.cookie_settings().clear())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ApiLogin {
+    user: String,
+    password: String,
+}
+
+async fn api_login(State(t): State<App>, Json(body): Json<ApiLogin>) -> Response {
+    if !password_ok(&t, &body.user, body.password).await {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match t.manager().create(NewSession::for_user(body.user)).await {
+        Ok(issued) => Json(json!({
+            "access_token": issued.access_token.expose(),
+            "refresh_token": issued.refresh_token.expose(),
+        }))
+        .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn api_me(Bearer(claims): Bearer) -> Json<serde_json::Value> {
+    Json(json!({ "user": claims.sub, "session": claims.sid.to_string() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let r = app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn sign_in_see_the_page_use_the_api_sign_out() {
+        let app = app(tessera("http://127.0.0.1:3000").await.unwrap());
+        let (_, headers, page) =
+            send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+        let login_cookie = headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let form_token = page
+            .split("name=_login value=")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap();
+        let body = format!("user=demo&password=correct+horse+battery&_login={form_token}");
+        let login = Request::post("/login")
+            .header(header::COOKIE, &login_cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        let (status, headers, _) = send(&app, login).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let session = headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let home = Request::get("/")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, page) = send(&app, home).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Hello, demo"));
+        let csrf = page
+            .split("name=_csrf value=")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap();
+        let out = Request::post("/logout")
+            .header(header::COOKIE, &session)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_csrf={csrf}")))
+            .unwrap();
+        assert_eq!(send(&app, out).await.0, StatusCode::SEE_OTHER);
+        let again = Request::get("/")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&app, again).await.0,
+            StatusCode::SEE_OTHER,
+            "signed out: back to /login"
+        );
+
+        let api = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"user":"demo","password":"correct horse battery"}"#,
+            ))
+            .unwrap();
+        let (status, _, tokens) = send(&app, api).await;
+        assert_eq!(status, StatusCode::OK);
+        let tokens: serde_json::Value = serde_json::from_str(&tokens).unwrap();
+        let auth = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+        let me = Request::get("/api/me")
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, me) = send(&app, me).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(me.contains("\"user\":\"demo\""));
+        let wrong = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"user":"nobody","password":"whatever1"}"#))
+            .unwrap();
+        assert_eq!(send(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
