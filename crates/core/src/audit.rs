@@ -34,6 +34,12 @@ pub enum AuditKind {
         /// The new active key.
         kid: String,
     },
+    /// A password sign-in succeeded.
+    LoginSucceeded,
+    /// A password sign-in failed (recorded for existing accounts only).
+    LoginFailed,
+    /// The account's password was changed (every other session was revoked).
+    PasswordChanged,
     /// A request was refused by a rate limit.
     RateLimited {
         /// The route class.

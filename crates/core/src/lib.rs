@@ -41,7 +41,9 @@ pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
 pub use manager::{
     AccessToken, Hs256Secret, Issued, KeySummary, NewSession, SessionManager, Settings,
 };
-pub use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordHash};
+pub use password::{
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordHash, check_length as check_password_length,
+};
 pub use policy::{OnLimit, SessionLimit, SessionPolicy};
 pub use random::random_id;
 pub use rate_limit::{Quota, RateDecision, RateLimiter, gcra};

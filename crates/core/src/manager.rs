@@ -218,6 +218,19 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         })
     }
 
+    /// A fresh access token for a live session, without touching its refresh chain: for a
+    /// browser (cookie) session whose single-page app calls APIs with bearer tokens.
+    ///
+    /// # Errors
+    /// [`Error::SessionNotLive`] for a revoked or expired session; key errors.
+    pub fn access_token_for(&self, session: &Session) -> Result<AccessToken, Error> {
+        let now = self.clock.now();
+        if !session.is_live(now) {
+            return Err(Error::SessionNotLive);
+        }
+        self.mint(session, now)
+    }
+
     fn mint(&self, session: &Session, now: Timestamp) -> Result<AccessToken, Error> {
         let ring = self.ring();
         let key = ring.keyset.active().ok_or(Error::NoActiveKey)?;

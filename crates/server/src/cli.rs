@@ -49,6 +49,12 @@ pub enum Command {
     },
     /// Delete expired and revoked sessions now.
     Purge,
+    /// Manage accounts of the built-in sign-in.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// Create API keys.
     ApiKey {
         /// What to do.
@@ -79,6 +85,17 @@ pub enum SessionsAction {
     Revoke {
         /// The session id.
         sid: String,
+    },
+}
+
+/// `tessera users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Create an account; the password is read from standard input (first line), never from
+    /// the command line.
+    Create {
+        /// The user name (stored in lower case).
+        user: String,
     },
 }
 

@@ -8,7 +8,7 @@ use tessera::jwt::KeyState;
 use tessera::{ApiKey, RevokeReason, SessionId, Timestamp};
 
 use crate::boot;
-use crate::cli::{ApiKeyAction, KeysAction, SessionsAction};
+use crate::cli::{ApiKeyAction, KeysAction, SessionsAction, UsersAction};
 use crate::config::Config;
 
 async fn manager(config: &Config) -> anyhow::Result<boot::Manager> {
@@ -109,6 +109,32 @@ pub async fn purge(config: &Config, out: &mut impl Write) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `tessera users create USER`, password on standard input.
+///
+/// # Errors
+/// A bad user name or password, a taken name, store errors.
+pub async fn users(
+    config: &Config,
+    action: UsersAction,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let UsersAction::Create { user } = action;
+    let user = user.trim().to_lowercase();
+    let mut password = String::new();
+    input.read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??;
+    let m = manager(config).await?;
+    anyhow::ensure!(
+        m.create_user(&user, hash).await?,
+        "the user name {user:?} is taken"
+    );
+    writeln!(out, "created {user}")?;
+    Ok(())
+}
+
 /// `tessera api-key new`.
 ///
 /// # Errors
@@ -121,7 +147,7 @@ pub fn api_key(action: ApiKeyAction, out: &mut impl Write) -> anyhow::Result<()>
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn date(t: Timestamp) -> String {
+pub(crate) fn date(t: Timestamp) -> String {
     let secs = t.as_secs();
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil(days);

@@ -14,6 +14,7 @@ pub mod config;
 pub mod http;
 mod logging;
 mod metrics;
+mod pages;
 mod serve;
 mod state;
 mod store;
@@ -59,6 +60,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sessions { action } => commands::sessions(&config, action, &mut out).await,
             Command::Purge => commands::purge(&config, &mut out).await,
             Command::ApiKey { action } => commands::api_key(action, &mut out),
+            Command::Users { action } => {
+                commands::users(&config, action, &mut std::io::stdin().lock(), &mut out).await
+            }
         }
     })
 }

@@ -14,6 +14,9 @@ use std::sync::RwLock;
 
 use axum::serve::ListenerExt;
 
+use tessera_axum::{CookieSettings, Tessera};
+
+use crate::pages::PasswordQueue;
 use crate::tls::{self, TlsListener};
 use crate::{background, boot, http};
 
@@ -25,12 +28,24 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = boot::open_store(&config)?;
     let admin_key = boot::admin_key(&config, &store).await?;
     let manager = boot::manager(&config, store).await?;
+    let manager = Arc::new(manager);
+    let cookies = CookieSettings {
+        secure: config.cookie_secure,
+        same_site: config.cookie_same_site,
+    };
+    let tessera = Tessera::new(
+        Arc::clone(&manager),
+        cookies,
+        vec![config.public_origin.clone()],
+    );
     Ok(AppState {
-        manager: Arc::new(manager),
+        manager,
         admin_key,
         metrics: Arc::default(),
         config: Arc::new(config),
         warned_plain_http: Arc::default(),
+        tessera,
+        passwords: PasswordQueue::default(),
     })
 }
 

@@ -5,9 +5,14 @@ use std::sync::atomic::AtomicBool;
 
 use tessera::TokenHash;
 
+use tessera::SystemClock;
+use tessera_axum::Tessera;
+
 use crate::boot::Manager;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::pages::PasswordQueue;
+use crate::store::AnyStore;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -22,4 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Set once the plain-HTTP-with-Secure-cookies warning has been logged.
     pub warned_plain_http: Arc<AtomicBool>,
+    /// The browser-session layer and cookie profile of the built-in pages.
+    pub tessera: Tessera<AnyStore, SystemClock>,
+    /// The bounded password-hashing queue.
+    pub passwords: PasswordQueue,
 }

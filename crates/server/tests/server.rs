@@ -12,5 +12,6 @@ mod server {
     pub mod api;
     pub mod binary;
     pub mod interop;
+    pub mod pages;
     pub mod support;
 }

@@ -16,6 +16,7 @@ use tessera::{
     Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
     Validation,
 };
+use tessera_axum::SameSite;
 
 pub use cidr::Cidr;
 pub use limits::{LimitBy, LimitClass, RateLimits};
@@ -69,6 +70,11 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Whether a TLS-terminating proxy sits in front (allows plain HTTP on a public address).
     pub behind_tls_proxy: bool,
+    /// `SameSite` of the session cookie.
+    pub cookie_same_site: SameSite,
+    /// The origin browsers see (`https://auth.example`): unsafe requests from other origins
+    /// are refused.
+    pub public_origin: String,
 }
 
 /// The file name of the database inside the data directory.
@@ -169,8 +175,23 @@ impl Config {
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
+            public_origin: raw.public_origin.clone().unwrap_or_else(|| {
+                format!(
+                    "{}://{listen}",
+                    if tls.is_some() { "https" } else { "http" }
+                )
+            }),
             tls,
             behind_tls_proxy,
+            cookie_same_site: match raw.cookie_same_site.as_deref().unwrap_or("lax") {
+                "lax" => SameSite::Lax,
+                "strict" => SameSite::Strict,
+                other => {
+                    return Err(format!(
+                        "cookie_same_site = {other:?}; use \"lax\" or \"strict\""
+                    ));
+                }
+            },
         })
     }
 

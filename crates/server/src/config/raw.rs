@@ -39,6 +39,8 @@ pub struct RawConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_tls_proxy: Option<bool>,
+    pub cookie_same_site: Option<String>,
+    pub public_origin: Option<String>,
 }
 
 /// A list, written as a TOML array or as one comma-separated string (the environment's form).
@@ -68,7 +70,9 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 25] = [
+pub const KEYS: [&str; 27] = [
+    "cookie_same_site",
+    "public_origin",
     "tls_cert",
     "tls_key",
     "behind_tls_proxy",
@@ -165,6 +169,8 @@ impl RawConfig {
             tls_cert,
             tls_key,
             behind_tls_proxy,
+            cookie_same_site,
+            public_origin,
             request_timeout,
             max_sessions_per_user,
             on_session_limit,

@@ -29,7 +29,7 @@ const HSTS: &str = "max-age=63072000; includeSubDomains";
     clippy::disallowed_methods,
     reason = "measures latency; no rule depends on it"
 )]
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
@@ -67,6 +67,9 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .await
         {
             return e.into_response();
+        }
+        if let Some(c) = client {
+            req.extensions_mut().insert(c);
         }
         match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
             Ok(response) => response,

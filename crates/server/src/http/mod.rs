@@ -1,7 +1,7 @@
 //! The HTTP API: one router per resource, merged here with the cross-cutting layers.
 
 mod auth;
-mod client;
+pub(crate) mod client;
 mod error;
 mod extract;
 mod health;
@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(wellknown::router())
         .merge(health::router())
         .merge(openapi::router())
+        .merge(crate::pages::router(&state))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -513,3 +513,45 @@ fn serves_tls_with_hsts_and_reloads_the_certificate_on_sighup() {
     );
     assert!(server.log_text().contains("TLS certificate reloaded"));
 }
+
+#[test]
+fn users_can_be_created_from_the_cli_and_sign_in() {
+    let dir = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(&dir)
+        .args(["users", "create", "Admin@Example.com"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin@example.com"));
+    let server = Process::serve(&dir, &[], &[]);
+    let body = r#"{"user":"admin@example.com","password":"a long enough password"}"#;
+    let (status, _, _) = http(
+        server.addr,
+        "POST",
+        "/auth/login",
+        &[("content-type", "application/json")],
+        body,
+    );
+    assert_eq!(status, 200);
+    drop(server);
+    let (ok, _, err) = cli(&dir, &[], &["users", "create", "admin@example.com"]);
+    assert!(
+        !ok && err.contains("password"),
+        "no password on stdin: {err}"
+    );
+}

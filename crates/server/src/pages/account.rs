@@ -1,0 +1,205 @@
+//! The account page: this user's devices, revoking one or all others, changing the password,
+//! recent security activity.
+
+use std::collections::HashMap;
+
+use axum::extract::{Form, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::Value;
+use tessera::{AuditKind, RevokeReason, Session, SessionId};
+use tessera_axum::{BrowserSession, CsrfToken};
+
+use super::html::{alert, escape, hidden, page};
+use crate::state::AppState;
+
+fn when(secs: i64) -> String {
+    crate::commands::date(tessera::Timestamp::from_secs(secs))
+}
+
+fn device_row(s: &Session, current: &SessionId, csrf: &str) -> String {
+    let agent = s.device.user_agent.as_deref().unwrap_or("Unknown device");
+    let this = if s.sid == *current {
+        "<span class=\"badge\">This device</span>".to_owned()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/auth/sessions/{}/revoke\">{}<button class=\"secondary\" type=\"submit\">Sign out</button></form>",
+            s.sid,
+            hidden("_csrf", csrf)
+        )
+    };
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{this}</td></tr>",
+        escape(agent),
+        escape(s.device.ip.as_deref().unwrap_or("")),
+        when(s.created_at.as_secs()),
+        when(s.last_seen_at.as_secs()),
+    )
+}
+
+fn describe(kind: &Value) -> String {
+    let label = match kind["type"].as_str().unwrap_or("") {
+        "login_succeeded" => "Signed in",
+        "login_failed" => "Failed sign-in attempt",
+        "session_created" => "New session",
+        "session_refreshed" => "Session refreshed",
+        "refresh_reuse_detected" => "A stolen session token was used; the session was ended",
+        "session_revoked" => "Session ended",
+        "password_changed" => "Password changed",
+        "rate_limited" => "Requests slowed down",
+        other => other,
+    };
+    escape(label)
+}
+
+async fn page_for(state: &AppState, s: &Session, csrf: &str, message: Option<&str>) -> Response {
+    let (Ok(devices), Ok(events)) = (
+        state.manager.list(&s.user_id).await,
+        state.manager.events(&s.user_id, None, 10).await,
+    ) else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let rows: String = devices
+        .iter()
+        .map(|d| device_row(d, &s.sid, csrf))
+        .collect();
+    let activity: String = events
+        .iter()
+        .map(|e| {
+            let v = serde_json::to_value(&e.event).unwrap_or_default();
+            format!(
+                "<li>{} <span class=\"note\">{}</span></li>",
+                describe(&v),
+                when(e.event.at.as_secs())
+            )
+        })
+        .collect();
+    let body = format!(
+        "<section class=\"card\"><div class=\"row\"><h1>Your account</h1>\
+         <form method=\"post\" action=\"/auth/logout\">{csrf_field}<button type=\"submit\">Sign out</button></form></div>\
+         <p class=\"note\">Signed in as <strong>{user}</strong></p>{alert}</section>\
+         <section class=\"card\"><h2>Your devices</h2><table><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">IP address</th>\
+         <th scope=\"col\">Signed in</th><th scope=\"col\">Last seen</th><th scope=\"col\"><span class=\"note\">Action</span></th></tr></thead>\
+         <tbody>{rows}</tbody></table>\
+         <form method=\"post\" action=\"/auth/sessions/others/revoke\">{csrf_field}<button type=\"submit\">Sign out everywhere else</button></form></section>\
+         <section class=\"card\"><h2>Change password</h2><form method=\"post\" action=\"/auth/password\">{csrf_field}\
+         <label for=\"current\">Current password</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"new\">New password</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
+         <button type=\"submit\">Change password</button></form>\
+         <p class=\"note\">Changing the password signs you out on every other device.</p></section>\
+         <section class=\"card\"><h2>Recent security activity</h2><ul class=\"events\">{activity}</ul></section>",
+        csrf_field = hidden("_csrf", csrf),
+        user = escape(&s.user_id),
+        alert = alert(message),
+    );
+    Html(page("Your account", &body)).into_response()
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Option<BrowserSession>,
+    csrf: Option<CsrfToken>,
+) -> Response {
+    match (session, csrf) {
+        (Some(BrowserSession(s)), Some(CsrfToken(csrf))) => page_for(&state, &s, &csrf, None).await,
+        _ => Redirect::to("/auth/login").into_response(),
+    }
+}
+
+pub async fn revoke_one(
+    State(state): State<AppState>,
+    BrowserSession(s): BrowserSession,
+    Path(sid): Path<String>,
+) -> Response {
+    let Ok(target) = sid.parse::<SessionId>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // Only this user's own sessions: anything else is "not found".
+    match state.manager.get(&target).await {
+        Ok(Some(t)) if t.user_id == s.user_id => {}
+        Ok(_) => return StatusCode::NOT_FOUND.into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    if state
+        .manager
+        .revoke(&target, RevokeReason::Logout)
+        .await
+        .is_err()
+    {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Redirect::to("/auth/account").into_response()
+}
+
+pub async fn revoke_others(
+    State(state): State<AppState>,
+    BrowserSession(s): BrowserSession,
+) -> Response {
+    match state
+        .manager
+        .revoke_user(&s.user_id, Some(&s.sid), RevokeReason::LogoutAll)
+        .await
+    {
+        Ok(_) => Redirect::to("/auth/account").into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Verifies the current password, stores the new one, signs out every other session and gives
+/// this one a new cookie (a privilege change).
+pub async fn change_password(
+    State(state): State<AppState>,
+    BrowserSession(s): BrowserSession,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (Some(current), Some(new)) = (form.get("current"), form.get("new")) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if tessera::check_password_length(new).is_err() {
+        return page_for(
+            &state,
+            &s,
+            &csrf,
+            Some("Use a new password of 8 to 256 characters."),
+        )
+        .await;
+    }
+    let Ok(Some(user)) = state.manager.user(&s.user_id).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match state
+        .passwords
+        .verify(Some(user.password), current.clone())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return page_for(&state, &s, &csrf, Some("The current password is wrong.")).await;
+        }
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    let Ok(Ok(hash)) = state.passwords.hash(new.clone()).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let m = &state.manager;
+    let done = async {
+        m.set_password(&s.user_id, &hash).await?;
+        m.revoke_user(&s.user_id, Some(&s.sid), RevokeReason::PasswordChanged)
+            .await?;
+        m.record(Some(&s.user_id), Some(s.sid), AuditKind::PasswordChanged)
+            .await?;
+        m.rotate_cookie(&s).await
+    };
+    match done.await {
+        Ok(cookie) => (
+            [(
+                header::SET_COOKIE,
+                state.tessera.cookie_settings().set(&cookie),
+            )],
+            Redirect::to("/auth/account"),
+        )
+            .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

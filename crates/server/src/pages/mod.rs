@@ -1,0 +1,76 @@
+//! The built-in sign-in and account pages (`/`, `/auth/*`) and their JSON equivalents for
+//! single-page apps, all on the same mechanisms as any tessera-axum application: the
+//! `__Host-` session cookie, session-bound CSRF tokens, a signed double-submit token for the
+//! pre-session forms, Argon2id passwords hashed off the runtime, brute-force throttling.
+
+mod account;
+mod auth;
+mod html;
+mod passwords;
+mod spa;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
+
+pub use passwords::PasswordQueue;
+
+use crate::state::AppState;
+
+/// No script, no inline style, nothing framed, forms only to ourselves.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// The pages and `/auth` JSON routes, behind the session layer.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/auth/account") }))
+        .route("/auth/style.css", get(style))
+        .route("/auth/login", get(auth::login_page).post(auth::login))
+        .route("/auth/signup", get(auth::signup_page).post(auth::signup))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/account", get(account::show))
+        .route("/auth/sessions/others/revoke", post(account::revoke_others))
+        .route("/auth/sessions/{sid}/revoke", post(account::revoke_one))
+        .route("/auth/password", post(account::change_password))
+        .route("/auth/me", get(spa::me))
+        .route("/auth/csrf", get(spa::csrf))
+        .route("/auth/refresh", post(spa::refresh))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(state.tessera.layer())
+}
+
+async fn style() -> Response {
+    let mut response = axum::response::IntoResponse::into_response(include_str!("style.css"));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
