@@ -17,8 +17,43 @@ fn when(secs: i64) -> String {
     crate::commands::date(tessera::Timestamp::from_secs(secs))
 }
 
+/// "Chrome 156 on Linux" from a user agent; the raw string stays available as a tooltip.
+fn summarize_agent(ua: &str) -> String {
+    let version = |name: &str| {
+        ua.split(name)
+            .nth(1)
+            .and_then(|rest| rest.split(['.', ' ', ';']).next())
+            .map(|v| format!("{} {v}", name.trim_end_matches('/')))
+    };
+    let browser = version("Edg/")
+        .map(|v| v.replace("Edg", "Edge"))
+        .or_else(|| version("Firefox/"))
+        .or_else(|| {
+            version("HeadlessChrome/").map(|v| v.replace("HeadlessChrome", "Chrome (headless)"))
+        })
+        .or_else(|| version("Chrome/"))
+        .or_else(|| ua.contains("Safari/").then(|| "Safari".to_owned()));
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b,
+        (None, Some(o)) => format!("A browser on {o}"),
+        (None, None) => "Unknown device".to_owned(),
+    }
+}
+
 fn device_row(s: &Session, current: &SessionId, csrf: &str) -> String {
-    let agent = s.device.user_agent.as_deref().unwrap_or("Unknown device");
+    let raw = s.device.user_agent.as_deref().unwrap_or("");
     let this = if s.sid == *current {
         "<span class=\"badge\">This device</span>".to_owned()
     } else {
@@ -29,8 +64,9 @@ fn device_row(s: &Session, current: &SessionId, csrf: &str) -> String {
         )
     };
     format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{this}</td></tr>",
-        escape(agent),
+        "<tr><td title=\"{}\">{}</td><td>{}</td><td class=\"when\">{}</td><td class=\"when\">{}</td><td>{this}</td></tr>",
+        escape(raw),
+        escape(&summarize_agent(raw)),
         escape(s.device.ip.as_deref().unwrap_or("")),
         when(s.created_at.as_secs()),
         when(s.last_seen_at.as_secs()),
@@ -201,5 +237,37 @@ pub async fn change_password(
         )
             .into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_agent;
+
+    #[test]
+    fn user_agents_are_summarized() {
+        let cases = [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+                "Chrome 131 on Linux",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                "Firefox 133 on Windows",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+                "Safari on iOS",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0.1",
+                "Edge 120 on Windows",
+            ),
+            ("curl/8.5.0", "Unknown device"),
+            ("", "Unknown device"),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(summarize_agent(ua), want, "{ua}");
+        }
     }
 }

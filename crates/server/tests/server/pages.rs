@@ -287,7 +287,7 @@ async fn devices_can_be_signed_out_one_or_all_and_the_password_changed() {
     let mut tablet = Jar::default();
     sign_in(&app, &mut tablet, "alice", "correct+horse+battery").await;
     let page = get(&app, &mut laptop, "/auth/account").await;
-    assert_eq!(page.text.matches("<tr><td>").count(), 3, "three devices");
+    assert_eq!(page.text.matches("<tr><td").count(), 3, "three devices");
     let csrf = csrf_of(&page.text);
     let phone_sid = get(&app, &mut phone, "/auth/me").await.body()["session_id"]
         .as_str()
