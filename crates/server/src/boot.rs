@@ -13,7 +13,10 @@ use tessera::{
 };
 use tessera_sqlite::SqliteStore;
 
+use std::sync::Arc;
+
 use crate::config::{ADMIN_KEY_FILE, Config, LimitBy, LimitClass};
+use crate::metrics::Metrics;
 use crate::store::AnyStore;
 
 /// The manager type the server runs.
@@ -48,7 +51,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
 ///
 /// # Errors
 /// Store, key or configuration errors.
-pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager> {
+pub async fn manager(
+    config: &Config,
+    store: AnyStore,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Manager> {
     let fresh = ServerSecret::generate()?;
     let stored = store
         .init_setting(SECRET_SETTING, fresh.expose_bytes())
@@ -64,7 +71,10 @@ pub async fn manager(config: &Config, store: AnyStore) -> anyhow::Result<Manager
         .copied();
     settings.rotation = config.rotation.clone();
     settings.hs256_secret = config.hs256_secret.clone();
-    settings.audit_hook = Some(AuditHook::new(log_audit_event));
+    settings.audit_hook = Some(AuditHook::new(move |event| {
+        log_audit_event(event);
+        metrics.audit_event(event);
+    }));
     Ok(SessionManager::start(store, SystemClock, settings).await?)
 }
 

@@ -76,6 +76,8 @@ pub struct Metrics {
     pub live_sessions: AtomicU64,
     /// Requests refused by a rate limit, by class and dimension.
     rate_limited: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Audit events recorded, by type.
+    audit_events: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -103,6 +105,20 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry((class, by))
+            .or_default() += 1;
+    }
+
+    /// Counts a recorded audit event by its type.
+    pub fn audit_event(&self, event: &tessera::AuditEvent) {
+        let kind = serde_json::to_value(&event.kind)
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *self
+            .audit_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(kind)
             .or_default() += 1;
     }
 
@@ -196,6 +212,16 @@ impl Metrics {
                 out,
                 "tessera_rate_limited_total{{class=\"{class}\",by=\"{by}\"}} {n}"
             );
+        }
+        out.push_str("# HELP tessera_audit_events_total Security events recorded, by type.\n");
+        out.push_str("# TYPE tessera_audit_events_total counter\n");
+        for (kind, n) in self
+            .audit_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(out, "tessera_audit_events_total{{type=\"{kind}\"}} {n}");
         }
         let live = self.live_sessions.load(Ordering::Relaxed);
         let _ = writeln!(

@@ -16,6 +16,7 @@ use axum::serve::ListenerExt;
 
 use tessera_axum::{CookieSettings, Tessera};
 
+use crate::metrics::Metrics;
 use crate::pages::PasswordQueue;
 use crate::tls::{self, TlsListener};
 use crate::{background, boot, http};
@@ -27,7 +28,8 @@ use crate::{background, boot, http};
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = boot::open_store(&config)?;
     let admin_key = boot::admin_key(&config, &store).await?;
-    let manager = boot::manager(&config, store).await?;
+    let metrics: Arc<Metrics> = Arc::default();
+    let manager = boot::manager(&config, store, Arc::clone(&metrics)).await?;
     let manager = Arc::new(manager);
     let cookies = CookieSettings {
         secure: config.cookie_secure,
@@ -41,7 +43,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         manager,
         admin_key,
-        metrics: Arc::default(),
+        metrics,
         config: Arc::new(config),
         warned_plain_http: Arc::default(),
         tessera,

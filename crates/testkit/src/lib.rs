@@ -74,6 +74,7 @@ macro_rules! conformance_tests {
             browser::browser_cookies_authenticate_and_rotate,
             browser::csrf_tokens_bind_to_the_cookie,
             browser::accounts_are_created_once,
+            browser::expired_cookies_are_refused,
             limits::bursts_then_paces,
             limits::a_reset_limit_starts_full,
             limits::concurrent_callers_never_exceed_the_limit,

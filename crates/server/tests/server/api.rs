@@ -467,6 +467,13 @@ async fn health_readiness_metrics_and_openapi() {
         metrics.text
     );
     assert!(metrics.text.contains("tessera_purge_runs_total"));
+    assert!(
+        metrics
+            .text
+            .contains("tessera_audit_events_total{type=\"session_created\"} 1"),
+        "{}",
+        metrics.text
+    );
     let doc = app.send(Method::GET, "/openapi.json", &[], "").await.body();
     assert_eq!(doc["openapi"], "3.1.0");
 }

@@ -146,3 +146,37 @@ pub async fn accounts_are_created_once<S: Store + Clone + 'static>(store: S) {
     ));
     assert!(f.manager.create_user("", second).await.is_err());
 }
+
+/// A cookie stops working when its session idles out or reaches its absolute end.
+pub async fn expired_cookies_are_refused<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::with(store, |s| {
+        s.policy.idle_timeout = std::time::Duration::from_secs(3600)
+    })
+    .await;
+    let (_, cookie) = f
+        .manager
+        .create_browser(NewSession::for_user("alice"))
+        .await
+        .unwrap();
+    f.advance(3599);
+    assert!(
+        f.manager
+            .authenticate_cookie(&cookie.expose())
+            .await
+            .is_ok(),
+        "still live; this use slides it"
+    );
+    f.advance(3599);
+    assert!(
+        f.manager
+            .authenticate_cookie(&cookie.expose())
+            .await
+            .is_ok(),
+        "slid by the last use"
+    );
+    f.advance(3601);
+    assert!(
+        invalid(f.manager.authenticate_cookie(&cookie.expose()).await),
+        "idle too long"
+    );
+}
