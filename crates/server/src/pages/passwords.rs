@@ -21,6 +21,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct PasswordQueue {
     slots: Arc<Semaphore>,
+    wait: Duration,
 }
 
 /// The queue is full.
@@ -29,18 +30,24 @@ pub struct Busy;
 
 impl Default for PasswordQueue {
     fn default() -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(QUEUE)),
-        }
+        Self::new(QUEUE, QUEUE_WAIT)
     }
 }
 
 impl PasswordQueue {
+    /// At most `slots` jobs at once; a job waits at most `wait` for a slot.
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots)),
+            wait,
+        }
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let permit = tokio::time::timeout(QUEUE_WAIT, self.slots.clone().acquire_owned())
+        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
@@ -134,6 +141,29 @@ pub async fn succeeded(manager: &Manager, user: &str) -> Result<(), tessera::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once_instead_of_piling_up() {
+        let queue = PasswordQueue::new(1, Duration::from_millis(50));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = queue.clone();
+        let holder = tokio::spawn(async move { busy.run(move || hold.recv()).await });
+        tokio::time::sleep(Duration::from_millis(20)).await; // the one slot is now taken
+        assert!(
+            queue
+                .verify(None, "whatever-password".into())
+                .await
+                .is_err(),
+            "Busy, not a stall"
+        );
+        release.send(()).unwrap();
+        assert!(holder.await.unwrap().is_ok());
+        assert_eq!(
+            queue.verify(None, "whatever-password".into()).await.ok(),
+            Some(false),
+            "free again"
+        );
+    }
 
     #[test]
     fn delays_grow_and_are_capped() {
