@@ -1,22 +1,18 @@
 //! The session layer: recognises the cookie and bearer token, enforces CSRF on unsafe methods.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use axum::response::{IntoResponse, Response};
 use tessera::{
     Clock, Error, OriginDecision, SessionManager, Store, StoreErrorKind, check_origin,
     is_safe_method,
 };
-use tower::{Layer, Service};
+use tower::Layer;
 
 use crate::cookie::{CookieSettings, cookie_values};
 use crate::extract::{Bearer, BrowserSession, CsrfToken};
+use crate::guard::{Admit, Guarded};
 use crate::problem::Rejection;
 
 /// Largest form body read to find a `_csrf` field.
@@ -76,7 +72,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
     }
 
     /// Authenticates and checks a request; the request to pass on, or why not.
-    async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
+    async fn check_request(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
         let m = &self.inner.manager;
         let values: Vec<String> = cookie_values(req.headers(), self.inner.cookie.name())
             .into_iter()
@@ -199,53 +195,18 @@ impl<Svc, S, C> Layer<Svc> for SessionLayer<S, C> {
     type Service = SessionService<Svc, S, C>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
-        SessionService {
+        Guarded {
             inner,
-            tessera: self.tessera.clone(),
+            guard: self.tessera.clone(),
         }
     }
 }
 
 /// The service [`SessionLayer`] wraps around routes.
-pub struct SessionService<Svc, S, C> {
-    inner: Svc,
-    tessera: Tessera<S, C>,
-}
+pub type SessionService<Svc, S, C> = Guarded<Svc, Tessera<S, C>>;
 
-impl<Svc: Clone, S, C> Clone for SessionService<Svc, S, C> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            tessera: self.tessera.clone(),
-        }
-    }
-}
-
-impl<Svc, S, C> Service<Request<Body>> for SessionService<Svc, S, C>
-where
-    Svc: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    Svc::Future: Send + 'static,
-    S: Store + 'static,
-    C: Clock + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The clone that was made ready is the one used; a fresh clone stays behind.
-        let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
-        let tessera = self.tessera.clone();
-        Box::pin(async move {
-            match tessera.admit(req).await {
-                Ok(req) => inner.call(req).await,
-                Err(rejection) => Ok(rejection.into_response()),
-            }
-        })
+impl<S: Store + 'static, C: Clock + 'static> Admit for Tessera<S, C> {
+    async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
+        self.check_request(req).await
     }
 }

@@ -21,12 +21,14 @@
 
 mod cookie;
 mod extract;
+mod guard;
 mod layer;
 mod problem;
 mod rate_limit;
 
 pub use cookie::{CookieSettings, SameSite, cookie_values};
 pub use extract::{Bearer, BrowserSession, CsrfToken};
+pub use guard::{Admit, Guarded};
 pub use layer::{SessionLayer, SessionService, Tessera};
 pub use problem::Rejection;
 pub use rate_limit::{RateLimitLayer, RateLimitService};

@@ -1,20 +1,16 @@
 //! A per-client-IP rate limit as a tower layer, decided through the store (so nodes sharing a
 //! store share the limit). The client is the connection's peer (`ConnectInfo<SocketAddr>`).
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use axum::response::{IntoResponse, Response};
 use tessera::{Clock, Quota, RateDecision, SessionManager, Store, SystemClock};
-use tower::{Layer, Service};
+use tower::Layer;
 
+use crate::guard::{Admit, Guarded};
 use crate::problem::Rejection;
 
 /// Limits each client IP to `quota` on the wrapped routes.
@@ -49,74 +45,41 @@ impl<Svc, S, C> Layer<Svc> for RateLimitLayer<S, C> {
     type Service = RateLimitService<Svc, S, C>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
-        RateLimitService {
+        Guarded {
             inner,
-            limit: self.clone(),
+            guard: self.clone(),
         }
     }
 }
 
 /// The service [`RateLimitLayer`] wraps around routes.
-pub struct RateLimitService<Svc, S, C> {
-    inner: Svc,
-    limit: RateLimitLayer<S, C>,
-}
+pub type RateLimitService<Svc, S, C> = Guarded<Svc, RateLimitLayer<S, C>>;
 
-impl<Svc: Clone, S, C> Clone for RateLimitService<Svc, S, C> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            limit: self.limit.clone(),
-        }
-    }
-}
-
-impl<Svc, S, C> Service<Request<Body>> for RateLimitService<Svc, S, C>
-where
-    Svc: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    Svc::Future: Send + 'static,
-    S: Store + 'static,
-    C: Clock + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
-        let limit = self.limit.clone();
-        Box::pin(async move {
-            let ip = req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-            let key = format!("{}:client:{ip}", limit.name);
-            match limit
-                .manager
-                .store()
-                .rate_limit(&key, &limit.quota, SystemClock.now())
-                .await
-            {
-                Ok(RateDecision::Allowed { .. }) => inner.call(req).await,
-                Ok(RateDecision::Limited { retry_after, .. }) => {
-                    let retry_after =
-                        retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    Ok(Rejection::RateLimited {
-                        retry_after,
-                        limit: limit.quota.burst(),
-                    }
-                    .into_response())
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate limit unavailable");
-                    Ok(Rejection::Unavailable.into_response())
-                }
+impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
+    async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
+        let ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        let key = format!("{}:client:{ip}", self.name);
+        match self
+            .manager
+            .store()
+            .rate_limit(&key, &self.quota, SystemClock.now())
+            .await
+        {
+            Ok(RateDecision::Allowed { .. }) => Ok(req),
+            Ok(RateDecision::Limited { retry_after, .. }) => {
+                let retry_after = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Err(Rejection::RateLimited {
+                    retry_after,
+                    limit: self.quota.burst(),
+                })
             }
-        })
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limit unavailable");
+                Err(Rejection::Unavailable)
+            }
+        }
     }
 }

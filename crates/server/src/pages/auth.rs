@@ -187,6 +187,15 @@ fn refuse(
 
 /// Forms need the double-submit token (login CSRF); JSON bodies cannot be sent cross-site
 /// without a preflight we never grant, and the session layer refused cross-site requests anyway.
+/// The submitted credentials, or the response refusing a malformed or forged submission.
+fn submitted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Submitted, StatusCode> {
+    let form = parse(headers, body).ok_or(StatusCode::BAD_REQUEST)?;
+    if forgery(state, headers, &form) {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    Ok(form)
+}
+
 fn forgery(state: &AppState, headers: &HeaderMap, form: &Submitted) -> bool {
     !form.json
         && !form
@@ -202,12 +211,10 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = parse(&headers, &body) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let form = match submitted(&state, &headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
     };
-    if forgery(&state, &headers, &form) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
     match passwords::attempt(&state.manager, &form.user, &ip).await {
         Ok(Attempt::Locked(wait)) => {
@@ -310,12 +317,10 @@ pub async fn signup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = parse(&headers, &body) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let form = match submitted(&state, &headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
     };
-    if forgery(&state, &headers, &form) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     if form.user.chars().count() < 3 {
         return refuse(
             &state,
