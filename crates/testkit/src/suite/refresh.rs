@@ -365,3 +365,60 @@ pub async fn inspection_has_no_side_effects<S: Store + Clone + 'static>(store: S
             .is_ok()
     );
 }
+
+/// The store's rotation is a compare-and-set on the generation: a stale rotation (a slow racer
+/// that read the old generation) is refused and cannot roll the chain back.
+pub async fn rotation_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let issued = f.login("alice").await;
+    let sid = issued.session.sid;
+    let step = |generation: u64| tessera::store::Rotation {
+        expected_generation: generation,
+        next: tessera::RefreshState {
+            generation: generation + 1,
+            current: tessera::TokenHash::of(&generation.to_be_bytes()),
+            previous: Some(issued.session.refresh.current),
+            rotated_at: f.clock_now(),
+        },
+        last_seen_at: f.clock_now(),
+        idle_expires_at: issued.session.idle_expires_at,
+    };
+    assert_eq!(
+        f.store.rotate(&sid, &step(1)).await.unwrap(),
+        tessera::store::RotateOutcome::Rotated
+    );
+    assert_eq!(
+        f.store.rotate(&sid, &step(2)).await.unwrap(),
+        tessera::store::RotateOutcome::Rotated
+    );
+    match f.store.rotate(&sid, &step(1)).await.unwrap() {
+        tessera::store::RotateOutcome::Conflict(Some(current)) => {
+            assert_eq!(current.refresh.generation, 3)
+        }
+        other => panic!("a stale rotation was applied: {other:?}"),
+    }
+    assert_eq!(
+        f.manager
+            .get(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh
+            .generation,
+        3,
+        "no roll-back"
+    );
+    let missing = tessera::SessionId::generate().unwrap();
+    assert_eq!(
+        f.store.rotate(&missing, &step(1)).await.unwrap(),
+        tessera::store::RotateOutcome::Conflict(None)
+    );
+    f.manager.revoke(&sid, RevokeReason::Logout).await.unwrap();
+    assert!(
+        matches!(
+            f.store.rotate(&sid, &step(3)).await.unwrap(),
+            tessera::store::RotateOutcome::Conflict(Some(_))
+        ),
+        "revoked"
+    );
+}

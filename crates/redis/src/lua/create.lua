@@ -1,0 +1,29 @@
+-- ARGV: sid user created last_seen idle abs gen refresh claims data device cookie version
+--       limit_max limit_mode now evict_at evict_until
+local sid, user = ARGV[1], ARGV[2]
+local h = k('s', sid)
+if redis.call('EXISTS', h) == 1 then return {'exists'} end
+local max, mode, now = tonumber(ARGV[14]), ARGV[15], tonumber(ARGV[16])
+local evicted = {}
+if max > 0 then
+  local alive = {}
+  for _, m in ipairs(redis.call('ZRANGE', k('u', user), 0, -1)) do
+    if is_live(k('s', m), now) then table.insert(alive, m) end
+  end
+  if #alive >= max then
+    if mode == 'deny' then return {'limit'} end
+    for i = 1, #alive + 1 - max do
+      revoke(alive[i], 'evicted', ARGV[17], ARGV[18])
+      table.insert(evicted, alive[i])
+    end
+  end
+end
+redis.call('HSET', h, 'user', user, 'created', ARGV[3], 'last_seen', ARGV[4], 'idle', ARGV[5],
+  'abs', ARGV[6], 'gen', ARGV[7], 'refresh', ARGV[8], 'claims', ARGV[9], 'data', ARGV[10],
+  'device', ARGV[11], 'version', ARGV[13])
+if ARGV[12] ~= '' then redis.call('HSET', h, 'cookie', ARGV[12]) end
+redis.call('ZADD', k('u', user), ARGV[3], sid)
+reindex(sid)
+local out = {'created'}
+for _, e in ipairs(evicted) do table.insert(out, e) end
+return out

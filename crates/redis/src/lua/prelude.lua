@@ -1,0 +1,42 @@
+-- Shared helpers, prepended to every script. Every key lives under the hash tag in KEYS[1]
+-- (e.g. "{tessera}"), so each script touches one Cluster slot. Numbers are written with
+-- string.format('%d') because Lua's default formatting would round large integers.
+local P = KEYS[1]
+local function k(...) return P .. ':' .. table.concat({...}, ':') end
+local function int(n) return string.format('%d', n) end
+local SLACK = 3600000 -- keep an ended session an hour past its end for purge and audit
+
+local function num(h, field) return tonumber(redis.call('HGET', h, field)) end
+local function is_revoked(h) return redis.call('HEXISTS', h, 'revoked_at') == 1 end
+local function is_live(h, now)
+  return redis.call('EXISTS', h) == 1 and not is_revoked(h) and now < num(h, 'idle') and now < num(h, 'abs')
+end
+
+-- Purge index score and native expiry follow the session's own timestamps (relative, so they
+-- are right whatever clock the caller uses).
+local function reindex(sid)
+  local h = k('s', sid)
+  local user = redis.call('HGET', h, 'user')
+  local ends = math.min(num(h, 'idle'), num(h, 'abs'))
+  local score = ends
+  local revoked = redis.call('HGET', h, 'revoked_at')
+  if revoked then score = math.min(score, tonumber(revoked)) end
+  redis.call('ZADD', k('purge'), int(score), sid .. '|' .. user)
+  redis.call('PEXPIRE', h, int(math.max(1, ends - num(h, 'last_seen')) + SLACK))
+end
+
+local function feed(kind, target, until_ms)
+  local seq = redis.call('INCR', k('feed', 'seq'))
+  redis.call('ZADD', k('feed'), seq, seq .. '|' .. kind .. '|' .. target .. '|' .. until_ms)
+  redis.call('PUBLISH', k('revocations'), seq)
+  return seq
+end
+
+local function revoke(sid, reason, at, until_ms)
+  local h = k('s', sid)
+  if redis.call('EXISTS', h) == 0 or is_revoked(h) then return false end
+  redis.call('HSET', h, 'revoked_at', at, 'reason', reason)
+  reindex(sid)
+  feed(0, sid, until_ms)
+  return redis.call('HGET', h, 'user')
+end

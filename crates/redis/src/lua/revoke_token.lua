@@ -1,0 +1,2 @@
+-- ARGV: jti until
+return feed(1, ARGV[1], ARGV[2])
