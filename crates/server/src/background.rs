@@ -5,7 +5,12 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+
+use crate::config::StoreUrl;
 use tokio::task::JoinHandle;
 
 use tessera::{Clock, Store, SystemClock};
@@ -25,7 +30,18 @@ const PURGE_BATCH: usize = 1000;
 /// Starts every task; each ends when `shutdown` turns true.
 pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let purge_every = state.config.purge_interval;
-    vec![
+    let pushed = Arc::new(Notify::new());
+    let mut tasks = Vec::new();
+    if let StoreUrl::Redis(url) = &state.config.store {
+        let channel = format!("{}:revocations", state.config.redis_key_tag);
+        tasks.push(listen(
+            url.clone(),
+            channel,
+            Arc::clone(&pushed),
+            shutdown.clone(),
+        ));
+    }
+    tasks.extend([
         every(
             "keys",
             KEY_INTERVAL,
@@ -33,9 +49,10 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             state.clone(),
             sync_keys,
         ),
-        every(
+        every_or_pushed(
             "revocations",
             FEED_INTERVAL,
+            Some(pushed),
             shutdown.clone(),
             state.clone(),
             sync_revocations,
@@ -48,12 +65,62 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             state.clone(),
             count_live,
         ),
-    ]
+    ]);
+    tasks
+}
+
+/// Wakes the revocation catch-up whenever another node announces a revocation, so logout
+/// reaches this node in milliseconds rather than at the next tick. Reconnects by itself.
+fn listen(
+    url: String,
+    channel: String,
+    pushed: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                result = listen_once(&url, &channel, &pushed) => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "revocation channel lost; catching up by polling until it is back");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
+
+async fn listen_once(url: &str, channel: &str, pushed: &Notify) -> redis::RedisResult<()> {
+    let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    pushed.notify_one(); // catch up on anything missed while unsubscribed
+    let mut messages = pubsub.on_message();
+    while messages.next().await.is_some() {
+        pushed.notify_one();
+    }
+    Ok(())
 }
 
 fn every<F, Fut>(
     name: &'static str,
     period: Duration,
+    shutdown: watch::Receiver<bool>,
+    state: AppState,
+    work: F,
+) -> JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), tessera::Error>> + Send,
+{
+    every_or_pushed(name, period, None, shutdown, state, work)
+}
+
+fn every_or_pushed<F, Fut>(
+    name: &'static str,
+    period: Duration,
+    pushed: Option<Arc<Notify>>,
     mut shutdown: watch::Receiver<bool>,
     state: AppState,
     work: F,
@@ -66,8 +133,20 @@ where
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let push = async {
+                match &pushed {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = shutdown.changed() => break,
+                () = push => {
+                    if let Err(e) = work(state.clone()).await {
+                        state.metrics.background_error(name);
+                        tracing::warn!(task = name, error = %e, "background task failed; will retry");
+                    }
+                }
                 _ = ticker.tick() => {
                     if let Err(e) = work(state.clone()).await {
                         state.metrics.background_error(name);

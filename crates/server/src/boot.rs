@@ -15,6 +15,9 @@ use tessera_sqlite::SqliteStore;
 
 use std::sync::Arc;
 
+use tessera_redis::RedisStore;
+
+use crate::config::StoreUrl;
 use crate::config::{ADMIN_KEY_FILE, Config, LimitBy, LimitClass};
 use crate::metrics::Metrics;
 use crate::store::AnyStore;
@@ -29,12 +32,18 @@ const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 ///
 /// # Errors
 /// When the directory or database cannot be created or opened.
-pub fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
+pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    if let StoreUrl::Redis(url) = &config.store {
+        let store = RedisStore::connect(url, &config.redis_key_tag)
+            .await
+            .with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
+        return Ok(AnyStore::Redis(store));
+    }
     // Create the database file owner-only before SQLite does (its -wal and -shm files follow it).
     OpenOptions::new()
         .create(true)
@@ -71,6 +80,10 @@ pub async fn manager(
         .copied();
     settings.rotation = config.rotation.clone();
     settings.hs256_secret = config.hs256_secret.clone();
+    if matches!(config.store, StoreUrl::Redis(_)) {
+        // Other nodes revoke too: this node's view is only as good as its last catch-up.
+        settings.max_feed_staleness = Some(config.feed_staleness);
+    }
     settings.audit_hook = Some(AuditHook::new(move |event| {
         log_audit_event(event);
         metrics.audit_event(event);
@@ -86,6 +99,16 @@ fn log_audit_event(event: &AuditEvent) {
         tracing::warn!(target: "tessera::audit", event = %json, "security event");
     } else {
         tracing::info!(target: "tessera::audit", event = %json, "security event");
+    }
+}
+
+/// A Redis URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 

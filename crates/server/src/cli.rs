@@ -15,6 +15,9 @@ pub struct Cli {
     /// Directory holding the database and the admin API key [default: ./tessera-data]
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where sessions live: sqlite://PATH or redis://host:port[/db] [default: sqlite in the data dir]
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     /// Log format [default: human]
     #[arg(long, global = true, value_parser = ["human", "json"])]
     pub log_format: Option<String>,

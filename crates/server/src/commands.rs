@@ -12,7 +12,12 @@ use crate::cli::{ApiKeyAction, KeysAction, SessionsAction, UsersAction};
 use crate::config::Config;
 
 async fn manager(config: &Config) -> anyhow::Result<boot::Manager> {
-    boot::manager(config, boot::open_store(config)?, std::sync::Arc::default()).await
+    boot::manager(
+        config,
+        boot::open_store(config).await?,
+        std::sync::Arc::default(),
+    )
+    .await
 }
 
 /// `tessera keys list|rotate`.

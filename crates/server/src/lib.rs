@@ -34,6 +34,7 @@ use config::RawConfig;
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let flags = RawConfig {
         data_dir: cli.data_dir,
+        store: cli.store,
         log_format: cli.log_format,
         log_level: cli.log_level,
         listen: match &cli.command {

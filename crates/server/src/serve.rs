@@ -26,7 +26,7 @@ use crate::{background, boot, http};
 /// # Errors
 /// Store, key or configuration errors.
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
-    let store = boot::open_store(&config)?;
+    let store = boot::open_store(&config).await?;
     let admin_key = boot::admin_key(&config, &store).await?;
     let metrics: Arc<Metrics> = Arc::default();
     let manager = boot::manager(&config, store, Arc::clone(&metrics)).await?;

@@ -8,6 +8,7 @@ use tessera::{
     AuditEvent, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
     StoredEvent, Timestamp,
 };
+use tessera_redis::RedisStore;
 use tessera_sqlite::SqliteStore;
 
 /// The store in use.
@@ -15,13 +16,16 @@ use tessera_sqlite::SqliteStore;
 pub enum AnyStore {
     /// The embedded default.
     Sqlite(SqliteStore),
+    /// Redis, shared by several nodes.
+    Redis(RedisStore),
 }
 
 /// Forwards a call to whichever store is in use.
 macro_rules! forward {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match $self {
-            AnyStore::Sqlite(s) => s.$method($($arg),*).await,
+                        AnyStore::Sqlite(s) => s.$method($($arg),*).await,
+            AnyStore::Redis(s) => s.$method($($arg),*).await,
         }
     };
 }

@@ -75,6 +75,43 @@ pub struct Config {
     /// The origin browsers see (`https://auth.example`): unsafe requests from other origins
     /// are refused.
     pub public_origin: String,
+    /// Where sessions live.
+    pub store: StoreUrl,
+    /// The hash tag every Redis key lives under.
+    pub redis_key_tag: String,
+    /// With a shared store: how stale the revocation view may get before verification fails
+    /// closed.
+    pub feed_staleness: Duration,
+}
+
+/// The store named by `store` / `--store` / `TESSERA_STORE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `sqlite://PATH` (the default: `<data_dir>/tessera.db`).
+    Sqlite(PathBuf),
+    /// `redis://host:port[/db]`.
+    Redis(String),
+}
+
+fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, String> {
+    let Some(url) = raw else {
+        return Ok(StoreUrl::Sqlite(data_dir.join(DATABASE_FILE)));
+    };
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        return Ok(StoreUrl::Redis(url.to_owned()));
+    }
+    if url.starts_with("redis+cluster://") {
+        return Err(
+            "store = redis+cluster://… is not supported yet; use one Redis (redis://host:port)"
+                .into(),
+        );
+    }
+    Err(format!(
+        "store = {url:?}; use sqlite://PATH or redis://host:port[/db]"
+    ))
 }
 
 /// The file name of the database inside the data directory.
@@ -160,6 +197,7 @@ impl Config {
             listen,
             data_dir: raw
                 .data_dir
+                .clone()
                 .unwrap_or_else(|| PathBuf::from("tessera-data")),
             validation,
             policy,
@@ -174,6 +212,14 @@ impl Config {
             log_format: log_format(raw.log_format.as_deref())?,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
+            store: store_url(
+                raw.store.as_deref(),
+                &raw.data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("tessera-data")),
+            )?,
+            redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
+            feed_staleness: duration(&raw.feed_staleness, "feed_staleness", 5)?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
             public_origin: raw.public_origin.clone().unwrap_or_else(|| {
                 format!(
@@ -197,7 +243,10 @@ impl Config {
 
     /// The database path.
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join(DATABASE_FILE)
+        match &self.store {
+            StoreUrl::Sqlite(path) => path.clone(),
+            StoreUrl::Redis(_) => self.data_dir.join(DATABASE_FILE),
+        }
     }
 }
 
@@ -325,6 +374,17 @@ fn trusted_proxies(list: Option<&raw::StringList>) -> Result<Vec<Cidr>, String> 
             .map(|s| s.parse().map_err(|e| format!("trusted_proxies: {e}")))
             .collect()
     })
+}
+
+fn redis_key_tag(tag: Option<&str>) -> Result<String, String> {
+    let tag = tag.unwrap_or("{tessera}");
+    let inner = tag.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+    match inner {
+        Some(t) if !t.is_empty() && !t.contains(['{', '}']) => Ok(tag.to_owned()),
+        _ => Err(format!(
+            "redis_key_tag = {tag:?}; write a hash tag like \"{{tessera}}\""
+        )),
+    }
 }
 
 fn log_format(format: Option<&str>) -> Result<LogFormat, String> {

@@ -41,6 +41,9 @@ pub struct RawConfig {
     pub behind_tls_proxy: Option<bool>,
     pub cookie_same_site: Option<String>,
     pub public_origin: Option<String>,
+    pub store: Option<String>,
+    pub redis_key_tag: Option<String>,
+    pub feed_staleness: Option<DurationValue>,
 }
 
 /// A list, written as a TOML array or as one comma-separated string (the environment's form).
@@ -70,7 +73,10 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 30] = [
+    "store",
+    "redis_key_tag",
+    "feed_staleness",
     "cookie_same_site",
     "public_origin",
     "tls_cert",
@@ -171,6 +177,9 @@ impl RawConfig {
             behind_tls_proxy,
             cookie_same_site,
             public_origin,
+            store,
+            redis_key_tag,
+            feed_staleness,
             request_timeout,
             max_sessions_per_user,
             on_session_limit,

@@ -555,3 +555,118 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
         "no password on stdin: {err}"
     );
 }
+
+fn redis_url() -> String {
+    std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into())
+}
+
+/// Two nodes on one Redis: a session made on A refreshes on B, a logout on A reaches B at once
+/// (pushed over Redis pub/sub), and refreshes of one token racing on both nodes converge.
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "measures how long a revocation takes to reach the other node"
+)]
+fn two_nodes_on_one_redis_share_sessions_and_revocations() {
+    let tag = format!("{{mn-{}}}", tessera::random_id().unwrap());
+    let key = tessera::ApiKey::generate().unwrap().expose();
+    let url = redis_url();
+    // Sixteen racing refreshes of one session would trip its refresh rate: not what this tests.
+    let env = [
+        ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
+        ("TESSERA_ADMIN_API_KEY", key.as_str()),
+        ("TESSERA_RATE_LIMITS_REFRESH_SESSION", "off"),
+    ];
+    let a = Process::serve(&temp_dir(), &env, &[]);
+    let b = Process::serve(&temp_dir(), &env, &[]);
+
+    let (status, created) = post(&a, &key, "/v1/sessions", r#"{"user_id":"alice"}"#);
+    assert_eq!(status, 201, "{created}");
+    let (status, refreshed) = post(
+        &b,
+        &key,
+        "/v1/sessions/refresh",
+        &format!(
+            r#"{{"refresh_token":"{}"}}"#,
+            created["refresh_token"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "B refreshes A's session: {refreshed}");
+
+    let mut waits = Vec::new();
+    for i in 0..100 {
+        // One user each: the per-user sign-in limit is not what this test is about.
+        let (_, s) = post(
+            &a,
+            &key,
+            "/v1/sessions",
+            &format!(r#"{{"user_id":"bob-{i}"}}"#),
+        );
+        let verify = format!(
+            r#"{{"access_token":"{}"}}"#,
+            s["access_token"].as_str().unwrap()
+        );
+        assert_eq!(post(&b, &key, "/v1/sessions/verify", &verify).0, 200);
+        let h = json_headers(&key);
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _, _) = http(
+            a.addr,
+            "DELETE",
+            &format!("/v1/sessions/{}", s["session_id"].as_str().unwrap()),
+            &h,
+            "",
+        );
+        assert_eq!(status, 204);
+        let revoked_at = std::time::Instant::now();
+        loop {
+            if post(&b, &key, "/v1/sessions/verify", &verify).0 == 401 {
+                break;
+            }
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(5),
+                "B never saw the revocation"
+            );
+        }
+        waits.push(revoked_at.elapsed());
+    }
+    waits.sort();
+    println!(
+        "revocation propagation A -> B over 100 revocations: p50 {:?}, p99 {:?}",
+        waits[49], waits[98]
+    );
+
+    // Concurrent refreshes of one token split across the nodes: one generation, one next token.
+    let (_, s) = post(&a, &key, "/v1/sessions", r#"{"user_id":"carol"}"#);
+    let body = format!(
+        r#"{{"refresh_token":"{}"}}"#,
+        s["refresh_token"].as_str().unwrap()
+    );
+    let nodes = [a.addr, b.addr];
+    let results: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (body, key) = (body.clone(), key.clone());
+                scope.spawn(move || {
+                    let h = json_headers(&key);
+                    let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let (status, _, reply) =
+                        http(nodes[i % 2], "POST", "/v1/sessions/refresh", &h, &body);
+                    (status, reply)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let tokens: Vec<Value> = results
+        .iter()
+        .map(|(status, reply)| {
+            assert_eq!(*status, 200, "{reply}");
+            serde_json::from_str::<Value>(reply).unwrap()["refresh_token"].clone()
+        })
+        .collect();
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "both nodes hand out the same next token"
+    );
+}
