@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, ScriptInvocation};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
@@ -48,7 +48,16 @@ impl RedisStore {
     /// A [`StoreError`] if the URL is invalid or the server unreachable.
     pub async fn connect(url: &str, tag: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
-        let conn = client.get_connection_manager().await.map_err(redis_error)?;
+        // Fail fast while Redis is away (callers answer 503 and retry), reconnect in the background.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_millis(500))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(1)
+            .set_max_delay(1000);
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(redis_error)?;
         Ok(Self {
             conn,
             tag: tag.to_owned(),

@@ -670,3 +670,149 @@ fn two_nodes_on_one_redis_share_sessions_and_revocations() {
         "both nodes hand out the same next token"
     );
 }
+
+/// A Redis of this test's own (port, directory), with every write fsynced before it is
+/// acknowledged.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server is needed: scripts/test installs it (apt-get install redis-server)",
+            );
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self {
+                    child,
+                    port,
+                    dir: dir.to_owned(),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no shutdown, no final fsync
+        self.child.wait().unwrap();
+    }
+
+    fn restart(&mut self) {
+        *self = Self::start(self.port, &self.dir.clone());
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Redis killed under a running node: writes answer 503 with Retry-After (never 500), readiness
+/// says so, verification fails closed once the feed is stale; Redis back (with `appendfsync
+/// always`), the node serves again without a restart and no acknowledged write was lost.
+#[test]
+fn a_redis_outage_is_survived_and_loses_nothing() {
+    let dir = temp_dir();
+    let mut redis = OwnRedis::start(free_port(), &dir);
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let key = tessera::ApiKey::generate().unwrap().expose();
+    let env = [
+        ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_ADMIN_API_KEY", key.as_str()),
+        ("TESSERA_FEED_STALENESS", "2s"),
+        ("TESSERA_RATE_LIMITS_LOGIN_USER", "off"),
+    ];
+    let node = Process::serve(&temp_dir(), &env, &[]);
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let (status, s) = post(
+            &node,
+            &key,
+            "/v1/sessions",
+            &format!(r#"{{"user_id":"u{i}"}}"#),
+        );
+        assert_eq!(status, 201);
+        acknowledged.push(s);
+    }
+    let verify = format!(
+        r#"{{"access_token":"{}"}}"#,
+        acknowledged[0]["access_token"].as_str().unwrap()
+    );
+    assert_eq!(post(&node, &key, "/v1/sessions/verify", &verify).0, 200);
+
+    redis.kill();
+    let h = json_headers(&key);
+    let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, head, body) = http(
+        node.addr,
+        "POST",
+        "/v1/sessions",
+        &h,
+        r#"{"user_id":"late"}"#,
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    assert_eq!(http(node.addr, "GET", "/readyz", &[], "").0, 503);
+    std::thread::sleep(Duration::from_secs(3)); // past the 2 s staleness bound
+    assert_eq!(
+        post(&node, &key, "/v1/sessions/verify", &verify).0,
+        401,
+        "fails closed when it cannot know"
+    );
+
+    redis.restart();
+    let mut ready = false;
+    for _ in 0..100 {
+        if http(node.addr, "GET", "/readyz", &[], "").0 == 200
+            && post(&node, &key, "/v1/sessions/verify", &verify).0 == 200
+        {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ready, "the node never recovered:\n{}", node.log_text());
+    for s in &acknowledged {
+        let body = format!(
+            r#"{{"refresh_token":"{}"}}"#,
+            s["refresh_token"].as_str().unwrap()
+        );
+        assert_eq!(
+            post(&node, &key, "/v1/sessions/refresh", &body).0,
+            200,
+            "an acknowledged session was lost"
+        );
+    }
+    assert!(!node.log_text().contains("panicked"));
+}
