@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use redis::RedisError;
 use serde::de::DeserializeOwned;
-use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp};
+use tessera::{RefreshState, Session, SessionId, StoreError, StoreErrorKind, Timestamp};
 
 /// Connection trouble is `Unavailable` (retry later); anything else is a bug or bad data.
 pub(crate) fn redis_error(e: RedisError) -> StoreError {
@@ -52,24 +52,35 @@ pub(crate) fn session(
     let at = |name: &str| number(name).map(Timestamp::from_millis);
     Ok(Session {
         sid,
-        user_id: text("user")?.to_owned(),
-        claims: json(text("claims")?)?,
-        data: json(text("data")?)?,
-        device: json(text("device")?)?,
-        created_at: at("created")?,
-        last_seen_at: at("last_seen")?,
-        idle_expires_at: at("idle")?,
-        absolute_expires_at: at("abs")?,
-        refresh: json(text("refresh")?)?,
-        cookie: fields.get("cookie").map(|c| json(c)).transpose()?,
-        version: u64::try_from(number("version")?).map_err(|_| corrupt("session"))?,
+        user_id: text("u")?.to_owned(),
+        claims: json(text("cl")?)?,
+        data: json(text("d")?)?,
+        device: match text("dv")? {
+            "" => tessera::Device::default(),
+            d => json(d)?,
+        },
+        created_at: at("c")?,
+        last_seen_at: at("ls")?,
+        idle_expires_at: at("i")?,
+        absolute_expires_at: at("a")?,
+        refresh: RefreshState {
+            generation: u64::try_from(number("g")?).map_err(|_| corrupt("session"))?,
+            current: json(&format!("\"{}\"", text("rc")?))?,
+            previous: match text("rp")? {
+                "" => None,
+                p => Some(json(&format!("\"{p}\""))?),
+            },
+            rotated_at: at("rt")?,
+        },
+        cookie: fields.get("ck").map(|c| json(c)).transpose()?,
+        version: u64::try_from(number("v")?).map_err(|_| corrupt("session"))?,
         revoked_at: fields
-            .get("revoked_at")
+            .get("ra")
             .map(|v| v.parse().map(Timestamp::from_millis))
             .transpose()
             .map_err(|_| corrupt("session"))?,
         revoke_reason: fields
-            .get("reason")
+            .get("rr")
             .map(|r| json(&format!("\"{r}\"")))
             .transpose()?,
     })

@@ -35,6 +35,23 @@ fn ms(t: Timestamp) -> String {
     t.as_millis().to_string()
 }
 
+/// `current|previous|rotated_at`, the hashes in unpadded base64url (see `refresh_fields` in
+/// the Lua prelude).
+fn pack_refresh(r: &tessera::RefreshState) -> Result<String, StoreError> {
+    let hash = |h: &tessera::TokenHash| to_json(h).map(|j| j.trim_matches('"').to_owned());
+    let previous = r
+        .previous
+        .as_ref()
+        .map(hash)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(format!(
+        "{}|{previous}|{}",
+        hash(&r.current)?,
+        r.rotated_at.as_millis()
+    ))
+}
+
 fn reason(r: tessera::RevokeReason) -> Result<String, StoreError> {
     let quoted = to_json(&r)?;
     Ok(quoted.trim_matches('"').to_owned())
@@ -102,10 +119,14 @@ impl Store for RedisStore {
             .arg(ms(s.idle_expires_at))
             .arg(ms(s.absolute_expires_at))
             .arg(s.refresh.generation)
-            .arg(to_json(&s.refresh)?)
+            .arg(pack_refresh(&s.refresh)?)
             .arg(to_json(&s.claims)?)
             .arg(to_json(&s.data)?)
-            .arg(to_json(&s.device)?)
+            .arg(if s.device == tessera::Device::default() {
+                String::new()
+            } else {
+                to_json(&s.device)?
+            })
             .arg(
                 s.cookie
                     .as_ref()
@@ -161,7 +182,7 @@ impl Store for RedisStore {
         inv.arg(sid.to_string())
             .arg(r.expected_generation)
             .arg(r.next.generation)
-            .arg(to_json(&r.next)?)
+            .arg(pack_refresh(&r.next)?)
             .arg(ms(r.last_seen_at))
             .arg(ms(r.idle_expires_at));
         match self.call::<i64>(&inv).await? {

@@ -18,10 +18,10 @@ if max > 0 then
     end
   end
 end
-redis.call('HSET', h, 'user', user, 'created', ARGV[3], 'last_seen', ARGV[4], 'idle', ARGV[5],
-  'abs', ARGV[6], 'gen', ARGV[7], 'refresh', ARGV[8], 'claims', ARGV[9], 'data', ARGV[10],
-  'device', ARGV[11], 'version', ARGV[13])
-if ARGV[12] ~= '' then redis.call('HSET', h, 'cookie', ARGV[12]) end
+redis.call('HSET', h, 'u', user, 'c', ARGV[3], 'ls', ARGV[4], 'i', ARGV[5],
+  'a', ARGV[6], 'g', ARGV[7], 'cl', ARGV[9], 'd', ARGV[10],
+  'dv', ARGV[11], 'v', ARGV[13], unpack(refresh_fields(ARGV[8])))
+if ARGV[12] ~= '' then redis.call('HSET', h, 'ck', ARGV[12]) end
 redis.call('ZADD', k('u', user), ARGV[3], sid)
 reindex(sid)
 local out = {'created'}

@@ -6,23 +6,30 @@ local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
 local SLACK = 3600000 -- keep an ended session an hour past its end for purge and audit
 
+-- The refresh state arrives packed as "current|previous|rotated_at"; it is stored as three short
+-- fields so a session hash stays in Redis's compact listpack encoding (values of 64 bytes or less).
+local function refresh_fields(packed)
+  local cur, prev, rot = string.match(packed, '^([^|]*)|([^|]*)|([^|]*)$')
+  return {'rc', cur, 'rp', prev, 'rt', rot}
+end
+
 local function num(h, field) return tonumber(redis.call('HGET', h, field)) end
-local function is_revoked(h) return redis.call('HEXISTS', h, 'revoked_at') == 1 end
+local function is_revoked(h) return redis.call('HEXISTS', h, 'ra') == 1 end
 local function is_live(h, now)
-  return redis.call('EXISTS', h) == 1 and not is_revoked(h) and now < num(h, 'idle') and now < num(h, 'abs')
+  return redis.call('EXISTS', h) == 1 and not is_revoked(h) and now < num(h, 'i') and now < num(h, 'a')
 end
 
 -- Purge index score and native expiry follow the session's own timestamps (relative, so they
 -- are right whatever clock the caller uses).
 local function reindex(sid)
   local h = k('s', sid)
-  local user = redis.call('HGET', h, 'user')
-  local ends = math.min(num(h, 'idle'), num(h, 'abs'))
+  local user = redis.call('HGET', h, 'u')
+  local ends = math.min(num(h, 'i'), num(h, 'a'))
   local score = ends
-  local revoked = redis.call('HGET', h, 'revoked_at')
+  local revoked = redis.call('HGET', h, 'ra')
   if revoked then score = math.min(score, tonumber(revoked)) end
   redis.call('ZADD', k('purge'), int(score), sid .. '|' .. user)
-  redis.call('PEXPIRE', h, int(math.max(1, ends - num(h, 'last_seen')) + SLACK))
+  redis.call('PEXPIRE', h, int(math.max(1, ends - num(h, 'ls')) + SLACK))
 end
 
 local function feed(kind, target, until_ms)
@@ -35,8 +42,8 @@ end
 local function revoke(sid, reason, at, until_ms)
   local h = k('s', sid)
   if redis.call('EXISTS', h) == 0 or is_revoked(h) then return false end
-  redis.call('HSET', h, 'revoked_at', at, 'reason', reason)
+  redis.call('HSET', h, 'ra', at, 'rr', reason)
   reindex(sid)
   feed(0, sid, until_ms)
-  return redis.call('HGET', h, 'user')
+  return redis.call('HGET', h, 'u')
 end

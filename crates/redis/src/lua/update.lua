@@ -1,10 +1,10 @@
 -- ARGV: sid expected_version claims data cookie ('' = unchanged). {kind, version}
 local h = k('s', ARGV[1])
 if redis.call('EXISTS', h) == 0 or is_revoked(h) then return {'notfound', 0} end
-local version = num(h, 'version')
+local version = num(h, 'v')
 if int(version) ~= ARGV[2] then return {'mismatch', version} end
-if ARGV[3] ~= '' then redis.call('HSET', h, 'claims', ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('HSET', h, 'data', ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('HSET', h, 'cookie', ARGV[5]) end
-redis.call('HSET', h, 'version', int(version + 1))
+if ARGV[3] ~= '' then redis.call('HSET', h, 'cl', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', h, 'd', ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', h, 'ck', ARGV[5]) end
+redis.call('HSET', h, 'v', int(version + 1))
 return {'updated', version + 1}
