@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::RedisFuture;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
@@ -16,11 +19,47 @@ use tessera::{
 use crate::codec::{corrupt, json, pairs, redis_error, session, to_json};
 use crate::scripts;
 
-/// A Tessera store on one Redis server. Clones share the (auto-reconnecting) connection.
+/// A Tessera store on Redis (one server or a Cluster). Clones share the connection, which
+/// reconnects by itself.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     tag: String,
+}
+
+/// One server, or a Cluster (commands are routed by key slot; every key shares one slot).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -76,7 +115,26 @@ impl RedisStore {
             .await
             .map_err(redis_error)?;
         Ok(Self {
-            conn,
+            conn: Conn::Single(conn),
+            tag: tag.to_owned(),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port`). Every key is
+    /// under `tag`, so each step runs on the one master that owns that slot.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if no node answers.
+    pub async fn connect_cluster(nodes: &[String], tag: &str) -> Result<Self, StoreError> {
+        let client = ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(2))
+            .retries(1)
+            .build()
+            .map_err(redis_error)?;
+        let conn = client.get_async_connection().await.map_err(redis_error)?;
+        Ok(Self {
+            conn: Conn::Cluster(conn),
             tag: tag.to_owned(),
         })
     }

@@ -25,3 +25,24 @@ async fn store() -> RedisStore {
 }
 
 tessera_testkit::conformance_tests!(store);
+
+/// The same suite on a three-master Redis Cluster (`scripts/redis start-cluster`).
+mod cluster {
+    use tessera_redis::RedisStore;
+
+    fn nodes() -> Vec<String> {
+        ["17000", "17001", "17002"]
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect()
+    }
+
+    async fn store() -> RedisStore {
+        let tag = format!("{{c-{}}}", tessera::random_id().unwrap());
+        RedisStore::connect_cluster(&nodes(), &tag)
+            .await
+            .unwrap_or_else(|e| panic!("no Redis Cluster on 17000-17002: run `scripts/redis start-cluster` (scripts/test does): {e}"))
+    }
+
+    tessera_testkit::conformance_tests!(store);
+}

@@ -32,14 +32,15 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     let purge_every = state.config.purge_interval;
     let pushed = Arc::new(Notify::new());
     let mut tasks = Vec::new();
-    if let StoreUrl::Redis(url) = &state.config.store {
+    // Pub/sub is cluster-wide: any one node delivers every announcement.
+    let announcer = match &state.config.store {
+        StoreUrl::Redis(url) => Some(url.clone()),
+        StoreUrl::RedisCluster(nodes) => nodes.first().cloned(),
+        StoreUrl::Sqlite(_) => None,
+    };
+    if let Some(url) = announcer {
         let channel = format!("{}:revocations", state.config.redis_key_tag);
-        tasks.push(listen(
-            url.clone(),
-            channel,
-            Arc::clone(&pushed),
-            shutdown.clone(),
-        ));
+        tasks.push(listen(url, channel, Arc::clone(&pushed), shutdown.clone()));
     }
     tasks.extend([
         every(

@@ -38,11 +38,29 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         .mode(0o700)
         .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    if let StoreUrl::Redis(url) = &config.store {
-        let store = RedisStore::connect(url, &config.redis_key_tag)
-            .await
-            .with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
-        return Ok(AnyStore::Redis(store));
+    match &config.store {
+        StoreUrl::Redis(url) => {
+            let store = RedisStore::connect(url, &config.redis_key_tag)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
+            return Ok(AnyStore::Redis(store));
+        }
+        StoreUrl::RedisCluster(nodes) => {
+            let store = RedisStore::connect_cluster(nodes, &config.redis_key_tag)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the Redis Cluster at {}",
+                        nodes
+                            .iter()
+                            .map(|n| redact(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            return Ok(AnyStore::Redis(store));
+        }
+        StoreUrl::Sqlite(_) => {}
     }
     // Create the database file owner-only before SQLite does (its -wal and -shm files follow it).
     OpenOptions::new()
@@ -80,7 +98,7 @@ pub async fn manager(
         .copied();
     settings.rotation = config.rotation.clone();
     settings.hs256_secret = config.hs256_secret.clone();
-    if matches!(config.store, StoreUrl::Redis(_)) {
+    if !matches!(config.store, StoreUrl::Sqlite(_)) {
         // Other nodes revoke too: this node's view is only as good as its last catch-up.
         settings.max_feed_staleness = Some(config.feed_staleness);
     }

@@ -91,6 +91,8 @@ pub enum StoreUrl {
     Sqlite(PathBuf),
     /// `redis://host:port[/db]`.
     Redis(String),
+    /// `redis+cluster://host:port,host:port,…`: the Cluster's nodes as `redis://host:port`.
+    RedisCluster(Vec<String>),
 }
 
 fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, String> {
@@ -103,14 +105,20 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
     if url.starts_with("redis://") || url.starts_with("rediss://") {
         return Ok(StoreUrl::Redis(url.to_owned()));
     }
-    if url.starts_with("redis+cluster://") {
-        return Err(
-            "store = redis+cluster://… is not supported yet; use one Redis (redis://host:port)"
-                .into(),
-        );
+    if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+        let nodes: Vec<String> = nodes
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("redis://{n}"))
+            .collect();
+        if nodes.is_empty() {
+            return Err("store = redis+cluster://… needs at least one host:port".into());
+        }
+        return Ok(StoreUrl::RedisCluster(nodes));
     }
     Err(format!(
-        "store = {url:?}; use sqlite://PATH or redis://host:port[/db]"
+        "store = {url:?}; use sqlite://PATH, redis://host:port[/db] or redis+cluster://host:port,host:port"
     ))
 }
 
@@ -245,7 +253,7 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         match &self.store {
             StoreUrl::Sqlite(path) => path.clone(),
-            StoreUrl::Redis(_) => self.data_dir.join(DATABASE_FILE),
+            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => self.data_dir.join(DATABASE_FILE),
         }
     }
 }

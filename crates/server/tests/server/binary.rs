@@ -556,21 +556,17 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
     );
 }
 
-fn redis_url() -> String {
-    std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into())
-}
-
-/// Two nodes on one Redis: a session made on A refreshes on B, a logout on A reaches B at once
-/// (pushed over Redis pub/sub), and refreshes of one token racing on both nodes converge.
+/// Two nodes on one Redis Cluster: a session made on A refreshes on B, a logout on A reaches B
+/// at once (pushed over pub/sub), and refreshes of one token racing on both nodes converge.
 #[test]
 #[allow(
     clippy::disallowed_methods,
     reason = "measures how long a revocation takes to reach the other node"
 )]
-fn two_nodes_on_one_redis_share_sessions_and_revocations() {
+fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
     let tag = format!("{{mn-{}}}", tessera::random_id().unwrap());
     let key = tessera::ApiKey::generate().unwrap().expose();
-    let url = redis_url();
+    let url = "redis+cluster://127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002".to_owned();
     // Sixteen racing refreshes of one session would trip its refresh rate: not what this tests.
     let env = [
         ("TESSERA_STORE", url.as_str()),
