@@ -665,6 +665,8 @@ fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
         tokens.iter().all(|t| *t == tokens[0]),
         "both nodes hand out the same next token"
     );
+    let next = tessera::RefreshToken::parse(tokens[0].as_str().unwrap()).unwrap();
+    assert_eq!(next.generation(), 2, "exactly one generation step");
 }
 
 /// A Redis of this test's own (port, directory), with every write fsynced before it is
