@@ -140,20 +140,15 @@ where
                     None => std::future::pending().await,
                 }
             };
+            // Run on every tick, and at once when pushed.
             tokio::select! {
                 _ = shutdown.changed() => break,
-                () = push => {
-                    if let Err(e) = work(state.clone()).await {
-                        state.metrics.background_error(name);
-                        tracing::warn!(task = name, error = %e, "background task failed; will retry");
-                    }
-                }
-                _ = ticker.tick() => {
-                    if let Err(e) = work(state.clone()).await {
-                        state.metrics.background_error(name);
-                        tracing::warn!(task = name, error = %e, "background task failed; will retry");
-                    }
-                }
+                () = push => {}
+                _ = ticker.tick() => {}
+            }
+            if let Err(e) = work(state.clone()).await {
+                state.metrics.background_error(name);
+                tracing::warn!(task = name, error = %e, "background task failed; will retry");
             }
         }
         tracing::debug!(task = name, "background task stopped");
