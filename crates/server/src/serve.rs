@@ -48,6 +48,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         warned_plain_http: Arc::default(),
         tessera,
         passwords: PasswordQueue::default(),
+        local_limits: Arc::default(),
     })
 }
 

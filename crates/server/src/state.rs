@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use tessera::TokenHash;
 
-use tessera::SystemClock;
+use tessera::{RateLimiter, SystemClock};
 use tessera_axum::Tessera;
 
 use crate::boot::Manager;
@@ -31,4 +31,7 @@ pub struct AppState {
     pub tessera: Tessera<AnyStore, SystemClock>,
     /// The bounded password-hashing queue.
     pub passwords: PasswordQueue,
+    /// Rate limits counted on this node only: those of verification, which never touches the
+    /// store, and the throttle on recording rate-limit events.
+    pub local_limits: Arc<RateLimiter>,
 }

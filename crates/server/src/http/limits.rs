@@ -1,6 +1,7 @@
 //! Rate limits at the edge: per client IP for every backend route class, per session for
 //! verification, per user for sign-in. (Per-session refresh limits are the core's: they count
-//! genuine tokens only.) Decisions go through the store, so nodes sharing a store share limits.
+//! genuine tokens only.) Decisions go through the store, so nodes sharing a store share limits,
+//! except for verification: it never touches the store, so its limits are counted per node.
 
 use axum::http::Method;
 use std::time::Duration;
@@ -33,18 +34,18 @@ async fn record_trip(
         class: class.name().into(),
         by: by.name().into(),
     };
-    let Some(user) = subject.user else {
+    // Verification never touches the store, not even to record that it was refused.
+    let Some(user) = subject.user.filter(|_| class != LimitClass::Verify) else {
         tracing::info!(target: "tessera::audit", class = class.name(), by = by.name(), "rate limit tripped");
         return;
     };
     let Ok(once) = Quota::new(1, Duration::from_secs(60), 1) else {
         return;
     };
-    let store = state.manager.store();
-    let first = store
-        .rate_limit(&format!("audit:{key}"), &once, SystemClock.now())
-        .await
-        .is_ok_and(|d| d.allowed());
+    let first = state
+        .local_limits
+        .decide(&format!("audit:{key}"), &once, SystemClock.now())
+        .allowed();
     if first && let Err(e) = state.manager.record(Some(user), subject.sid, kind).await {
         tracing::warn!(error = %e, "could not record a rate-limit event");
     }
@@ -77,12 +78,17 @@ pub async fn enforce(
         return Ok(());
     };
     let key = format!("{}:{}:{id}", class.name(), by.name());
-    let decision = state
-        .manager
-        .store()
-        .rate_limit(&key, quota, SystemClock.now())
-        .await
-        .map_err(tessera::Error::from)?;
+    let now = SystemClock.now();
+    let decision = if class == LimitClass::Verify {
+        state.local_limits.decide(&key, quota, now)
+    } else {
+        state
+            .manager
+            .store()
+            .rate_limit(&key, quota, now)
+            .await
+            .map_err(tessera::Error::from)?
+    };
     match decision {
         RateDecision::Allowed { .. } => Ok(()),
         RateDecision::Limited {
