@@ -13,6 +13,7 @@ use tower::Layer;
 use crate::cookie::{CookieSettings, cookie_values};
 use crate::extract::{Bearer, BrowserSession, CsrfToken};
 use crate::guard::{Admit, Guarded};
+use crate::header::bearer_token;
 use crate::problem::Rejection;
 
 /// Largest form body read to find a `_csrf` field.
@@ -144,9 +145,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
 }
 
 fn bearer(req: &Request<Body>) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    bearer_token(req.headers().get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// The CSRF token of a request: the `X-CSRF-Token` header, or a `_csrf` form field (the body is

@@ -22,6 +22,7 @@
 mod cookie;
 mod extract;
 mod guard;
+mod header;
 mod layer;
 mod problem;
 mod rate_limit;
@@ -29,6 +30,7 @@ mod rate_limit;
 pub use cookie::{CookieSettings, SameSite, cookie_values};
 pub use extract::{Bearer, BrowserSession, CsrfToken};
 pub use guard::{Admit, Guarded};
+pub use header::{bearer_token, whole_seconds};
 pub use layer::{SessionLayer, SessionService, Tessera};
 pub use problem::Rejection;
 pub use rate_limit::{RateLimitLayer, RateLimitService};

@@ -11,6 +11,7 @@ use tessera::{Clock, Quota, RateDecision, SessionManager, Store, SystemClock};
 use tower::Layer;
 
 use crate::guard::{Admit, Guarded};
+use crate::header::whole_seconds;
 use crate::problem::Rejection;
 
 /// Limits each client IP to `quota` on the wrapped routes.
@@ -70,7 +71,7 @@ impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
         {
             Ok(RateDecision::Allowed { .. }) => Ok(req),
             Ok(RateDecision::Limited { retry_after, .. }) => {
-                let retry_after = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let retry_after = whole_seconds(retry_after);
                 Err(Rejection::RateLimited {
                     retry_after,
                     limit: self.quota.burst(),

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tessera::ApiKey;
+use tessera_axum::bearer_token;
 
 use super::error::{ApiError, OAuthError};
 use crate::state::AppState;
@@ -15,15 +16,10 @@ fn authorized(headers: &HeaderMap, state: &AppState) -> bool {
     let (Some(value), None) = (values.next(), values.next()) else {
         return false; // none, or ambiguous duplicates
     };
-    let Some(token) = value.to_str().ok().and_then(|v| strip_bearer(v)) else {
+    let Some(token) = value.to_str().ok().and_then(bearer_token) else {
         return false;
     };
     ApiKey::parse(token).is_ok_and(|key| key.hash().ct_eq(&state.admin_key))
-}
-
-fn strip_bearer(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 /// Backend routes: a problem document on failure.

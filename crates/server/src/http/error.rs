@@ -5,6 +5,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera::{Error, StoreErrorKind};
+use tessera_axum::whole_seconds;
 
 /// Prefix of every problem `type`.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:tessera:problem:";
@@ -198,9 +199,9 @@ impl From<Error> for ApiError {
                 reset_after,
                 limit,
             } => Self::RateLimited {
-                retry_after: ceil_secs(retry_after),
+                retry_after: whole_seconds(retry_after),
                 limit,
-                reset: ceil_secs(reset_after),
+                reset: whole_seconds(reset_after),
             },
             Error::Store(ref s) if s.kind() == StoreErrorKind::Unavailable => {
                 tracing::warn!(error = %e, "store unavailable");
@@ -212,11 +213,6 @@ impl From<Error> for ApiError {
             }
         }
     }
-}
-
-/// Whole seconds, rounded up.
-pub fn ceil_secs(d: std::time::Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// An OAuth endpoint failure, with an RFC 6749 §5.2 body.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store, SystemClock};
 
-use super::error::{ApiError, ceil_secs};
+use tessera_axum::whole_seconds;
+
+use super::error::ApiError;
 use crate::config::{LimitBy, LimitClass};
 use crate::state::AppState;
 
@@ -98,9 +100,9 @@ pub async fn enforce(
             state.metrics.rate_limited(class.name(), by.name());
             record_trip(state, class, by, &key, subject).await;
             Err(ApiError::RateLimited {
-                retry_after: ceil_secs(retry_after),
+                retry_after: whole_seconds(retry_after),
                 limit: quota.burst(),
-                reset: ceil_secs(reset_after),
+                reset: whole_seconds(reset_after),
             })
         }
     }
