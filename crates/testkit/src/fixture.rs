@@ -65,6 +65,14 @@ impl<S: Store + Clone + 'static> Fixture<S> {
             .expect("create session")
     }
 
+    /// Refreshes with `issued`'s refresh token, expecting success.
+    pub async fn refresh(&self, issued: &Issued) -> Issued {
+        self.manager
+            .refresh(&issued.refresh_token.expose())
+            .await
+            .expect("refresh")
+    }
+
     /// Moves the clock forward by `secs` seconds.
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));

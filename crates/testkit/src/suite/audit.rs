@@ -37,10 +37,7 @@ pub async fn security_events_are_recorded_per_user<S: Store + Clone + 'static>(s
     let f = Fixture::with(store, |s| s.audit_hook = Some(hook)).await;
     let first = f.login("alice").await;
     f.advance(1);
-    f.manager
-        .refresh(&first.refresh_token.expose())
-        .await
-        .unwrap();
+    f.refresh(&first).await;
     f.advance(60);
     assert!(
         f.manager

@@ -91,16 +91,8 @@ pub async fn refresh_rate_counts_genuine_tokens_only<S: Store + Clone + 'static>
         let forged = tessera::RefreshToken::from_parts(issued.session.sid, 1, [9; 32]).expose();
         assert!(f.manager.refresh(&forged).await.is_err());
     }
-    let second = f
-        .manager
-        .refresh(&issued.refresh_token.expose())
-        .await
-        .unwrap();
-    let third = f
-        .manager
-        .refresh(&second.refresh_token.expose())
-        .await
-        .unwrap();
+    let second = f.refresh(&issued).await;
+    let third = f.refresh(&second).await;
     let err = f
         .manager
         .refresh(&third.refresh_token.expose())

@@ -27,11 +27,7 @@ pub async fn rotation_issues_a_new_generation<S: Store + Clone + 'static>(store:
     let f = Fixture::new(store).await;
     let first = f.login("alice").await;
     f.advance(5);
-    let second = f
-        .manager
-        .refresh(&first.refresh_token.expose())
-        .await
-        .unwrap();
+    let second = f.refresh(&first).await;
     assert_eq!(second.refresh_token.generation(), 2);
     assert_eq!(second.refresh_token.session_id(), first.session.sid);
     assert_ne!(second.refresh_token.expose(), first.refresh_token.expose());
@@ -42,11 +38,7 @@ pub async fn rotation_issues_a_new_generation<S: Store + Clone + 'static>(store:
     assert_eq!(stored.refresh.generation, 2);
     assert_eq!(stored.last_seen_at, f.clock_now());
     f.advance(5);
-    let third = f
-        .manager
-        .refresh(&second.refresh_token.expose())
-        .await
-        .unwrap();
+    let third = f.refresh(&second).await;
     assert_eq!(third.refresh_token.generation(), 3);
 }
 
@@ -98,17 +90,9 @@ pub async fn concurrent_refreshes_do_not_fork<S: Store + Clone + 'static>(store:
 pub async fn reuse_after_grace_revokes_the_session<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let stolen = f.login("alice").await;
-    let rotated = f
-        .manager
-        .refresh(&stolen.refresh_token.expose())
-        .await
-        .unwrap();
+    let rotated = f.refresh(&stolen).await;
     f.advance(5);
-    let again = f
-        .manager
-        .refresh(&stolen.refresh_token.expose())
-        .await
-        .unwrap();
+    let again = f.refresh(&stolen).await;
     assert_eq!(
         again.refresh_token, rotated.refresh_token,
         "within the grace window: same successor"
@@ -143,11 +127,7 @@ pub async fn older_generation_reuse_revokes_the_session<S: Store + Clone + 'stat
     let mut current = first.clone();
     for _ in 0..5 {
         f.advance(60);
-        current = f
-            .manager
-            .refresh(&current.refresh_token.expose())
-            .await
-            .unwrap();
+        current = f.refresh(&current).await;
     }
     assert_eq!(current.refresh_token.generation(), 6);
     let err = f
@@ -166,11 +146,7 @@ pub async fn forged_secrets_revoke_nothing<S: Store + Clone + 'static>(store: S)
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     f.advance(60);
-    let current = f
-        .manager
-        .refresh(&issued.refresh_token.expose())
-        .await
-        .unwrap();
+    let current = f.refresh(&issued).await;
     f.advance(60);
     let sid = issued.session.sid;
     for generation in [0, 1, 2, 3, 1000, u64::MAX] {
@@ -289,11 +265,7 @@ pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     f.advance(60);
-    let next = f
-        .manager
-        .refresh(&issued.refresh_token.expose())
-        .await
-        .unwrap();
+    let next = f.refresh(&issued).await;
     let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
     let dump = format!("{stored:?} {}", serde_json::to_string(&stored).unwrap());
     for token in [issued.refresh_token.expose(), next.refresh_token.expose()] {
@@ -332,11 +304,7 @@ pub async fn inspection_has_no_side_effects<S: Store + Clone + 'static>(store: S
         "inspection does not rotate"
     );
     f.advance(60);
-    let second = f
-        .manager
-        .refresh(&first.refresh_token.expose())
-        .await
-        .unwrap();
+    let second = f.refresh(&first).await;
     f.advance(60);
     let err = f
         .manager

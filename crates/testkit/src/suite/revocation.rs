@@ -221,11 +221,7 @@ pub async fn single_access_tokens_can_be_revoked<S: Store + Clone + 'static>(sto
     let f = Fixture::new(store).await;
     let node_b = f.another_node().await;
     let issued = f.login("alice").await;
-    let sibling = f
-        .manager
-        .refresh(&issued.refresh_token.expose())
-        .await
-        .unwrap();
+    let sibling = f.refresh(&issued).await;
     let claims = f.manager.verify(issued.access_token.expose()).unwrap();
     f.manager.revoke_access_token(&claims).await.unwrap();
     assert!(revoked_token(

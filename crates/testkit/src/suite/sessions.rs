@@ -124,11 +124,7 @@ pub async fn idle_timeout_slides_and_absolute_never_moves<S: Store + Clone + 'st
     let absolute = issued.session.absolute_expires_at;
     for _ in 0..3 {
         f.advance(50 * 60); // under the idle timeout each time: the session stays alive
-        issued = f
-            .manager
-            .refresh(&issued.refresh_token.expose())
-            .await
-            .unwrap();
+        issued = f.refresh(&issued).await;
         let now = f.clock_now();
         let stored = f.manager.get(&issued.session.sid).await.unwrap().unwrap();
         assert_eq!(
@@ -234,11 +230,7 @@ pub async fn update_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
         cookie: None,
     };
     f.manager.update(&sid, v2, update).await.unwrap();
-    let next = f
-        .manager
-        .refresh(&issued.refresh_token.expose())
-        .await
-        .unwrap();
+    let next = f.refresh(&issued).await;
     let verified = f.manager.verify(next.access_token.expose()).unwrap();
     assert_eq!(
         verified.extra["role"], "editor",
@@ -270,11 +262,7 @@ pub async fn claims_survive_every_refresh<S: Store + Clone + 'static>(store: S) 
         assert_eq!(claims.extra["tenant"], json!({"id": 7}));
         assert_eq!(claims.sub, "alice");
         f.advance(60);
-        issued = f
-            .manager
-            .refresh(&issued.refresh_token.expose())
-            .await
-            .unwrap();
+        issued = f.refresh(&issued).await;
     }
 }
 
