@@ -40,6 +40,22 @@ pub enum AuditKind {
     LoginFailed,
     /// The account's password was changed (every other session was revoked).
     PasswordChanged,
+    /// A change of password was refused: the current password given was wrong.
+    PasswordChangeFailed,
+    /// An account was created (sign-up, or `tessera users create`).
+    AccountCreated,
+    /// A named API key was created.
+    ApiKeyCreated {
+        /// Its name.
+        name: String,
+        /// Its scope.
+        scope: crate::ApiScope,
+    },
+    /// A named API key was revoked.
+    ApiKeyRevoked {
+        /// Its name.
+        name: String,
+    },
     /// A request was refused by a rate limit.
     RateLimited {
         /// The route class.

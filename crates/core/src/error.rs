@@ -88,6 +88,9 @@ pub enum Error {
     /// No such session.
     #[error("session not found")]
     SessionNotFound,
+    /// No such account of the built-in sign-in.
+    #[error("account not found")]
+    AccountNotFound,
     /// The session exists but is revoked or expired.
     #[error("session is no longer live")]
     SessionNotLive,

@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+mod account;
 mod audit;
 mod chain;
 mod clock;
@@ -27,11 +28,13 @@ mod random;
 mod rate_limit;
 mod refresh_token;
 mod revocation;
+mod seal;
 mod secret;
 mod session;
 mod session_id;
 pub mod store;
 
+pub use account::{AccountId, LoginName, MAX_LOGIN_BYTES, MIN_LOGIN_CHARS};
 pub use audit::{AuditEvent, AuditHook, AuditKind, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use cookie::CookieToken;
@@ -49,7 +52,8 @@ pub use random::random_id;
 pub use rate_limit::{Quota, RateDecision, RateLimiter, gcra};
 pub use refresh_token::RefreshToken;
 pub use revocation::RevokedView;
-pub use secret::{ApiKey, ServerSecret, TokenHash};
+pub use seal::{KeyEncryptionKey, Sealer};
+pub use secret::{ApiKey, ApiScope, ServerSecret, TokenHash};
 pub use session::{Device, RefreshState, RevokeReason, Session};
 pub use session_id::SessionId;
 pub use store::{MemoryStore, Store};

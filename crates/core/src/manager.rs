@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api_keys;
 mod audit;
 mod browser;
 mod issued;
@@ -30,7 +31,7 @@ use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
     AuditKind, Clock, CookieToken, Csrf, Error, RefreshState, RefreshToken, RevokeReason,
-    RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
+    RevokedView, Sealer, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -39,6 +40,10 @@ pub use keys::KeySummary;
 pub use issued::{AccessToken, Issued, NewSession};
 use issued::{validate_claims, validate_data, validate_new};
 pub use settings::{Hs256Secret, Settings};
+
+const RESERVED: Error = Error::InvalidInput(
+    "user ids starting with usr_ are reserved for accounts of the built-in sign-in",
+);
 
 /// Sessions, tokens and revocation over a store.
 pub struct SessionManager<S, C> {
@@ -49,6 +54,7 @@ pub struct SessionManager<S, C> {
     keys: RwLock<Arc<KeyRing>>,
     view: RevokedView,
     csrf: Csrf,
+    sealer: Sealer,
 }
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
@@ -79,6 +85,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let keys = RwLock::new(Arc::new(KeyRing::empty(&settings.validation)));
         let chain = Chain::new(&settings.secret);
         let csrf = Csrf::new(&settings.secret);
+        let sealer = match &settings.sealer {
+            Some(sealer) => sealer.clone(),
+            None => Sealer::ephemeral()?,
+        };
         Ok(Self {
             store,
             clock,
@@ -87,6 +97,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             keys,
             view,
             csrf,
+            sealer,
         })
     }
 
@@ -128,7 +139,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// Creates a session for an authenticated user and issues its first tokens.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a bad user id, reserved or oversized claims or data;
+    /// [`Error::InvalidInput`] for a bad user id (or an account id, `usr_…`, of no account),
+    /// reserved or oversized claims or data;
     /// [`Error::SessionLimitReached`] when the user's cap denies it; store errors.
     pub async fn create(&self, new: NewSession) -> Result<Issued, Error> {
         self.create_with(SessionId::generate()?, new, None).await
@@ -152,6 +164,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         cookie: Option<TokenHash>,
     ) -> Result<Issued, Error> {
         validate_new(&new)?;
+        self.check_reserved(&new.user_id).await?;
         let now = self.clock.now();
         let secret: [u8; 32] = random::bytes()?;
         let p = &self.settings.policy;
@@ -201,6 +214,19 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
         let refresh_token = RefreshToken::new(sid, 1, secret);
         self.issue(session, refresh_token, now)
+    }
+
+    /// Account ids (`usr_…`) name built-in accounts only: a backend may create a session for
+    /// one that exists, but never mint one, so its users and the accounts cannot collide.
+    async fn check_reserved(&self, user_id: &str) -> Result<(), Error> {
+        if !crate::AccountId::is_reserved(user_id) {
+            return Ok(());
+        }
+        let id = user_id.parse().map_err(|_| RESERVED)?;
+        match self.store.get_user(&id).await? {
+            Some(_) => Ok(()),
+            None => Err(RESERVED),
+        }
     }
 
     /// Signs an access token for `session` and bundles it with `refresh_token`.

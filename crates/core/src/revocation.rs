@@ -9,7 +9,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::store::{FeedEntry, Revoked};
-use crate::{SessionId, Timestamp};
+use crate::{SessionId, Timestamp, TokenHash};
 
 /// Revoked sessions and tokens, with the feed cursor they reflect.
 #[derive(Debug)]
@@ -22,8 +22,19 @@ pub struct RevokedView {
 struct ViewState {
     sessions: HashMap<SessionId, Timestamp>,
     tokens: HashMap<String, Timestamp>,
+    api_keys: HashMap<TokenHash, Timestamp>,
     cursor: u64,
     synced_at: Option<Timestamp>,
+}
+
+impl ViewState {
+    fn add(&mut self, revoked: Revoked, until: Timestamp) {
+        match revoked {
+            Revoked::Session(sid) => self.sessions.insert(sid, until),
+            Revoked::Token(jti) => self.tokens.insert(jti, until),
+            Revoked::ApiKey(hash) => self.api_keys.insert(hash, until),
+        };
+    }
 }
 
 impl RevokedView {
@@ -48,10 +59,7 @@ impl RevokedView {
     pub fn apply(&self, entries: &[FeedEntry], now: Timestamp) {
         let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
         for e in entries {
-            match &e.revoked {
-                Revoked::Session(sid) => st.sessions.insert(*sid, e.until),
-                Revoked::Token(jti) => st.tokens.insert(jti.clone(), e.until),
-            };
+            st.add(e.revoked.clone(), e.until);
             st.cursor = st.cursor.max(e.cursor);
         }
         st.synced_at = Some(now);
@@ -59,11 +67,10 @@ impl RevokedView {
 
     /// Records a revocation made by this node before the feed delivers it back.
     pub fn insert(&self, revoked: Revoked, until: Timestamp) {
-        let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        match revoked {
-            Revoked::Session(sid) => st.sessions.insert(sid, until),
-            Revoked::Token(jti) => st.tokens.insert(jti, until),
-        };
+        self.state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(revoked, until);
     }
 
     /// The cursor to resume the feed from.
@@ -98,11 +105,21 @@ impl RevokedView {
         st.sessions.contains_key(sid) || st.tokens.contains_key(jti)
     }
 
+    /// Whether the API key with this hash has been revoked (on any node).
+    pub fn is_api_key_revoked(&self, hash: &TokenHash) -> bool {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .api_keys
+            .contains_key(hash)
+    }
+
     /// Forgets entries whose tokens have all expired by `now`.
     pub fn prune(&self, now: Timestamp) {
         let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
         st.sessions.retain(|_, until| *until > now);
         st.tokens.retain(|_, until| *until > now);
+        st.api_keys.retain(|_, until| *until > now);
     }
 
     /// How many entries are held.

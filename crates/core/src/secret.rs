@@ -34,6 +34,17 @@ impl TokenHash {
         &self.0
     }
 
+    /// The hash as base64url text, for stores that keep text (a hash of a 256-bit secret is
+    /// safe to show; it is still not logged).
+    pub fn to_base64(&self) -> String {
+        b64_encode(&self.0)
+    }
+
+    /// Reads [`TokenHash::to_base64`] text back.
+    pub fn from_base64(text: &str) -> Option<Self> {
+        b64_decode(text)?.try_into().ok().map(Self)
+    }
+
     /// Constant-time equality.
     pub fn ct_eq(&self, other: &TokenHash) -> bool {
         self.0.ct_eq(&other.0).into()
@@ -102,6 +113,50 @@ impl ApiKey {
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(..)")
+    }
+}
+
+/// What a named API key may do. A service that only checks tokens never needs more than
+/// [`ApiScope::Verify`], so a leak of its key cannot mint sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiScope {
+    /// Verify and introspect access tokens, follow the revocation feed, read the JWKS.
+    Verify,
+    /// Read `/metrics`.
+    Metrics,
+    /// Everything.
+    Admin,
+}
+
+impl ApiScope {
+    /// Whether a key of this scope may do what `needed` names.
+    pub fn allows(self, needed: ApiScope) -> bool {
+        self == ApiScope::Admin || self == needed
+    }
+
+    /// The lowercase name (`verify`, `metrics`, `admin`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Verify => "verify",
+            ApiScope::Metrics => "metrics",
+            ApiScope::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for ApiScope {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "verify" => Ok(ApiScope::Verify),
+            "metrics" => Ok(ApiScope::Metrics),
+            "admin" => Ok(ApiScope::Admin),
+            _ => Err(Error::InvalidInput(
+                "an API key scope is verify, metrics or admin",
+            )),
+        }
     }
 }
 
@@ -179,6 +234,26 @@ mod tests {
         let b = ApiKey::generate().unwrap().hash();
         assert!(!a.ct_eq(&b));
         assert!(a.ct_eq(&a));
+    }
+
+    #[test]
+    fn scopes_allow_only_their_own_routes_but_admin_allows_all() {
+        use ApiScope::*;
+        for (have, needed, ok) in [
+            (Verify, Verify, true),
+            (Verify, Metrics, false),
+            (Verify, Admin, false),
+            (Metrics, Verify, false),
+            (Metrics, Metrics, true),
+            (Metrics, Admin, false),
+            (Admin, Verify, true),
+            (Admin, Metrics, true),
+            (Admin, Admin, true),
+        ] {
+            assert_eq!(have.allows(needed), ok, "{have:?} for {needed:?}");
+            assert_eq!(have.as_str().parse::<ApiScope>().unwrap(), have);
+        }
+        assert!("Admin".parse::<ApiScope>().is_err());
     }
 
     proptest! {

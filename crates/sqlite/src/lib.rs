@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+mod accounts;
 mod codec;
 mod ops;
 mod schema;

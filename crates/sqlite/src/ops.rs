@@ -4,11 +4,11 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
-    SessionUpdate, StoredKeyset, UpdateOutcome, User,
+    SessionUpdate, StoredKeyset, UpdateOutcome,
 };
 use tessera::{
-    AuditEvent, OnLimit, PasswordHash, RevokeReason, Session, SessionId, StoreError,
-    StoreErrorKind, StoredEvent, Timestamp,
+    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError,
+    StoreErrorKind, StoredEvent, Timestamp, TokenHash,
 };
 
 use crate::codec::{db_error, decode, encode, int, ms, purge_at, uint};
@@ -253,6 +253,7 @@ pub(crate) fn append(conn: &Connection, revoked: &Revoked, until: Timestamp) -> 
     let (kind, target) = match revoked {
         Revoked::Session(sid) => (0, sid.to_string()),
         Revoked::Token(jti) => (1, jti.clone()),
+        Revoked::ApiKey(hash) => (2, hash.to_base64()),
     };
     conn.prepare_cached("INSERT INTO revocations (kind, target, until) VALUES (?1, ?2, ?3)")
         .and_then(|mut st| st.execute(params![kind, target, ms(until)]))
@@ -291,6 +292,9 @@ pub(crate) fn revocations_after(
                     .parse()
                     .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
             ),
+            2 => Revoked::ApiKey(TokenHash::from_base64(&target).ok_or_else(|| {
+                StoreError::new(StoreErrorKind::Corrupt, "API key hash in the feed")
+            })?),
             _ => Revoked::Token(target),
         };
         Ok(FeedEntry {
@@ -312,50 +316,6 @@ pub(crate) fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<u
         .and_then(|mut st| st.execute(params![ms(now), batch]))
         .map_err(db_error)?;
     Ok(purged)
-}
-
-pub(crate) fn create_user(conn: &Connection, user: &User) -> Result<bool> {
-    let n = conn
-        .execute(
-            "INSERT OR IGNORE INTO users (user_id, password, created_at) VALUES (?1, ?2, ?3)",
-            params![user.user_id, user.password.as_str(), ms(user.created_at)],
-        )
-        .map_err(db_error)?;
-    Ok(n == 1)
-}
-
-pub(crate) fn get_user(conn: &Connection, user_id: &str) -> Result<Option<User>> {
-    let row: Option<(String, i64)> = conn
-        .prepare_cached("SELECT password, created_at FROM users WHERE user_id = ?1")
-        .and_then(|mut st| {
-            st.query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(db_error)?;
-    row.map(|(password, created_at)| {
-        let password = PasswordHash::from_stored(password)
-            .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
-        Ok(User {
-            user_id: user_id.to_owned(),
-            password,
-            created_at: Timestamp::from_millis(created_at),
-        })
-    })
-    .transpose()
-}
-
-pub(crate) fn set_password(
-    conn: &Connection,
-    user_id: &str,
-    password: &PasswordHash,
-) -> Result<bool> {
-    let n = conn
-        .execute(
-            "UPDATE users SET password = ?1 WHERE user_id = ?2",
-            params![password.as_str(), user_id],
-        )
-        .map_err(db_error)?;
-    Ok(n == 1)
 }
 
 pub(crate) fn load_keyset(conn: &Connection) -> Result<Option<StoredKeyset>> {

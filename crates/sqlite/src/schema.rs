@@ -1,9 +1,13 @@
 //! The schema, as numbered migrations applied at open (tracked in `PRAGMA user_version`).
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
+
+/// One migration: SQL, then (for data that SQL alone cannot move) code, in one transaction.
+type Step = (&'static str, Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>);
 
 /// Each entry upgrades the schema by one version. Never edit a released entry; append.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Step] = &[
+    (
     // 1: sessions, the revocation feed, the keyset and settings.
     "CREATE TABLE sessions (
         sid        BLOB PRIMARY KEY,
@@ -28,8 +32,11 @@ const MIGRATIONS: &[&str] = &[
         document BLOB NOT NULL
      );
           CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+        None,
+    ),
     // 2: the audit trail.
-    "CREATE TABLE audit (
+    (
+        "CREATE TABLE audit (
         id      INTEGER PRIMARY KEY AUTOINCREMENT,
         at      INTEGER NOT NULL,
         user_id TEXT,
@@ -37,24 +44,49 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX audit_by_user ON audit (user_id, id);
           CREATE INDEX audit_by_time ON audit (at);",
+        None,
+    ),
     // 3: accounts of the built-in sign-in.
-    "CREATE TABLE users (
+    (
+        "CREATE TABLE users (
         user_id    TEXT PRIMARY KEY,
         password   TEXT NOT NULL, -- Argon2id PHC string
         created_at INTEGER NOT NULL
      ) WITHOUT ROWID;",
+        None,
+    ),
+    // 4: accounts get server-chosen ids apart from their login names; named API keys.
+    (
+        "CREATE TABLE accounts (
+        id         TEXT PRIMARY KEY,     -- usr_ + 128 random bits: what tokens carry in sub
+        login      TEXT NOT NULL UNIQUE, -- the normalized name its owner signs in with
+        password   TEXT NOT NULL,        -- Argon2id PHC string
+        created_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE api_keys (
+        name         TEXT PRIMARY KEY,
+        scope        TEXT NOT NULL,       -- verify, metrics or admin
+        hash         BLOB NOT NULL,       -- SHA-256 of the key, never the key
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+     ) WITHOUT ROWID;",
+        Some(crate::accounts::move_users_to_accounts),
+    ),
 ];
 
 /// Brings the database up to the latest schema, in one transaction per migration.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS
+    for (i, (sql, code)) in MIGRATIONS
         .iter()
         .enumerate()
         .skip(usize::try_from(current).unwrap_or(usize::MAX))
     {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if let Some(code) = code {
+            code(&tx)?;
+        }
         tx.pragma_update(
             None,
             "user_version",
@@ -71,5 +103,55 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Freed cells are zeroed where that costs no extra I/O: replaced values (a keyset sealed
+    // anew, a deleted API key) do not linger in the page they were on.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::accounts;
+    use tessera::{AccountId, LoginName, PasswordHash};
+
+    /// Accounts of a database written before account ids existed keep working: each gets a
+    /// fresh `usr_` id, keeps its password, and is found by the name its owner types.
+    #[test]
+    fn accounts_kept_by_name_move_to_random_ids() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (sql, _) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let hash = PasswordHash::new("alice's password").unwrap();
+        for name in ["alice", "bob smith"] {
+            conn.execute(
+                "INSERT INTO users (user_id, password, created_at) VALUES (?1, ?2, 1)",
+                [name, hash.as_str()],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let alice = accounts::find_user(&conn, &LoginName::parse("ALICE").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(AccountId::is_reserved(alice.id.as_str()));
+        assert!(alice.password.verify("alice's password"));
+        assert_eq!(accounts::get_user(&conn, &alice.id).unwrap().unwrap(), alice);
+        let bob = accounts::find_user(&conn, &LoginName::from_stored("bob smith".into()))
+            .unwrap()
+            .unwrap();
+        assert_ne!(bob.id, alice.id, "a name today's rules refuse is kept, not lost");
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'users'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the table keyed by typed names is gone");
+    }
 }

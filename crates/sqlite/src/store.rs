@@ -5,15 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome, User,
+    StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 
 use tessera::{
-    AuditEvent, PasswordHash, Quota, RateDecision, RateLimiter, Session, SessionId, Store,
+    AccountId, AuditEvent, LoginName, PasswordHash, TokenHash, Quota, RateDecision, RateLimiter, Session, SessionId, Store,
     StoreError, StoredEvent, Timestamp,
 };
 
-use crate::ops;
+use crate::{accounts, ops};
 use crate::worker::{Readers, Writer};
 
 /// A Tessera store in one SQLite file. Clones share the writer thread and read pool.
@@ -209,22 +209,65 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
         let user = user.clone();
-        self.writer.write(move |c| ops::create_user(c, &user)).await
+        self.writer
+            .write(move |c| accounts::create_user(c, &user))
+            .await
     }
 
-    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        let user_id = user_id.to_owned();
-        self.readers.read(move |c| ops::get_user(c, &user_id)).await
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
+        let id = id.clone();
+        self.readers.read(move |c| accounts::get_user(c, &id)).await
+    }
+
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        let login = login.clone();
+        self.readers
+            .read(move |c| accounts::find_user(c, &login))
+            .await
     }
 
     async fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        let (user_id, password) = (user_id.to_owned(), password.clone());
+        let (id, password) = (id.clone(), password.clone());
         self.writer
-            .write(move |c| ops::set_password(c, &user_id, &password))
+            .write(move |c| accounts::set_password(c, &id, &password))
+            .await
+    }
+
+    async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.writer
+            .write(move |c| accounts::create_api_key(c, &key))
+            .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        self.readers.read(accounts::list_api_keys).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> Result<Option<TokenHash>, StoreError> {
+        let name = name.to_owned();
+        self.writer
+            .write(move |c| accounts::revoke_api_key(c, &name, until))
+            .await
+    }
+
+    async fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (name, hash) = (name.to_owned(), *hash);
+        self.writer
+            .write(move |c| accounts::record_api_key_use(c, &name, &hash, at))
             .await
     }
 

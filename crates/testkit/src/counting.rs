@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome, User,
+    StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
+    AccountId, AuditEvent, LoginName, TokenHash, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
     StoredEvent, Timestamp,
 };
 
@@ -140,15 +140,39 @@ impl<S: Store> Store for CountingStore<S> {
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
         self.count().create_user(user).await
     }
-    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        self.count().get_user(user_id).await
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
+        self.count().get_user(id).await
+    }
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        self.count().find_user(login).await
     }
     async fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        self.count().set_password(user_id, password).await
+        self.count().set_password(id, password).await
+    }
+    async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
+        self.count().create_api_key(key).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        self.count().list_api_keys().await
+    }
+    async fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> Result<Option<TokenHash>, StoreError> {
+        self.count().revoke_api_key(name, until).await
+    }
+    async fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.count().record_api_key_use(name, hash, at).await
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::{
-    Issued, ManualClock, NewSession, ServerSecret, SessionManager, Settings, Store, Timestamp,
+    Issued, ManualClock, NewSession, Sealer, ServerSecret, SessionManager, Settings, Store, Timestamp,
     Validation,
 };
 
@@ -33,6 +33,8 @@ impl<S: Store + Clone + 'static> Fixture<S> {
     pub async fn with(store: S, adjust: impl FnOnce(&mut Settings)) -> Self {
         let secret = ServerSecret::generate().expect("secret");
         let mut settings = Settings::new(Validation::new("https://tessera.test", "api"), secret);
+        // Every node of a deployment shares one key-encryption key.
+        settings.sealer = Some(Sealer::ephemeral().expect("sealer"));
         adjust(&mut settings);
         let clock = ManualClock::new(START);
         let manager = SessionManager::start(store.clone(), clock.clone(), settings.clone())
@@ -55,6 +57,20 @@ impl<S: Store + Clone + 'static> Fixture<S> {
         )
         .await
         .expect("second node starts")
+    }
+
+    /// Another node on the same store and clock, with settings adjusted by `adjust` (for
+    /// example another key-encryption key).
+    ///
+    /// # Errors
+    /// Whatever starting that node fails with.
+    pub async fn node_with(
+        &self,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Result<SessionManager<S, ManualClock>, tessera::Error> {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        SessionManager::start(self.store.clone(), self.clock.clone(), settings).await
     }
 
     /// Creates a session for `user`.

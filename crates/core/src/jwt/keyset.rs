@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Algorithm, JwkSet, SigningKey, VerifyingKey};
 use crate::encoding::{b64_decode, b64_encode};
-use crate::{Error, Timestamp};
+use crate::{Error, Sealer, Timestamp};
 
 /// Where a key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,27 +209,38 @@ impl Keyset {
         }
     }
 
-    /// Serialises the keyset, private material included, for a store.
+    /// Serialises the keyset for a store: public facts in clear, each private key sealed
+    /// under `sealer` for the slot (`signing-key`, its kid).
     ///
     /// # Errors
-    /// [`Error::Crypto`] if serialisation fails (it does not for well-formed keys).
-    pub fn to_document(&self) -> Result<Vec<u8>, Error> {
-        let stored: Vec<StoredKey> = self.entries.iter().map(StoredKey::from).collect();
+    /// [`Error::Crypto`] or [`Error::Random`] if sealing fails.
+    pub fn to_document(&self, sealer: &Sealer) -> Result<Vec<u8>, Error> {
+        let stored = self
+            .entries
+            .iter()
+            .map(|e| StoredKey::seal(e, sealer))
+            .collect::<Result<Vec<_>, _>>()?;
         serde_json::to_vec(&stored).map_err(|_| Error::Crypto)
     }
 
-    /// Reads a keyset written by [`Keyset::to_document`].
+    /// Reads a keyset written by [`Keyset::to_document`], and whether it should be written
+    /// again: a key stored in clear (before sealing existed) or sealed under a previous KEK.
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] if the document or any key in it does not parse.
-    pub fn from_document(bytes: &[u8]) -> Result<Self, Error> {
+    /// [`Error::InvalidKey`] if the document or any key in it does not parse or open.
+    pub fn from_document(bytes: &[u8], sealer: &Sealer) -> Result<(Self, bool), Error> {
         let stored: Vec<StoredKey> =
             serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
+        let mut stale = false;
         let entries = stored
             .into_iter()
-            .map(StoredKey::into_entry)
-            .collect::<Result<_, _>>()?;
-        Ok(Self { entries })
+            .map(|k| {
+                let (entry, current) = k.into_entry(sealer)?;
+                stale |= !current;
+                Ok(entry)
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok((Self { entries }, stale))
     }
 }
 
@@ -241,36 +252,55 @@ impl fmt::Debug for Keyset {
     }
 }
 
+const SIGNING_KEY: &str = "signing-key";
+
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
     kid: String,
     alg: Algorithm,
     state: KeyState,
     since: Timestamp,
-    material: String,
-}
-
-impl From<&KeyEntry> for StoredKey {
-    fn from(e: &KeyEntry) -> Self {
-        Self {
-            kid: e.key.kid().to_owned(),
-            alg: e.key.algorithm(),
-            state: e.state,
-            since: e.since,
-            material: b64_encode(e.key.material()),
-        }
-    }
+    /// The private key sealed (base64url of the envelope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+    /// The private key in clear: only in documents written before sealing existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    material: Option<String>,
 }
 
 impl StoredKey {
-    fn into_entry(self) -> Result<KeyEntry, Error> {
-        let material = b64_decode(&self.material).ok_or(Error::InvalidKey("keyset document"))?;
+    fn seal(e: &KeyEntry, sealer: &Sealer) -> Result<Self, Error> {
+        let kid = e.key.kid().to_owned();
+        let sealed = sealer.seal(SIGNING_KEY, &kid, e.key.material())?;
+        Ok(Self {
+            kid,
+            alg: e.key.algorithm(),
+            state: e.state,
+            since: e.since,
+            sealed: Some(b64_encode(&sealed)),
+            material: None,
+        })
+    }
+
+    /// The entry, and whether it was sealed under the current KEK.
+    fn into_entry(self, sealer: &Sealer) -> Result<(KeyEntry, bool), Error> {
+        let bad = || Error::InvalidKey("keyset document");
+        let (material, current) = match (self.sealed, self.material) {
+            (Some(sealed), None) => {
+                let sealed = b64_decode(&sealed).ok_or_else(bad)?;
+                let material = sealer.open(SIGNING_KEY, &self.kid, &sealed)?;
+                (material, sealer.is_current(&sealed))
+            }
+            (None, Some(clear)) => (b64_decode(&clear).ok_or_else(bad)?, false),
+            _ => return Err(bad()),
+        };
         let key = SigningKey::from_material(self.kid, self.alg, material)?;
-        Ok(KeyEntry {
+        let entry = KeyEntry {
             key,
             state: self.state,
             since: self.since,
-        })
+        };
+        Ok((entry, current))
     }
 }
 
@@ -401,8 +431,10 @@ mod tests {
             Timestamp::from_secs(0),
         )
         .unwrap();
-        let doc = ks.to_document().unwrap();
-        let back = Keyset::from_document(&doc).unwrap();
+        let sealer = Sealer::ephemeral().unwrap();
+        let doc = ks.to_document(&sealer).unwrap();
+        let (back, stale) = Keyset::from_document(&doc, &sealer).unwrap();
+        assert!(!stale);
         assert_eq!(states(&back), states(&ks));
         let sig = ks.active().unwrap().sign(b"m").unwrap();
         assert!(back.active().unwrap().verifying_key().verify(b"m", &sig));
@@ -412,7 +444,28 @@ mod tests {
         );
         let material = b64_encode(ks.active().unwrap().material());
         assert!(!format!("{ks:?}").contains(&material));
-        assert!(Keyset::from_document(b"[{}]").is_err());
+        assert!(!String::from_utf8_lossy(&doc).contains(&material), "sealed");
+        assert!(Keyset::from_document(b"[{}]", &sealer).is_err());
+        assert!(
+            Keyset::from_document(&doc, &Sealer::ephemeral().unwrap()).is_err(),
+            "another KEK opens nothing"
+        );
+    }
+
+    #[test]
+    fn clear_documents_of_before_sealing_still_load_and_ask_to_be_sealed() {
+        let mut ks = Keyset::new();
+        ks.rotate_due(&policy(), Timestamp::from_secs(0)).unwrap();
+        let e = &ks.entries[0];
+        let legacy = serde_json::json!([{
+            "kid": e.key.kid(), "alg": e.key.algorithm(), "state": e.state, "since": e.since,
+            "material": b64_encode(e.key.material()),
+        }]);
+        let sealer = Sealer::ephemeral().unwrap();
+        let (back, stale) =
+            Keyset::from_document(&serde_json::to_vec(&legacy).unwrap(), &sealer).unwrap();
+        assert!(stale, "must be re-saved sealed");
+        assert_eq!(back.entries[0].key.kid(), e.key.kid());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use super::SessionManager;
 use crate::store::{SessionUpdate, Store, User};
-use crate::{Clock, CookieToken, Csrf, Error, PasswordHash, Session};
+use crate::{AccountId, Clock, CookieToken, Csrf, Error, LoginName, PasswordHash, Session};
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
     /// The live session `cookie` belongs to. The cookie's secret is compared in constant time
@@ -71,38 +71,51 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .is_some_and(|c| self.csrf.verify_session_token(c, token))
     }
 
-    /// Creates an account. Returns whether it was created (false: the id is taken).
+    /// Creates an account for `login` with a fresh, server-chosen id. Returns it, or `None`
+    /// when the login name is taken.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a bad user id; store errors.
-    pub async fn create_user(&self, user_id: &str, password: PasswordHash) -> Result<bool, Error> {
-        super::issued::validate_user_id(user_id)?;
+    /// Store errors; [`Error::Random`].
+    pub async fn create_user(
+        &self,
+        login: &LoginName,
+        password: PasswordHash,
+    ) -> Result<Option<User>, Error> {
         let user = User {
-            user_id: user_id.to_owned(),
+            id: AccountId::generate()?,
+            login: login.clone(),
             password,
             created_at: self.clock.now(),
         };
-        Ok(self.store.create_user(&user).await?)
+        Ok(self.store.create_user(&user).await?.then_some(user))
     }
 
     /// The account with this id.
     ///
     /// # Errors
     /// Store errors.
-    pub async fn user(&self, user_id: &str) -> Result<Option<User>, Error> {
-        Ok(self.store.get_user(user_id).await?)
+    pub async fn user(&self, id: &AccountId) -> Result<Option<User>, Error> {
+        Ok(self.store.get_user(id).await?)
+    }
+
+    /// The account with this login name.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn find_user(&self, login: &LoginName) -> Result<Option<User>, Error> {
+        Ok(self.store.find_user(login).await?)
     }
 
     /// Replaces an account's password. Callers also revoke the user's other sessions and rotate
     /// the current one's cookie.
     ///
     /// # Errors
-    /// [`Error::SessionNotFound`] when there is no such account; store errors.
-    pub async fn set_password(&self, user_id: &str, password: &PasswordHash) -> Result<(), Error> {
-        if self.store.set_password(user_id, password).await? {
+    /// [`Error::AccountNotFound`] when there is no such account; store errors.
+    pub async fn set_password(&self, id: &AccountId, password: &PasswordHash) -> Result<(), Error> {
+        if self.store.set_password(id, password).await? {
             Ok(())
         } else {
-            Err(Error::SessionNotFound)
+            Err(Error::AccountNotFound)
         }
     }
 }

@@ -79,14 +79,15 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
         for _ in 0..SAVE_ATTEMPTS {
             let stored = self.store.load_keyset().await?;
-            let mut keyset = match &stored {
-                Some(s) => Keyset::from_document(&s.document)?,
-                None => Keyset::new(),
+            let (mut keyset, stale) = match &stored {
+                Some(s) => Keyset::from_document(&s.document, &self.sealer)?,
+                None => (Keyset::new(), false),
             };
             let active_before = keyset.active().map(|k| k.kid().to_owned());
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
-            if changed {
-                let document = keyset.to_document()?;
+            // A key in clear or under a previous KEK is sealed anew with the current one.
+            if changed || stale {
+                let document = keyset.to_document(&self.sealer)?;
                 if !self
                     .store
                     .save_keyset(stored.map(|s| s.version), &document)

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::jwt::{RotationPolicy, Validation};
-use crate::{AuditHook, Error, ServerSecret, SessionPolicy};
+use crate::{AuditHook, Error, Sealer, ServerSecret, SessionPolicy};
 
 /// Everything a [`SessionManager`](super::SessionManager) needs besides its store and clock.
 #[derive(Debug, Clone)]
@@ -16,6 +16,10 @@ pub struct Settings {
     pub rotation: RotationPolicy,
     /// The root secret for refresh chains and CSRF (shared by all nodes).
     pub secret: ServerSecret,
+    /// Seals private signing keys before they reach the store. `None` (the default): a
+    /// key-encryption key made when the manager starts and lost when it stops, right for an
+    /// in-memory store only; set a lasting one for any store that outlives the process.
+    pub sealer: Option<Sealer>,
     /// An operator-supplied HS256 secret (at least 32 bytes) to sign with instead of rotating,
     /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`
     /// to be HS256.
@@ -35,6 +39,7 @@ impl Settings {
             policy: SessionPolicy::default(),
             rotation: RotationPolicy::default(),
             secret,
+            sealer: None,
             hs256_secret: None,
             audit_hook: None,
             max_feed_staleness: None,

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
-    SessionUpdate, Store, StoredKeyset, UpdateOutcome, User,
+    SessionUpdate, Store, StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use crate::{
-    AuditEvent, OnLimit, PasswordHash, Quota, RateDecision, RateLimiter, RevokeReason, Session,
+    AccountId, AuditEvent, LoginName, TokenHash, OnLimit, PasswordHash, Quota, RateDecision, RateLimiter, RevokeReason, Session,
     SessionId, StoreError, StoredEvent, Timestamp,
 };
 
@@ -30,7 +30,10 @@ struct State {
     feed: VecDeque<FeedEntry>,
     last_cursor: u64,
     keyset: Option<StoredKeyset>,
-    users: HashMap<String, User>,
+    /// Accounts by id, and their ids by login name.
+    users: HashMap<AccountId, User>,
+    logins: HashMap<LoginName, AccountId>,
+    api_keys: BTreeMap<String, StoredApiKey>,
     audit: BTreeMap<u64, AuditEvent>,
     audit_by_user: HashMap<String, BTreeSet<u64>>,
     last_audit: u64,
@@ -396,28 +399,73 @@ impl Store for MemoryStore {
 
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
         let mut st = self.lock();
-        if st.users.contains_key(&user.user_id) {
+        if st.logins.contains_key(&user.login) || st.users.contains_key(&user.id) {
             return Ok(false);
         }
-        st.users.insert(user.user_id.clone(), user.clone());
+        st.logins.insert(user.login.clone(), user.id.clone());
+        st.users.insert(user.id.clone(), user.clone());
         Ok(true)
     }
 
-    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        Ok(self.lock().users.get(user_id).cloned())
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(id).cloned())
+    }
+
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        let st = self.lock();
+        Ok(st.logins.get(login).and_then(|id| st.users.get(id)).cloned())
     }
 
     async fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
         let mut st = self.lock();
-        let Some(user) = st.users.get_mut(user_id) else {
+        let Some(user) = st.users.get_mut(id) else {
             return Ok(false);
         };
         user.password = password.clone();
         Ok(true)
+    }
+
+    async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        if st.api_keys.contains_key(&key.name) {
+            return Ok(false);
+        }
+        st.api_keys.insert(key.name.clone(), key.clone());
+        Ok(true)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        Ok(self.lock().api_keys.values().cloned().collect())
+    }
+
+    async fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> Result<Option<TokenHash>, StoreError> {
+        let mut st = self.lock();
+        let Some(key) = st.api_keys.remove(name) else {
+            return Ok(None);
+        };
+        st.append(Revoked::ApiKey(key.hash), until);
+        Ok(Some(key.hash))
+    }
+
+    async fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if let Some(key) = st.api_keys.get_mut(name).filter(|k| k.hash.ct_eq(hash)) {
+            key.last_used_at = key.last_used_at.max(Some(at));
+        }
+        Ok(())
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {

@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 pub use memory::MemoryStore;
 
 use crate::{
-    AuditEvent, PasswordHash, Quota, RateDecision, RefreshState, RevokeReason, Session, SessionId,
-    SessionLimit, StoreError, StoredEvent, Timestamp, TokenHash,
+    AccountId, ApiScope, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, RefreshState,
+    RevokeReason, Session, SessionId, SessionLimit, StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
 /// A compare-and-set rotation of a session's refresh state.
@@ -76,8 +76,10 @@ pub struct SessionUpdate {
 /// An account of the built-in sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    /// The user id (the sign-in name, normalised).
-    pub user_id: String,
+    /// The identity tokens carry in `sub`: server-generated, never changes.
+    pub id: AccountId,
+    /// The name its owner signs in with (normalized; unique).
+    pub login: LoginName,
     /// The password's Argon2id hash.
     pub password: PasswordHash,
     /// When the account was created.
@@ -114,6 +116,23 @@ pub enum Revoked {
     Session(SessionId),
     /// One access token, by `jti`.
     Token(String),
+    /// An API key, by its hash: every node stops accepting it. Not shown to outside followers.
+    ApiKey(TokenHash),
+}
+
+/// A named, scoped API key as stored: its hash, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredApiKey {
+    /// Unique name (also the client id of RFC 7009 / 7662 Basic authentication).
+    pub name: String,
+    /// What it may do.
+    pub scope: ApiScope,
+    /// SHA-256 of the key.
+    pub hash: TokenHash,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last used, as last recorded (recorded in batches, not per request).
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// One entry of the revocation feed.
@@ -271,21 +290,54 @@ pub trait Store: Send + Sync {
     /// Forgets the state of a rate limit (a successful sign-in clears its failures).
     fn reset_rate_limit(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Creates an account unless one with the same id exists. Returns whether it was created.
+    /// Creates an account unless its login name (or id) is taken. Returns whether it was created.
     fn create_user(&self, user: &User) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The account with this id.
     fn get_user(
         &self,
-        user_id: &str,
+        id: &AccountId,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// The account with this login name. A store that kept accounts by name before account ids
+    /// existed gives such an account a fresh id here, once, in the same step.
+    fn find_user(
+        &self,
+        login: &LoginName,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Replaces an account's password hash. Returns whether the account exists.
     fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a named API key unless the name is taken. Returns whether it was stored.
+    fn create_api_key(
+        &self,
+        key: &StoredApiKey,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every named API key, by name.
+    fn list_api_keys(&self) -> impl Future<Output = Result<Vec<StoredApiKey>, StoreError>> + Send;
+
+    /// Deletes the key named `name` and appends [`Revoked::ApiKey`] to the revocation feed
+    /// (kept until `until`), in one step. Returns the deleted key's hash, `None` if no such key.
+    fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<Option<TokenHash>, StoreError>> + Send;
+
+    /// Records that the key `name` with this hash was used at `at` (only moves forward; a
+    /// replaced or deleted key is left alone).
+    fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The stored keyset, if any.
     fn load_keyset(&self) -> impl Future<Output = Result<Option<StoredKeyset>, StoreError>> + Send;

@@ -7,7 +7,10 @@
     reason = "test suite"
 )]
 
-use tessera::{CookieToken, Error, NewSession, PasswordHash, RevokeReason, SessionId, Store};
+use tessera::{
+    AccountId, CookieToken, Error, LoginName, NewSession, PasswordHash, RevokeReason, SessionId,
+    Store,
+};
 
 use crate::Fixture;
 
@@ -112,39 +115,62 @@ pub async fn csrf_tokens_bind_to_the_cookie<S: Store + Clone + 'static>(store: S
     assert!(f.manager.csrf_token(&api_only).is_err());
 }
 
-/// Accounts are created once; passwords can be replaced.
+/// Accounts get a fresh server-chosen id; login names are unique; passwords can be replaced.
 pub async fn accounts_are_created_once<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
+    let alice = LoginName::parse("alice@example.com").unwrap();
     let first = PasswordHash::new("first password").unwrap();
+    let created = f
+        .manager
+        .create_user(&alice, first.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(AccountId::is_reserved(created.id.as_str()));
+    assert_eq!(created.login, alice);
+    let second = PasswordHash::new("second password").unwrap();
+    let taken = LoginName::parse("ALICE@example.com").unwrap();
     assert!(
         f.manager
-            .create_user("alice@example.com", first.clone())
+            .create_user(&taken, second.clone())
             .await
             .unwrap()
+            .is_none(),
+        "the same name in another case is taken"
     );
-    let second = PasswordHash::new("second password").unwrap();
-    assert!(
-        !f.manager
-            .create_user("alice@example.com", second.clone())
-            .await
-            .unwrap(),
-        "taken"
-    );
-    let user = f.manager.user("alice@example.com").await.unwrap().unwrap();
-    assert_eq!(user.password, first);
-    assert!(user.password.verify("first password"));
-    f.manager
-        .set_password("alice@example.com", &second)
-        .await
-        .unwrap();
-    let user = f.manager.user("alice@example.com").await.unwrap().unwrap();
+    let bob = LoginName::parse("bob@example.com").unwrap();
+    let other = f.manager.create_user(&bob, first.clone()).await.unwrap().unwrap();
+    assert_ne!(other.id, created.id, "ids are never reused or derived from names");
+    let user = f.manager.find_user(&alice).await.unwrap().unwrap();
+    assert_eq!((user.id.clone(), user.password.clone()), (created.id.clone(), first));
+    assert_eq!(f.manager.user(&created.id).await.unwrap().unwrap(), user);
+    f.manager.set_password(&created.id, &second).await.unwrap();
+    let user = f.manager.user(&created.id).await.unwrap().unwrap();
     assert!(user.password.verify("second password") && !user.password.verify("first password"));
-    assert!(f.manager.user("bob@example.com").await.unwrap().is_none());
+    let nobody = AccountId::generate().unwrap();
+    assert!(f.manager.user(&nobody).await.unwrap().is_none());
+    let carol = LoginName::parse("carol").unwrap();
+    assert!(f.manager.find_user(&carol).await.unwrap().is_none());
     assert!(matches!(
-        f.manager.set_password("bob@example.com", &second).await,
-        Err(Error::SessionNotFound)
+        f.manager.set_password(&nobody, &second).await,
+        Err(Error::AccountNotFound)
     ));
-    assert!(f.manager.create_user("", second).await.is_err());
+}
+
+/// A backend cannot mint a session for an account id (`usr_…`) that no account has, so its
+/// user ids and the built-in accounts never collide; an existing account's id is fine.
+pub async fn account_ids_are_reserved<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let forged = AccountId::generate().unwrap();
+    for user in [forged.as_str(), "usr_", "usr_alice"] {
+        let err = f.manager.create(NewSession::for_user(user)).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{user}: {err}");
+    }
+    let login = LoginName::parse("dave").unwrap();
+    let hash = PasswordHash::new("dave's password").unwrap();
+    let account = f.manager.create_user(&login, hash).await.unwrap().unwrap();
+    let issued = f.manager.create(NewSession::for_user(account.id.as_str())).await.unwrap();
+    assert_eq!(issued.session.user_id, account.id.as_str());
 }
 
 /// A cookie stops working when its session idles out or reaches its absolute end.

@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use tessera::Store;
+use tessera::store::Revoked;
+use tessera::{ApiKey, ApiScope, KeyEncryptionKey, Sealer, Store};
 
 use crate::Fixture;
 
@@ -103,4 +104,94 @@ pub async fn settings_initialise_once_and_overwrite<S: Store + Clone + 'static>(
     let big = vec![7u8; 70_000];
     store.put_setting("blob", &big).await.unwrap();
     assert_eq!(store.get_setting("blob").await.unwrap(), Some(big));
+}
+
+/// The stored keyset holds no private key in clear: each is sealed under the key-encryption
+/// key, which a node must have to start; a node given a new KEK and the old one re-seals.
+pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let document = f.store.load_keyset().await.unwrap().unwrap().document;
+    let text = String::from_utf8(document.clone()).unwrap();
+    assert!(text.contains("\"sealed\"") && !text.contains("\"material\""), "{text}");
+    let stranger = f
+        .node_with(|s| s.sealer = Some(Sealer::ephemeral().unwrap()))
+        .await;
+    assert!(stranger.is_err(), "a node without the KEK opens nothing");
+    let old = f.another_node().await;
+    let issued = f.login("alice").await;
+    let new_kek = KeyEncryptionKey::generate().unwrap();
+    let moved = f
+        .node_with(|s| {
+            let old_kek = s.sealer.as_ref().unwrap().current().clone();
+            s.sealer = Some(Sealer::new(new_kek.clone(), vec![old_kek]));
+        })
+        .await
+        .unwrap();
+    assert!(moved.verify(issued.access_token.expose()).is_ok(), "same keys");
+    let resealed = f.store.load_keyset().await.unwrap().unwrap().document;
+    assert_ne!(resealed, document, "re-sealed under the new KEK on start");
+    let only_new = f
+        .node_with(|s| s.sealer = Some(Sealer::new(new_kek, Vec::new())))
+        .await
+        .unwrap();
+    assert_eq!(only_new.jwks(), old.jwks());
+}
+
+/// Named keys: unique names, hashes only, use recorded forward only, and a revocation that
+/// reaches every node through the feed.
+pub async fn api_keys_are_named_and_revoked_everywhere<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let other = f.another_node().await;
+    let (key, record) = f
+        .manager
+        .create_api_key("orders-service", ApiScope::Verify)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.hash.ct_eq(&key.hash()));
+    assert!(
+        f.manager
+            .create_api_key("orders-service", ApiScope::Admin)
+            .await
+            .unwrap()
+            .is_none(),
+        "names are unique"
+    );
+    for bad in ["", "has space", "naïve", &"x".repeat(65)] {
+        assert!(f.manager.create_api_key(bad, ApiScope::Verify).await.is_err(), "{bad:?}");
+    }
+    f.manager.create_api_key("grafana", ApiScope::Metrics).await.unwrap().unwrap();
+    let listed = f.manager.api_keys().await.unwrap();
+    let names: Vec<_> = listed.iter().map(|k| (k.name.as_str(), k.scope)).collect();
+    assert_eq!(names, [("grafana", ApiScope::Metrics), ("orders-service", ApiScope::Verify)]);
+    assert!(listed.iter().all(|k| k.last_used_at.is_none()));
+
+    let later = f.clock_now().plus(Duration::from_secs(60));
+    f.manager.record_api_key_use("orders-service", &key.hash(), later).await.unwrap();
+    f.manager.record_api_key_use("orders-service", &key.hash(), f.clock_now()).await.unwrap();
+    let stranger = ApiKey::generate().unwrap().hash();
+    f.manager.record_api_key_use("grafana", &stranger, later).await.unwrap();
+    let listed = f.manager.api_keys().await.unwrap();
+    assert_eq!(listed[1].last_used_at, Some(later), "only moves forward");
+    assert_eq!(listed[0].last_used_at, None, "another key's hash changes nothing");
+
+    let cursor = other.revoked_view().cursor();
+    assert!(f.manager.revoke_api_key("orders-service").await.unwrap());
+    assert!(!f.manager.revoke_api_key("orders-service").await.unwrap());
+    assert!(f.manager.is_api_key_revoked(&key.hash()), "at once here");
+    assert!(!other.is_api_key_revoked(&key.hash()), "B has not synced yet");
+    other.sync_revocations().await.unwrap();
+    assert!(other.is_api_key_revoked(&key.hash()), "and on B after the feed");
+    let feed = f.store.revocations_after(cursor, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].revoked, Revoked::ApiKey(key.hash()));
+    let names: Vec<_> = f.manager.api_keys().await.unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(names, ["grafana"]);
+    let (again, _) = f
+        .manager
+        .create_api_key("orders-service", ApiScope::Verify)
+        .await
+        .unwrap()
+        .expect("a revoked name can be used again");
+    assert!(!f.manager.is_api_key_revoked(&again.hash()), "the new key works");
 }
