@@ -27,3 +27,4 @@ script!(AUDIT, "lua/audit.lua");
 script!(AUDIT_FOR_USER, "lua/audit_for_user.lua");
 script!(PURGE_AUDIT, "lua/purge_audit.lua");
 script!(MISC, "lua/misc.lua");
+script!(ACCOUNTS, "lua/accounts.lua");

@@ -9,11 +9,11 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
-    SessionUpdate, StoredKeyset, UpdateOutcome, User,
+    SessionUpdate, StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, OnLimit, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
-    StoredEvent, Timestamp,
+    AccountId, ApiScope, AuditEvent, LoginName, OnLimit, PasswordHash, Quota, RateDecision,
+    Session, SessionId, Store, StoreError, StoreErrorKind, StoredEvent, Timestamp, TokenHash,
 };
 
 use crate::codec::{corrupt, json, pairs, redis_error, session, to_json};
@@ -475,39 +475,100 @@ impl Store for RedisStore {
     }
 
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
-        let mut inv = self.run(&scripts::MISC);
+        let mut inv = self.run(&scripts::ACCOUNTS);
         inv.arg("create_user")
-            .arg(&user.user_id)
+            .arg(user.id.as_str())
+            .arg(user.login.as_str())
             .arg(user.password.as_str())
             .arg(ms(user.created_at));
         Ok(self.call::<i64>(&inv).await? == 1)
     }
 
-    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        let mut conn = self.conn.clone();
-        let (password, created): (Option<String>, Option<i64>) = conn
-            .hget(self.key(&["user", user_id]), &["password", "created"])
-            .await
-            .map_err(redis_error)?;
-        let (Some(password), Some(created)) = (password, created) else {
-            return Ok(None);
-        };
-        let password = PasswordHash::from_stored(password).map_err(|_| corrupt("password hash"))?;
-        Ok(Some(User {
-            user_id: user_id.to_owned(),
-            password,
-            created_at: Timestamp::from_millis(created),
-        }))
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("get_user").arg(id.as_str());
+        let found: Option<(String, String, i64)> = self.call(&inv).await?;
+        found
+            .map(|(login, password, created)| account(id.clone(), login, password, created))
+            .transpose()
+    }
+
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        // Used only if an account kept under its name before account ids existed moves now.
+        let fresh = AccountId::generate().map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("find_user").arg(login.as_str()).arg(fresh.as_str());
+        let found: Option<(String, String, i64)> = self.call(&inv).await?;
+        found
+            .map(|(id, password, created)| {
+                let id = id.parse().map_err(|_| corrupt("account id"))?;
+                account(id, login.to_string(), password, created)
+            })
+            .transpose()
     }
 
     async fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        let mut inv = self.run(&scripts::MISC);
-        inv.arg("set_password").arg(user_id).arg(password.as_str());
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("set_password")
+            .arg(id.as_str())
+            .arg(password.as_str());
         Ok(self.call::<i64>(&inv).await? == 1)
+    }
+
+    async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
+        let packed = format!(
+            "{}|{}|{}|",
+            key.scope.as_str(),
+            key.hash.to_base64(),
+            key.created_at.as_millis()
+        );
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("create_key").arg(&key.name).arg(packed);
+        Ok(self.call::<i64>(&inv).await? == 1)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = conn
+            .hgetall(self.key(&["apikeys"]))
+            .await
+            .map_err(redis_error)?;
+        let mut keys = all
+            .into_iter()
+            .map(|(name, packed)| api_key(name, &packed))
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> Result<Option<TokenHash>, StoreError> {
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("revoke_key").arg(name).arg(ms(until));
+        let hash: Option<String> = self.call(&inv).await?;
+        hash.map(|h| TokenHash::from_base64(&h).ok_or_else(|| corrupt("API key hash")))
+            .transpose()
+    }
+
+    async fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut inv = self.run(&scripts::ACCOUNTS);
+        inv.arg("key_used")
+            .arg(name)
+            .arg(hash.to_base64())
+            .arg(ms(at));
+        self.call::<()>(&inv).await
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
@@ -534,7 +595,38 @@ impl Store for RedisStore {
     }
 }
 
-/// `cursor|kind|target|until` (kind 0 session, 1 access token).
+/// An account read back.
+fn account(id: AccountId, login: String, password: String, created: i64) -> Result<User, StoreError> {
+    Ok(User {
+        id,
+        login: LoginName::from_stored(login),
+        password: PasswordHash::from_stored(password).map_err(|_| corrupt("password hash"))?,
+        created_at: Timestamp::from_millis(created),
+    })
+}
+
+/// An API key from its `scope|hash|created|last_used` field.
+fn api_key(name: String, packed: &str) -> Result<StoredApiKey, StoreError> {
+    let bad = || corrupt("API key");
+    let mut parts = packed.split('|');
+    let (Some(scope), Some(hash), Some(created), Some(used)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok(StoredApiKey {
+        name,
+        scope: scope.parse::<ApiScope>().map_err(|_| bad())?,
+        hash: TokenHash::from_base64(hash).ok_or_else(bad)?,
+        created_at: Timestamp::from_millis(created.parse().map_err(|_| bad())?),
+        last_used_at: match used {
+            "" => None,
+            at => Some(Timestamp::from_millis(at.parse().map_err(|_| bad())?)),
+        },
+    })
+}
+
+/// `cursor|kind|target|until` (kind 0 session, 1 access token, 2 API key hash).
 fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
     let mut parts = text.splitn(4, '|');
     let (Some(cursor), Some(kind), Some(target), Some(until)) =
@@ -544,6 +636,7 @@ fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
     };
     let revoked = match kind {
         "0" => Revoked::Session(target.parse().map_err(|_| corrupt("feed entry"))?),
+        "2" => Revoked::ApiKey(TokenHash::from_base64(target).ok_or_else(|| corrupt("feed entry"))?),
         _ => Revoked::Token(target.to_owned()),
     };
     Ok(FeedEntry {

@@ -46,3 +46,45 @@ mod cluster {
 
     tessera_testkit::conformance_tests!(store);
 }
+
+/// An account stored under its name before account ids existed is moved to a fresh `usr_` id
+/// the first time its owner signs in, password kept; its name stays taken meanwhile.
+#[test]
+fn accounts_kept_by_name_move_to_random_ids() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use tessera::store::User;
+        use tessera::{AccountId, LoginName, PasswordHash, Store, Timestamp};
+
+        let tag = format!("{{m-{}}}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &tag).await.unwrap();
+        let hash = PasswordHash::new("alice's password").unwrap();
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: () = conn
+            .hset_multiple(
+                format!("{tag}:user:alice"),
+                &[("password", hash.as_str()), ("created", "1")],
+            )
+            .await
+            .unwrap();
+        let alice = LoginName::parse("Alice").unwrap();
+        let squatter = User {
+            id: AccountId::generate().unwrap(),
+            login: alice.clone(),
+            password: hash.clone(),
+            created_at: Timestamp::from_secs(2),
+        };
+        assert!(!store.create_user(&squatter).await.unwrap(), "the old name is taken");
+        let moved = store.find_user(&alice).await.unwrap().unwrap();
+        assert!(AccountId::is_reserved(moved.id.as_str()));
+        assert!(moved.password.verify("alice's password"));
+        assert_eq!(store.find_user(&alice).await.unwrap().unwrap(), moved, "moved once");
+        assert_eq!(store.get_user(&moved.id).await.unwrap().unwrap(), moved);
+        let old: bool = conn.exists(format!("{tag}:user:alice")).await.unwrap();
+        assert!(!old);
+    });
+}

@@ -1,8 +1,6 @@
 -- Small atomic steps, by ARGV[1]:
 --   init name value         -> the stored value (set only if absent)
 --   save_keyset expected doc -> 1 saved / 0 stale (expected '' = nothing stored yet)
---   create_user id password created -> 1 / 0 taken
---   set_password id password -> 1 / 0 unknown
 local op = ARGV[1]
 if op == 'init' then
   redis.call('SET', k('set', ARGV[2]), ARGV[3], 'NX')
@@ -12,14 +10,6 @@ elseif op == 'save_keyset' then
   if (ARGV[2] == '' and current) or (ARGV[2] ~= '' and current ~= ARGV[2]) then return 0 end
   local next_version = ARGV[2] == '' and 1 or tonumber(ARGV[2]) + 1
   redis.call('HSET', k('keyset'), 'version', int(next_version), 'document', ARGV[3])
-  return 1
-elseif op == 'create_user' then
-  if redis.call('EXISTS', k('user', ARGV[2])) == 1 then return 0 end
-  redis.call('HSET', k('user', ARGV[2]), 'password', ARGV[3], 'created', ARGV[4])
-  return 1
-elseif op == 'set_password' then
-  if redis.call('EXISTS', k('user', ARGV[2])) == 0 then return 0 end
-  redis.call('HSET', k('user', ARGV[2]), 'password', ARGV[3])
   return 1
 end
 return redis.error_reply('unknown operation ' .. op)
