@@ -30,7 +30,7 @@ use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditKind, Clock, CookieToken, Csrf, Error, RefreshState, RefreshToken, RevokeReason,
+    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshState, RefreshToken, RevokeReason,
     RevokedView, Sealer, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
@@ -54,6 +54,7 @@ pub struct SessionManager<S, C> {
     keys: RwLock<Arc<KeyRing>>,
     view: RevokedView,
     csrf: Csrf,
+    devices: KnownDevices,
     sealer: Sealer,
 }
 
@@ -85,6 +86,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let keys = RwLock::new(Arc::new(KeyRing::empty(&settings.validation)));
         let chain = Chain::new(&settings.secret);
         let csrf = Csrf::new(&settings.secret);
+        let devices = KnownDevices::new(&settings.secret);
         let sealer = match &settings.sealer {
             Some(sealer) => sealer.clone(),
             None => Sealer::ephemeral()?,
@@ -97,6 +99,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             keys,
             view,
             csrf,
+            devices,
             sealer,
         })
     }

@@ -22,6 +22,8 @@ use crate::state::AppState;
 const KEY_INTERVAL: Duration = Duration::from_secs(30);
 /// How often revocations made elsewhere (another node, the CLI) are read from the store.
 const FEED_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the named API keys are re-read and their last use written.
+const API_KEY_INTERVAL: Duration = Duration::from_secs(15);
 /// How often slow-moving gauges (live sessions) are recounted.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 /// Sessions deleted per purge statement.
@@ -59,6 +61,13 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             sync_revocations,
         ),
         every("purge", purge_every, shutdown.clone(), state.clone(), purge),
+        every(
+            "api-keys",
+            API_KEY_INTERVAL,
+            shutdown.clone(),
+            state.clone(),
+            sync_api_keys,
+        ),
         every(
             "gauges",
             GAUGE_INTERVAL,
@@ -169,6 +178,12 @@ async fn sync_revocations(state: AppState) -> Result<(), tessera::Error> {
         .feed_cursor
         .store(state.manager.revoked_view().cursor(), Ordering::Relaxed);
     Ok(())
+}
+
+/// Named API keys made or revoked elsewhere, and this node's record of when keys were used.
+async fn sync_api_keys(state: AppState) -> Result<(), tessera::Error> {
+    state.api_keys.reload(&state.manager).await?;
+    state.api_keys.flush_use(&state.manager).await
 }
 
 async fn count_live(state: AppState) -> Result<(), tessera::Error> {

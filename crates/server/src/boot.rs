@@ -8,8 +8,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use tessera::{
-    ApiKey, AuditEvent, AuditHook, AuditKind, ServerSecret, SessionManager, Settings, Store,
-    SystemClock, TokenHash,
+    ApiKey, AuditEvent, AuditHook, AuditKind, KeyEncryptionKey, Sealer, ServerSecret,
+    SessionManager, Settings, Store, SystemClock, TokenHash,
 };
 use tessera_sqlite::SqliteStore;
 
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tessera_redis::RedisStore;
 
 use crate::config::StoreUrl;
-use crate::config::{ADMIN_KEY_FILE, Config, LimitBy, LimitClass};
+use crate::config::{ADMIN_KEY_FILE, Config, KEK_FILE, LimitBy, LimitClass};
 use crate::metrics::Metrics;
 use crate::store::AnyStore;
 
@@ -26,6 +26,7 @@ use crate::store::AnyStore;
 pub type Manager = SessionManager<AnyStore, SystemClock>;
 
 const SECRET_SETTING: &str = "server-secret";
+const SECRET_PURPOSE: &str = "server-secret";
 const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 
 /// Opens the store named by the configuration, creating the data directory (mode 0700).
@@ -83,14 +84,10 @@ pub async fn manager(
     store: AnyStore,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Manager> {
-    let fresh = ServerSecret::generate()?;
-    let stored = store
-        .init_setting(SECRET_SETTING, fresh.expose_bytes())
-        .await?;
-    let bytes: [u8; 32] = stored
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
-    let mut settings = Settings::new(config.validation.clone(), ServerSecret::from_bytes(bytes));
+    let sealer = sealer(config)?;
+    let secret = server_secret(&store, &sealer, false).await?;
+    let mut settings = Settings::new(config.validation.clone(), secret);
+    settings.sealer = Some(sealer);
     settings.policy = config.policy.clone();
     settings.policy.refresh_rate = config
         .rate_limits
@@ -107,6 +104,95 @@ pub async fn manager(
         metrics.audit_event(event);
     }));
     Ok(SessionManager::start(store, SystemClock, settings).await?)
+}
+
+/// The server secret, sealed in the store: created once (nodes racing to create it agree on
+/// one), and sealed when it is in clear (stored before sealing existed) or, with `reseal`,
+/// anew under the current key-encryption key.
+async fn server_secret(
+    store: &AnyStore,
+    sealer: &Sealer,
+    reseal: bool,
+) -> anyhow::Result<ServerSecret> {
+    let fresh = ServerSecret::generate()?;
+    let sealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, fresh.expose_bytes())?;
+    let stored = store.init_setting(SECRET_SETTING, &sealed).await?;
+    let bytes = if Sealer::is_sealed(&stored) {
+        sealer
+            .open(SECRET_PURPOSE, SECRET_SETTING, &stored)
+            .context("cannot open the stored server secret")?
+    } else {
+        stored.clone()
+    };
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
+    if !Sealer::is_sealed(&stored) || (reseal && !sealer.is_current(&stored)) {
+        let resealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, &bytes)?;
+        store.put_setting(SECRET_SETTING, &resealed).await?;
+        tracing::info!(kek = %sealer.current().fingerprint(), "sealed the server secret");
+    }
+    Ok(ServerSecret::from_bytes(bytes))
+}
+
+/// Seals the server secret and every signing key anew under the configured (current)
+/// key-encryption key. Returns its fingerprint.
+///
+/// # Errors
+/// Store errors, or a value no configured key opens.
+pub async fn reseal(config: &Config) -> anyhow::Result<String> {
+    let store = open_store(config).await?;
+    server_secret(&store, &sealer(config)?, true).await?;
+    let manager = manager(config, store, Arc::default()).await?;
+    manager.reseal_keys().await?;
+    Ok(sealer(config)?.current().fingerprint())
+}
+
+/// The sealer: the configured key-encryption key, or on the embedded default the one in
+/// `<data_dir>/key-encryption-key`, made (mode 0600) on first start. A half-finished
+/// `tessera keys rewrap` leaves `key-encryption-key.next`, which is accepted for opening.
+///
+/// # Errors
+/// Unreadable or malformed key files.
+pub fn sealer(config: &Config) -> anyhow::Result<Sealer> {
+    if let Some(kek) = &config.key_encryption_key {
+        return Ok(Sealer::new(
+            kek.clone(),
+            config.previous_key_encryption_keys.clone(),
+        ));
+    }
+    let path = config.data_dir.join(KEK_FILE);
+    let current = match read_kek(&path)? {
+        Some(kek) => kek,
+        None => {
+            let kek = KeyEncryptionKey::generate()?;
+            write_private(&path, &kek.expose())?;
+            tracing::info!(path = %path.display(), kek = %kek.fingerprint(), "created the key-encryption key");
+            kek
+        }
+    };
+    let mut previous = config.previous_key_encryption_keys.clone();
+    previous.extend(read_kek(&next_kek_path(config))?);
+    Ok(Sealer::new(current, previous))
+}
+
+/// Where `tessera keys rewrap` puts the new key until everything is sealed under it.
+pub fn next_kek_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join(format!("{KEK_FILE}.next"))
+}
+
+/// A key-encryption key from a file, if the file exists.
+///
+/// # Errors
+/// An unreadable file or one that holds no key.
+pub fn read_kek(path: &Path) -> anyhow::Result<Option<KeyEncryptionKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => KeyEncryptionKey::parse(&text)
+            .map(Some)
+            .with_context(|| format!("{} holds no key-encryption key", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
 }
 
 /// Every audit event also goes to the log, on the `tessera::audit` target: ids and reasons,
@@ -160,7 +246,7 @@ pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<Toke
 }
 
 /// Writes `text` to `path` readable only by its owner (0600), replacing any old file.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

@@ -73,6 +73,13 @@ pub enum KeysAction {
     List,
     /// Promote the next key now; the old one is retired but still verifies until its tokens expire.
     Rotate,
+    /// Seal every signing key and the server secret under a new key-encryption key. With
+    /// `key_encryption_key` set: under that key (list the old one in
+    /// `previous_key_encryption_keys` first). On the embedded default: under a fresh key that
+    /// replaces `<data-dir>/key-encryption-key`.
+    Rewrap,
+    /// Print a fresh key-encryption key, for `key_encryption_key`. Nothing is stored.
+    NewKek,
 }
 
 /// `tessera sessions …`
@@ -95,9 +102,9 @@ pub enum SessionsAction {
 #[derive(Debug, Subcommand)]
 pub enum UsersAction {
     /// Create an account; the password is read from standard input (first line), never from
-    /// the command line.
+    /// the command line. Prints the account's id (what tokens carry in `sub`).
     Create {
-        /// The user name (stored in lower case).
+        /// The login name (normalized: compatibility forms folded, lower case).
         user: String,
     },
 }
@@ -105,6 +112,22 @@ pub enum UsersAction {
 /// `tessera api-key …`
 #[derive(Debug, Subcommand)]
 pub enum ApiKeyAction {
+    /// Create a named API key with a scope and print it (once; only its hash is stored).
+    Create {
+        /// A name for the key: letters, digits, '.', '_', '-' (the client id for HTTP Basic).
+        #[arg(long)]
+        name: String,
+        /// What it may do: `verify` (verify, introspect, revocation feed), `metrics`, `admin`.
+        #[arg(long, value_parser = ["verify", "metrics", "admin"])]
+        scope: String,
+    },
+    /// List the named keys: name, scope, created, last used (never the keys).
+    List,
+    /// Revoke a named key; every node stops accepting it at once.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
     /// Print a fresh API key, for TESSERA_ADMIN_API_KEY. Nothing is stored.
     New,
 }

@@ -5,7 +5,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use tessera::jwt::KeyState;
-use tessera::{ApiKey, RevokeReason, SessionId, Timestamp};
+use tessera::{
+    ApiKey, ApiScope, AuditKind, KeyEncryptionKey, LoginName, RevokeReason, SessionId, Timestamp,
+};
 
 use crate::boot;
 use crate::cli::{ApiKeyAction, KeysAction, SessionsAction, UsersAction};
@@ -25,6 +27,14 @@ async fn manager(config: &Config) -> anyhow::Result<boot::Manager> {
 /// # Errors
 /// Store errors.
 pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> anyhow::Result<()> {
+    match action {
+        KeysAction::NewKek => {
+            writeln!(out, "{}", KeyEncryptionKey::generate()?.expose())?;
+            return Ok(());
+        }
+        KeysAction::Rewrap => return rewrap(config, out).await,
+        KeysAction::List | KeysAction::Rotate => {}
+    }
     let m = manager(config).await?;
     if matches!(action, KeysAction::Rotate) {
         m.rotate_keys_now().await.context("rotation failed")?;
@@ -49,6 +59,47 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             date(entry.since)
         )?;
     }
+    Ok(())
+}
+
+/// `tessera keys rewrap`: with `key_encryption_key` set, everything moves under it; on the
+/// embedded default, under a fresh key that then replaces the key file. The new key waits in
+/// `key-encryption-key.next` (which opening also accepts) until everything is sealed under it,
+/// so an interrupted run loses nothing and can simply be run again.
+async fn rewrap(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    if config.key_encryption_key.is_some() {
+        let fingerprint = boot::reseal(config).await?;
+        writeln!(
+            out,
+            "sealed under key-encryption key {fingerprint}; remove previous_key_encryption_keys \
+             from every node's configuration"
+        )?;
+        return Ok(());
+    }
+    let current_path = config.data_dir.join(crate::config::KEK_FILE);
+    let old = boot::read_kek(&current_path)?
+        .with_context(|| format!("no {}: nothing is sealed yet", current_path.display()))?;
+    let next_path = boot::next_kek_path(config);
+    let new = match boot::read_kek(&next_path)? {
+        Some(kek) => kek,
+        None => {
+            let kek = KeyEncryptionKey::generate()?;
+            boot::write_private(&next_path, &kek.expose())?;
+            kek
+        }
+    };
+    let mut moving = config.clone();
+    moving.key_encryption_key = Some(new.clone());
+    moving.previous_key_encryption_keys.push(old);
+    boot::reseal(&moving).await?;
+    std::fs::rename(&next_path, &current_path)
+        .with_context(|| format!("cannot replace {}", current_path.display()))?;
+    writeln!(
+        out,
+        "sealed under key-encryption key {} and replaced {}; restart the server",
+        new.fingerprint(),
+        current_path.display()
+    )?;
     Ok(())
 }
 
@@ -114,7 +165,8 @@ pub async fn purge(config: &Config, out: &mut impl Write) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `tessera users create USER`, password on standard input.
+/// `tessera users create NAME`, password on standard input. The name is normalized as the
+/// sign-in page normalizes what people type; the account gets a fresh `usr_` id.
 ///
 /// # Errors
 /// A bad user name or password, a taken name, store errors.
@@ -125,28 +177,58 @@ pub async fn users(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let UsersAction::Create { user } = action;
-    let user = user.trim().to_lowercase();
+    let login = LoginName::parse(&user).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut password = String::new();
     input.read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
     tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??;
     let m = manager(config).await?;
-    anyhow::ensure!(
-        m.create_user(&user, hash).await?,
-        "the user name {user:?} is taken"
-    );
-    writeln!(out, "created {user}")?;
+    let account = m
+        .create_user(&login, hash)
+        .await?
+        .with_context(|| format!("the login name {login} is taken"))?;
+    m.record(Some(account.id.as_str()), None, AuditKind::AccountCreated)
+        .await?;
+    writeln!(out, "created {login} as {}", account.id)?;
     Ok(())
 }
 
-/// `tessera api-key new`.
+/// `tessera api-key create|list|revoke|new`.
 ///
 /// # Errors
-/// When the CSPRNG fails.
-pub fn api_key(action: ApiKeyAction, out: &mut impl Write) -> anyhow::Result<()> {
+/// A bad or taken name, an unknown key, store errors, a failing CSPRNG.
+pub async fn api_key(
+    config: &Config,
+    action: ApiKeyAction,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     match action {
         ApiKeyAction::New => writeln!(out, "{}", ApiKey::generate()?.expose())?,
+        ApiKeyAction::Create { name, scope } => {
+            let scope: ApiScope = scope.parse()?;
+            let (key, _) = manager(config)
+                .await?
+                .create_api_key(&name, scope)
+                .await?
+                .with_context(|| format!("an API key named {name:?} exists"))?;
+            writeln!(out, "{}", key.expose())?;
+        }
+        ApiKeyAction::List => {
+            writeln!(out, "{:<24} {:<8} {:<20} last used", "name", "scope", "created")?;
+            for k in manager(config).await?.api_keys().await? {
+                let used = k.last_used_at.map_or_else(|| "never".to_owned(), date);
+                let (name, scope) = (k.name, k.scope.as_str());
+                writeln!(out, "{name:<24} {scope:<8} {:<20} {used}", date(k.created_at))?;
+            }
+        }
+        ApiKeyAction::Revoke { name } => {
+            anyhow::ensure!(
+                manager(config).await?.revoke_api_key(&name).await?,
+                "no API key named {name:?}"
+            );
+            writeln!(out, "revoked {name}; every node refuses it from now on")?;
+        }
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use axum::serve::ListenerExt;
 
 use tessera_axum::{CookieSettings, Tessera};
 
+use crate::api_keys::ApiKeys;
 use crate::metrics::Metrics;
 use crate::pages::PasswordQueue;
 use crate::tls::{self, TlsListener};
@@ -31,6 +32,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let metrics: Arc<Metrics> = Arc::default();
     let manager = boot::manager(&config, store, Arc::clone(&metrics)).await?;
     let manager = Arc::new(manager);
+    let api_keys = Arc::new(ApiKeys::new(admin_key, manager.api_keys().await?));
+    let config_hash_queue = (config.sign_in.hash_queue, config.sign_in.hash_wait);
     let cookies = CookieSettings {
         secure: config.cookie_secure,
         same_site: config.cookie_same_site,
@@ -42,12 +45,12 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         manager,
-        admin_key,
+        api_keys,
         metrics,
         config: Arc::new(config),
         warned_plain_http: Arc::default(),
         tessera,
-        passwords: PasswordQueue::default(),
+        passwords: PasswordQueue::new(config_hash_queue.0, config_hash_queue.1),
         local_limits: Arc::default(),
     })
 }
@@ -68,7 +71,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let tasks = background::spawn(&state, &stopped);
+    let mut tasks = background::spawn(&state, &stopped);
+    if let Some(addr) = state.config.metrics_listen {
+        tasks.push(serve_metrics(addr, state.clone(), stopped.clone()).await?);
+    }
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown_signal().await;
@@ -95,6 +101,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `/metrics` alone on its own address, until shutdown.
+async fn serve_metrics(
+    addr: SocketAddr,
+    state: AppState,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on metrics_listen {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
+    let app = http::metrics_only(state);
+    Ok(tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    }))
 }
 
 async fn shutdown_signal() {

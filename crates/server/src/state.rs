@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use tessera::TokenHash;
-
+use crate::api_keys::ApiKeys;
 use tessera::{RateLimiter, SystemClock};
 use tessera_axum::Tessera;
 
@@ -19,8 +18,8 @@ use crate::store::AnyStore;
 pub struct AppState {
     /// Sessions, tokens and revocation.
     pub manager: Arc<Manager>,
-    /// Hash of the admin API key.
-    pub admin_key: TokenHash,
+    /// The API keys accepted: the bootstrap admin key and the named, scoped ones.
+    pub api_keys: Arc<ApiKeys>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// The configuration in force.

@@ -2,10 +2,10 @@
 
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredKeyset, UpdateOutcome, User,
+    StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AuditEvent, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
+    AccountId, AuditEvent, LoginName, TokenHash, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
     StoredEvent, Timestamp,
 };
 use tessera_redis::RedisStore;
@@ -131,15 +131,39 @@ impl Store for AnyStore {
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
         forward!(self.create_user(user))
     }
-    async fn get_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        forward!(self.get_user(user_id))
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
+        forward!(self.get_user(id))
+    }
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        forward!(self.find_user(login))
     }
     async fn set_password(
         &self,
-        user_id: &str,
+        id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        forward!(self.set_password(user_id, password))
+        forward!(self.set_password(id, password))
+    }
+    async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
+        forward!(self.create_api_key(key))
+    }
+    async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        forward!(self.list_api_keys())
+    }
+    async fn revoke_api_key(
+        &self,
+        name: &str,
+        until: Timestamp,
+    ) -> Result<Option<TokenHash>, StoreError> {
+        forward!(self.revoke_api_key(name, until))
+    }
+    async fn record_api_key_use(
+        &self,
+        name: &str,
+        hash: &TokenHash,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        forward!(self.record_api_key_use(name, hash, at))
     }
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         forward!(self.load_keyset())

@@ -14,9 +14,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tessera::store::User;
 use tessera::{
-    MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret, SessionManager, Settings,
-    SystemClock, Timestamp, Validation,
+    AccountId, LoginName, MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret,
+    SessionManager, Settings, SystemClock, Timestamp, Validation,
 };
 use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, Tessera, cookie_values};
 
@@ -40,7 +41,7 @@ async fn tessera(origin: &str) -> Result<App, Box<dyn std::error::Error>> {
     );
     let manager = Arc::new(SessionManager::start(MemoryStore::new(), SystemClock, settings).await?);
     let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
-    manager.create_user("demo", hash).await?;
+    manager.create_user(&LoginName::parse("demo")?, hash).await?;
     let cookies = CookieSettings {
         secure: false,
         ..CookieSettings::default()
@@ -59,16 +60,41 @@ fn app(tessera: App) -> Router {
         .with_state(tessera)
 }
 
-async fn home(session: Option<BrowserSession>, csrf: Option<CsrfToken>) -> Response {
+async fn home(
+    State(t): State<App>,
+    session: Option<BrowserSession>,
+    csrf: Option<CsrfToken>,
+) -> Response {
     let (Some(BrowserSession(s)), Some(CsrfToken(csrf))) = (session, csrf) else {
         return Redirect::to("/login").into_response();
     };
+    let name = match s.user_id.parse::<AccountId>() {
+        Ok(id) => t.manager().user(&id).await.ok().flatten(),
+        Err(_) => None,
+    }
+    .map_or_else(|| s.user_id.clone(), |u| u.login.to_string());
+    // Everything a person typed is escaped before it reaches HTML.
     Html(format!(
-        "<h1>Hello, {}</h1><form method=post action=/logout><input type=hidden name=_csrf value={csrf}>\
+        "<h1>Hello, {}</h1><form method=post action=/logout><input type=hidden name=_csrf value=\"{}\">\
          <button>Sign out</button></form>",
-        s.user_id
+        escape(&name),
+        escape(&csrf)
     ))
     .into_response()
+}
+
+/// Text for HTML element content and quoted attribute values.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 async fn login_page(State(t): State<App>) -> Response {
@@ -108,16 +134,16 @@ async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -
     if !t.manager().csrf().verify_login(&cookie, &f.login_csrf, now) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    if !password_ok(&t, &f.user, f.password).await {
+    let Some(account) = account(&t, &f.user, f.password).await else {
         return (
             StatusCode::UNAUTHORIZED,
             Html("Wrong user or password. <a href=/login>Again</a>"),
         )
             .into_response();
-    }
+    };
     match t
         .manager()
-        .create_browser(NewSession::for_user(f.user))
+        .create_browser(NewSession::for_user(account.id.as_str()))
         .await
     {
         Ok((_, cookie)) => (
@@ -129,16 +155,13 @@ async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -
     }
 }
 
-/// Verifies off the async runtime; an unknown user costs the same time as a wrong password.
-async fn password_ok(t: &App, user: &str, password: String) -> bool {
-    let stored = t
-        .manager()
-        .user(user)
-        .await
-        .ok()
-        .flatten()
-        .map(|u| u.password);
-    tokio::task::spawn_blocking(move || match stored {
+/// The account whose login name and password these are. Verifies off the async runtime; an
+/// unknown user costs the same time as a wrong password.
+async fn account(t: &App, user: &str, password: String) -> Option<User> {
+    let login = LoginName::parse(user).ok()?;
+    let found = t.manager().find_user(&login).await.ok().flatten();
+    let stored = found.as_ref().map(|u| u.password.clone());
+    let ok = tokio::task::spawn_blocking(move || match stored {
         Some(hash) => hash.verify(&password),
         None => {
             PasswordHash::verify_nothing(&password);
@@ -146,7 +169,8 @@ async fn password_ok(t: &App, user: &str, password: String) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false);
+    found.filter(|_| ok)
 }
 
 async fn logout(State(t): State<App>, BrowserSession(s): BrowserSession) -> Response {
@@ -165,10 +189,14 @@ struct ApiLogin {
 }
 
 async fn api_login(State(t): State<App>, Json(body): Json<ApiLogin>) -> Response {
-    if !password_ok(&t, &body.user, body.password).await {
+    let Some(account) = account(&t, &body.user, body.password).await else {
         return StatusCode::UNAUTHORIZED.into_response();
-    }
-    match t.manager().create(NewSession::for_user(body.user)).await {
+    };
+    match t
+        .manager()
+        .create(NewSession::for_user(account.id.as_str()))
+        .await
+    {
         Ok(issued) => Json(json!({
             "access_token": issued.access_token.expose(),
             "refresh_token": issued.refresh_token.expose(),
@@ -279,7 +307,7 @@ mod tests {
             .unwrap();
         let (status, _, me) = send(&app, me).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(me.contains("\"user\":\"demo\""));
+        assert!(me.contains("\"user\":\"usr_"), "{me}");
         let wrong = Request::post("/api/login")
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(r#"{"user":"nobody","password":"whatever1"}"#))

@@ -224,23 +224,27 @@ impl Keyset {
     }
 
     /// Reads a keyset written by [`Keyset::to_document`], and whether it should be written
-    /// again: a key stored in clear (before sealing existed) or sealed under a previous KEK.
+    /// again because a key is in clear (stored before sealing existed). A key sealed under a
+    /// previous KEK opens and is left as it is: moving it is [`SessionManager::reseal_keys`]'
+    /// job, run once every node has the new KEK.
+    ///
+    /// [`SessionManager::reseal_keys`]: crate::SessionManager::reseal_keys
     ///
     /// # Errors
     /// [`Error::InvalidKey`] if the document or any key in it does not parse or open.
     pub fn from_document(bytes: &[u8], sealer: &Sealer) -> Result<(Self, bool), Error> {
         let stored: Vec<StoredKey> =
             serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
-        let mut stale = false;
+        let mut clear = false;
         let entries = stored
             .into_iter()
             .map(|k| {
-                let (entry, current) = k.into_entry(sealer)?;
-                stale |= !current;
+                let (entry, sealed) = k.into_entry(sealer)?;
+                clear |= !sealed;
                 Ok(entry)
             })
             .collect::<Result<_, Error>>()?;
-        Ok((Self { entries }, stale))
+        Ok((Self { entries }, clear))
     }
 }
 
@@ -282,14 +286,13 @@ impl StoredKey {
         })
     }
 
-    /// The entry, and whether it was sealed under the current KEK.
+    /// The entry, and whether it was sealed (not in clear).
     fn into_entry(self, sealer: &Sealer) -> Result<(KeyEntry, bool), Error> {
         let bad = || Error::InvalidKey("keyset document");
         let (material, current) = match (self.sealed, self.material) {
             (Some(sealed), None) => {
                 let sealed = b64_decode(&sealed).ok_or_else(bad)?;
-                let material = sealer.open(SIGNING_KEY, &self.kid, &sealed)?;
-                (material, sealer.is_current(&sealed))
+                (sealer.open(SIGNING_KEY, &self.kid, &sealed)?, true)
             }
             (None, Some(clear)) => (b64_decode(&clear).ok_or_else(bad)?, false),
             _ => return Err(bad()),

@@ -7,7 +7,9 @@
 
 use super::SessionManager;
 use crate::store::{SessionUpdate, Store, User};
-use crate::{AccountId, Clock, CookieToken, Csrf, Error, LoginName, PasswordHash, Session};
+use crate::{
+    AccountId, Clock, CookieToken, Csrf, Error, KnownDevices, LoginName, PasswordHash, Session,
+};
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
     /// The live session `cookie` belongs to. The cookie's secret is compared in constant time
@@ -47,6 +49,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         };
         self.update(&session.sid, session.version, update).await?;
         Ok(cookie)
+    }
+
+    /// Known-device cookies, keyed from the server secret.
+    pub fn known_devices(&self) -> &KnownDevices {
+        &self.devices
     }
 
     /// CSRF tokens, keyed from the server secret.

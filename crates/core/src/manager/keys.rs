@@ -58,6 +58,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .await
     }
 
+    /// Seals every key anew under the current key-encryption key (moving off a previous one)
+    /// and saves the keyset. Run once every node has the new KEK: a node without it could no
+    /// longer open the keys.
+    ///
+    /// # Errors
+    /// As [`SessionManager::sync_keys`].
+    pub async fn reseal_keys(&self) -> Result<(), Error> {
+        self.update_keys(|_, _, _| Ok(true)).await.map(|_| ())
+    }
+
     /// Promotes the next key now (on-demand rotation), saving through the store.
     ///
     /// # Errors
@@ -85,7 +95,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             };
             let active_before = keyset.active().map(|k| k.kid().to_owned());
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
-            // A key in clear or under a previous KEK is sealed anew with the current one.
+            // Keys in clear (stored before sealing existed) are sealed now.
             if changed || stale {
                 let document = keyset.to_document(&self.sealer)?;
                 if !self

@@ -168,7 +168,7 @@ impl RateLimits {
                 let Some(text) = value.map(String::as_str).or(default) else {
                     continue;
                 };
-                if let Some(quota) = parse(text).map_err(|e| format!("{name} = {text:?}: {e}"))? {
+                if let Some(quota) = parse_quota(text).map_err(|e| format!("{name} = {text:?}: {e}"))? {
                     out.insert((class, by), quota);
                 }
             }
@@ -178,7 +178,7 @@ impl RateLimits {
 }
 
 /// `off`, or `N/unit` with an optional `:burst` (unit `s`, `m` or `h`; burst defaults to N).
-fn parse(text: &str) -> Result<Option<Quota>, String> {
+pub(super) fn parse_quota(text: &str) -> Result<Option<Quota>, String> {
     if text.trim() == "off" {
         return Ok(None);
     }
@@ -206,15 +206,15 @@ mod tests {
 
     #[test]
     fn parses_quotas() {
-        let q = parse("60/m:10").unwrap().unwrap();
+        let q = parse_quota("60/m:10").unwrap().unwrap();
         assert_eq!(
             (q.rate(), q.period(), q.burst()),
             (60, Duration::from_secs(60), 10)
         );
-        assert_eq!(parse("5/s").unwrap().unwrap().burst(), 5);
-        assert_eq!(parse("off").unwrap(), None);
+        assert_eq!(parse_quota("5/s").unwrap().unwrap().burst(), 5);
+        assert_eq!(parse_quota("off").unwrap(), None);
         for bad in ["", "60", "60/d", "x/m", "60/m:", "0/m", "60/m:0", "-1/s"] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse_quota(bad).is_err(), "{bad}");
         }
     }
 

@@ -6,6 +6,7 @@ mod cidr;
 mod duration;
 mod limits;
 mod raw;
+mod sign_in;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use crate::tls::TlsFiles;
 use tessera::{
-    Algorithm, ApiKey, Hs256Secret, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
+    Algorithm, ApiKey, Hs256Secret, KeyEncryptionKey, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
     Validation,
 };
 use tessera_axum::SameSite;
@@ -21,6 +22,7 @@ use tessera_axum::SameSite;
 pub use cidr::Cidr;
 pub use limits::{LimitBy, LimitClass, RateLimits};
 pub(crate) use raw::RawConfig;
+pub use sign_in::SignIn;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,15 @@ pub struct Config {
     /// With a shared store: how stale the revocation view may get before verification fails
     /// closed.
     pub feed_staleness: Duration,
+    /// The built-in sign-in: sign-up, guessing budgets, hashing queue.
+    pub sign_in: SignIn,
+    /// The key-encryption key sealing signing keys and the server secret. `None` on the
+    /// embedded default: it lives in `<data_dir>/key-encryption-key` (mode 0600).
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// Older key-encryption keys, still accepted for opening while values move to the new one.
+    pub previous_key_encryption_keys: Vec<KeyEncryptionKey>,
+    /// When set, `/metrics` is served there only, without an API key, and not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The store named by `store` / `--store` / `TESSERA_STORE`.
@@ -126,6 +137,8 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
 pub const DATABASE_FILE: &str = "tessera.db";
 /// The file the first start writes the admin API key to (mode 0600).
 pub const ADMIN_KEY_FILE: &str = "admin-api-key";
+/// The file holding the key-encryption key on the embedded default (mode 0600).
+pub const KEK_FILE: &str = "key-encryption-key";
 
 impl Config {
     /// Loads the configuration: defaults < file < environment < flags.
@@ -181,7 +194,7 @@ impl Config {
             .parse()
             .map_err(|_| "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned())?;
         let rotation = rotation(&raw, algorithm, &policy, &validation)?;
-        let hs256_secret = hs256_secret(raw.hs256_secret, algorithm)?;
+        let hs256_secret = hs256_secret(raw.hs256_secret.clone(), algorithm)?;
         let tls = match (raw.tls_cert.clone(), raw.tls_key.clone()) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -194,6 +207,22 @@ impl Config {
                  behind_tls_proxy = true when a TLS-terminating proxy is in front"
             ));
         }
+        let store = store_url(
+            raw.store.as_deref(),
+            &raw.data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("tessera-data")),
+        )?;
+        let (key_encryption_key, previous_key_encryption_keys) = keks(&raw, &store)?;
+        let metrics_listen = raw
+            .metrics_listen
+            .as_deref()
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    format!("metrics_listen = {text:?} is not an address like 127.0.0.1:9090")
+                })
+            })
+            .transpose()?;
         let cookie_secure = raw.cookie_secure.unwrap_or(true);
         if !cookie_secure && !listen.ip().is_loopback() {
             return Err(format!(
@@ -211,7 +240,7 @@ impl Config {
             policy,
             rotation,
             hs256_secret,
-            admin_api_key: admin_key(raw.admin_api_key)?,
+            admin_api_key: admin_key(raw.admin_api_key.clone())?,
             purge_interval: duration(&raw.purge_interval, "purge_interval", 300)?,
             audit_retention: duration(&raw.audit_retention, "audit_retention", 90 * 86_400)?,
             request_timeout: duration(&raw.request_timeout, "request_timeout", 10)?,
@@ -220,12 +249,11 @@ impl Config {
             log_format: log_format(raw.log_format.as_deref())?,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
-            store: store_url(
-                raw.store.as_deref(),
-                &raw.data_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("tessera-data")),
-            )?,
+            store,
+            sign_in: SignIn::from_raw(&raw)?,
+            key_encryption_key,
+            previous_key_encryption_keys,
+            metrics_listen,
             redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
             feed_staleness: duration(&raw.feed_staleness, "feed_staleness", 5)?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
@@ -363,6 +391,38 @@ fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
         })
     })
     .transpose()
+}
+
+/// The key-encryption keys: required on a shared store (every node must have the same one,
+/// and a file beside one node is no place for it); on SQLite a file is made when unset.
+fn keks(
+    raw: &RawConfig,
+    store: &StoreUrl,
+) -> Result<(Option<KeyEncryptionKey>, Vec<KeyEncryptionKey>), String> {
+    let how = "generate one with `tessera keys new-kek` (or `openssl rand -base64 32 | tr '+/' '-_'`)";
+    let current = raw
+        .key_encryption_key
+        .as_deref()
+        .map(|k| {
+            KeyEncryptionKey::parse(k).map_err(|e| format!("key_encryption_key: {e}; {how}"))
+        })
+        .transpose()?;
+    if current.is_none() && !matches!(store, StoreUrl::Sqlite(_)) {
+        return Err(format!(
+            "key_encryption_key is required with a shared store: every node needs the same one \
+             to open the sealed signing keys and server secret; {how}"
+        ));
+    }
+    let previous = raw
+        .previous_key_encryption_keys
+        .as_ref()
+        .map_or_else(Vec::new, raw::StringList::items)
+        .iter()
+        .map(|k| {
+            KeyEncryptionKey::parse(k).map_err(|e| format!("previous_key_encryption_keys: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((current, previous))
 }
 
 fn body_limit(bytes: Option<usize>) -> Result<usize, String> {

@@ -44,6 +44,16 @@ pub struct RawConfig {
     pub store: Option<String>,
     pub redis_key_tag: Option<String>,
     pub feed_staleness: Option<DurationValue>,
+    pub signup: Option<String>,
+    pub signup_client_limit: Option<String>,
+    pub signin_account_limit: Option<String>,
+    pub signin_device_limit: Option<String>,
+    pub signin_client_limit: Option<String>,
+    pub password_hash_queue: Option<usize>,
+    pub password_hash_wait: Option<DurationValue>,
+    pub key_encryption_key: Option<String>,
+    pub previous_key_encryption_keys: Option<StringList>,
+    pub metrics_listen: Option<String>,
 }
 
 /// A list, written as a TOML array or as one comma-separated string (the environment's form).
@@ -73,7 +83,17 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 40] = [
+    "signup",
+    "signup_client_limit",
+    "signin_account_limit",
+    "signin_device_limit",
+    "signin_client_limit",
+    "password_hash_queue",
+    "password_hash_wait",
+    "key_encryption_key",
+    "previous_key_encryption_keys",
+    "metrics_listen",
     "store",
     "redis_key_tag",
     "feed_staleness",
@@ -186,7 +206,17 @@ impl RawConfig {
             cookie_secure,
             max_body_bytes,
             log_format,
-            log_level
+            log_level,
+            signup,
+            signup_client_limit,
+            signin_account_limit,
+            signin_device_limit,
+            signin_client_limit,
+            password_hash_queue,
+            password_hash_wait,
+            key_encryption_key,
+            previous_key_encryption_keys,
+            metrics_listen
         )
     }
 }
@@ -221,7 +251,7 @@ fn env_names() -> String {
 /// An environment string as the TOML value its setting expects.
 fn typed(key: &str, value: &str) -> Result<toml::Value, String> {
     match key {
-        "max_sessions_per_user" | "max_body_bytes" => value
+        "max_sessions_per_user" | "max_body_bytes" | "password_hash_queue" => value
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("{value:?} is not a whole number")),

@@ -1,41 +1,136 @@
-//! API-key authentication for backend routes: `Authorization: Bearer tsk_…`.
+//! API-key authentication for backend routes: `Authorization: Bearer tsk_…`, or HTTP Basic
+//! with the key's name as user and the key as password (RFC 6749 §2.3.1 client
+//! authentication, which RFC 7009 and RFC 7662 clients send). Each route needs a scope.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tessera::ApiKey;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tessera::{ApiKey, ApiScope};
 use tessera_axum::bearer_token;
 
 use super::error::{ApiError, OAuthError};
+use crate::api_keys::Caller;
 use crate::state::AppState;
 
-/// Whether the request carries the admin API key (compared as hashes, in constant time).
-fn authorized(headers: &HeaderMap, state: &AppState) -> bool {
+/// The key (and, with Basic, the client id it claims) from the one `Authorization` header.
+fn credentials(headers: &HeaderMap) -> Option<(ApiKey, Option<String>)> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        return false; // none, or ambiguous duplicates
+        return None; // none, or ambiguous duplicates
     };
-    let Some(token) = value.to_str().ok().and_then(bearer_token) else {
-        return false;
-    };
-    ApiKey::parse(token).is_ok_and(|key| key.hash().ct_eq(&state.admin_key))
+    let value = value.to_str().ok()?;
+    if let Some(token) = bearer_token(value) {
+        return Some((ApiKey::parse(token).ok()?, None));
+    }
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (client_id, secret) = decoded.split_once(':')?;
+    Some((ApiKey::parse(secret).ok()?, Some(client_id.to_owned())))
 }
 
-/// Backend routes: a problem document on failure.
-pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !authorized(req.headers(), &state) {
-        tracing::info!("API key missing or wrong");
-        return ApiError::Unauthorized.into_response();
-    }
-    next.run(req).await
+/// The caller, if it presents a key (live on every node's feed) whose scope allows `needed`.
+async fn caller(state: &AppState, headers: &HeaderMap, needed: ApiScope) -> Option<Caller> {
+    let (key, client_id) = credentials(headers)?;
+    let caller = state
+        .api_keys
+        .authenticate(&state.manager, &key, client_id.as_deref())
+        .await?;
+    caller.scope.allows(needed).then_some(caller)
 }
 
-/// OAuth routes (RFC 7009, RFC 7662): an RFC 6749 `invalid_client` body on failure.
-pub async fn require_client(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !authorized(req.headers(), &state) {
-        tracing::info!("OAuth client authentication failed");
-        return OAuthError::InvalidClient.into_response();
+async fn api(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
+    match caller(&state, req.headers(), needed).await {
+        Some(_) => next.run(req).await,
+        None => {
+            tracing::info!(scope = needed.as_str(), "API key missing, wrong or of too narrow a scope");
+            ApiError::Unauthorized.into_response()
+        }
     }
-    next.run(req).await
+}
+
+async fn oauth(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
+    match caller(&state, req.headers(), needed).await {
+        Some(_) => next.run(req).await,
+        None => {
+            tracing::info!(scope = needed.as_str(), "OAuth client authentication failed");
+            OAuthError::InvalidClient.into_response()
+        }
+    }
+}
+
+/// Backend routes that can mint, change or read sessions: an `admin` key.
+pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    api(state, req, next, ApiScope::Admin).await
+}
+
+/// Checking tokens and following logouts: a `verify` key (or `admin`).
+pub async fn require_verify(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    api(state, req, next, ApiScope::Verify).await
+}
+
+/// `/metrics`: a `metrics` key (or `admin`).
+pub async fn require_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    api(state, req, next, ApiScope::Metrics).await
+}
+
+/// RFC 7662 introspection: a `verify` key; an RFC 6749 `invalid_client` body on failure.
+pub async fn require_introspect_client(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    oauth(state, req, next, ApiScope::Verify).await
+}
+
+/// RFC 7009 revocation: an `admin` key; an RFC 6749 `invalid_client` body on failure.
+pub async fn require_revoke_client(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    oauth(state, req, next, ApiScope::Admin).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_and_basic_credentials_parse_and_nothing_else_does() {
+        let key = ApiKey::generate().unwrap();
+        let text = key.expose();
+        let (got, id) = credentials(&headers(&[&format!("Bearer {text}")])).unwrap();
+        assert!(got.hash().ct_eq(&key.hash()) && id.is_none());
+        let basic = STANDARD.encode(format!("orders:{text}"));
+        let (got, id) = credentials(&headers(&[&format!("Basic {basic}")])).unwrap();
+        assert!(got.hash().ct_eq(&key.hash()));
+        assert_eq!(id.as_deref(), Some("orders"));
+        for bad in [
+            String::new(),
+            format!("Token {text}"),
+            format!("Basic {}", STANDARD.encode(text.as_bytes())),
+            format!("Basic {}", STANDARD.encode(format!("orders:{text}x"))),
+            "Basic !!!".to_owned(),
+            format!("Bearer {}", &text[..text.len() - 1]),
+        ] {
+            assert!(credentials(&headers(&[&bad])).is_none(), "{bad}");
+        }
+        let bearer = format!("Bearer {text}");
+        assert!(credentials(&headers(&[&bearer, &bearer])).is_none(), "duplicates");
+    }
 }

@@ -35,6 +35,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The user already has the maximum number of sessions.
     SessionLimit,
+    /// A resource with this name exists already.
+    Conflict,
     /// The request headers are too large.
     HeadersTooLarge,
     /// Over a rate limit: seconds until a retry may succeed, the limit, seconds until full.
@@ -68,7 +70,7 @@ impl ApiError {
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::SessionLimit => StatusCode::CONFLICT,
+            Self::SessionLimit | Self::Conflict => StatusCode::CONFLICT,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +92,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::SessionLimit => "session-limit",
+            Self::Conflict => "conflict",
             Self::HeadersTooLarge => "headers-too-large",
             Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable => "unavailable",
@@ -111,6 +114,7 @@ impl ApiError {
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "The request body must be application/json",
             Self::SessionLimit => "The user has too many sessions",
+            Self::Conflict => "The name is taken",
             Self::HeadersTooLarge => "The request headers are too large",
             Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable => "Temporarily unavailable",
@@ -191,7 +195,9 @@ impl From<Error> for ApiError {
             }
             Error::Malformed(what) => Self::BadRequest(format!("malformed {what}")),
             Error::InvalidInput(what) => Self::BadRequest(what.to_owned()),
-            Error::SessionNotFound | Error::SessionNotLive => Self::NotFound,
+            Error::SessionNotFound | Error::SessionNotLive | Error::AccountNotFound => {
+                Self::NotFound
+            }
             Error::SessionLimitReached => Self::SessionLimit,
             Error::Conflict => Self::PreconditionFailed,
             Error::RateLimited {

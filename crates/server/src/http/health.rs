@@ -1,6 +1,7 @@
 //! Liveness, readiness and metrics.
 
 use axum::extract::State;
+use axum::middleware::from_fn_with_state;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -8,16 +9,35 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera::{Clock, Store, SystemClock};
 
+use super::auth::require_metrics;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Liveness and readiness for anyone; `/metrics` with a `metrics` (or `admin`) key, unless
+/// it is served on its own `metrics_listen` address instead.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let probes = Router::new()
         .route(
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready));
+    if state.config.metrics_listen.is_some() {
+        return probes;
+    }
+    probes.merge(
+        Router::new()
+            .route("/metrics", get(metrics))
+            .route_layer(from_fn_with_state(state.clone(), require_metrics)),
+    )
+}
+
+/// The app of the `metrics_listen` address: `/metrics` alone, without a key (put that
+/// address where only the monitoring system reaches it).
+pub fn metrics_only(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
+        .fallback(|| async { super::ApiError::NotFound })
+        .with_state(state)
 }
 
 /// Ready when the store answers.

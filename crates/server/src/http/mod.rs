@@ -1,5 +1,6 @@
 //! The HTTP API: one router per resource, merged here with the cross-cutting layers.
 
+mod api_keys;
 mod auth;
 pub(crate) mod client;
 mod error;
@@ -19,6 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
+pub use health::metrics_only;
 pub use openapi::DOCUMENT as OPENAPI;
 
 use crate::state::AppState;
@@ -32,7 +34,8 @@ pub fn app(state: AppState) -> Router {
         .merge(revocations::router(&state))
         .merge(oauth::router(&state))
         .merge(wellknown::router())
-        .merge(health::router())
+        .merge(health::router(&state))
+        .merge(api_keys::router(&state))
         .merge(openapi::router())
         .merge(crate::pages::router(&state))
         .fallback(|| async { ApiError::NotFound })

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera::{Error, RevokeReason, StoreErrorKind};
 
-use super::auth::require_client;
+use super::auth::{require_introspect_client, require_revoke_client};
 use super::error::OAuthError;
 use super::views::no_store;
 use crate::state::AppState;
@@ -18,8 +18,12 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/oauth2/revoke", post(revoke))
-        .route("/oauth2/introspect", post(introspect))
-        .route_layer(from_fn_with_state(state.clone(), require_client))
+        .route_layer(from_fn_with_state(state.clone(), require_revoke_client))
+        .merge(
+            Router::new()
+                .route("/oauth2/introspect", post(introspect))
+                .route_layer(from_fn_with_state(state.clone(), require_introspect_client)),
+        )
 }
 
 /// Both endpoints' parameters. Unknown parameters are ignored, as RFC 6749 §3.1 requires.
@@ -102,7 +106,6 @@ async fn introspect(
         match m.inspect_refresh(&token).await {
             Ok(s) => json!({
                 "active": true,
-                "token_type": "refresh_token",
                 "sub": s.user_id,
                 "sid": s.sid.to_string(),
                 "exp": s.expires_at().as_secs(),
@@ -116,7 +119,8 @@ async fn introspect(
             Ok(claims) => {
                 let mut v = claims.to_json();
                 v["active"] = true.into();
-                v["token_type"] = "access_token".into();
+                // RFC 7662 §2.2: the OAuth 2.0 token type (RFC 6749 §7.1) of an access token.
+                v["token_type"] = "Bearer".into();
                 v
             }
             Err(_) => inactive(),

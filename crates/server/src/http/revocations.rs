@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tessera::Store;
 use tessera::store::Revoked;
 
-use super::auth::require_api_key;
+use super::auth::require_verify;
 use super::error::ApiError;
 use super::extract::ApiQuery;
 use crate::state::AppState;
@@ -19,7 +19,7 @@ const MAX_PAGE: usize = 1000;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/revocations", get(feed))
-        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+        .route_layer(from_fn_with_state(state.clone(), require_verify))
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,14 +47,16 @@ async fn feed(
         .await
         .map_err(tessera::Error::from)?;
     let next = entries.last().map_or(q.after, |e| e.cursor);
+    // API-key revocations are for Tessera's own nodes; the cursor still moves past them.
     let items: Vec<Value> = entries
         .iter()
-        .map(|e| {
+        .filter_map(|e| {
             let (key, value) = match &e.revoked {
                 Revoked::Session(sid) => ("session_id", sid.to_string()),
                 Revoked::Token(jti) => ("token_id", jti.clone()),
+                Revoked::ApiKey(_) => return None,
             };
-            json!({ "cursor": e.cursor, key: value, "until": e.until.as_secs() })
+            Some(json!({ "cursor": e.cursor, key: value, "until": e.until.as_secs() }))
         })
         .collect();
     Ok(Json(json!({ "revocations": items, "next_cursor": next })))

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
 use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, SystemClock};
 
-use super::auth::require_api_key;
+use super::auth::{require_admin, require_verify};
 use super::error::ApiError;
 use super::extract::{ApiJson, SidPath};
 use super::limits::{self, Subject};
@@ -23,9 +23,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", post(create))
         .route("/v1/sessions/refresh", post(refresh))
-        .route("/v1/sessions/verify", post(verify))
         .route("/v1/sessions/{sid}", get(show).patch(update).delete(revoke))
-        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+        .route_layer(from_fn_with_state(state.clone(), require_admin))
+        .merge(
+            Router::new()
+                .route("/v1/sessions/verify", post(verify))
+                .route_layer(from_fn_with_state(state.clone(), require_verify)),
+        )
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,14 +3,19 @@
 
 use std::collections::HashMap;
 
+use axum::Extension;
 use axum::extract::{Form, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
+use tessera::store::User;
 use tessera::{AuditKind, RevokeReason, Session, SessionId};
 use tessera_axum::{BrowserSession, CsrfToken};
 
+use super::devices;
 use super::html::{alert, escape, hidden, page};
+use super::passwords::{self, Attempt};
+use crate::http::client::Client;
 use crate::state::AppState;
 
 fn when(secs: i64) -> String {
@@ -82,13 +87,21 @@ fn describe(kind: &Value) -> String {
         "refresh_reuse_detected" => "A stolen session token was used; the session was ended",
         "session_revoked" => "Session ended",
         "password_changed" => "Password changed",
+        "password_change_failed" => "Wrong current password given to change the password",
+        "account_created" => "Account created",
         "rate_limited" => "Requests slowed down",
         other => other,
     };
     escape(label)
 }
 
-async fn page_for(state: &AppState, s: &Session, csrf: &str, message: Option<&str>) -> Response {
+async fn page_for(
+    state: &AppState,
+    s: &Session,
+    account: &User,
+    csrf: &str,
+    message: Option<&str>,
+) -> Response {
     let (Ok(devices), Ok(events)) = (
         state.manager.list(&s.user_id).await,
         state.manager.events(&s.user_id, None, 10).await,
@@ -125,7 +138,7 @@ async fn page_for(state: &AppState, s: &Session, csrf: &str, message: Option<&st
          <p class=\"note\">Changing the password signs you out on every other device.</p></section>\
          <section class=\"card\"><h2>Recent security activity</h2><ul class=\"events\">{activity}</ul></section>",
         csrf_field = hidden("_csrf", csrf),
-        user = escape(&s.user_id),
+        user = escape(account.login.as_str()),
         alert = alert(message),
     );
     Html(page("Your account", &body)).into_response()
@@ -136,9 +149,13 @@ pub async fn show(
     session: Option<BrowserSession>,
     csrf: Option<CsrfToken>,
 ) -> Response {
-    match (session, csrf) {
-        (Some(BrowserSession(s)), Some(CsrfToken(csrf))) => page_for(&state, &s, &csrf, None).await,
-        _ => Redirect::to("/auth/login").into_response(),
+    let (Some(BrowserSession(s)), Some(CsrfToken(csrf))) = (session, csrf) else {
+        return Redirect::to("/auth/login").into_response();
+    };
+    match super::account(&state, &s).await {
+        Ok(Some(account)) => page_for(&state, &s, &account, &csrf, None).await,
+        Ok(None) => Redirect::to("/auth/login").into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
@@ -147,6 +164,9 @@ pub async fn revoke_one(
     BrowserSession(s): BrowserSession,
     Path(sid): Path<String>,
 ) -> Response {
+    if super::account_of(&state, &s).await.is_none() {
+        return Redirect::to("/auth/login").into_response();
+    }
     let Ok(target) = sid.parse::<SessionId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -171,6 +191,9 @@ pub async fn revoke_others(
     State(state): State<AppState>,
     BrowserSession(s): BrowserSession,
 ) -> Response {
+    if super::account_of(&state, &s).await.is_none() {
+        return Redirect::to("/auth/login").into_response();
+    }
     match state
         .manager
         .revoke_user(&s.user_id, Some(&s.sid), RevokeReason::LogoutAll)
@@ -182,9 +205,13 @@ pub async fn revoke_others(
 }
 
 /// Verifies the current password, stores the new one, signs out every other session and gives
-/// this one a new cookie (a privilege change).
+/// this one a new cookie (a privilege change). Each check of the current password spends the
+/// same guessing budget as a sign-in, and a wrong one is audited, so a stolen cookie is no
+/// faster way to guess the password than the sign-in form.
 pub async fn change_password(
     State(state): State<AppState>,
+    client: Option<Extension<Client>>,
+    headers: HeaderMap,
     BrowserSession(s): BrowserSession,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<HashMap<String, String>>,
@@ -192,35 +219,57 @@ pub async fn change_password(
     let (Some(current), Some(new)) = (form.get("current"), form.get("new")) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if tessera::check_password_length(new).is_err() {
-        return page_for(
-            &state,
-            &s,
-            &csrf,
-            Some("Use a new password of 8 to 256 characters."),
-        )
-        .await;
-    }
-    let Ok(Some(user)) = state.manager.user(&s.user_id).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let account = match super::account(&state, &s).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Redirect::to("/auth/login").into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
+    if tessera::check_password_length(new).is_err() {
+        let message = "Use a new password of 8 to 256 characters.";
+        return page_for(&state, &s, &account, &csrf, Some(message)).await;
+    }
+    let device = devices::recognise(&state, &headers, &account.id);
+    let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
+    let limits = &state.config.sign_in;
+    match passwords::attempt(&state.manager, limits, &account.login, device.as_deref(), &ip).await
+    {
+        Ok(Attempt::Locked(wait)) => {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let message = format!("Too many attempts. Try again in {minutes} minute(s).");
+            let mut response = page_for(&state, &s, &account, &csrf, Some(&message)).await;
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(tessera_axum::whole_seconds(wait).max(1)),
+            );
+            return response;
+        }
+        Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
     match state
         .passwords
-        .verify(Some(user.password), current.clone())
+        .verify(Some(account.password.clone()), current.clone())
         .await
     {
         Ok(true) => {}
         Ok(false) => {
-            return page_for(&state, &s, &csrf, Some("The current password is wrong.")).await;
+            let _ = state
+                .manager
+                .record(Some(&s.user_id), Some(s.sid), AuditKind::PasswordChangeFailed)
+                .await;
+            let message = "The current password is wrong.";
+            return page_for(&state, &s, &account, &csrf, Some(message)).await;
         }
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+    let _ = passwords::succeeded(&state.manager, limits, &account.login, device.as_deref()).await;
     let Ok(Ok(hash)) = state.passwords.hash(new.clone()).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let m = &state.manager;
     let done = async {
-        m.set_password(&s.user_id, &hash).await?;
+        m.set_password(&account.id, &hash).await?;
         m.revoke_user(&s.user_id, Some(&s.sid), RevokeReason::PasswordChanged)
             .await?;
         m.record(Some(&s.user_id), Some(s.sid), AuditKind::PasswordChanged)

@@ -8,11 +8,19 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use tessera::{AuditKind, Clock, Device, NewSession, RevokeReason, SystemClock};
+use std::time::Duration;
+
+use tessera::store::User;
+use tessera::{
+    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store,
+    SystemClock,
+};
 use tessera_axum::{BrowserSession, CsrfToken, cookie_values};
 
+use super::devices;
 use super::html::{alert, hidden, page};
 use super::passwords::{self, Attempt};
+use crate::http::ApiError;
 use crate::http::client::Client;
 use crate::state::AppState;
 
@@ -68,14 +76,16 @@ fn credentials_form(
         (
             "Create your account",
             "Create account",
-            "<a href=\"/auth/login\">I already have an account</a>",
+            "<p class=\"note\"><a href=\"/auth/login\">I already have an account</a></p>",
         )
-    } else {
+    } else if state.config.sign_in.signup_open {
         (
             "Sign in",
             "Sign in",
-            "<a href=\"/auth/signup\">Create an account</a>",
+            "<p class=\"note\"><a href=\"/auth/signup\">Create an account</a></p>",
         )
+    } else {
+        ("Sign in", "Sign in", "")
     };
     let confirm = if action == "signup" {
         "<label for=\"confirm\">Repeat the password</label>\
@@ -94,7 +104,7 @@ fn credentials_form(
          <input id=\"user\" name=\"user\" type=\"text\" autocomplete=\"username\" required maxlength=\"256\">\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"{autocomplete}\" required minlength=\"8\">\
-         {confirm}<button type=\"submit\">{button}</button></form><p class=\"note\">{other}</p></section>",
+         {confirm}<button type=\"submit\">{button}</button></form>{other}</section>",
         alert(message),
         hidden("_login", &token)
             + session_csrf
@@ -116,10 +126,14 @@ pub async fn login_page(
     session: Option<BrowserSession>,
     csrf: Option<CsrfToken>,
 ) -> Response {
-    let note = session.map(|BrowserSession(s)| {
+    let account = match session {
+        Some(BrowserSession(s)) => super::account_of(&state, &s).await,
+        None => None,
+    };
+    let note = account.map(|a| {
         format!(
             "Signed in as {}. Signing in again replaces that session.",
-            s.user_id
+            a.login
         )
     });
     credentials_form(
@@ -131,7 +145,11 @@ pub async fn login_page(
     )
 }
 
+/// The sign-up form: only where `signup = "open"`; elsewhere the route does not exist.
 pub async fn signup_page(State(state): State<AppState>, csrf: Option<CsrfToken>) -> Response {
+    if !state.config.sign_in.signup_open {
+        return ApiError::NotFound.into_response();
+    }
     credentials_form(&state, "signup", None, StatusCode::OK, csrf.map(|c| c.0))
 }
 
@@ -155,7 +173,7 @@ fn parse(headers: &HeaderMap, body: &Bytes) -> Option<Submitted> {
         form_urlencoded::parse(body).into_owned().collect()
     };
     Some(Submitted {
-        user: fields.get("user")?.trim().to_lowercase(),
+        user: fields.get("user")?.clone(),
         password: fields.get("password")?.clone(),
         confirm: fields.get("confirm").cloned(),
         login_token: fields.get("_login").cloned(),
@@ -183,6 +201,18 @@ fn refuse(
             .into_response();
     }
     credentials_form(state, action, Some(message), status, None)
+}
+
+/// 429 with `Retry-After`: locked out of guessing (or of signing up) for `wait`.
+fn too_many(state: &AppState, form: &Submitted, action: &str, wait: Duration) -> Response {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let message = format!("Too many attempts. Try again in {minutes} minute(s).");
+    let mut response = refuse(state, form, action, StatusCode::TOO_MANY_REQUESTS, &message);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(tessera_axum::whole_seconds(wait).max(1)),
+    );
+    response
 }
 
 /// Forms need the double-submit token (login CSRF); JSON bodies cannot be sent cross-site
@@ -215,54 +245,63 @@ pub async fn login(
         Ok(form) => form,
         Err(refusal) => return refusal.into_response(),
     };
-    let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
-    match passwords::attempt(&state.manager, &form.user, &ip).await {
-        Ok(Attempt::Locked(wait)) => {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            let message = format!("Too many attempts. Try again in {minutes} minute(s).");
-            return refuse(
-                &state,
-                &form,
-                "login",
-                StatusCode::TOO_MANY_REQUESTS,
-                &message,
-            );
-        }
-        Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
-    let stored = match state.manager.user(&form.user).await {
-        Ok(user) => user.map(|u| u.password),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    };
-    let exists = stored.is_some();
-    let Ok(ok) = state.passwords.verify(stored, form.password.clone()).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    if !ok {
-        if exists {
-            let _ = state
-                .manager
-                .record(Some(&form.user), None, AuditKind::LoginFailed)
-                .await;
-        }
-        return refuse(
-            &state,
-            &form,
+    let wrong = |state: &AppState, form: &Submitted| {
+        refuse(
+            state,
+            form,
             "login",
             StatusCode::UNAUTHORIZED,
             "Wrong user name or password.",
-        );
+        )
+    };
+    // A name today's rules refuse names no account: nothing to guess at.
+    let Ok(login) = LoginName::parse(&form.user) else {
+        return wrong(&state, &form);
+    };
+    let account = match state.manager.find_user(&login).await {
+        Ok(account) => account,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let device = account
+        .as_ref()
+        .and_then(|a| devices::recognise(&state, &headers, &a.id));
+    let ip = client_ip(client);
+    let limits = &state.config.sign_in;
+    match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &ip).await {
+        Ok(Attempt::Locked(wait)) => return too_many(&state, &form, "login", wait),
+        Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
-    let _ = passwords::succeeded(&state.manager, &form.user).await;
-    sign_in(&state, &form, &headers, &ip, previous).await
+    let stored = account.as_ref().map(|a| a.password.clone());
+    let Ok(ok) = state.passwords.verify(stored, form.password.clone()).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let account = match account {
+        Some(account) if ok => account,
+        Some(account) => {
+            let _ = state
+                .manager
+                .record(Some(account.id.as_str()), None, AuditKind::LoginFailed)
+                .await;
+            return wrong(&state, &form);
+        }
+        None => return wrong(&state, &form),
+    };
+    let _ = passwords::succeeded(&state.manager, limits, &login, device.as_deref()).await;
+    sign_in(&state, &form, &account, &headers, &ip, previous).await
+}
+
+fn client_ip(client: Option<Extension<Client>>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string())
 }
 
 /// Creates the browser session with a fresh cookie; a session this browser had before (its
-/// own, or one planted in it) is ended, so nothing from before sign-in survives.
+/// own, or one planted in it) is ended, so nothing from before sign-in survives. The browser
+/// becomes a known device of the account.
 async fn sign_in(
     state: &AppState,
     form: &Submitted,
+    account: &User,
     headers: &HeaderMap,
     ip: &str,
     previous: Option<BrowserSession>,
@@ -280,7 +319,7 @@ async fn sign_in(
         label: None,
     };
     let new = NewSession {
-        user_id: form.user.clone(),
+        user_id: account.id.to_string(),
         device,
         ..NewSession::default()
     };
@@ -290,26 +329,38 @@ async fn sign_in(
     let _ = state
         .manager
         .record(
-            Some(&form.user),
+            Some(account.id.as_str()),
             Some(issued.session.sid),
             AuditKind::LoginSucceeded,
         )
         .await;
     let set = state.tessera.cookie_settings().set(&cookie);
-    if form.json {
+    let mut response = if form.json {
         let csrf = state
             .manager
             .csrf()
             .session_token(&cookie.hash())
             .unwrap_or_default();
-        let body = json!({ "user_id": form.user, "session_id": issued.session.sid.to_string(), "csrf_token": csrf });
-        return ([(header::SET_COOKIE, set)], axum::Json(body)).into_response();
+        let body = json!({
+            "user_id": account.id.as_str(),
+            "login": account.login.as_str(),
+            "session_id": issued.session.sid.to_string(),
+            "csrf_token": csrf,
+        });
+        axum::Json(body).into_response()
+    } else {
+        Redirect::to("/auth/account").into_response()
+    };
+    let cookies = response.headers_mut();
+    cookies.append(header::SET_COOKIE, set);
+    if let Some(known) = devices::remember(state, &account.id) {
+        cookies.append(header::SET_COOKIE, known);
     }
-    let mut response = Redirect::to("/auth/account").into_response();
-    response.headers_mut().append(header::SET_COOKIE, set);
     response
 }
 
+/// Self sign-up, where `signup = "open"`: rate-limited per client IP and audited. The account's
+/// identity is a fresh `usr_` id; the name typed is only its login name.
 pub async fn signup(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
@@ -317,53 +368,44 @@ pub async fn signup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !state.config.sign_in.signup_open {
+        return ApiError::NotFound.into_response();
+    }
     let form = match submitted(&state, &headers, &body) {
         Ok(form) => form,
         Err(refusal) => return refusal.into_response(),
     };
-    if form.user.chars().count() < 3 {
-        return refuse(
-            &state,
-            &form,
-            "signup",
-            StatusCode::BAD_REQUEST,
-            "Choose a user name of at least 3 characters.",
-        );
-    }
+    let bad = |message: &str| refuse(&state, &form, "signup", StatusCode::BAD_REQUEST, message);
+    let login = match LoginName::parse(&form.user) {
+        Ok(login) => login,
+        Err(tessera::Error::InvalidInput(why)) => return bad(&format!("Choose another name: {why}.")),
+        Err(_) => return bad("Choose another name."),
+    };
     if form.confirm.as_ref().is_some_and(|c| *c != form.password) {
-        return refuse(
-            &state,
-            &form,
-            "signup",
-            StatusCode::BAD_REQUEST,
-            "The two passwords differ.",
-        );
+        return bad("The two passwords differ.");
     }
     if tessera::check_password_length(&form.password).is_err() {
-        return refuse(
-            &state,
-            &form,
-            "signup",
-            StatusCode::BAD_REQUEST,
-            "Use a password of 8 to 256 characters.",
-        );
+        return bad("Use a password of 8 to 256 characters.");
+    }
+    let ip = client_ip(client);
+    if let Some(quota) = state.config.sign_in.signup_per_client {
+        let key = format!("signup:ip:{ip}");
+        match state.manager.store().rate_limit(&key, &quota, SystemClock.now()).await {
+            Ok(RateDecision::Limited { retry_after, .. }) => {
+                return too_many(&state, &form, "signup", retry_after);
+            }
+            Ok(RateDecision::Allowed { .. }) => {}
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
     }
     let hash = match state.passwords.hash(form.password.clone()).await {
         Ok(Ok(hash)) => hash,
-        Ok(Err(_)) => {
-            return refuse(
-                &state,
-                &form,
-                "signup",
-                StatusCode::BAD_REQUEST,
-                "That password cannot be used.",
-            );
-        }
+        Ok(Err(_)) => return bad("That password cannot be used."),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    match state.manager.create_user(&form.user, hash).await {
-        Ok(true) => {}
-        Ok(false) => {
+    let account = match state.manager.create_user(&login, hash).await {
+        Ok(Some(account)) => account,
+        Ok(None) => {
             return refuse(
                 &state,
                 &form,
@@ -372,13 +414,13 @@ pub async fn signup(
                 "That user name is taken.",
             );
         }
-        Err(tessera::Error::InvalidInput(why)) => {
-            return refuse(&state, &form, "signup", StatusCode::BAD_REQUEST, why);
-        }
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
-    let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
-    sign_in(&state, &form, &headers, &ip, previous).await
+    };
+    let _ = state
+        .manager
+        .record(Some(account.id.as_str()), None, AuditKind::AccountCreated)
+        .await;
+    sign_in(&state, &form, &account, &headers, &ip, previous).await
 }
 
 pub async fn logout(

@@ -5,6 +5,7 @@
 
 mod account;
 mod auth;
+mod devices;
 mod html;
 mod passwords;
 mod spa;
@@ -16,7 +17,27 @@ use axum::routing::{get, post};
 
 pub use passwords::PasswordQueue;
 
+use tessera::store::User;
+use tessera::{AccountId, Session};
+
 use crate::state::AppState;
+
+/// The built-in account a browser session belongs to. `None` for a session whose user is no
+/// account (one made before accounts had ids): the pages treat it as signed out.
+///
+/// # Errors
+/// Store errors.
+pub(crate) async fn account(state: &AppState, s: &Session) -> Result<Option<User>, tessera::Error> {
+    let Ok(id) = s.user_id.parse::<AccountId>() else {
+        return Ok(None);
+    };
+    state.manager.user(&id).await
+}
+
+/// [`account`], with a store failure read as "no account".
+pub(crate) async fn account_of(state: &AppState, s: &Session) -> Option<User> {
+    account(state, s).await.ok().flatten()
+}
 
 /// No script, no inline style, nothing framed, forms only to ourselves.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \

@@ -7,15 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::{Clock, PasswordHash, Quota, RateDecision, Store, SystemClock};
+use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, Store, SystemClock};
 use tokio::sync::Semaphore;
 
 use crate::boot::Manager;
-
-/// Hashing jobs running or waiting, at most.
-const QUEUE: usize = 8;
-/// Longest a sign-in waits for a hashing slot before giving up with 503.
-const QUEUE_WAIT: Duration = Duration::from_secs(2);
+use crate::config::SignIn;
 
 /// The bounded password-hashing queue.
 #[derive(Clone)]
@@ -27,12 +23,6 @@ pub struct PasswordQueue {
 /// The queue is full.
 #[derive(Debug)]
 pub struct Busy;
-
-impl Default for PasswordQueue {
-    fn default() -> Self {
-        Self::new(QUEUE, QUEUE_WAIT)
-    }
-}
 
 impl PasswordQueue {
     /// At most `slots` jobs at once; a job waits at most `wait` for a slot.
@@ -51,9 +41,14 @@ impl PasswordQueue {
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
-        let out = tokio::task::spawn_blocking(work).await.map_err(|_| Busy);
-        drop(permit);
-        out
+        // The permit lives as long as the work, not the request: a cancelled request cannot
+        // free its slot while its Argon2 job still runs.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|_| Busy)
     }
 
     /// Hashes a new password.
@@ -82,17 +77,7 @@ impl PasswordQueue {
     }
 }
 
-/// Sign-in attempts per account: a burst of 5, then one every 3 minutes (a lockout that ends).
-fn per_account() -> Option<Quota> {
-    Quota::new(20, Duration::from_secs(3600), 5).ok()
-}
-
-/// Sign-in attempts per client IP: a burst of 30, then 100 an hour.
-fn per_client() -> Option<Quota> {
-    Quota::new(100, Duration::from_secs(3600), 30).ok()
-}
-
-/// What throttling says about one sign-in attempt.
+/// What throttling says about one password attempt.
 pub enum Attempt {
     /// Go on; wait this long first (grows with recent failures).
     Proceed(Duration),
@@ -100,15 +85,31 @@ pub enum Attempt {
     Locked(Duration),
 }
 
-/// Counts an attempt for `user` from `ip`. Unknown accounts are throttled exactly like real
-/// ones, so lockouts reveal nothing.
-pub async fn attempt(manager: &Manager, user: &str, ip: &str) -> Result<Attempt, tessera::Error> {
+/// The budget an attempt spends besides the client IP's: a known device's own, or the one
+/// every unknown device shares for this login name (unknown accounts alike, so lockouts
+/// reveal nothing).
+fn budget(config: &SignIn, login: &LoginName, device: Option<&str>) -> (String, Option<Quota>) {
+    match device {
+        Some(id) => (format!("signin:device:{id}"), config.per_device),
+        None => (format!("signin:user:{login}"), config.per_account),
+    }
+}
+
+/// Counts a password attempt (sign-in or change of password) for `login` from `ip`, on a
+/// known device's budget when `device` names one.
+pub async fn attempt(
+    manager: &Manager,
+    config: &SignIn,
+    login: &LoginName,
+    device: Option<&str>,
+    ip: &str,
+) -> Result<Attempt, tessera::Error> {
     let now = SystemClock.now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
     for (key, quota) in [
-        (format!("signin:user:{user}"), per_account()),
-        (format!("signin:ip:{ip}"), per_client()),
+        budget(config, login, device),
+        (format!("signin:ip:{ip}"), config.per_client),
     ] {
         let Some(quota) = quota else { continue };
         match store.rate_limit(&key, &quota, now).await? {
@@ -130,12 +131,15 @@ fn growing_delay(previous_attempts: u32) -> Duration {
     }
 }
 
-/// A successful sign-in clears the account's count.
-pub async fn succeeded(manager: &Manager, user: &str) -> Result<(), tessera::Error> {
-    Ok(manager
-        .store()
-        .reset_rate_limit(&format!("signin:user:{user}"))
-        .await?)
+/// A right password clears the count of the budget it spent.
+pub async fn succeeded(
+    manager: &Manager,
+    config: &SignIn,
+    login: &LoginName,
+    device: Option<&str>,
+) -> Result<(), tessera::Error> {
+    let (key, _) = budget(config, login, device);
+    Ok(manager.store().reset_rate_limit(&key).await?)
 }
 
 #[cfg(test)]

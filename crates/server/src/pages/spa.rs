@@ -11,16 +11,24 @@ use tessera_axum::{BrowserSession, CsrfToken};
 
 use crate::state::AppState;
 
+/// Who is signed in: the account id (what tokens carry in `sub`) and the login name.
 pub async fn me(
+    State(state): State<AppState>,
     BrowserSession(s): BrowserSession,
     CsrfToken(csrf): CsrfToken,
-) -> Json<serde_json::Value> {
-    Json(json!({
-        "user_id": s.user_id,
-        "session_id": s.sid.to_string(),
-        "expires_at": s.expires_at().as_secs(),
-        "csrf_token": csrf,
-    }))
+) -> Response {
+    match super::account(&state, &s).await {
+        Ok(Some(account)) => Json(json!({
+            "user_id": account.id.as_str(),
+            "login": account.login.as_str(),
+            "session_id": s.sid.to_string(),
+            "expires_at": s.expires_at().as_secs(),
+            "csrf_token": csrf,
+        }))
+        .into_response(),
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 pub async fn csrf(_: BrowserSession, CsrfToken(csrf): CsrfToken) -> Json<serde_json::Value> {
@@ -29,6 +37,12 @@ pub async fn csrf(_: BrowserSession, CsrfToken(csrf): CsrfToken) -> Json<serde_j
 
 /// A fresh access token for the signed-in session (POST: it needs the CSRF token).
 pub async fn refresh(State(state): State<AppState>, BrowserSession(s): BrowserSession) -> Response {
+    // Only an account's session mints tokens: its `sub` is an id the server chose.
+    match super::account(&state, &s).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
     match state.manager.access_token_for(&s) {
         Ok(token) => Json(json!({
             "access_token": token.expose(),

@@ -107,7 +107,8 @@ pub async fn settings_initialise_once_and_overwrite<S: Store + Clone + 'static>(
 }
 
 /// The stored keyset holds no private key in clear: each is sealed under the key-encryption
-/// key, which a node must have to start; a node given a new KEK and the old one re-seals.
+/// key, which a node must have to start. A node given a new KEK and the old one opens both,
+/// and re-sealing moves every key to the new one.
 pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let document = f.store.load_keyset().await.unwrap().unwrap().document;
@@ -128,8 +129,15 @@ pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: 
         .await
         .unwrap();
     assert!(moved.verify(issued.access_token.expose()).is_ok(), "same keys");
+    let unchanged = f.store.load_keyset().await.unwrap().unwrap().document;
+    assert_eq!(unchanged, document, "nodes still on the old KEK keep working until told");
+    moved.reseal_keys().await.unwrap();
     let resealed = f.store.load_keyset().await.unwrap().unwrap().document;
-    assert_ne!(resealed, document, "re-sealed under the new KEK on start");
+    assert_ne!(resealed, document, "re-sealed under the new KEK");
+    assert!(
+        f.node_with(|_| {}).await.is_err(),
+        "the old KEK alone opens nothing any more"
+    );
     let only_new = f
         .node_with(|s| s.sealer = Some(Sealer::new(new_kek, Vec::new())))
         .await
