@@ -269,10 +269,10 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("Hello, demo"));
         let csrf = page
-            .split("name=_csrf value=")
+            .split("name=_csrf value=\"")
             .nth(1)
             .unwrap()
-            .split('>')
+            .split('"')
             .next()
             .unwrap();
         let out = Request::post("/logout")
@@ -313,5 +313,28 @@ mod tests {
             .body(Body::from(r#"{"user":"nobody","password":"whatever1"}"#))
             .unwrap();
         assert_eq!(send(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn names_people_type_reach_the_page_escaped() {
+        let t = tessera("http://127.0.0.1:3000").await.unwrap();
+        let hash = PasswordHash::new("correct horse battery").unwrap();
+        let login = LoginName::parse("<img/src=x/onerror=alert(1)>").unwrap();
+        let account = t.manager().create_user(&login, hash).await.unwrap().unwrap();
+        let (_, cookie) = t
+            .manager()
+            .create_browser(NewSession::for_user(account.id.as_str()))
+            .await
+            .unwrap();
+        let set = t.cookie_settings().set(&cookie);
+        let cookie = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let home = Request::get("/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, page) = send(&app(t), home).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Hello, &lt;img/src=x/onerror=alert(1)&gt;"), "{page}");
+        assert!(!page.contains("<img"));
     }
 }

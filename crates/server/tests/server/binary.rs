@@ -567,9 +567,11 @@ fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
     let tag = format!("{{mn-{}}}", tessera::random_id().unwrap());
     let key = tessera::ApiKey::generate().unwrap().expose();
     let url = "redis+cluster://127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002".to_owned();
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
     // Sixteen racing refreshes of one session would trip its refresh rate: not what this tests.
     let env = [
         ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
         ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
         ("TESSERA_ADMIN_API_KEY", key.as_str()),
         ("TESSERA_RATE_LIMITS_REFRESH_SESSION", "off"),
@@ -745,8 +747,10 @@ fn a_redis_outage_is_survived_and_loses_nothing() {
     let mut redis = OwnRedis::start(free_port(), &dir);
     let url = format!("redis://127.0.0.1:{}/", redis.port);
     let key = tessera::ApiKey::generate().unwrap().expose();
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
     let env = [
         ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
         ("TESSERA_ADMIN_API_KEY", key.as_str()),
         ("TESSERA_FEED_STALENESS", "2s"),
         ("TESSERA_RATE_LIMITS_LOGIN_USER", "off"),

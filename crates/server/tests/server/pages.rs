@@ -88,13 +88,22 @@ async fn sign_in(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply 
     post_form(app, jar, "/auth/login", &body).await
 }
 
+/// Self sign-up, which these tests use to make accounts (it is closed by default).
+const OPEN: &str = "signup = \"open\"";
+
+/// The account id of the signed-in browser `jar`.
+async fn account_id(app: &App, jar: &mut Jar) -> String {
+    let me = get(app, jar, "/auth/me").await;
+    me.body()["user_id"].as_str().unwrap().to_owned()
+}
+
 fn csrf_of(page: &str) -> String {
     between(page, "name=\"_csrf\" value=\"", "\"").to_owned()
 }
 
 #[tokio::test]
 async fn sign_up_lands_on_a_safe_account_page() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     let mut jar = Jar::default();
     let r = sign_up(&app, &mut jar, "alice", "correct+horse+battery").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -133,7 +142,7 @@ async fn sign_up_lands_on_a_safe_account_page() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_look_the_same() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     sign_up(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
     let wrong = sign_in(&app, &mut Jar::default(), "alice", "not+the+password").await;
     let unknown = sign_in(&app, &mut Jar::default(), "nobody", "not+the+password").await;
@@ -148,7 +157,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 
 #[tokio::test]
 async fn login_forms_need_their_double_submit_token() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     sign_up(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
     let mut jar = Jar::default();
     let none = post_form(
@@ -176,8 +185,10 @@ async fn login_forms_need_their_double_submit_token() {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
-    let app = App::new().await;
-    sign_up(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
+    let app = App::with(OPEN).await;
+    let mut owner = Jar::default();
+    sign_up(&app, &mut owner, "alice", "correct+horse+battery").await;
+    let id = account_id(&app, &mut owner).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(
@@ -200,6 +211,8 @@ async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
         "{}",
         locked.text
     );
+    let wait: u64 = locked.header("retry-after").parse().unwrap();
+    assert!((170..=180).contains(&wait), "one attempt every 3 minutes: {wait}");
     // Unknown accounts lock the same way: the lockout says nothing about existence.
     for _ in 0..5 {
         sign_in(&app, &mut Jar::default(), "ghost", "wrong+password").await;
@@ -212,7 +225,7 @@ async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
     );
     // The lockout is a rate, not a ban: with time it lifts (shown here on the limiter state).
     let events = app
-        .json(Method::GET, "/v1/users/alice/events", "")
+        .json(Method::GET, &format!("/v1/users/{id}/events"), "")
         .await
         .body();
     assert!(
@@ -226,7 +239,7 @@ async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
 
 #[tokio::test]
 async fn cross_site_and_tokenless_posts_change_nothing() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     let mut jar = Jar::default();
     sign_up(&app, &mut jar, "alice", "correct+horse+battery").await;
     let page = get(&app, &mut jar, "/auth/account").await;
@@ -279,7 +292,7 @@ async fn cross_site_and_tokenless_posts_change_nothing() {
 
 #[tokio::test]
 async fn devices_can_be_signed_out_one_or_all_and_the_password_changed() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     let mut laptop = Jar::default();
     sign_up(&app, &mut laptop, "alice", "correct+horse+battery").await;
     let mut phone = Jar::default();
@@ -376,7 +389,7 @@ async fn devices_can_be_signed_out_one_or_all_and_the_password_changed() {
 
 #[tokio::test]
 async fn a_pre_login_cookie_is_useless_after_login() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     sign_up(&app, &mut Jar::default(), "mallory", "mallory+password").await;
     sign_up(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
     // Mallory plants her own session cookie in Alice's browser, then Alice signs in.
@@ -390,10 +403,7 @@ async fn a_pre_login_cookie_is_useless_after_login() {
         mallorys,
         "sign-in issues a new cookie"
     );
-    assert_eq!(
-        get(&app, &mut alice, "/auth/me").await.body()["user_id"],
-        "alice"
-    );
+    assert_eq!(get(&app, &mut alice, "/auth/me").await.body()["login"], "alice");
     let theirs = format!("__Host-tessera={mallorys}");
     let r = app
         .send(Method::GET, "/auth/me", &[("cookie", &theirs)], "")
@@ -407,7 +417,7 @@ async fn a_pre_login_cookie_is_useless_after_login() {
 
 #[tokio::test]
 async fn single_page_apps_use_json_with_the_same_protections() {
-    let app = App::new().await;
+    let app = App::with(OPEN).await;
     sign_up(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
     let login = app
         .send(
@@ -422,7 +432,9 @@ async fn single_page_apps_use_json_with_the_same_protections() {
     jar.absorb(&login);
     let csrf = login.body()["csrf_token"].as_str().unwrap().to_owned();
     let me = get(&app, &mut jar, "/auth/me").await.body();
-    assert_eq!(me["user_id"], "alice", "user names are case-insensitive");
+    assert_eq!(me["login"], "alice", "login names are case-insensitive");
+    let id = me["user_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("usr_"), "{id}");
     let cookie = jar.header();
     let refreshed = app
         .send(
@@ -444,7 +456,7 @@ async fn single_page_apps_use_json_with_the_same_protections() {
             &format!(r#"{{"access_token":"{token}"}}"#),
         )
         .await;
-    assert_eq!(verified.body()["claims"]["sub"], "alice");
+    assert_eq!(verified.body()["claims"]["sub"], id.as_str(), "the account id, not the name");
     assert_eq!(
         app.send(Method::POST, "/auth/refresh", &[("cookie", &cookie)], "")
             .await
