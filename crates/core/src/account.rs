@@ -107,15 +107,15 @@ impl LoginName {
         let raw = raw.trim();
         refuse_invisible(raw)?;
         let nfkc = ComposingNormalizerBorrowed::new_nfkc();
-        let name = nfkc.normalize(&nfkc.normalize(raw).to_lowercase()).into_owned();
+        let name = nfkc
+            .normalize(&nfkc.normalize(raw).to_lowercase())
+            .into_owned();
         refuse_invisible(&name)?;
         if name.chars().any(char::is_whitespace) {
             return Err(Error::InvalidInput("a login name cannot contain spaces"));
         }
         if name.chars().count() < MIN_LOGIN_CHARS || name.len() > MAX_LOGIN_BYTES {
-            return Err(Error::InvalidInput(
-                "a login name has 3 to 256 characters",
-            ));
+            return Err(Error::InvalidInput("a login name has 3 to 256 characters"));
         }
         Ok(Self(name))
     }
@@ -171,8 +171,19 @@ mod tests {
 
     #[test]
     fn width_and_case_variants_are_one_name() {
-        for typed in ["alice", "Alice", "ALICE", "ａｌｉｃｅ", "Ａｌｉｃｅ", "  alice\t"] {
-            assert_eq!(LoginName::parse(typed).unwrap().as_str(), "alice", "{typed}");
+        for typed in [
+            "alice",
+            "Alice",
+            "ALICE",
+            "ａｌｉｃｅ",
+            "Ａｌｉｃｅ",
+            "  alice\t",
+        ] {
+            assert_eq!(
+                LoginName::parse(typed).unwrap().as_str(),
+                "alice",
+                "{typed}"
+            );
         }
         assert_eq!(
             LoginName::parse("Ǆemal").unwrap().as_str(),
@@ -214,7 +225,10 @@ mod tests {
     #[test]
     fn spaces_and_lengths_are_refused() {
         assert!(LoginName::parse("al ice").is_err());
-        assert!(LoginName::parse("al\u{3000}ice").is_err(), "ideographic space");
+        assert!(
+            LoginName::parse("al\u{3000}ice").is_err(),
+            "ideographic space"
+        );
         assert!(LoginName::parse("al\u{a0}ice").is_err(), "no-break space");
         assert!(LoginName::parse("ab").is_err());
         assert!(LoginName::parse("   ").is_err());
@@ -229,7 +243,13 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), 26);
         assert_eq!(a.as_str().parse::<AccountId>().unwrap(), a);
-        for bad in ["alice", "usr_", "usr_short", "USR_AAAAAAAAAAAAAAAAAAAAAA", "usr_!!!!!!!!!!!!!!!!!!!!!!"] {
+        for bad in [
+            "alice",
+            "usr_",
+            "usr_short",
+            "USR_AAAAAAAAAAAAAAAAAAAAAA",
+            "usr_!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
             assert!(bad.parse::<AccountId>().is_err(), "{bad}");
         }
         assert!(AccountId::is_reserved("usr_anything"));

@@ -54,7 +54,10 @@ impl KnownDevices {
     pub fn issue(&self, account: &AccountId) -> Result<String, Error> {
         let id: [u8; ID_LEN] = random::bytes()?;
         let tag = hmac::sign(&self.key, &Self::message(account, &id));
-        Ok(format!("{PREFIX}{}", b64_encode(&[&id[..], tag.as_ref()].concat())))
+        Ok(format!(
+            "{PREFIX}{}",
+            b64_encode(&[&id[..], tag.as_ref()].concat())
+        ))
     }
 
     /// The device's id (public, for throttling keys) if `cookie` was issued for `account`;
@@ -82,16 +85,30 @@ mod tests {
         let alice = AccountId::generate().unwrap();
         let a = devices.issue(&alice).unwrap();
         let b = devices.issue(&alice).unwrap();
-        let (ida, idb) = (devices.recognise(&a, &alice).unwrap(), devices.recognise(&b, &alice).unwrap());
+        let (ida, idb) = (
+            devices.recognise(&a, &alice).unwrap(),
+            devices.recognise(&b, &alice).unwrap(),
+        );
         assert_ne!(ida, idb, "each browser its own id");
-        assert!(devices.recognise(&a, &AccountId::generate().unwrap()).is_none());
+        assert!(
+            devices
+                .recognise(&a, &AccountId::generate().unwrap())
+                .is_none()
+        );
         let other_server = KnownDevices::new(&ServerSecret::generate().unwrap());
         assert!(other_server.recognise(&a, &alice).is_none());
         let mut tampered = a.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert!(devices.recognise(&String::from_utf8(tampered).unwrap(), &alice).is_none());
-        assert!(devices.recognise(&a[4..], &alice).is_none(), "prefix required");
+        assert!(
+            devices
+                .recognise(&String::from_utf8(tampered).unwrap(), &alice)
+                .is_none()
+        );
+        assert!(
+            devices.recognise(&a[4..], &alice).is_none(),
+            "prefix required"
+        );
     }
 
     proptest! {

@@ -39,8 +39,8 @@ pub use account::{AccountId, LoginName, MAX_LOGIN_BYTES, MIN_LOGIN_CHARS};
 pub use audit::{AuditEvent, AuditHook, AuditKind, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use cookie::CookieToken;
-pub use device::KnownDevices;
 pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};
+pub use device::KnownDevices;
 pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};
 pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
 pub use manager::{

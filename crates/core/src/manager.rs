@@ -30,8 +30,9 @@ use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshState, RefreshToken, RevokeReason,
-    RevokedView, Sealer, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
+    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshState, RefreshToken,
+    RevokeReason, RevokedView, Sealer, Session, SessionId, Timestamp, TokenHash, TokenRejection,
+    random,
 };
 
 use keys::KeyRing;

@@ -55,8 +55,7 @@ impl KeyEncryptionKey {
     /// [`Error::InvalidKey`] for anything else.
     pub fn parse(text: &str) -> Result<Self, Error> {
         const BAD: &str = "a key-encryption key is 32 random bytes in base64url";
-        let bytes =
-            b64_decode(text.trim().trim_end_matches('=')).ok_or(Error::InvalidKey(BAD))?;
+        let bytes = b64_decode(text.trim().trim_end_matches('=')).ok_or(Error::InvalidKey(BAD))?;
         let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| Error::InvalidKey(BAD))?;
         if key.iter().all(|b| *b == key[0]) {
             return Err(Error::InvalidKey(
@@ -224,7 +223,11 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
     let (nonce, ciphertext) = sealed.split_first_chunk::<NONCE_LEN>()?;
     let mut buf = ciphertext.to_vec();
     let plain = key
-        .open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut buf)
+        .open_in_place(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            &mut buf,
+        )
         .ok()?;
     Some(plain.to_vec())
 }
@@ -250,7 +253,11 @@ mod tests {
         assert!(!sealed.windows(secret.len()).any(|w| w == secret));
         assert_eq!(s.open("signing-key", "k1", &sealed).unwrap(), secret);
         assert!(s.is_current(&sealed));
-        assert_ne!(sealed, s.seal("signing-key", "k1", secret).unwrap(), "fresh keys");
+        assert_ne!(
+            sealed,
+            s.seal("signing-key", "k1", secret).unwrap(),
+            "fresh keys"
+        );
     }
 
     #[test]
@@ -258,7 +265,10 @@ mod tests {
         let s = sealer();
         let sealed = s.seal("signing-key", "k1", b"value").unwrap();
         assert!(s.open("signing-key", "k2", &sealed).is_err(), "other id");
-        assert!(s.open("server-secret", "k1", &sealed).is_err(), "other purpose");
+        assert!(
+            s.open("server-secret", "k1", &sealed).is_err(),
+            "other purpose"
+        );
         let err = sealer().open("signing-key", "k1", &sealed).unwrap_err();
         assert!(err.to_string().contains("not configured"), "{err}");
         for i in 0..sealed.len() {
@@ -266,7 +276,10 @@ mod tests {
             bad[i] ^= 1;
             assert!(s.open("signing-key", "k1", &bad).is_err(), "flip at {i}");
         }
-        assert!(s.open("signing-key", "k1", &sealed[..sealed.len() - 1]).is_err());
+        assert!(
+            s.open("signing-key", "k1", &sealed[..sealed.len() - 1])
+                .is_err()
+        );
         assert!(s.open("signing-key", "k1", b"value").is_err(), "clear text");
     }
 
@@ -274,15 +287,25 @@ mod tests {
     fn a_previous_kek_still_opens_during_a_move() {
         let old = sealer();
         let sealed = old.seal("server-secret", "server-secret", b"root").unwrap();
-        let moved = Sealer::new(KeyEncryptionKey::generate().unwrap(), vec![old.current.clone()]);
+        let moved = Sealer::new(
+            KeyEncryptionKey::generate().unwrap(),
+            vec![old.current.clone()],
+        );
         assert_eq!(
-            moved.open("server-secret", "server-secret", &sealed).unwrap(),
+            moved
+                .open("server-secret", "server-secret", &sealed)
+                .unwrap(),
             b"root"
         );
         assert!(!moved.is_current(&sealed), "needs re-sealing");
-        let resealed = moved.seal("server-secret", "server-secret", b"root").unwrap();
+        let resealed = moved
+            .seal("server-secret", "server-secret", b"root")
+            .unwrap();
         assert!(moved.is_current(&resealed));
-        assert!(old.open("server-secret", "server-secret", &resealed).is_err());
+        assert!(
+            old.open("server-secret", "server-secret", &resealed)
+                .is_err()
+        );
     }
 
     #[test]
@@ -290,11 +313,17 @@ mod tests {
         let k = KeyEncryptionKey::generate().unwrap();
         let text = k.expose();
         assert_eq!(KeyEncryptionKey::parse(&text).unwrap().id, k.id);
-        assert_eq!(KeyEncryptionKey::parse(&format!("{text}=")).unwrap().id, k.id);
+        assert_eq!(
+            KeyEncryptionKey::parse(&format!("{text}=")).unwrap().id,
+            k.id
+        );
         assert!(!format!("{k:?}").contains(&text));
         assert!(format!("{k:?}").contains(&k.fingerprint()));
         assert!(KeyEncryptionKey::parse("short").is_err());
-        assert!(KeyEncryptionKey::parse(&b64_encode(&[7u8; 32])).is_err(), "low entropy");
+        assert!(
+            KeyEncryptionKey::parse(&b64_encode(&[7u8; 32])).is_err(),
+            "low entropy"
+        );
         assert!(KeyEncryptionKey::parse(&b64_encode(&[1u8; 31])).is_err());
     }
 

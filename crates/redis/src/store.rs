@@ -596,7 +596,12 @@ impl Store for RedisStore {
 }
 
 /// An account read back.
-fn account(id: AccountId, login: String, password: String, created: i64) -> Result<User, StoreError> {
+fn account(
+    id: AccountId,
+    login: String,
+    password: String,
+    created: i64,
+) -> Result<User, StoreError> {
     Ok(User {
         id,
         login: LoginName::from_stored(login),
@@ -636,7 +641,9 @@ fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
     };
     let revoked = match kind {
         "0" => Revoked::Session(target.parse().map_err(|_| corrupt("feed entry"))?),
-        "2" => Revoked::ApiKey(TokenHash::from_base64(target).ok_or_else(|| corrupt("feed entry"))?),
+        "2" => {
+            Revoked::ApiKey(TokenHash::from_base64(target).ok_or_else(|| corrupt("feed entry"))?)
+        }
         _ => Revoked::Token(target.to_owned()),
     };
     Ok(FeedEntry {

@@ -78,11 +78,18 @@ fn accounts_kept_by_name_move_to_random_ids() {
             password: hash.clone(),
             created_at: Timestamp::from_secs(2),
         };
-        assert!(!store.create_user(&squatter).await.unwrap(), "the old name is taken");
+        assert!(
+            !store.create_user(&squatter).await.unwrap(),
+            "the old name is taken"
+        );
         let moved = store.find_user(&alice).await.unwrap().unwrap();
         assert!(AccountId::is_reserved(moved.id.as_str()));
         assert!(moved.password.verify("alice's password"));
-        assert_eq!(store.find_user(&alice).await.unwrap().unwrap(), moved, "moved once");
+        assert_eq!(
+            store.find_user(&alice).await.unwrap().unwrap(),
+            moved,
+            "moved once"
+        );
         assert_eq!(store.get_user(&moved.id).await.unwrap().unwrap(), moved);
         let old: bool = conn.exists(format!("{tag}:user:alice")).await.unwrap();
         assert!(!old);

@@ -215,11 +215,19 @@ pub async fn api_key(
             writeln!(out, "{}", key.expose())?;
         }
         ApiKeyAction::List => {
-            writeln!(out, "{:<24} {:<8} {:<20} last used", "name", "scope", "created")?;
+            writeln!(
+                out,
+                "{:<24} {:<8} {:<20} last used",
+                "name", "scope", "created"
+            )?;
             for k in manager(config).await?.api_keys().await? {
                 let used = k.last_used_at.map_or_else(|| "never".to_owned(), date);
                 let (name, scope) = (k.name, k.scope.as_str());
-                writeln!(out, "{name:<24} {scope:<8} {:<20} {used}", date(k.created_at))?;
+                writeln!(
+                    out,
+                    "{name:<24} {scope:<8} {:<20} {used}",
+                    date(k.created_at)
+                )?;
             }
         }
         ApiKeyAction::Revoke { name } => {

@@ -6,7 +6,7 @@
 
 #![deny(missing_docs)]
 
-mod api_keys;
+pub mod api_keys;
 mod background;
 mod boot;
 pub mod cli;

@@ -5,8 +5,8 @@ use tessera::store::{
     StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AccountId, AuditEvent, LoginName, TokenHash, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
-    StoredEvent, Timestamp,
+    AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, Session, SessionId, Store,
+    StoreError, StoredEvent, Timestamp, TokenHash,
 };
 use tessera_redis::RedisStore;
 use tessera_sqlite::SqliteStore;

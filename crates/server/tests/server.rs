@@ -11,6 +11,7 @@
 mod server {
     pub mod api;
     pub mod binary;
+    pub mod edges;
     pub mod interop;
     pub mod pages;
     pub mod support;

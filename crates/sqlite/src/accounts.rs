@@ -135,7 +135,9 @@ pub(crate) fn list_api_keys(conn: &Connection) -> Result<Vec<StoredApiKey>> {
         let (name, scope, hash, created_at, last_used_at) = row.map_err(db_error)?;
         Ok(StoredApiKey {
             name,
-            scope: scope.parse::<ApiScope>().map_err(|_| corrupt("API key scope"))?,
+            scope: scope
+                .parse::<ApiScope>()
+                .map_err(|_| corrupt("API key scope"))?,
             hash: TokenHash::from_bytes(hash.try_into().map_err(|_| corrupt("API key hash"))?),
             created_at: Timestamp::from_millis(created_at),
             last_used_at: last_used_at.map(Timestamp::from_millis),

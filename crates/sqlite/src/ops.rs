@@ -7,8 +7,8 @@ use tessera::store::{
     SessionUpdate, StoredKeyset, UpdateOutcome,
 };
 use tessera::{
-    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError,
-    StoreErrorKind, StoredEvent, Timestamp, TokenHash,
+    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, StoredEvent,
+    Timestamp, TokenHash,
 };
 
 use crate::codec::{db_error, decode, encode, int, ms, purge_at, uint};

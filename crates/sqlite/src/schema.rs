@@ -3,13 +3,16 @@
 use rusqlite::{Connection, Transaction};
 
 /// One migration: SQL, then (for data that SQL alone cannot move) code, in one transaction.
-type Step = (&'static str, Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>);
+type Step = (
+    &'static str,
+    Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>,
+);
 
 /// Each entry upgrades the schema by one version. Never edit a released entry; append.
 const MIGRATIONS: &[Step] = &[
     (
-    // 1: sessions, the revocation feed, the keyset and settings.
-    "CREATE TABLE sessions (
+        // 1: sessions, the revocation feed, the keyset and settings.
+        "CREATE TABLE sessions (
         sid        BLOB PRIMARY KEY,
         user_id    TEXT NOT NULL,
         created_at INTEGER NOT NULL,
@@ -140,11 +143,17 @@ mod tests {
             .unwrap();
         assert!(AccountId::is_reserved(alice.id.as_str()));
         assert!(alice.password.verify("alice's password"));
-        assert_eq!(accounts::get_user(&conn, &alice.id).unwrap().unwrap(), alice);
+        assert_eq!(
+            accounts::get_user(&conn, &alice.id).unwrap().unwrap(),
+            alice
+        );
         let bob = accounts::find_user(&conn, &LoginName::from_stored("bob smith".into()))
             .unwrap()
             .unwrap();
-        assert_ne!(bob.id, alice.id, "a name today's rules refuse is kept, not lost");
+        assert_ne!(
+            bob.id, alice.id,
+            "a name today's rules refuse is kept, not lost"
+        );
         let old: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE name = 'users'",

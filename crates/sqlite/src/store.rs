@@ -9,12 +9,12 @@ use tessera::store::{
 };
 
 use tessera::{
-    AccountId, AuditEvent, LoginName, PasswordHash, TokenHash, Quota, RateDecision, RateLimiter, Session, SessionId, Store,
-    StoreError, StoredEvent, Timestamp,
+    AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, RateLimiter, Session,
+    SessionId, Store, StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
-use crate::{accounts, ops};
 use crate::worker::{Readers, Writer};
+use crate::{accounts, ops};
 
 /// A Tessera store in one SQLite file. Clones share the writer thread and read pool.
 #[derive(Debug, Clone)]

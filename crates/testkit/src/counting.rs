@@ -8,8 +8,8 @@ use tessera::store::{
     StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AccountId, AuditEvent, LoginName, TokenHash, PasswordHash, Quota, RateDecision, Session, SessionId, Store, StoreError,
-    StoredEvent, Timestamp,
+    AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, Session, SessionId, Store,
+    StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
 /// Wraps a store and counts every call made through it.

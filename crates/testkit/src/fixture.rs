@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::{
-    Issued, ManualClock, NewSession, Sealer, ServerSecret, SessionManager, Settings, Store, Timestamp,
-    Validation,
+    Issued, ManualClock, NewSession, Sealer, ServerSecret, SessionManager, Settings, Store,
+    Timestamp, Validation,
 };
 
 /// Where every fixture's clock starts (2023-11-14T22:13:20Z).

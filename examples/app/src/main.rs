@@ -41,7 +41,9 @@ async fn tessera(origin: &str) -> Result<App, Box<dyn std::error::Error>> {
     );
     let manager = Arc::new(SessionManager::start(MemoryStore::new(), SystemClock, settings).await?);
     let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
-    manager.create_user(&LoginName::parse("demo")?, hash).await?;
+    manager
+        .create_user(&LoginName::parse("demo")?, hash)
+        .await?;
     let cookies = CookieSettings {
         secure: false,
         ..CookieSettings::default()
@@ -320,7 +322,12 @@ mod tests {
         let t = tessera("http://127.0.0.1:3000").await.unwrap();
         let hash = PasswordHash::new("correct horse battery").unwrap();
         let login = LoginName::parse("<img/src=x/onerror=alert(1)>").unwrap();
-        let account = t.manager().create_user(&login, hash).await.unwrap().unwrap();
+        let account = t
+            .manager()
+            .create_user(&login, hash)
+            .await
+            .unwrap()
+            .unwrap();
         let (_, cookie) = t
             .manager()
             .create_browser(NewSession::for_user(account.id.as_str()))
@@ -334,7 +341,10 @@ mod tests {
             .unwrap();
         let (status, _, page) = send(&app(t), home).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(page.contains("Hello, &lt;img/src=x/onerror=alert(1)&gt;"), "{page}");
+        assert!(
+            page.contains("Hello, &lt;img/src=x/onerror=alert(1)&gt;"),
+            "{page}"
+        );
         assert!(!page.contains("<img"));
     }
 }

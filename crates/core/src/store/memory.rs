@@ -9,8 +9,8 @@ use super::{
     SessionUpdate, Store, StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use crate::{
-    AccountId, AuditEvent, LoginName, TokenHash, OnLimit, PasswordHash, Quota, RateDecision, RateLimiter, RevokeReason, Session,
-    SessionId, StoreError, StoredEvent, Timestamp,
+    AccountId, AuditEvent, LoginName, OnLimit, PasswordHash, Quota, RateDecision, RateLimiter,
+    RevokeReason, Session, SessionId, StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
 /// The in-memory store. Clones share the same data.
@@ -413,7 +413,11 @@ impl Store for MemoryStore {
 
     async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
         let st = self.lock();
-        Ok(st.logins.get(login).and_then(|id| st.users.get(id)).cloned())
+        Ok(st
+            .logins
+            .get(login)
+            .and_then(|id| st.users.get(id))
+            .cloned())
     }
 
     async fn set_password(

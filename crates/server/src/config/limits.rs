@@ -168,7 +168,9 @@ impl RateLimits {
                 let Some(text) = value.map(String::as_str).or(default) else {
                     continue;
                 };
-                if let Some(quota) = parse_quota(text).map_err(|e| format!("{name} = {text:?}: {e}"))? {
+                if let Some(quota) =
+                    parse_quota(text).map_err(|e| format!("{name} = {text:?}: {e}"))?
+                {
                     out.insert((class, by), quota);
                 }
             }

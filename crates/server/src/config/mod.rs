@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use crate::tls::TlsFiles;
 use tessera::{
-    Algorithm, ApiKey, Hs256Secret, KeyEncryptionKey, OnLimit, RotationPolicy, SessionLimit, SessionPolicy,
-    Validation,
+    Algorithm, ApiKey, Hs256Secret, KeyEncryptionKey, OnLimit, RotationPolicy, SessionLimit,
+    SessionPolicy, Validation,
 };
 use tessera_axum::SameSite;
 
@@ -399,13 +399,12 @@ fn keks(
     raw: &RawConfig,
     store: &StoreUrl,
 ) -> Result<(Option<KeyEncryptionKey>, Vec<KeyEncryptionKey>), String> {
-    let how = "generate one with `tessera keys new-kek` (or `openssl rand -base64 32 | tr '+/' '-_'`)";
+    let how =
+        "generate one with `tessera keys new-kek` (or `openssl rand -base64 32 | tr '+/' '-_'`)";
     let current = raw
         .key_encryption_key
         .as_deref()
-        .map(|k| {
-            KeyEncryptionKey::parse(k).map_err(|e| format!("key_encryption_key: {e}; {how}"))
-        })
+        .map(|k| KeyEncryptionKey::parse(k).map_err(|e| format!("key_encryption_key: {e}; {how}")))
         .transpose()?;
     if current.is_none() && !matches!(store, StoreUrl::Sqlite(_)) {
         return Err(format!(

@@ -48,7 +48,10 @@ async fn api(state: AppState, req: Request, next: Next, needed: ApiScope) -> Res
     match caller(&state, req.headers(), needed).await {
         Some(_) => next.run(req).await,
         None => {
-            tracing::info!(scope = needed.as_str(), "API key missing, wrong or of too narrow a scope");
+            tracing::info!(
+                scope = needed.as_str(),
+                "API key missing, wrong or of too narrow a scope"
+            );
             ApiError::Unauthorized.into_response()
         }
     }
@@ -58,7 +61,10 @@ async fn oauth(state: AppState, req: Request, next: Next, needed: ApiScope) -> R
     match caller(&state, req.headers(), needed).await {
         Some(_) => next.run(req).await,
         None => {
-            tracing::info!(scope = needed.as_str(), "OAuth client authentication failed");
+            tracing::info!(
+                scope = needed.as_str(),
+                "OAuth client authentication failed"
+            );
             OAuthError::InvalidClient.into_response()
         }
     }
@@ -131,6 +137,9 @@ mod tests {
             assert!(credentials(&headers(&[&bad])).is_none(), "{bad}");
         }
         let bearer = format!("Bearer {text}");
-        assert!(credentials(&headers(&[&bearer, &bearer])).is_none(), "duplicates");
+        assert!(
+            credentials(&headers(&[&bearer, &bearer])).is_none(),
+            "duplicates"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Liveness, readiness and metrics.
 
 use axum::extract::State;
-use axum::middleware::from_fn_with_state;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};

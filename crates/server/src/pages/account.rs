@@ -231,7 +231,14 @@ pub async fn change_password(
     let device = devices::recognise(&state, &headers, &account.id);
     let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
     let limits = &state.config.sign_in;
-    match passwords::attempt(&state.manager, limits, &account.login, device.as_deref(), &ip).await
+    match passwords::attempt(
+        &state.manager,
+        limits,
+        &account.login,
+        device.as_deref(),
+        &ip,
+    )
+    .await
     {
         Ok(Attempt::Locked(wait)) => {
             let minutes = wait.as_secs().div_ceil(60).max(1);
@@ -256,7 +263,11 @@ pub async fn change_password(
         Ok(false) => {
             let _ = state
                 .manager
-                .record(Some(&s.user_id), Some(s.sid), AuditKind::PasswordChangeFailed)
+                .record(
+                    Some(&s.user_id),
+                    Some(s.sid),
+                    AuditKind::PasswordChangeFailed,
+                )
                 .await;
             let message = "The current password is wrong.";
             return page_for(&state, &s, &account, &csrf, Some(message)).await;

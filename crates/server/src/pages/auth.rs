@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use tessera::store::User;
 use tessera::{
-    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store,
-    SystemClock,
+    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store, SystemClock,
 };
 use tessera_axum::{BrowserSession, CsrfToken, cookie_values};
 
@@ -378,7 +377,9 @@ pub async fn signup(
     let bad = |message: &str| refuse(&state, &form, "signup", StatusCode::BAD_REQUEST, message);
     let login = match LoginName::parse(&form.user) {
         Ok(login) => login,
-        Err(tessera::Error::InvalidInput(why)) => return bad(&format!("Choose another name: {why}.")),
+        Err(tessera::Error::InvalidInput(why)) => {
+            return bad(&format!("Choose another name: {why}."));
+        }
         Err(_) => return bad("Choose another name."),
     };
     if form.confirm.as_ref().is_some_and(|c| *c != form.password) {
@@ -390,7 +391,12 @@ pub async fn signup(
     let ip = client_ip(client);
     if let Some(quota) = state.config.sign_in.signup_per_client {
         let key = format!("signup:ip:{ip}");
-        match state.manager.store().rate_limit(&key, &quota, SystemClock.now()).await {
+        match state
+            .manager
+            .store()
+            .rate_limit(&key, &quota, SystemClock.now())
+            .await
+        {
             Ok(RateDecision::Limited { retry_after, .. }) => {
                 return too_many(&state, &form, "signup", retry_after);
             }

@@ -416,7 +416,10 @@ async fn oauth_introspect_follows_rfc_7662() {
         .await
         .body();
     assert_eq!(access["active"], true);
-    assert_eq!(access["token_type"], "Bearer", "RFC 7662 §2.2: the OAuth token type");
+    assert_eq!(
+        access["token_type"], "Bearer",
+        "RFC 7662 §2.2: the OAuth token type"
+    );
     assert_eq!(access["sub"], "alice");
     assert_eq!(access["role"], "admin");
     let refresh = app
@@ -428,7 +431,10 @@ async fn oauth_introspect_follows_rfc_7662() {
     assert_eq!(refresh.header("cache-control"), "no-store");
     let refresh = refresh.body();
     assert_eq!(refresh["active"], true);
-    assert!(refresh.get("token_type").is_none(), "a refresh token is no bearer token");
+    assert!(
+        refresh.get("token_type").is_none(),
+        "a refresh token is no bearer token"
+    );
     assert_eq!(refresh["sid"], t["session_id"]);
     for junk in ["garbage", "tsr_AAAA", "eyJ.eyJ.x"] {
         assert_eq!(

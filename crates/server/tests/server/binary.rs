@@ -269,7 +269,15 @@ fn help_is_complete() {
     }
     for (args, words) in [
         (vec!["serve", "--help"], vec!["--listen"]),
-        (vec!["keys", "--help"], vec!["list", "rotate"]),
+        (
+            vec!["keys", "--help"],
+            vec!["list", "rotate", "rewrap", "new-kek"],
+        ),
+        (vec!["api-key", "--help"], vec!["create", "list", "revoke"]),
+        (
+            vec!["api-key", "create", "--help"],
+            vec!["--name", "--scope"],
+        ),
         (vec!["sessions", "--help"], vec!["list", "revoke"]),
         (vec!["sessions", "list", "--help"], vec!["--user"]),
     ] {
@@ -290,7 +298,20 @@ fn unsafe_configuration_stops_start_up_with_advice() {
     )
     .unwrap();
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
+        (
+            &[("TESSERA_STORE", "redis://127.0.0.1:1/")],
+            &["serve"],
+            "key_encryption_key is required with a shared store",
+        ),
+        (
+            &[(
+                "TESSERA_KEY_ENCRYPTION_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )],
+            &["serve"],
+            "must be random",
+        ),
         (
             &[
                 ("TESSERA_COOKIE_SECURE", "false"),
@@ -537,7 +558,11 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin@example.com"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("created admin@example.com as usr_"),
+        "{stdout}"
+    );
     let server = Process::serve(&dir, &[], &[]);
     let body = r#"{"user":"admin@example.com","password":"a long enough password"}"#;
     let (status, _, _) = http(
@@ -554,6 +579,224 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
         !ok && err.contains("password"),
         "no password on stdin: {err}"
     );
+    for (name, why) in [
+        ("ａｄｍｉｎ@example.com", "is taken"),
+        ("ad\u{200b}min", "cannot contain"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .current_dir(&dir)
+            .args(["users", "create", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"a long enough password\n").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{name:?}: {err}"
+        );
+    }
+}
+
+/// A copy of the database alone yields no private signing key and no server secret: the raw
+/// bytes of every database file are scanned for them (opened with the key-encryption key kept
+/// apart, in a 0600 file). `tessera keys rewrap` moves everything to a new key-encryption key.
+#[test]
+fn secrets_are_sealed_at_rest_and_rewrapped() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let server = Process::serve(&dir, &[], &[]);
+    let key = server.admin_key();
+    let (status, issued) = post(&server, &key, "/v1/sessions", r#"{"user_id":"alice"}"#);
+    assert_eq!(status, 201);
+    drop(server);
+    let data = dir.join("tessera-data");
+    let kek_path = data.join("key-encryption-key");
+    let mode = std::fs::metadata(&kek_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let kek_text = std::fs::read_to_string(&kek_path).unwrap();
+    let secrets = sealed_secrets(&data, &kek_text);
+    assert!(
+        secrets.len() >= 3,
+        "the server secret and at least two signing keys"
+    );
+    assert_nothing_in_clear(&data, &secrets, &kek_text);
+    // A positive control: the same scan does find what is stored in clear (the key ids).
+    let doc = std::fs::read(data.join("tessera.db")).unwrap();
+    let found = |needle: &[u8]| doc.windows(needle.len()).any(|w| w == needle);
+    assert!(found(b"\"sealed\":\""), "the scan reads the keyset's bytes");
+
+    let (ok, out, err) = cli(&dir, &[], &["keys", "rewrap"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("sealed under key-encryption key"), "{out}");
+    let new_kek = std::fs::read_to_string(&kek_path).unwrap();
+    assert_ne!(new_kek, kek_text);
+    assert!(!data.join("key-encryption-key.next").exists());
+    assert_eq!(
+        sealed_secrets(&data, &new_kek),
+        secrets,
+        "the same secrets, sealed anew"
+    );
+    // The old key-encryption key opens nothing any more.
+    let moved = std::fs::read_to_string(&kek_path).unwrap();
+    std::fs::write(&kek_path, &kek_text).unwrap();
+    let (ok, _, err) = cli(&dir, &[], &["keys", "list"]);
+    assert!(!ok && err.contains("not configured"), "{err}");
+    std::fs::write(&kek_path, moved).unwrap();
+    let server = Process::serve(&dir, &[], &[]);
+    let body = format!(
+        r#"{{"access_token":"{}"}}"#,
+        issued["access_token"].as_str().unwrap()
+    );
+    let (status, _) = post(&server, &key, "/v1/sessions/verify", &body);
+    assert_eq!(status, 200, "tokens signed before the move still verify");
+}
+
+/// Every private key and the server secret in the database, opened with `kek`.
+fn sealed_secrets(data: &std::path::Path, kek: &str) -> Vec<Vec<u8>> {
+    let sealer = tessera::Sealer::new(tessera::KeyEncryptionKey::parse(kek).unwrap(), Vec::new());
+    let db = data.join("tessera.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tessera::Store;
+        let store = tessera_sqlite::SqliteStore::open(&db).unwrap();
+        let stored = store.get_setting("server-secret").await.unwrap().unwrap();
+        let mut out = vec![
+            sealer
+                .open("server-secret", "server-secret", &stored)
+                .unwrap(),
+        ];
+        let doc = store.load_keyset().await.unwrap().unwrap().document;
+        let keys: Vec<Value> = serde_json::from_slice(&doc).unwrap();
+        for k in keys {
+            assert!(k.get("material").is_none(), "{k}");
+            let sealed = base64_url(k["sealed"].as_str().unwrap());
+            out.push(
+                sealer
+                    .open("signing-key", k["kid"].as_str().unwrap(), &sealed)
+                    .unwrap(),
+            );
+        }
+        out
+    })
+}
+
+fn base64_url(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+/// Scans the raw bytes of every file in `data` but the KEK's own for each secret, raw and in
+/// the textual forms a store might use.
+fn assert_nothing_in_clear(data: &std::path::Path, secrets: &[Vec<u8>], kek: &str) {
+    use base64::Engine;
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD,
+    ];
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "key-encryption-key" {
+            continue;
+        }
+        // The -wal and -shm files go when the last connection closes; what is left is scanned.
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        scanned += bytes.len();
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !contains(kek.trim().as_bytes()),
+            "the KEK is in {}",
+            path.display()
+        );
+        for secret in secrets {
+            // The last 32 bytes of a PKCS#8 document carry the key itself.
+            let core = &secret[secret.len().saturating_sub(32)..];
+            assert!(!contains(core), "a secret in clear in {}", path.display());
+            for engine in &engines {
+                let text = engine.encode(secret);
+                assert!(
+                    !contains(&text.as_bytes()[..32]),
+                    "a secret as text in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(scanned > 4096, "the database files were there to scan");
+}
+
+/// Named API keys from the command line: created (shown once), listed, revoked.
+#[test]
+fn api_keys_are_managed_from_the_cli() {
+    let dir = temp_dir();
+    let (ok, out, err) = cli(
+        &dir,
+        &[],
+        &["api-key", "create", "--name", "orders", "--scope", "verify"],
+    );
+    assert!(ok, "{err}");
+    let key = out.trim().to_owned();
+    assert!(key.starts_with("tsk_"), "{out}");
+    let (ok, _, err) = cli(
+        &dir,
+        &[],
+        &["api-key", "create", "--name", "orders", "--scope", "admin"],
+    );
+    assert!(!ok && err.contains("exists"), "{err}");
+    let server = Process::serve(&dir, &[], &[]);
+    let (status, _, _) = http(
+        server.addr,
+        "GET",
+        "/v1/revocations",
+        &[("authorization", &format!("Bearer {key}"))],
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = http(
+        server.addr,
+        "GET",
+        "/v1/api-keys",
+        &[("authorization", &format!("Bearer {key}"))],
+        "",
+    );
+    assert_eq!(status, 401, "a verify key manages no keys");
+    let (ok, out, _) = cli(&dir, &[], &["api-key", "list"]);
+    assert!(
+        ok && out.contains("orders") && out.contains("verify"),
+        "{out}"
+    );
+    assert!(!out.contains(&key[4..]), "never the key");
+    let (ok, out, _) = cli(&dir, &[], &["api-key", "revoke", "orders"]);
+    assert!(ok && out.contains("revoked orders"), "{out}");
+    let mut status = 0;
+    for _ in 0..50 {
+        (status, _, _) = http(
+            server.addr,
+            "GET",
+            "/v1/revocations",
+            &[("authorization", &format!("Bearer {key}"))],
+            "",
+        );
+        if status == 401 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status, 401, "the running server refuses it within a second");
+    let (ok, _, err) = cli(&dir, &[], &["api-key", "revoke", "orders"]);
+    assert!(!ok && err.contains("no API key"), "{err}");
 }
 
 /// Two nodes on one Redis Cluster: a session made on A refreshes on B, a logout on A reaches B

@@ -7,10 +7,10 @@ use super::support::{App, Reply};
 
 /// A browser in miniature: keeps cookies per name.
 #[derive(Default, Clone)]
-struct Jar(Vec<(String, String)>);
+pub struct Jar(Vec<(String, String)>);
 
 impl Jar {
-    fn absorb(&mut self, r: &Reply) {
+    pub fn absorb(&mut self, r: &Reply) {
         for v in r.headers.get_all("set-cookie") {
             let v = v.to_str().unwrap();
             let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
@@ -22,7 +22,13 @@ impl Jar {
         }
     }
 
-    fn header(&self) -> String {
+    /// Sets one cookie, as a browser (or a thief who copied it) would hold it.
+    pub fn absorb_value(&mut self, name: &str, value: &str) {
+        self.0.retain(|(n, _)| n != name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    pub fn header(&self) -> String {
         self.0
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
@@ -30,7 +36,7 @@ impl Jar {
             .join("; ")
     }
 
-    fn get(&self, name: &str) -> Option<String> {
+    pub fn get(&self, name: &str) -> Option<String> {
         self.0
             .iter()
             .find(|(n, _)| n == name)
@@ -38,14 +44,14 @@ impl Jar {
     }
 }
 
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     text.split(start)
         .nth(1)
         .and_then(|t| t.split(end).next())
         .unwrap_or_default()
 }
 
-async fn get(app: &App, jar: &mut Jar, path: &str) -> Reply {
+pub async fn get(app: &App, jar: &mut Jar, path: &str) -> Reply {
     let cookie = jar.header();
     let r = app
         .send(Method::GET, path, &[("cookie", &cookie)], "")
@@ -54,7 +60,7 @@ async fn get(app: &App, jar: &mut Jar, path: &str) -> Reply {
     r
 }
 
-async fn post_form(app: &App, jar: &mut Jar, path: &str, body: &str) -> Reply {
+pub async fn post_form(app: &App, jar: &mut Jar, path: &str, body: &str) -> Reply {
     let cookie = jar.header();
     let h = [
         ("cookie", cookie.as_str()),
@@ -67,7 +73,7 @@ async fn post_form(app: &App, jar: &mut Jar, path: &str, body: &str) -> Reply {
 }
 
 /// Signs up `user` through the form, leaving the session cookie in `jar`.
-async fn sign_up(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply {
+pub async fn sign_up(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply {
     let form = get(app, jar, "/auth/signup").await;
     let token = between(&form.text, "name=\"_login\" value=\"", "\"").to_owned();
     post_form(
@@ -79,7 +85,7 @@ async fn sign_up(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply 
     .await
 }
 
-async fn sign_in(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply {
+pub async fn sign_in(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply {
     let form = get(app, jar, "/auth/login").await;
     let token = between(&form.text, "name=\"_login\" value=\"", "\"").to_owned();
     // Like a browser, submit every hidden field the form has.
@@ -89,15 +95,15 @@ async fn sign_in(app: &App, jar: &mut Jar, user: &str, password: &str) -> Reply 
 }
 
 /// Self sign-up, which these tests use to make accounts (it is closed by default).
-const OPEN: &str = "signup = \"open\"";
+pub const OPEN: &str = "signup = \"open\"";
 
 /// The account id of the signed-in browser `jar`.
-async fn account_id(app: &App, jar: &mut Jar) -> String {
+pub async fn account_id(app: &App, jar: &mut Jar) -> String {
     let me = get(app, jar, "/auth/me").await;
     me.body()["user_id"].as_str().unwrap().to_owned()
 }
 
-fn csrf_of(page: &str) -> String {
+pub fn csrf_of(page: &str) -> String {
     between(page, "name=\"_csrf\" value=\"", "\"").to_owned()
 }
 
@@ -212,7 +218,10 @@ async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
         locked.text
     );
     let wait: u64 = locked.header("retry-after").parse().unwrap();
-    assert!((170..=180).contains(&wait), "one attempt every 3 minutes: {wait}");
+    assert!(
+        (170..=180).contains(&wait),
+        "one attempt every 3 minutes: {wait}"
+    );
     // Unknown accounts lock the same way: the lockout says nothing about existence.
     for _ in 0..5 {
         sign_in(&app, &mut Jar::default(), "ghost", "wrong+password").await;
@@ -403,7 +412,10 @@ async fn a_pre_login_cookie_is_useless_after_login() {
         mallorys,
         "sign-in issues a new cookie"
     );
-    assert_eq!(get(&app, &mut alice, "/auth/me").await.body()["login"], "alice");
+    assert_eq!(
+        get(&app, &mut alice, "/auth/me").await.body()["login"],
+        "alice"
+    );
     let theirs = format!("__Host-tessera={mallorys}");
     let r = app
         .send(Method::GET, "/auth/me", &[("cookie", &theirs)], "")
@@ -456,7 +468,11 @@ async fn single_page_apps_use_json_with_the_same_protections() {
             &format!(r#"{{"access_token":"{token}"}}"#),
         )
         .await;
-    assert_eq!(verified.body()["claims"]["sub"], id.as_str(), "the account id, not the name");
+    assert_eq!(
+        verified.body()["claims"]["sub"],
+        id.as_str(),
+        "the account id, not the name"
+    );
     assert_eq!(
         app.send(Method::POST, "/auth/refresh", &[("cookie", &cookie)], "")
             .await

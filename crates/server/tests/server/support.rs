@@ -25,20 +25,28 @@ pub fn temp_dir() -> PathBuf {
 pub struct App {
     pub state: AppState,
     pub key: String,
+    /// The data directory.
+    pub dir: PathBuf,
 }
 
 impl App {
     /// An app over a fresh data directory, with extra TOML settings.
     pub async fn with(extra: &str) -> Self {
         let key = tessera::ApiKey::generate().unwrap().expose();
-        let toml = format!(
-            "data_dir = {:?}\nadmin_api_key = {key:?}\n{extra}",
-            temp_dir().join("data")
-        );
+        Self::start(temp_dir().join("data"), key, extra).await
+    }
+
+    /// A second node on this one's data directory (and store), with the same admin key.
+    pub async fn another_node(&self, extra: &str) -> Self {
+        Self::start(self.dir.clone(), self.key.clone(), extra).await
+    }
+
+    async fn start(dir: PathBuf, key: String, extra: &str) -> Self {
+        let toml = format!("data_dir = {dir:?}\nadmin_api_key = {key:?}\n{extra}");
         let state = tessera_server::build_state(Config::from_toml(&toml).unwrap())
             .await
             .unwrap();
-        Self { state, key }
+        Self { state, key, dir }
     }
 
     pub async fn new() -> Self {

@@ -139,10 +139,21 @@ pub async fn accounts_are_created_once<S: Store + Clone + 'static>(store: S) {
         "the same name in another case is taken"
     );
     let bob = LoginName::parse("bob@example.com").unwrap();
-    let other = f.manager.create_user(&bob, first.clone()).await.unwrap().unwrap();
-    assert_ne!(other.id, created.id, "ids are never reused or derived from names");
+    let other = f
+        .manager
+        .create_user(&bob, first.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        other.id, created.id,
+        "ids are never reused or derived from names"
+    );
     let user = f.manager.find_user(&alice).await.unwrap().unwrap();
-    assert_eq!((user.id.clone(), user.password.clone()), (created.id.clone(), first));
+    assert_eq!(
+        (user.id.clone(), user.password.clone()),
+        (created.id.clone(), first)
+    );
     assert_eq!(f.manager.user(&created.id).await.unwrap().unwrap(), user);
     f.manager.set_password(&created.id, &second).await.unwrap();
     let user = f.manager.user(&created.id).await.unwrap().unwrap();
@@ -163,13 +174,21 @@ pub async fn account_ids_are_reserved<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let forged = AccountId::generate().unwrap();
     for user in [forged.as_str(), "usr_", "usr_alice"] {
-        let err = f.manager.create(NewSession::for_user(user)).await.unwrap_err();
+        let err = f
+            .manager
+            .create(NewSession::for_user(user))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)), "{user}: {err}");
     }
     let login = LoginName::parse("dave").unwrap();
     let hash = PasswordHash::new("dave's password").unwrap();
     let account = f.manager.create_user(&login, hash).await.unwrap().unwrap();
-    let issued = f.manager.create(NewSession::for_user(account.id.as_str())).await.unwrap();
+    let issued = f
+        .manager
+        .create(NewSession::for_user(account.id.as_str()))
+        .await
+        .unwrap();
     assert_eq!(issued.session.user_id, account.id.as_str());
 }
 

@@ -113,7 +113,10 @@ pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: 
     let f = Fixture::new(store).await;
     let document = f.store.load_keyset().await.unwrap().unwrap().document;
     let text = String::from_utf8(document.clone()).unwrap();
-    assert!(text.contains("\"sealed\"") && !text.contains("\"material\""), "{text}");
+    assert!(
+        text.contains("\"sealed\"") && !text.contains("\"material\""),
+        "{text}"
+    );
     let stranger = f
         .node_with(|s| s.sealer = Some(Sealer::ephemeral().unwrap()))
         .await;
@@ -128,9 +131,15 @@ pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: 
         })
         .await
         .unwrap();
-    assert!(moved.verify(issued.access_token.expose()).is_ok(), "same keys");
+    assert!(
+        moved.verify(issued.access_token.expose()).is_ok(),
+        "same keys"
+    );
     let unchanged = f.store.load_keyset().await.unwrap().unwrap().document;
-    assert_eq!(unchanged, document, "nodes still on the old KEK keep working until told");
+    assert_eq!(
+        unchanged, document,
+        "nodes still on the old KEK keep working until told"
+    );
     moved.reseal_keys().await.unwrap();
     let resealed = f.store.load_keyset().await.unwrap().unwrap().document;
     assert_ne!(resealed, document, "re-sealed under the new KEK");
@@ -166,34 +175,75 @@ pub async fn api_keys_are_named_and_revoked_everywhere<S: Store + Clone + 'stati
         "names are unique"
     );
     for bad in ["", "has space", "naïve", &"x".repeat(65)] {
-        assert!(f.manager.create_api_key(bad, ApiScope::Verify).await.is_err(), "{bad:?}");
+        assert!(
+            f.manager
+                .create_api_key(bad, ApiScope::Verify)
+                .await
+                .is_err(),
+            "{bad:?}"
+        );
     }
-    f.manager.create_api_key("grafana", ApiScope::Metrics).await.unwrap().unwrap();
+    f.manager
+        .create_api_key("grafana", ApiScope::Metrics)
+        .await
+        .unwrap()
+        .unwrap();
     let listed = f.manager.api_keys().await.unwrap();
     let names: Vec<_> = listed.iter().map(|k| (k.name.as_str(), k.scope)).collect();
-    assert_eq!(names, [("grafana", ApiScope::Metrics), ("orders-service", ApiScope::Verify)]);
+    assert_eq!(
+        names,
+        [
+            ("grafana", ApiScope::Metrics),
+            ("orders-service", ApiScope::Verify)
+        ]
+    );
     assert!(listed.iter().all(|k| k.last_used_at.is_none()));
 
     let later = f.clock_now().plus(Duration::from_secs(60));
-    f.manager.record_api_key_use("orders-service", &key.hash(), later).await.unwrap();
-    f.manager.record_api_key_use("orders-service", &key.hash(), f.clock_now()).await.unwrap();
+    f.manager
+        .record_api_key_use("orders-service", &key.hash(), later)
+        .await
+        .unwrap();
+    f.manager
+        .record_api_key_use("orders-service", &key.hash(), f.clock_now())
+        .await
+        .unwrap();
     let stranger = ApiKey::generate().unwrap().hash();
-    f.manager.record_api_key_use("grafana", &stranger, later).await.unwrap();
+    f.manager
+        .record_api_key_use("grafana", &stranger, later)
+        .await
+        .unwrap();
     let listed = f.manager.api_keys().await.unwrap();
     assert_eq!(listed[1].last_used_at, Some(later), "only moves forward");
-    assert_eq!(listed[0].last_used_at, None, "another key's hash changes nothing");
+    assert_eq!(
+        listed[0].last_used_at, None,
+        "another key's hash changes nothing"
+    );
 
     let cursor = other.revoked_view().cursor();
     assert!(f.manager.revoke_api_key("orders-service").await.unwrap());
     assert!(!f.manager.revoke_api_key("orders-service").await.unwrap());
     assert!(f.manager.is_api_key_revoked(&key.hash()), "at once here");
-    assert!(!other.is_api_key_revoked(&key.hash()), "B has not synced yet");
+    assert!(
+        !other.is_api_key_revoked(&key.hash()),
+        "B has not synced yet"
+    );
     other.sync_revocations().await.unwrap();
-    assert!(other.is_api_key_revoked(&key.hash()), "and on B after the feed");
+    assert!(
+        other.is_api_key_revoked(&key.hash()),
+        "and on B after the feed"
+    );
     let feed = f.store.revocations_after(cursor, 10).await.unwrap();
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0].revoked, Revoked::ApiKey(key.hash()));
-    let names: Vec<_> = f.manager.api_keys().await.unwrap().into_iter().map(|k| k.name).collect();
+    let names: Vec<_> = f
+        .manager
+        .api_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
     assert_eq!(names, ["grafana"]);
     let (again, _) = f
         .manager
@@ -201,5 +251,8 @@ pub async fn api_keys_are_named_and_revoked_everywhere<S: Store + Clone + 'stati
         .await
         .unwrap()
         .expect("a revoked name can be used again");
-    assert!(!f.manager.is_api_key_revoked(&again.hash()), "the new key works");
+    assert!(
+        !f.manager.is_api_key_revoked(&again.hash()),
+        "the new key works"
+    );
 }
