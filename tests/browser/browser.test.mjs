@@ -44,6 +44,7 @@ function startTessera(dir, port) {
     TESSERA_TLS_CERT: 'cert.pem',
     TESSERA_TLS_KEY: 'key.pem',
     TESSERA_PUBLIC_ORIGIN: base,
+    TESSERA_SIGNUP: 'open', // the tests make their accounts on the sign-up page
   });
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {

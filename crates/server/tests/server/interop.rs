@@ -9,15 +9,30 @@ use serde_json::Value;
 
 use super::support::{Process, http, temp_dir};
 
+/// The venv's Python that scripts/test set up with the pinned PyJWT: never a system Python,
+/// whose PyJWT (if any) is of whatever version the machine happens to carry.
 fn python() -> String {
-    let python = std::env::var("PYJWT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import jwt, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "PyJWT is not installed for {python}: run scripts/test, which installs pyjwt[crypto]"
+    let Ok(python) = std::env::var("PYJWT_PYTHON") else {
+        panic!(
+            "PYJWT_PYTHON is not set: run scripts/test, which makes a venv with the pinned \
+             PyJWT of scripts/python-requirements.txt and points PYJWT_PYTHON at it"
+        );
+    };
+    let version = Command::new(&python)
+        .args(["-c", "import jwt, cryptography; print(jwt.__version__)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let pinned = include_str!("../../../../scripts/python-requirements.txt")
+        .lines()
+        .find_map(|l| l.strip_prefix("pyjwt=="))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        version.as_deref(),
+        Some(pinned.as_str()),
+        "{python} lacks the pinned PyJWT: run scripts/test"
     );
     python
 }
