@@ -188,3 +188,76 @@ fn tls_settings_come_in_pairs_and_public_addresses_need_tls_or_a_proxy() {
     );
     assert!(Config::from_toml("listen = \"0.0.0.0:80\"\nbehind_tls_proxy = true").is_ok());
 }
+
+#[test]
+fn sign_in_defaults_keep_todays_budgets_and_close_sign_up() {
+    let c = Config::from_raw(raw()).unwrap().sign_in;
+    assert!(!c.signup_open, "sign-up is closed unless opened");
+    let hour = Duration::from_secs(3600);
+    let q = |q: Option<tessera::Quota>| q.map(|q| (q.rate(), q.period(), q.burst()));
+    assert_eq!(
+        q(c.per_account),
+        Some((20, hour, 5)),
+        "5, then one every 3 minutes"
+    );
+    assert_eq!(q(c.per_client), Some((100, hour, 30)));
+    assert_eq!((c.hash_queue, c.hash_wait), (8, Duration::from_secs(2)));
+}
+
+#[test]
+fn sign_in_settings_parse_and_refuse_nonsense() {
+    let c = Config::from_toml(
+        "signup = \"open\"\nsignin_account_limit = \"10/m:3\"\nsignin_device_limit = \"off\"\n\
+         password_hash_queue = 2\npassword_hash_wait = \"500ms\"\n",
+    );
+    assert!(
+        c.unwrap_err().contains("password_hash_wait"),
+        "ms is no unit here"
+    );
+    let c = Config::from_toml(
+        "signup = \"open\"\nsignin_account_limit = \"10/m:3\"\nsignin_device_limit = \"off\"\n\
+         password_hash_queue = 2\npassword_hash_wait = \"1s\"\n",
+    )
+    .unwrap()
+    .sign_in;
+    assert!(c.signup_open);
+    assert_eq!(c.per_account.map(|q| q.burst()), Some(3));
+    assert!(c.per_device.is_none());
+    assert_eq!((c.hash_queue, c.hash_wait), (2, Duration::from_secs(1)));
+    for (toml, needle) in [
+        ("signup = \"maybe\"", "signup"),
+        ("signin_client_limit = \"lots\"", "signin_client_limit"),
+        ("password_hash_queue = 0", "password_hash_queue"),
+        ("password_hash_wait = \"0s\"", "password_hash_wait"),
+    ] {
+        let err = Config::from_toml(toml).unwrap_err();
+        assert!(err.contains(needle), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn key_encryption_keys_are_required_on_shared_stores_and_must_be_random() {
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let err = Config::from_toml("store = \"redis://127.0.0.1:6379/\"").unwrap_err();
+    assert!(err.contains("key_encryption_key is required"), "{err}");
+    let ok = Config::from_toml(&format!(
+        "store = \"redis://127.0.0.1:6379/\"\nkey_encryption_key = \"{kek}\"\n\
+         previous_key_encryption_keys = [\"{kek}\"]"
+    ))
+    .unwrap();
+    assert!(ok.key_encryption_key.is_some());
+    assert_eq!(ok.previous_key_encryption_keys.len(), 1);
+    for bad in ["short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let err = Config::from_toml(&format!("key_encryption_key = \"{bad}\"")).unwrap_err();
+        assert!(err.contains("key_encryption_key"), "{err}");
+    }
+    assert!(
+        Config::from_raw(raw())
+            .unwrap()
+            .key_encryption_key
+            .is_none(),
+        "a file on SQLite"
+    );
+    let err = Config::from_toml("metrics_listen = \"nowhere\"").unwrap_err();
+    assert!(err.contains("metrics_listen"), "{err}");
+}

@@ -253,8 +253,7 @@ pub async fn login(
             "Wrong user name or password.",
         )
     };
-    // A name today's rules refuse names no account: nothing to guess at.
-    let Ok(login) = LoginName::parse(&form.user) else {
+    let Some(login) = login_of(&form.user) else {
         return wrong(&state, &form);
     };
     let account = match state.manager.find_user(&login).await {
@@ -288,6 +287,16 @@ pub async fn login(
     };
     let _ = passwords::succeeded(&state.manager, limits, &login, device.as_deref()).await;
     sign_in(&state, &form, &account, &headers, &ip, previous).await
+}
+
+/// The login name typed, normalized. A name today's rules refuse can still name an account
+/// made before they existed (kept as it was then: trimmed, lower-cased), so that is looked up.
+fn login_of(typed: &str) -> Option<LoginName> {
+    LoginName::parse(typed).ok().or_else(|| {
+        let legacy = typed.trim().to_lowercase();
+        (!legacy.is_empty() && legacy.len() <= tessera::MAX_LOGIN_BYTES)
+            .then(|| LoginName::from_stored(legacy))
+    })
 }
 
 fn client_ip(client: Option<Extension<Client>>) -> String {
