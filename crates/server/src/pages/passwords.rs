@@ -169,6 +169,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_cancelled_request_keeps_its_slot_until_its_work_ends() {
+        let queue = PasswordQueue::new(1, Duration::from_millis(50));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = queue.clone();
+        let request = tokio::spawn(async move { busy.run(move || hold.recv()).await });
+        tokio::time::sleep(Duration::from_millis(20)).await; // its job is running now
+        request.abort(); // the client went away; the Argon2 job cannot be stopped
+        let _ = request.await;
+        assert!(
+            queue
+                .verify(None, "whatever-password".into())
+                .await
+                .is_err(),
+            "the slot is held until the job ends, so the bound holds"
+        );
+        release.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(queue.verify(None, "whatever-password".into()).await.is_ok());
+    }
+
     #[test]
     fn delays_grow_and_are_capped() {
         let d: Vec<u64> = (0..9)
