@@ -538,21 +538,7 @@ fn serves_tls_with_hsts_and_reloads_the_certificate_on_sighup() {
 #[test]
 fn users_can_be_created_from_the_cli_and_sign_in() {
     let dir = temp_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .current_dir(&dir)
-        .args(["users", "create", "Admin@Example.com"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = create_user(&dir, "Admin@Example.com", b"a long enough password\n");
     assert!(
         out.status.success(),
         "{}",
@@ -583,24 +569,29 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
         ("ａｄｍｉｎ@example.com", "is taken"),
         ("ad\u{200b}min", "cannot contain"),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .current_dir(&dir)
-            .args(["users", "create", name])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"a long enough password\n").unwrap();
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
+        let out = create_user(&dir, name, b"a long enough password\n");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains(why),
             "{name:?}: {err}"
         );
     }
+}
+
+/// `tessera users create NAME` in `dir`, with `password` on standard input.
+fn create_user(dir: &std::path::Path, name: &str, password: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(dir)
+        .args(["users", "create", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(password).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// A copy of the database alone yields no private signing key and no server secret: the raw
@@ -668,33 +659,28 @@ fn secrets_are_sealed_at_rest_and_rewrapped() {
 
 /// Every private key and the server secret in the database, opened with `kek`.
 fn sealed_secrets(data: &std::path::Path, kek: &str) -> Vec<Vec<u8>> {
-    let sealer = tessera::Sealer::new(tessera::KeyEncryptionKey::parse(kek).unwrap(), Vec::new());
-    let db = data.join("tessera.db");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(async {
-        use tessera::Store;
-        let store = tessera_sqlite::SqliteStore::open(&db).unwrap();
-        let stored = store.get_setting("server-secret").await.unwrap().unwrap();
-        let mut out = vec![
-            sealer
-                .open("server-secret", "server-secret", &stored)
-                .unwrap(),
-        ];
-        let doc = store.load_keyset().await.unwrap().unwrap().document;
-        let keys: Vec<Value> = serde_json::from_slice(&doc).unwrap();
-        for k in keys {
-            assert!(k.get("material").is_none(), "{k}");
-            let sealed = base64_url(k["sealed"].as_str().unwrap());
-            out.push(
-                sealer
-                    .open("signing-key", k["kid"].as_str().unwrap(), &sealed)
-                    .unwrap(),
-            );
-        }
-        out
-    })
+    let store = tessera_sqlite::SqliteStore::open(data.join("tessera.db")).unwrap();
+    rt.block_on(open_secrets(&store, kek))
+}
+
+/// The server secret and every private signing key in `store`, opened with `kek`; none may be
+/// stored in clear.
+async fn open_secrets(store: &impl tessera::Store, kek: &str) -> Vec<Vec<u8>> {
+    let sealer = tessera::Sealer::new(tessera::KeyEncryptionKey::parse(kek).unwrap(), Vec::new());
+    let stored = store.get_setting("server-secret").await.unwrap().unwrap();
+    let secret = sealer.open("server-secret", "server-secret", &stored);
+    let mut out = vec![secret.unwrap()];
+    let doc = store.load_keyset().await.unwrap().unwrap().document;
+    for k in serde_json::from_slice::<Vec<Value>>(&doc).unwrap() {
+        assert!(k.get("material").is_none(), "{k}");
+        let sealed = base64_url(k["sealed"].as_str().unwrap());
+        let key = sealer.open("signing-key", k["kid"].as_str().unwrap(), &sealed);
+        out.push(key.unwrap());
+    }
+    out
 }
 
 fn base64_url(text: &str) -> Vec<u8> {
@@ -1094,32 +1080,15 @@ fn a_redis_dump_yields_no_secret() {
     assert_eq!(status, 201);
     drop(server);
     let dump = files_under(&redis_dir);
-    let sealer = tessera::Sealer::new(tessera::KeyEncryptionKey::parse(&kek).unwrap(), Vec::new());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let secrets = rt.block_on(async {
-        use tessera::Store;
         let store = tessera_redis::RedisStore::connect(&url, "{tessera}")
             .await
             .unwrap();
-        let stored = store.get_setting("server-secret").await.unwrap().unwrap();
-        let mut out = vec![
-            sealer
-                .open("server-secret", "server-secret", &stored)
-                .unwrap(),
-        ];
-        let doc = store.load_keyset().await.unwrap().unwrap().document;
-        for k in serde_json::from_slice::<Vec<Value>>(&doc).unwrap() {
-            let sealed = base64_url(k["sealed"].as_str().unwrap());
-            out.push(
-                sealer
-                    .open("signing-key", k["kid"].as_str().unwrap(), &sealed)
-                    .unwrap(),
-            );
-        }
-        out
+        open_secrets(&store, &kek).await
     });
     assert!(secrets.len() >= 3);
     assert_nothing_in_clear(&dump, &secrets, &kek);
