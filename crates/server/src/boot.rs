@@ -223,26 +223,58 @@ fn redact(url: &str) -> String {
 /// # Errors
 /// Store or file errors.
 pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<TokenHash> {
+    let path = config.data_dir.join(ADMIN_KEY_FILE);
     if let Some(key) = &config.admin_api_key {
         store
             .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
             .await?;
+        // A key file left by an earlier start names a key that no longer works: remove it
+        // rather than let someone copy it from there and wonder why it is refused.
+        let stale = read_key_file(&path).is_some_and(|k| !k.hash().ct_eq(&key.hash()));
+        if stale {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+            tracing::warn!(path = %path.display(), "removed the admin key file: admin_api_key replaces that key");
+        }
+        in_force(&key.hash(), "admin_api_key");
         return Ok(key.hash());
     }
     if let Some(stored) = store.get_setting(ADMIN_KEY_SETTING).await? {
         let bytes: [u8; 32] = stored
             .try_into()
             .map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
-        return Ok(TokenHash::from_bytes(bytes));
+        let hash = TokenHash::from_bytes(bytes);
+        match read_key_file(&path) {
+            Some(k) if k.hash().ct_eq(&hash) => in_force(&hash, &path.display().to_string()),
+            _ => {
+                tracing::warn!(path = %path.display(), "the admin key file is missing or holds another key than the one in force");
+                in_force(&hash, "the store (set by an earlier start)");
+            }
+        }
+        return Ok(hash);
     }
     let key = ApiKey::generate()?;
-    let path = config.data_dir.join(ADMIN_KEY_FILE);
     write_private(&path, &key.expose())?;
     store
         .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
         .await?;
     tracing::info!(path = %path.display(), "created the admin API key");
+    in_force(&key.hash(), &path.display().to_string());
     Ok(key.hash())
+}
+
+/// The admin key in the key file, if there is one that parses.
+fn read_key_file(path: &Path) -> Option<ApiKey> {
+    ApiKey::parse(std::fs::read_to_string(path).ok()?.trim()).ok()
+}
+
+/// Says which admin key is in force, by fingerprint (never the key).
+fn in_force(hash: &TokenHash, from: &str) {
+    let fingerprint: String = hash.as_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    tracing::info!(fingerprint = %fingerprint, from, "admin API key in force");
 }
 
 /// Writes `text` to `path` readable only by its owner (0600), replacing any old file.

@@ -11,7 +11,7 @@ use tessera::{
 
 use crate::boot;
 use crate::cli::{ApiKeyAction, KeysAction, SessionsAction, UsersAction};
-use crate::config::Config;
+use crate::config::{Config, StoreUrl};
 
 async fn manager(config: &Config) -> anyhow::Result<boot::Manager> {
     boot::manager(
@@ -20,6 +20,26 @@ async fn manager(config: &Config) -> anyhow::Result<boot::Manager> {
         std::sync::Arc::default(),
     )
     .await
+}
+
+/// [`manager`] over data that must exist already: a command that only reads or changes what
+/// a server keeps, run in the wrong folder, says so instead of making a new, empty database
+/// with fresh keys.
+async fn existing(config: &Config) -> anyhow::Result<boot::Manager> {
+    require_data(config)?;
+    manager(config).await
+}
+
+fn require_data(config: &Config) -> anyhow::Result<()> {
+    if let StoreUrl::Sqlite(path) = &config.store {
+        anyhow::ensure!(
+            path.exists(),
+            "no database at {}: run this where `tessera serve` keeps its data, or pass \
+             --data-dir (or --store)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// `tessera keys list|rotate`.
@@ -35,7 +55,7 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
         KeysAction::Rewrap => return rewrap(config, out).await,
         KeysAction::List | KeysAction::Rotate => {}
     }
-    let m = manager(config).await?;
+    let m = existing(config).await?;
     if matches!(action, KeysAction::Rotate) {
         m.rotate_keys_now().await.context("rotation failed")?;
         writeln!(
@@ -67,6 +87,7 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
 /// `key-encryption-key.next` (which opening also accepts) until everything is sealed under it,
 /// so an interrupted run loses nothing and can simply be run again.
 async fn rewrap(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    require_data(config)?;
     if config.key_encryption_key.is_some() {
         let fingerprint = boot::reseal(config).await?;
         writeln!(
@@ -112,7 +133,7 @@ pub async fn sessions(
     action: SessionsAction,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let m = manager(config).await?;
+    let m = existing(config).await?;
     match action {
         SessionsAction::List { user } => {
             writeln!(
@@ -152,7 +173,7 @@ pub async fn sessions(
 /// # Errors
 /// Store errors.
 pub async fn purge(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
-    let m = manager(config).await?;
+    let m = existing(config).await?;
     let mut total = 0;
     loop {
         let n = m.purge_expired(1000).await?;
@@ -220,7 +241,7 @@ pub async fn api_key(
                 "{:<24} {:<8} {:<20} last used",
                 "name", "scope", "created"
             )?;
-            for k in manager(config).await?.api_keys().await? {
+            for k in existing(config).await?.api_keys().await? {
                 let used = k.last_used_at.map_or_else(|| "never".to_owned(), date);
                 let (name, scope) = (k.name, k.scope.as_str());
                 writeln!(
@@ -232,7 +253,7 @@ pub async fn api_key(
         }
         ApiKeyAction::Revoke { name } => {
             anyhow::ensure!(
-                manager(config).await?.revoke_api_key(&name).await?,
+                existing(config).await?.revoke_api_key(&name).await?,
                 "no API key named {name:?}"
             );
             writeln!(out, "revoked {name}; every node refuses it from now on")?;

@@ -51,6 +51,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config =
         Config::load(file, env, flags).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     logging::init(config.log_format, &config.log_level)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

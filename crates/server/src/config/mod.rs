@@ -93,6 +93,8 @@ pub struct Config {
     pub previous_key_encryption_keys: Vec<KeyEncryptionKey>,
     /// When set, `/metrics` is served there only, without an API key, and not on `listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Things to log once logging is set up (unknown `TESSERA_*` variables).
+    pub warnings: Vec<String>,
 }
 
 /// The store named by `store` / `--store` / `TESSERA_STORE`.
@@ -154,10 +156,12 @@ impl Config {
             Some(path) => RawConfig::from_file(&path)?,
             None => RawConfig::default(),
         };
-        let raw = from_file
-            .overridden_by(RawConfig::from_env(env)?)
-            .overridden_by(flags);
-        Self::from_raw(raw)
+        let (from_env, warnings) = RawConfig::from_env(env)?;
+        let raw = from_file.overridden_by(from_env).overridden_by(flags);
+        Ok(Self {
+            warnings,
+            ..Self::from_raw(raw)?
+        })
     }
 
     /// A configuration from TOML text alone (no environment, no flags): for tests and embedding.
@@ -254,6 +258,7 @@ impl Config {
             key_encryption_key,
             previous_key_encryption_keys,
             metrics_listen,
+            warnings: Vec::new(),
             redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
             feed_staleness: duration(&raw.feed_staleness, "feed_staleness", 5)?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,

@@ -137,10 +137,15 @@ impl RawConfig {
         toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
     }
 
-    /// Reads `TESSERA_*` variables from `vars`. An unknown `TESSERA_` name is an error (a typo
-    /// silently ignored is a setting silently not applied).
-    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+    /// Reads `TESSERA_*` variables from `vars`. An unknown `TESSERA_` name is not an error
+    /// (other tools use the prefix too: `TESSERA_URL` in the README, a harness's
+    /// `TESSERA_BIN`), but it may be a typo of a setting: each comes back as a warning to log,
+    /// with the nearest known name when one is close.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<String>), String> {
         let mut table = toml::Table::new();
+        let mut warnings = Vec::new();
         for (name, value) in vars {
             let Some(key) = name.strip_prefix("TESSERA_") else {
                 continue;
@@ -154,17 +159,17 @@ impl RawConfig {
                 continue;
             }
             if !KEYS.contains(&key.as_str()) {
-                return Err(format!(
-                    "unknown environment variable {name}; known: {}",
-                    env_names()
-                ));
+                warnings.push(unknown_variable(&name));
+                continue;
             }
             table.insert(
                 key.clone(),
                 typed(&key, &value).map_err(|e| format!("{name}: {e}"))?,
             );
         }
-        Self::deserialize(toml::Value::Table(table)).map_err(|e| format!("environment: {e}"))
+        let raw = Self::deserialize(toml::Value::Table(table))
+            .map_err(|e| format!("environment: {e}"))?;
+        Ok((raw, warnings))
     }
 
     /// `self` with every value set in `over` replaced by it.
@@ -241,11 +246,36 @@ fn insert_limit(table: &mut toml::Table, name: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
-fn env_names() -> String {
-    KEYS.iter()
+/// The warning for a `TESSERA_` variable that names no setting (its value is never shown).
+fn unknown_variable(name: &str) -> String {
+    let nearest = KEYS
+        .iter()
         .map(|k| format!("TESSERA_{}", k.to_ascii_uppercase()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|known| (edit_distance(name, &known), known))
+        .filter(|(d, _)| *d <= 2)
+        .min();
+    match nearest {
+        Some((_, known)) => {
+            format!("{name} is not a setting and is ignored; did you mean {known}?")
+        }
+        None => format!("{name} is not a setting and is ignored"),
+    }
+}
+
+/// Levenshtein distance, for suggesting the setting a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// An environment string as the TOML value its setting expects.
@@ -268,6 +298,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Result<RawConfig, String> {
+        env_and_warnings(pairs).map(|(raw, _)| raw)
+    }
+
+    fn env_and_warnings(pairs: &[(&str, &str)]) -> Result<(RawConfig, Vec<String>), String> {
         RawConfig::from_env(
             pairs
                 .iter()
@@ -293,12 +327,29 @@ mod tests {
     }
 
     #[test]
-    fn unknown_or_ill_typed_env_is_an_error() {
-        let err = env(&[("TESSERA_LISTN", "x")]).unwrap_err();
+    fn unknown_env_is_a_warning_with_a_suggestion_and_ill_typed_env_an_error() {
+        let (raw, warnings) = env_and_warnings(&[
+            ("TESSERA_LISTN", "x"),
+            ("TESSERA_URL", "http://127.0.0.1:8080"),
+            ("TESSERA_BIN", "/secret/path"),
+            ("TESSERA_LISTEN", "127.0.0.1:9"),
+        ])
+        .unwrap();
+        assert_eq!(raw.listen.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(
-            err.contains("TESSERA_LISTN") && err.contains("TESSERA_LISTEN"),
-            "{err}"
+            warnings[0].contains("did you mean TESSERA_LISTEN?"),
+            "{warnings:?}"
         );
+        assert!(
+            !warnings[1].contains("did you mean"),
+            "no close name: {warnings:?}"
+        );
+        assert!(
+            !warnings.concat().contains("/secret/path"),
+            "values are never shown"
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert!(
             env(&[("TESSERA_COOKIE_SECURE", "yes")])
                 .unwrap_err()
