@@ -199,9 +199,7 @@ pub async fn users(
 ) -> anyhow::Result<()> {
     let UsersAction::Create { user } = action;
     let login = LoginName::parse(&user).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut password = String::new();
-    input.read_line(&mut password)?;
-    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let password = read_password(input)?;
     tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??;
     let m = manager(config).await?;
@@ -213,6 +211,21 @@ pub async fn users(
         .await?;
     writeln!(out, "created {login} as {}", account.id)?;
     Ok(())
+}
+
+/// The password: typed at the terminal without echo (twice, to catch a typo), or the first
+/// line of standard input when that is a pipe or a file.
+fn read_password(input: &mut impl std::io::BufRead) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Repeat the password: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        return Ok(first);
+    }
+    let mut password = String::new();
+    input.read_line(&mut password)?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// `tessera api-key create|list|revoke|new`.

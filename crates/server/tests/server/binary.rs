@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -628,6 +629,58 @@ fn users_can_be_created_from_the_cli_and_sign_in() {
             "{name:?}: {err}"
         );
     }
+}
+
+/// At a terminal (a pseudo-terminal made by util-linux `script`), `tessera users create`
+/// asks for the password twice and never echoes it.
+#[test]
+fn users_create_reads_the_password_without_echo_at_a_terminal() {
+    let dir = temp_dir();
+    let command = format!("{} users create carol", env!("CARGO_BIN_EXE_tessera"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("util-linux script (Debian's bsdutils) runs a command on a terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&screen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let wait_for = |text: &str| {
+        for _ in 0..200 {
+            if String::from_utf8_lossy(&screen.lock().unwrap()).contains(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("no {text:?} on the terminal");
+    };
+    // Type only once the prompt is up: echo is off by then.
+    wait_for("Password: ");
+    stdin.write_all(b"typed secretly 123\n").unwrap();
+    wait_for("Repeat the password: ");
+    stdin.write_all(b"typed secretly 123\n").unwrap();
+    wait_for("created carol as usr_");
+    drop(stdin);
+    let _ = child.wait();
+    reader.join().unwrap();
+    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    assert!(
+        !screen.contains("typed secretly"),
+        "the password was echoed: {screen}"
+    );
 }
 
 /// `tessera users create NAME` in `dir`, with `password` on standard input.
