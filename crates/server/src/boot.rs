@@ -27,6 +27,7 @@ pub type Manager = SessionManager<AnyStore, SystemClock>;
 
 const SECRET_SETTING: &str = "server-secret";
 const SECRET_PURPOSE: &str = "server-secret";
+const ISSUER_SETTING: &str = "issuer";
 const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 
 /// Opens the store named by the configuration, creating the data directory (mode 0700).
@@ -86,7 +87,9 @@ pub async fn manager(
 ) -> anyhow::Result<Manager> {
     let sealer = sealer(config)?;
     let secret = server_secret(&store, &sealer, false).await?;
-    let mut settings = Settings::new(config.validation.clone(), secret);
+    let issuer = shared_issuer(config, &store).await?;
+    let validation = config.validation.clone().with_issuer(issuer);
+    let mut settings = Settings::new(validation, secret);
     settings.sealer = Some(sealer);
     settings.policy = config.policy.clone();
     settings.policy.refresh_rate = config
@@ -104,6 +107,31 @@ pub async fn manager(
         metrics.audit_event(event);
     }));
     Ok(SessionManager::start(store, SystemClock, settings).await?)
+}
+
+/// The issuer every node of the deployment puts in `iss`. The first node to start on a store
+/// records its issuer there; a node whose issuer is only derived from its own listen address
+/// follows the recorded one, so nodes on different ports accept each other's tokens. A node
+/// configured with another issuer (`issuer` or `public_origin`) refuses to start on a shared
+/// store; on the embedded default it is the one node, and its configuration wins.
+async fn shared_issuer(config: &Config, store: &AnyStore) -> anyhow::Result<String> {
+    let wanted = config.validation.issuer();
+    let stored = store
+        .init_setting(ISSUER_SETTING, wanted.as_bytes())
+        .await?;
+    let stored = String::from_utf8(stored).context("the stored issuer is corrupt")?;
+    if stored == wanted || !config.issuer_configured {
+        return Ok(stored);
+    }
+    anyhow::ensure!(
+        matches!(config.store, StoreUrl::Sqlite(_)),
+        "issuer {wanted:?} differs from {stored:?}, which the nodes sharing this store put in \
+         their tokens: set issuer = {stored:?} on this node (or remove its issuer and \
+         public_origin settings)"
+    );
+    store.put_setting(ISSUER_SETTING, wanted.as_bytes()).await?;
+    tracing::info!(issuer = wanted, previous = %stored, "the issuer changed");
+    Ok(wanted.to_owned())
 }
 
 /// The server secret, sealed in the store: created once (nodes racing to create it agree on

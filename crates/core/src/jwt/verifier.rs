@@ -49,6 +49,12 @@ impl Validation {
         Ok(self)
     }
 
+    /// The same checks for another issuer (nodes of one deployment agreeing on theirs).
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
     /// Sets the size cap on raw tokens, in bytes.
     pub fn with_max_token_len(mut self, max: usize) -> Self {
         self.max_token_len = max;

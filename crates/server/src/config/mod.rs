@@ -40,8 +40,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the SQLite database and the admin key file live.
     pub data_dir: PathBuf,
-    /// Issuer and audience of access tokens, with leeway and size cap.
+    /// Issuer and audience of access tokens, with leeway and size cap. The issuer is the
+    /// `issuer` setting, else `public_origin`, else `http://<listen>`; nodes sharing a store
+    /// agree on one at start-up (see `boot::manager`).
     pub validation: Validation,
+    /// Whether the issuer was chosen (`issuer` or `public_origin` set), not derived from
+    /// `listen`.
+    pub issuer_configured: bool,
     /// Session lifetimes and limits.
     pub policy: SessionPolicy,
     /// Key rotation.
@@ -185,9 +190,11 @@ impl Config {
             format!("listen = {listen_text:?} is not an address like 127.0.0.1:8080")
         })?;
         let policy = policy(&raw)?;
+        let issuer_configured = raw.issuer.is_some() || raw.public_origin.is_some();
         let validation = Validation::new(
             raw.issuer
                 .clone()
+                .or_else(|| raw.public_origin.clone())
                 .unwrap_or_else(|| format!("http://{listen}")),
             raw.audience.clone().unwrap_or_else(|| "tessera".into()),
         );
@@ -241,6 +248,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("tessera-data")),
             validation,
+            issuer_configured,
             policy,
             rotation,
             hs256_secret,

@@ -1235,3 +1235,47 @@ fn metrics_listen_serves_metrics_alone() {
     );
     assert_eq!(status, 404, "not on the main address");
 }
+
+/// Two nodes on one Redis started as the README says (different listen ports, no issuer set)
+/// accept each other's tokens: they agree on the first node's issuer. A node told to use
+/// another issuer refuses to start instead of rejecting every token of the others.
+#[test]
+fn nodes_sharing_a_store_agree_on_the_issuer() {
+    let url =
+        std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
+    let tag = format!("{{iss-{}}}", tessera::random_id().unwrap());
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let key = tessera::ApiKey::generate().unwrap().expose();
+    let env = [
+        ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
+        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
+        ("TESSERA_ADMIN_API_KEY", key.as_str()),
+    ];
+    let a = Process::serve(&temp_dir(), &env, &[]);
+    let b = Process::serve(&temp_dir(), &env, &[]);
+    assert_ne!(a.addr.port(), b.addr.port());
+    let (status, issued) = post(&a, &key, "/v1/sessions", r#"{"user_id":"alice"}"#);
+    assert_eq!(
+        status, 201,
+        "no Redis at {url}? run scripts/redis start: {issued}"
+    );
+    let token = issued["access_token"].as_str().unwrap();
+    let (status, verified) = post(
+        &b,
+        &key,
+        "/v1/sessions/verify",
+        &format!(r#"{{"access_token":"{token}"}}"#),
+    );
+    assert_eq!(status, 200, "{verified}");
+    let (_, from_b) = post(&b, &key, "/v1/sessions", r#"{"user_id":"bob"}"#);
+    let token = from_b["access_token"].as_str().unwrap();
+    let body = format!(r#"{{"access_token":"{token}"}}"#);
+    let (status, again) = post(&a, &key, "/v1/sessions/verify", &body);
+    assert_eq!(status, 200, "and the other way round");
+    assert_eq!(again["claims"]["iss"], verified["claims"]["iss"]);
+    let mut other = env.to_vec();
+    other.push(("TESSERA_ISSUER", "https://elsewhere.example"));
+    let (ok, _, err) = cli(&temp_dir(), &other, &["keys", "list"]);
+    assert!(!ok && err.contains("differs from"), "{err}");
+}
