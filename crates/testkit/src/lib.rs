@@ -83,6 +83,7 @@ macro_rules! conformance_tests {
             limits::a_reset_limit_starts_full,
             limits::concurrent_callers_never_exceed_the_limit,
             limits::refresh_rate_counts_genuine_tokens_only,
+            limits::concurrent_presentations_of_one_token_count_once,
         );
     };
     (@cases $make:path; $($group:ident :: $case:ident),* $(,)?) => {

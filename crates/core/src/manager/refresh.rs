@@ -4,9 +4,11 @@
 use super::{Issued, SessionManager};
 use crate::chain::Link;
 use crate::store::{RotateOutcome, Rotation};
+use std::time::Duration;
+
 use crate::{
-    AuditKind, Clock, Error, RefreshRejection, RefreshState, RefreshToken, RevokeReason, Session,
-    Store, Timestamp, TokenHash,
+    AuditKind, Clock, Error, Quota, RefreshRejection, RefreshState, RefreshToken, RevokeReason,
+    Session, Store, Timestamp, TokenHash,
 };
 
 /// Lost compare-and-sets tolerated in one refresh before reporting a conflict.
@@ -34,9 +36,14 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let now = self.clock.now();
         let session = self.store.get(&token.session_id()).await?;
         let mut session = session.ok_or(reject(RefreshRejection::UnknownSession))?;
+        let mut counted = false;
         for _ in 0..CAS_ATTEMPTS {
-            match self.refresh_step(&token, session, now).await? {
+            match self
+                .refresh_step(&token, session, now, &mut counted)
+                .await?
+            {
                 Step::Done(issued) => return Ok(*issued),
+                // A retry after a lost compare-and-set is the same presentation: not counted again.
                 Step::Retry(current) => session = *current,
             }
         }
@@ -75,6 +82,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         token: &RefreshToken,
         session: Session,
         now: Timestamp,
+        counted: &mut bool,
     ) -> Result<Step, Error> {
         if session.revoked_at.is_some() {
             return Err(reject(RefreshRejection::Revoked));
@@ -86,8 +94,9 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let link = self
             .chain
             .classify(token, &session.refresh, p.max_chain_walk);
-        if matches!(link, Link::Current | Link::Previous) {
-            self.check_refresh_rate(&session, now).await?;
+        if matches!(link, Link::Current | Link::Previous) && !*counted {
+            self.check_refresh_rate(&session, token, now).await?;
+            *counted = true;
         }
         match link {
             Link::Forged => Err(reject(RefreshRejection::Forged)),
@@ -116,11 +125,31 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
     }
 
-    /// Counts a refresh of a genuine token against the per-session rate, if one is set.
-    async fn check_refresh_rate(&self, session: &Session, now: Timestamp) -> Result<(), Error> {
+    /// Counts a refresh of a genuine token against the per-session rate, if one is set. Every
+    /// presentation of one token within the grace window (tabs refreshing at once, a retry)
+    /// gets the same successor, so together they count once: only the first of them, as an
+    /// atomic per-generation marker in the store decides.
+    async fn check_refresh_rate(
+        &self,
+        session: &Session,
+        token: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         let Some(quota) = &self.settings.policy.refresh_rate else {
             return Ok(());
         };
+        let grace = self
+            .settings
+            .policy
+            .refresh_grace
+            .max(Duration::from_secs(1));
+        let once = Quota::new(1, grace, 1)?;
+        let marker = format!("refresh:token:{}:{}", session.sid, token.generation());
+        if let crate::RateDecision::Limited { .. } =
+            self.store.rate_limit(&marker, &once, now).await?
+        {
+            return Ok(()); // a presentation of this token already counted
+        }
         let key = format!("refresh:session:{}", session.sid);
         match self.store.rate_limit(&key, quota, now).await? {
             crate::RateDecision::Allowed { .. } => Ok(()),

@@ -81,6 +81,49 @@ pub async fn concurrent_callers_never_exceed_the_limit<S: Store + Clone + 'stati
     assert_eq!(allowed, 10);
 }
 
+/// Tabs refreshing one token at once all succeed with the same successor: together they are
+/// one presentation, counted once, however many there are and however often a lost
+/// compare-and-set is retried.
+pub async fn concurrent_presentations_of_one_token_count_once<S: Store + Clone + 'static>(
+    store: S,
+) {
+    let quota = Quota::new(2, Duration::from_secs(60), 2).unwrap();
+    let f = crate::Fixture::with(store, |s| s.policy.refresh_rate = Some(quota)).await;
+    let issued = f.login("alice").await;
+    let token = issued.refresh_token.expose();
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let (m, t) = (std::sync::Arc::clone(&f.manager), token.clone());
+            tokio::spawn(async move { m.refresh(&t).await })
+        })
+        .collect();
+    let mut successors = std::collections::HashSet::new();
+    for racer in racers {
+        let next = racer.await.unwrap().expect("every tab gets the new tokens");
+        successors.insert(next.refresh_token.expose());
+    }
+    assert_eq!(successors.len(), 1, "one successor");
+    let next = successors.into_iter().next().unwrap();
+    assert!(
+        f.manager.refresh(&next).await.is_ok(),
+        "the second of two allowed"
+    );
+    let third = f
+        .manager
+        .refresh(&next)
+        .await
+        .unwrap()
+        .refresh_token
+        .expose();
+    assert!(
+        matches!(
+            f.manager.refresh(&third).await,
+            Err(tessera::Error::RateLimited { .. })
+        ),
+        "the limit still counts distinct tokens"
+    );
+}
+
 /// A per-session refresh rate limits genuine refreshes only: forgeries for the (public) session
 /// id do not use up its quota.
 pub async fn refresh_rate_counts_genuine_tokens_only<S: Store + Clone + 'static>(store: S) {
