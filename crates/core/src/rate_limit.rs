@@ -103,34 +103,43 @@ impl RateDecision {
     }
 }
 
-/// One GCRA step: the decision for a request at `now` given the stored TAT, and the TAT to store
-/// (unchanged when limited).
-pub fn gcra(tat: Option<Timestamp>, quota: &Quota, now: Timestamp) -> (RateDecision, Timestamp) {
-    let interval = quota.interval();
-    let tolerance = interval * (quota.burst - 1);
+/// One GCRA step: the decision for a request at `now` given the stored theoretical arrival
+/// time (nanoseconds since the Unix epoch, so intervals far below a millisecond, as in limits
+/// of thousands per second, keep their exact length), and the TAT to store (unchanged when
+/// limited).
+pub fn gcra(tat: Option<i128>, quota: &Quota, now: Timestamp) -> (RateDecision, i128) {
+    let now = i128::from(now.as_millis()) * 1_000_000;
+    let interval = i128::try_from(quota.interval().as_nanos()).unwrap_or(i128::MAX);
+    let tolerance = interval.saturating_mul(i128::from(quota.burst - 1));
     let start = tat.map_or(now, |t| t.max(now));
-    let backlog = start.since(now); // how far ahead of real time this key already is
+    let backlog = start - now; // how far ahead of real time this key already is
     if backlog > tolerance {
-        let retry_after = backlog - tolerance;
         return (
             RateDecision::Limited {
-                retry_after,
-                reset_after: backlog,
+                retry_after: nanos(backlog - tolerance),
+                reset_after: nanos(backlog),
             },
             start,
         );
     }
-    let next = start.plus(interval);
-    let reset_after = next.since(now);
-    let room = (interval * quota.burst).saturating_sub(reset_after);
-    let remaining = u32::try_from(room.as_nanos() / interval.as_nanos().max(1)).unwrap_or(u32::MAX);
+    let next = start.saturating_add(interval);
+    let reset_after = next - now;
+    let room = interval
+        .saturating_mul(i128::from(quota.burst))
+        .saturating_sub(reset_after)
+        .max(0);
+    let remaining = u32::try_from(room / interval.max(1)).unwrap_or(u32::MAX);
     (
         RateDecision::Allowed {
             remaining,
-            reset_after,
+            reset_after: nanos(reset_after),
         },
         next,
     )
+}
+
+fn nanos(n: i128) -> Duration {
+    Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
 /// Most keys a [`RateLimiter`] keeps before dropping the ones already replenished.
@@ -141,7 +150,7 @@ const MAX_KEYS: usize = 100_000;
 /// process).
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    tats: Mutex<HashMap<String, Timestamp>>,
+    tats: Mutex<HashMap<String, i128>>,
 }
 
 impl RateLimiter {
@@ -157,6 +166,7 @@ impl RateLimiter {
     pub fn decide(&self, key: &str, quota: &Quota, now: Timestamp) -> RateDecision {
         let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
         if tats.len() >= MAX_KEYS && !tats.contains_key(key) {
+            let now = i128::from(now.as_millis()) * 1_000_000;
             tats.retain(|_, tat| *tat > now); // a TAT in the past is a full bucket: forget it
         }
         let (decision, tat) = gcra(tats.get(key).copied(), quota, now);
@@ -173,6 +183,22 @@ mod tests {
 
     fn quota(rate: u32, secs: u64, burst: u32) -> Quota {
         Quota::new(rate, Duration::from_secs(secs), burst).unwrap()
+    }
+
+    #[test]
+    fn limits_of_thousands_per_second_still_limit() {
+        let l = RateLimiter::default();
+        let t0 = Timestamp::from_secs(1_000);
+        for rate in [1_500, 10_000, 1_000_000] {
+            let q = Quota::new(rate, Duration::from_secs(1), 10).unwrap();
+            let key = format!("k{rate}");
+            let allowed = (0..50).filter(|_| l.decide(&key, &q, t0).allowed()).count();
+            assert_eq!(allowed, 10, "{rate}/s: a burst of 10 at one instant");
+            let later = t0.plus(Duration::from_millis(1));
+            let refilled = (0..50).filter(|_| l.decide(&key, &q, later).allowed()).count();
+            let expected = (rate / 1000).min(10) as usize;
+            assert_eq!(refilled, expected, "{rate}/s: one millisecond refills rate/1000");
+        }
     }
 
     #[test]
