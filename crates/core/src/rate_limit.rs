@@ -195,9 +195,14 @@ mod tests {
             let allowed = (0..50).filter(|_| l.decide(&key, &q, t0).allowed()).count();
             assert_eq!(allowed, 10, "{rate}/s: a burst of 10 at one instant");
             let later = t0.plus(Duration::from_millis(1));
-            let refilled = (0..50).filter(|_| l.decide(&key, &q, later).allowed()).count();
+            let refilled = (0..50)
+                .filter(|_| l.decide(&key, &q, later).allowed())
+                .count();
             let expected = (rate / 1000).min(10) as usize;
-            assert_eq!(refilled, expected, "{rate}/s: one millisecond refills rate/1000");
+            assert_eq!(
+                refilled, expected,
+                "{rate}/s: one millisecond refills rate/1000"
+            );
         }
     }
 

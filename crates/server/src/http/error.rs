@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP: RFC 9457 problem documents with stable `type`s.
 //! Clients get coarse answers (never which token check failed); details go to the log.
 
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera::{Error, StoreErrorKind};
@@ -150,17 +150,22 @@ impl IntoResponse for ApiError {
             reset,
         } = self
         {
-            // RFC 9110 Retry-After, and the RateLimit-* fields of draft-ietf-httpapi-ratelimit-headers.
-            for (name, value) in [
-                (header::RETRY_AFTER, retry_after.max(1)),
-                (HeaderName::from_static("ratelimit-limit"), u64::from(limit)),
-                (HeaderName::from_static("ratelimit-remaining"), 0),
-                (HeaderName::from_static("ratelimit-reset"), reset.max(1)),
-            ] {
-                headers.insert(name, HeaderValue::from(value));
-            }
+            limited_headers(headers, retry_after, limit, reset);
         }
         with_error_headers(response)
+    }
+}
+
+/// RFC 9110 `Retry-After`, and the `RateLimit-*` fields of draft-ietf-httpapi-ratelimit-headers,
+/// on a 429 (whole seconds, at least one).
+pub(crate) fn limited_headers(headers: &mut HeaderMap, retry_after: u64, limit: u32, reset: u64) {
+    for (name, value) in [
+        (header::RETRY_AFTER, retry_after.max(1)),
+        (HeaderName::from_static("ratelimit-limit"), u64::from(limit)),
+        (HeaderName::from_static("ratelimit-remaining"), 0),
+        (HeaderName::from_static("ratelimit-reset"), reset.max(1)),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
     }
 }
 

@@ -19,6 +19,7 @@ mod wellknown;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub(crate) use error::limited_headers;
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 pub use health::metrics_only;
 pub use openapi::DOCUMENT as OPENAPI;

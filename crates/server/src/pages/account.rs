@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
 use tessera::store::User;
@@ -240,16 +240,9 @@ pub async fn change_password(
     )
     .await
     {
-        Ok(Attempt::Locked(wait)) => {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            let message = format!("Too many attempts. Try again in {minutes} minute(s).");
-            let mut response = page_for(&state, &s, &account, &csrf, Some(&message)).await;
-            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(tessera_axum::whole_seconds(wait).max(1)),
-            );
-            return response;
+        Ok(lock @ Attempt::Locked { .. }) => {
+            let page = page_for(&state, &s, &account, &csrf, Some(&lock.message())).await;
+            return lock.lock_out(page);
         }
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),

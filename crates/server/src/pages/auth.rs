@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use std::time::Duration;
 
 use tessera::store::User;
 use tessera::{
@@ -202,16 +201,16 @@ fn refuse(
     credentials_form(state, action, Some(message), status, None)
 }
 
-/// 429 with `Retry-After`: locked out of guessing (or of signing up) for `wait`.
-fn too_many(state: &AppState, form: &Submitted, action: &str, wait: Duration) -> Response {
-    let minutes = wait.as_secs().div_ceil(60).max(1);
-    let message = format!("Too many attempts. Try again in {minutes} minute(s).");
-    let mut response = refuse(state, form, action, StatusCode::TOO_MANY_REQUESTS, &message);
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(tessera_axum::whole_seconds(wait).max(1)),
-    );
-    response
+/// 429 with `Retry-After` and `RateLimit-*`: locked out of guessing (or of signing up).
+fn too_many(state: &AppState, form: &Submitted, action: &str, lock: &Attempt) -> Response {
+    let message = lock.message();
+    lock.lock_out(refuse(
+        state,
+        form,
+        action,
+        StatusCode::TOO_MANY_REQUESTS,
+        &message,
+    ))
 }
 
 /// Forms need the double-submit token (login CSRF); JSON bodies cannot be sent cross-site
@@ -266,7 +265,7 @@ pub async fn login(
     let ip = client_ip(client);
     let limits = &state.config.sign_in;
     match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &ip).await {
-        Ok(Attempt::Locked(wait)) => return too_many(&state, &form, "login", wait),
+        Ok(lock @ Attempt::Locked { .. }) => return too_many(&state, &form, "login", &lock),
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -406,8 +405,16 @@ pub async fn signup(
             .rate_limit(&key, &quota, SystemClock.now())
             .await
         {
-            Ok(RateDecision::Limited { retry_after, .. }) => {
-                return too_many(&state, &form, "signup", retry_after);
+            Ok(RateDecision::Limited {
+                retry_after,
+                reset_after,
+            }) => {
+                let lock = Attempt::Locked {
+                    retry_after,
+                    reset_after,
+                    limit: quota.burst(),
+                };
+                return too_many(&state, &form, "signup", &lock);
             }
             Ok(RateDecision::Allowed { .. }) => {}
             Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),

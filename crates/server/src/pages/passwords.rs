@@ -81,8 +81,16 @@ impl PasswordQueue {
 pub enum Attempt {
     /// Go on; wait this long first (grows with recent failures).
     Proceed(Duration),
-    /// Locked out for this long.
-    Locked(Duration),
+    /// Locked out: one more attempt after `retry_after`, the whole `limit` back after
+    /// `reset_after`.
+    Locked {
+        /// Until one more attempt is allowed.
+        retry_after: Duration,
+        /// Until the budget is full again.
+        reset_after: Duration,
+        /// The budget's burst.
+        limit: u32,
+    },
 }
 
 /// The budget an attempt spends besides the client IP's: a known device's own, or the one
@@ -113,7 +121,17 @@ pub async fn attempt(
     ] {
         let Some(quota) = quota else { continue };
         match store.rate_limit(&key, &quota, now).await? {
-            RateDecision::Limited { retry_after, .. } => return Ok(Attempt::Locked(retry_after)),
+            RateDecision::Limited {
+                retry_after,
+                reset_after,
+            } => {
+                let limit = quota.burst();
+                return Ok(Attempt::Locked {
+                    retry_after,
+                    reset_after,
+                    limit,
+                });
+            }
             RateDecision::Allowed { remaining, .. } => {
                 let used = quota.burst().saturating_sub(remaining + 1);
                 delay = delay.max(growing_delay(used));
@@ -121,6 +139,36 @@ pub async fn attempt(
         }
     }
     Ok(Attempt::Proceed(delay))
+}
+
+impl Attempt {
+    /// What a locked-out person is told.
+    pub fn message(&self) -> String {
+        let Attempt::Locked { retry_after, .. } = self else {
+            return String::new();
+        };
+        let minutes = retry_after.as_secs().div_ceil(60).max(1);
+        format!("Too many attempts. Try again in {minutes} minute(s).")
+    }
+
+    /// Makes `response` a 429 with `Retry-After` and `RateLimit-*`, as the API's are.
+    pub fn lock_out(&self, mut response: axum::response::Response) -> axum::response::Response {
+        if let Attempt::Locked {
+            retry_after,
+            reset_after,
+            limit,
+        } = *self
+        {
+            *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            crate::http::limited_headers(
+                response.headers_mut(),
+                tessera_axum::whole_seconds(retry_after),
+                limit,
+                tessera_axum::whole_seconds(reset_after),
+            );
+        }
+        response
+    }
 }
 
 /// Nothing for the first two attempts, then 250 ms doubling up to 4 s.
