@@ -222,6 +222,13 @@ async fn repeated_failures_lock_the_account_then_the_lock_ends_on_its_own() {
         (170..=180).contains(&wait),
         "one attempt every 3 minutes: {wait}"
     );
+    assert_eq!(
+        locked.header("ratelimit-limit"),
+        "5",
+        "as the API's 429s say it"
+    );
+    assert_eq!(locked.header("ratelimit-remaining"), "0");
+    assert!(locked.header("ratelimit-reset").parse::<u64>().unwrap() >= wait);
     // Unknown accounts lock the same way: the lockout says nothing about existence.
     for _ in 0..5 {
         sign_in(&app, &mut Jar::default(), "ghost", "wrong+password").await;
