@@ -19,8 +19,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use icu_normalizer::ComposingNormalizerBorrowed;
-use icu_properties::CodePointMapData;
-use icu_properties::props::GeneralCategory;
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 
 use crate::encoding::{b64_decode, b64_encode};
 use crate::{Error, random};
@@ -104,12 +104,16 @@ impl LoginName {
     /// long, holds spaces, or holds control, invisible formatting (zero-width, bidi
     /// overrides), line or paragraph separator, private-use or unassigned characters.
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        // Bound the work before any of it: normalization can expand a character elevenfold.
+        if raw.len() > 4 * MAX_LOGIN_BYTES {
+            return Err(Error::InvalidInput("a login name has 3 to 256 characters"));
+        }
         let raw = raw.trim();
         refuse_invisible(raw)?;
         let nfkc = ComposingNormalizerBorrowed::new_nfkc();
-        let name = nfkc
-            .normalize(&nfkc.normalize(raw).to_lowercase())
-            .into_owned();
+        // Lower-casing picks ς or σ by position; case folding, which this is, has only σ.
+        let lower = nfkc.normalize(raw).to_lowercase().replace('ς', "σ");
+        let name = nfkc.normalize(&lower).into_owned();
         refuse_invisible(&name)?;
         if name.chars().any(char::is_whitespace) {
             return Err(Error::InvalidInput("a login name cannot contain spaces"));
@@ -143,18 +147,25 @@ impl fmt::Debug for LoginName {
     }
 }
 
+/// Refuses what a person cannot see or that breaks a line: control, format, separator,
+/// private-use and unassigned characters, and every default-ignorable code point (variation
+/// selectors, the combining grapheme joiner, Hangul fillers…), which render as nothing whatever
+/// their category, plus the blank braille pattern, which renders as a space.
 fn refuse_invisible(text: &str) -> Result<(), Error> {
     let categories = CodePointMapData::<GeneralCategory>::new();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
     let invisible = text.chars().any(|c| {
-        matches!(
-            categories.get(c),
-            GeneralCategory::Control
-                | GeneralCategory::Format
-                | GeneralCategory::LineSeparator
-                | GeneralCategory::ParagraphSeparator
-                | GeneralCategory::PrivateUse
-                | GeneralCategory::Unassigned
-        )
+        ignorable.contains(c)
+            || c == '\u{2800}'
+            || matches!(
+                categories.get(c),
+                GeneralCategory::Control
+                    | GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+                    | GeneralCategory::PrivateUse
+                    | GeneralCategory::Unassigned
+            )
     });
     if invisible {
         return Err(Error::InvalidInput(
@@ -216,10 +227,26 @@ mod tests {
             "ali\u{7}ce",      // bell
             "ali\u{e000}ce",   // private use
             "ali\u{10ffff}ce", // noncharacter, unassigned
+            "ali\u{34f}ce",    // combining grapheme joiner (Mn, default-ignorable)
+            "alice\u{fe0f}",   // variation selector
+            "alice\u{e0100}",  // variation selector supplement
+            "ali\u{3164}ce",   // Hangul filler (Lo, default-ignorable)
+            "ali\u{ffa0}ce",   // halfwidth Hangul filler
+            "ali\u{115f}ce",   // Hangul choseong filler
+            "ali\u{180b}ce",   // Mongolian variation selector
+            "ali\u{17b4}ce",   // Khmer inherent vowel
+            "ali\u{2800}ce",   // blank braille pattern
         ] {
             let err = LoginName::parse(bad).unwrap_err();
             assert!(err.to_string().contains("cannot contain"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn greek_final_sigma_folds_like_any_sigma() {
+        let upper = LoginName::parse("ΑΛΙΣ").unwrap();
+        assert_eq!(upper, LoginName::parse("αλισ").unwrap());
+        assert_eq!(upper, LoginName::parse("αλις").unwrap());
     }
 
     #[test]
@@ -234,6 +261,10 @@ mod tests {
         assert!(LoginName::parse("   ").is_err());
         assert!(LoginName::parse(&"a".repeat(257)).is_err());
         assert!(LoginName::parse(&"a".repeat(256)).is_ok());
+        assert!(
+            LoginName::parse(&"\u{fdfa}".repeat(4096)).is_err(),
+            "bounded before work"
+        );
     }
 
     #[test]
