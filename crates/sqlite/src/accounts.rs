@@ -76,22 +76,34 @@ pub(crate) fn set_password(
 }
 
 /// Migration 4: every account of the old `users` table (keyed by the name its owner typed)
-/// gets a fresh random id and keeps its password; the name is normalized as sign-in now
-/// normalizes what people type, or kept as it was if that would clash or is refused.
+/// gets a fresh random id and keeps its password. Names already in today's normal form keep
+/// it first (they are what people type); any other takes its normal form if free, else stays
+/// as it was. No account is ever dropped: a name that fits nowhere fails the migration.
 pub(crate) fn move_users_to_accounts(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let old: Vec<(String, String, i64)> = tx
         .prepare("SELECT user_id, password, created_at FROM users ORDER BY created_at")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    let normal = |name: &str| LoginName::parse(name).ok().map(|l| l.to_string());
+    let (settled, others): (Vec<_>, Vec<_>) = old
+        .into_iter()
+        .partition(|(name, _, _)| normal(name).as_deref() == Some(name.as_str()));
     let mut insert = tx.prepare(
         "INSERT OR IGNORE INTO accounts (id, login, password, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (name, password, created_at) in old {
+    for (name, password, created_at) in settled.into_iter().chain(others) {
         let id = AccountId::generate()
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let normalized = LoginName::parse(&name).map_or_else(|_| name.clone(), |l| l.to_string());
-        if insert.execute(params![id.as_str(), normalized, password, created_at])? == 0 {
-            insert.execute(params![id.as_str(), name, password, created_at])?;
+        let moved = [normal(&name), Some(name.clone())]
+            .into_iter()
+            .flatten()
+            .map(|login| insert.execute(params![id.as_str(), login, password, created_at]))
+            .find(|n| !matches!(n, Ok(0)))
+            .transpose()?;
+        if moved.is_none() {
+            return Err(rusqlite::Error::ToSqlConversionFailure(
+                format!("account {name:?} clashes with another after normalization").into(),
+            ));
         }
     }
     tx.execute_batch("DROP TABLE users")

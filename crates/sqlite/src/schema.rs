@@ -130,10 +130,11 @@ mod tests {
         }
         conn.pragma_update(None, "user_version", 3).unwrap();
         let hash = PasswordHash::new("alice's password").unwrap();
-        for name in ["alice", "bob smith"] {
+        // "ａｌｉｃｅ" normalizes to "alice" too, but "alice" is what people type: it keeps it.
+        for (name, created) in [("ａｌｉｃｅ", 1), ("alice", 2), ("bob smith", 3)] {
             conn.execute(
-                "INSERT INTO users (user_id, password, created_at) VALUES (?1, ?2, 1)",
-                [name, hash.as_str()],
+                "INSERT INTO users (user_id, password, created_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![name, hash.as_str(), created],
             )
             .unwrap();
         }
@@ -143,6 +144,11 @@ mod tests {
             .unwrap();
         assert!(AccountId::is_reserved(alice.id.as_str()));
         assert!(alice.password.verify("alice's password"));
+        assert_eq!(
+            alice.created_at.as_millis(),
+            2,
+            "the account named alice, not the look-alike"
+        );
         assert_eq!(
             accounts::get_user(&conn, &alice.id).unwrap().unwrap(),
             alice
@@ -154,6 +160,17 @@ mod tests {
             bob.id, alice.id,
             "a name today's rules refuse is kept, not lost"
         );
+        let wide = accounts::find_user(&conn, &LoginName::from_stored("ａｌｉｃｅ".into()))
+            .unwrap()
+            .unwrap();
+        assert!(
+            ![&alice.id, &bob.id].contains(&&wide.id),
+            "the look-alike is kept apart"
+        );
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 3, "no account is dropped");
         let old: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE name = 'users'",
