@@ -18,12 +18,6 @@ use tessera::{
     Timestamp, Validation,
 };
 
-/// One key-encryption key for the whole bench, so keysets saved by a manager can be read back.
-fn bench_sealer() -> &'static tessera::Sealer {
-    static SEALER: std::sync::OnceLock<tessera::Sealer> = std::sync::OnceLock::new();
-    SEALER.get_or_init(|| tessera::Sealer::ephemeral().unwrap())
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -39,7 +33,6 @@ fn manager(
         ServerSecret::generate().unwrap(),
     );
     settings.rotation.algorithm = alg;
-    settings.sealer = Some(bench_sealer().clone());
     let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
     rt.block_on(SessionManager::start(MemoryStore::new(), clock, settings))
         .unwrap()
@@ -52,8 +45,7 @@ fn key_of(m: &SessionManager<MemoryStore, ManualClock>, alg: Algorithm) -> Verif
         .unwrap()
         .block_on(m.store().load_keyset());
     let (keyset, _) =
-        tessera::jwt::Keyset::from_document(&doc.unwrap().unwrap().document, bench_sealer())
-            .unwrap();
+        tessera::jwt::Keyset::from_document(&doc.unwrap().unwrap().document, None).unwrap();
     let key = keyset.active().unwrap();
     assert_eq!(key.algorithm(), alg);
     key.verifying_key().clone()

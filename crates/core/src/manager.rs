@@ -31,12 +31,11 @@ use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
     AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshState, RefreshToken,
-    RevokeReason, RevokedView, Sealer, Session, SessionId, Timestamp, TokenHash, TokenRejection,
-    random,
+    RevokeReason, RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
 use keys::KeyRing;
-pub use keys::KeySummary;
+pub use keys::{KeySummary, SEALED_SETTING};
 
 pub use issued::{AccessToken, Issued, NewSession};
 use issued::{validate_claims, validate_data, validate_new};
@@ -56,7 +55,6 @@ pub struct SessionManager<S, C> {
     view: RevokedView,
     csrf: Csrf,
     devices: KnownDevices,
-    sealer: Sealer,
 }
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
@@ -88,10 +86,6 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let chain = Chain::new(&settings.secret);
         let csrf = Csrf::new(&settings.secret);
         let devices = KnownDevices::new(&settings.secret);
-        let sealer = match &settings.sealer {
-            Some(sealer) => sealer.clone(),
-            None => Sealer::ephemeral()?,
-        };
         Ok(Self {
             store,
             clock,
@@ -101,7 +95,6 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             view,
             csrf,
             devices,
-            sealer,
         })
     }
 

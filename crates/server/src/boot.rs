@@ -4,7 +4,7 @@
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use tessera::{
@@ -85,8 +85,20 @@ pub async fn manager(
     store: AnyStore,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Manager> {
-    let sealer = sealer(config)?;
-    let secret = server_secret(&store, &sealer, false).await?;
+    let (sealer, created) = open_sealer(config)?;
+    let secret = match (server_secret(&store, &sealer, false).await, created) {
+        (Ok(secret), _) => secret,
+        (Err(e), Some(path)) => {
+            // A key made just now cannot open what an older one sealed: the file was lost.
+            let _ = std::fs::remove_file(&path);
+            return Err(e.context(format!(
+                "{} was missing, but the store holds values sealed under a key-encryption key: \
+                 restore that file (or set key_encryption_key)",
+                path.display()
+            )));
+        }
+        (Err(e), None) => return Err(e),
+    };
     let issuer = shared_issuer(config, &store).await?;
     let validation = config.validation.clone().with_issuer(issuer);
     let mut settings = Settings::new(validation, secret);
@@ -145,6 +157,12 @@ async fn server_secret(
     let fresh = ServerSecret::generate()?;
     let sealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, fresh.expose_bytes())?;
     let stored = store.init_setting(SECRET_SETTING, &sealed).await?;
+    let marked = store.get_setting(tessera::SEALED_SETTING).await?.is_some();
+    anyhow::ensure!(
+        Sealer::is_sealed(&stored) || !marked,
+        "the server secret is in clear in a store whose secrets are sealed: someone with write \
+         access to the store put it there; restore it from a backup"
+    );
     let bytes = if Sealer::is_sealed(&stored) {
         sealer
             .open(SECRET_PURPOSE, SECRET_SETTING, &stored)
@@ -159,6 +177,9 @@ async fn server_secret(
         let resealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, &bytes)?;
         store.put_setting(SECRET_SETTING, &resealed).await?;
         tracing::info!(kek = %sealer.current().fingerprint(), "sealed the server secret");
+    }
+    if !marked {
+        store.init_setting(tessera::SEALED_SETTING, b"1").await?;
     }
     Ok(ServerSecret::from_bytes(bytes))
 }
@@ -183,25 +204,33 @@ pub async fn reseal(config: &Config) -> anyhow::Result<String> {
 /// # Errors
 /// Unreadable or malformed key files.
 pub fn sealer(config: &Config) -> anyhow::Result<Sealer> {
+    open_sealer(config).map(|(sealer, _)| sealer)
+}
+
+/// [`sealer`], and the key file's path when this call made it.
+fn open_sealer(config: &Config) -> anyhow::Result<(Sealer, Option<PathBuf>)> {
     if let Some(kek) = &config.key_encryption_key {
-        return Ok(Sealer::new(
-            kek.clone(),
-            config.previous_key_encryption_keys.clone(),
-        ));
+        let previous = config.previous_key_encryption_keys.clone();
+        return Ok((Sealer::new(kek.clone(), previous), None));
     }
     let path = config.data_dir.join(KEK_FILE);
-    let current = match read_kek(&path)? {
-        Some(kek) => kek,
+    let (current, created) = match read_kek(&path)? {
+        Some(kek) => (kek, None),
         None => {
             let kek = KeyEncryptionKey::generate()?;
-            write_private(&path, &kek.expose())?;
-            tracing::info!(path = %path.display(), kek = %kek.fingerprint(), "created the key-encryption key");
-            kek
+            if create_private(&path, &kek.expose())? {
+                tracing::info!(path = %path.display(), kek = %kek.fingerprint(), "created the key-encryption key");
+                (kek, Some(path.clone()))
+            } else {
+                // Another process (a second first start) made it a moment ago: use theirs.
+                let theirs = read_kek(&path)?.context("the key-encryption key file vanished")?;
+                (theirs, None)
+            }
         }
     };
     let mut previous = config.previous_key_encryption_keys.clone();
     previous.extend(read_kek(&next_kek_path(config))?);
-    Ok(Sealer::new(current, previous))
+    Ok((Sealer::new(current, previous), created))
 }
 
 /// Where `tessera keys rewrap` puts the new key until everything is sealed under it.
@@ -303,6 +332,36 @@ fn in_force(hash: &TokenHash, from: &str) {
         .map(|b| format!("{b:02x}"))
         .collect();
     tracing::info!(fingerprint = %fingerprint, from, "admin API key in force");
+}
+
+/// Creates `path` with `text`, readable only by its owner (0600), only if it does not exist;
+/// returns whether it did. The file and its directory are synced before returning.
+fn create_private(path: &Path, text: &str) -> anyhow::Result<bool> {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    };
+    writeln!(file, "{text}")?;
+    file.sync_all()?;
+    sync_dir(path)?;
+    Ok(true)
+}
+
+/// Makes a file's creation or renaming durable: syncs the directory that holds it.
+///
+/// # Errors
+/// When the directory cannot be opened or synced.
+pub fn sync_dir(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Writes `text` to `path` readable only by its owner (0600), replacing any old file.

@@ -106,6 +106,7 @@ async fn rewrap(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
         None => {
             let kek = KeyEncryptionKey::generate()?;
             boot::write_private(&next_path, &kek.expose())?;
+            boot::sync_dir(&next_path)?;
             kek
         }
     };
@@ -115,6 +116,7 @@ async fn rewrap(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
     boot::reseal(&moving).await?;
     std::fs::rename(&next_path, &current_path)
         .with_context(|| format!("cannot replace {}", current_path.display()))?;
+    boot::sync_dir(&current_path)?;
     writeln!(
         out,
         "sealed under key-encryption key {} and replaced {}; restart the server",

@@ -210,11 +210,11 @@ impl Keyset {
     }
 
     /// Serialises the keyset for a store: public facts in clear, each private key sealed
-    /// under `sealer` for the slot (`signing-key`, its kid).
+    /// under `sealer` for the slot (`signing-key`, its kid), or in clear without one.
     ///
     /// # Errors
     /// [`Error::Crypto`] or [`Error::Random`] if sealing fails.
-    pub fn to_document(&self, sealer: &Sealer) -> Result<Vec<u8>, Error> {
+    pub fn to_document(&self, sealer: Option<&Sealer>) -> Result<Vec<u8>, Error> {
         let stored = self
             .entries
             .iter()
@@ -223,8 +223,8 @@ impl Keyset {
         serde_json::to_vec(&stored).map_err(|_| Error::Crypto)
     }
 
-    /// Reads a keyset written by [`Keyset::to_document`], and whether it should be written
-    /// again because a key is in clear (stored before sealing existed). A key sealed under a
+    /// Reads a keyset written by [`Keyset::to_document`], and whether any key in it is in
+    /// clear (written without a sealer, or before sealing existed). A key sealed under a
     /// previous KEK opens and is left as it is: moving it is [`SessionManager::reseal_keys`]'
     /// job, run once every node has the new KEK.
     ///
@@ -232,7 +232,7 @@ impl Keyset {
     ///
     /// # Errors
     /// [`Error::InvalidKey`] if the document or any key in it does not parse or open.
-    pub fn from_document(bytes: &[u8], sealer: &Sealer) -> Result<(Self, bool), Error> {
+    pub fn from_document(bytes: &[u8], sealer: Option<&Sealer>) -> Result<(Self, bool), Error> {
         let stored: Vec<StoredKey> =
             serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
         let mut clear = false;
@@ -273,25 +273,34 @@ struct StoredKey {
 }
 
 impl StoredKey {
-    fn seal(e: &KeyEntry, sealer: &Sealer) -> Result<Self, Error> {
+    fn seal(e: &KeyEntry, sealer: Option<&Sealer>) -> Result<Self, Error> {
         let kid = e.key.kid().to_owned();
-        let sealed = sealer.seal(SIGNING_KEY, &kid, e.key.material())?;
+        let (sealed, material) = match sealer {
+            Some(s) => (
+                Some(b64_encode(&s.seal(SIGNING_KEY, &kid, e.key.material())?)),
+                None,
+            ),
+            None => (None, Some(b64_encode(e.key.material()))),
+        };
         Ok(Self {
             kid,
             alg: e.key.algorithm(),
             state: e.state,
             since: e.since,
-            sealed: Some(b64_encode(&sealed)),
-            material: None,
+            sealed,
+            material,
         })
     }
 
     /// The entry, and whether it was sealed (not in clear).
-    fn into_entry(self, sealer: &Sealer) -> Result<(KeyEntry, bool), Error> {
+    fn into_entry(self, sealer: Option<&Sealer>) -> Result<(KeyEntry, bool), Error> {
         let bad = || Error::InvalidKey("keyset document");
         let (material, current) = match (self.sealed, self.material) {
             (Some(sealed), None) => {
                 let sealed = b64_decode(&sealed).ok_or_else(bad)?;
+                let sealer = sealer.ok_or(Error::InvalidKey(
+                    "the signing keys are sealed: configure the key-encryption key",
+                ))?;
                 (sealer.open(SIGNING_KEY, &self.kid, &sealed)?, true)
             }
             (None, Some(clear)) => (b64_decode(&clear).ok_or_else(bad)?, false),
@@ -435,8 +444,8 @@ mod tests {
         )
         .unwrap();
         let sealer = Sealer::ephemeral().unwrap();
-        let doc = ks.to_document(&sealer).unwrap();
-        let (back, stale) = Keyset::from_document(&doc, &sealer).unwrap();
+        let doc = ks.to_document(Some(&sealer)).unwrap();
+        let (back, stale) = Keyset::from_document(&doc, Some(&sealer)).unwrap();
         assert!(!stale);
         assert_eq!(states(&back), states(&ks));
         let sig = ks.active().unwrap().sign(b"m").unwrap();
@@ -448,11 +457,18 @@ mod tests {
         let material = b64_encode(ks.active().unwrap().material());
         assert!(!format!("{ks:?}").contains(&material));
         assert!(!String::from_utf8_lossy(&doc).contains(&material), "sealed");
-        assert!(Keyset::from_document(b"[{}]", &sealer).is_err());
+        assert!(Keyset::from_document(b"[{}]", Some(&sealer)).is_err());
         assert!(
-            Keyset::from_document(&doc, &Sealer::ephemeral().unwrap()).is_err(),
+            Keyset::from_document(&doc, Some(&Sealer::ephemeral().unwrap())).is_err(),
             "another KEK opens nothing"
         );
+        assert!(Keyset::from_document(&doc, None).is_err(), "nor no KEK");
+        let clear = ks.to_document(None).unwrap();
+        assert!(
+            String::from_utf8_lossy(&clear).contains(&material),
+            "without a sealer"
+        );
+        assert!(Keyset::from_document(&clear, None).unwrap().1, "in clear");
     }
 
     #[test]
@@ -466,7 +482,7 @@ mod tests {
         }]);
         let sealer = Sealer::ephemeral().unwrap();
         let (back, stale) =
-            Keyset::from_document(&serde_json::to_vec(&legacy).unwrap(), &sealer).unwrap();
+            Keyset::from_document(&serde_json::to_vec(&legacy).unwrap(), Some(&sealer)).unwrap();
         assert!(stale, "must be re-saved sealed");
         assert_eq!(back.entries[0].key.kid(), e.key.kid());
     }

@@ -43,6 +43,10 @@ pub struct KeySummary {
     pub since: crate::Timestamp,
 }
 
+/// The setting that marks a store whose secrets are sealed: from then on, one found in clear
+/// was put there by someone else and is refused.
+pub const SEALED_SETTING: &str = "sealed-at-rest";
+
 /// Attempts at a keyset compare-and-save before giving up (another node keeps winning).
 const SAVE_ATTEMPTS: usize = 5;
 
@@ -87,23 +91,33 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             self.install(keyset);
             return Ok(false);
         }
+        let sealer = self.settings.sealer.as_ref();
         for _ in 0..SAVE_ATTEMPTS {
             let stored = self.store.load_keyset().await?;
-            let (mut keyset, stale) = match &stored {
-                Some(s) => Keyset::from_document(&s.document, &self.sealer)?,
+            let (mut keyset, clear) = match &stored {
+                Some(s) => Keyset::from_document(&s.document, sealer)?,
                 None => (Keyset::new(), false),
             };
+            if clear && sealer.is_some() && self.store.get_setting(SEALED_SETTING).await?.is_some()
+            {
+                return Err(Error::InvalidKey(
+                    "a signing key is in clear in a store whose keys are sealed: a planted key?",
+                ));
+            }
             let active_before = keyset.active().map(|k| k.kid().to_owned());
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
             // Keys in clear (stored before sealing existed) are sealed now.
-            if changed || stale {
-                let document = keyset.to_document(&self.sealer)?;
+            if changed || (clear && sealer.is_some()) {
+                let document = keyset.to_document(sealer)?;
                 if !self
                     .store
                     .save_keyset(stored.map(|s| s.version), &document)
                     .await?
                 {
                     continue; // another node saved first: start again from its keyset
+                }
+                if sealer.is_some() {
+                    self.store.init_setting(SEALED_SETTING, b"1").await?;
                 }
             }
             let active = keyset.active().map(|k| k.kid().to_owned());

@@ -16,9 +16,10 @@ pub struct Settings {
     pub rotation: RotationPolicy,
     /// The root secret for refresh chains and CSRF (shared by all nodes).
     pub secret: ServerSecret,
-    /// Seals private signing keys before they reach the store. `None` (the default): a
-    /// key-encryption key made when the manager starts and lost when it stops, right for an
-    /// in-memory store only; set a lasting one for any store that outlives the process.
+    /// Seals private signing keys before they reach the store. `None` (the default) stores
+    /// them in clear, as an in-memory store or a test may; any store that outlives the process
+    /// should have one (the server always sets it). Once a store holds sealed keys, a manager
+    /// refuses keys found in clear there (a planted key) and one without the sealer opens none.
     pub sealer: Option<Sealer>,
     /// An operator-supplied HS256 secret (at least 32 bytes) to sign with instead of rotating,
     /// generated keys. All nodes and verifiers must share it. Requires `rotation.algorithm`

@@ -760,6 +760,35 @@ fn secrets_are_sealed_at_rest_and_rewrapped() {
     );
     let (status, _) = post(&server, &key, "/v1/sessions/verify", &body);
     assert_eq!(status, 200, "tokens signed before the move still verify");
+    drop(server);
+    // A lost key file is said to be lost, not silently replaced by a new, useless key.
+    let kept = std::fs::read_to_string(&kek_path).unwrap();
+    std::fs::remove_file(&kek_path).unwrap();
+    let (ok, _, err) = cli(&dir, &[], &["keys", "list"]);
+    assert!(!ok && err.contains("was missing"), "{err}");
+    assert!(!kek_path.exists(), "no new key file left behind");
+    std::fs::write(&kek_path, kept).unwrap();
+    assert!(
+        cli(&dir, &[], &["keys", "list"]).0,
+        "the restored file opens everything"
+    );
+    // Someone with write access plants a server secret in clear: refused.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tessera::Store;
+        let store = tessera_sqlite::SqliteStore::open(data.join("tessera.db")).unwrap();
+        store
+            .put_setting("server-secret", &[7u8; 32])
+            .await
+            .unwrap();
+    });
+    let (ok, _, err) = cli(&dir, &[], &["keys", "list"]);
+    assert!(
+        !ok && err.contains("in clear in a store whose secrets are sealed"),
+        "{err}"
+    );
 }
 
 /// Every private key and the server secret in the database, opened with `kek`.

@@ -124,6 +124,7 @@ pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: 
     let old = f.another_node().await;
     let issued = f.login("alice").await;
     let new_kek = KeyEncryptionKey::generate().unwrap();
+    let new_kek_copy = new_kek.clone();
     let moved = f
         .node_with(|s| {
             let old_kek = s.sealer.as_ref().unwrap().current().clone();
@@ -152,6 +153,31 @@ pub async fn private_keys_are_sealed_at_rest<S: Store + Clone + 'static>(store: 
         .await
         .unwrap();
     assert_eq!(only_new.jwks(), old.jwks());
+
+    // Someone with write access plants a keyset in clear (their own key): refused.
+    let elsewhere = tessera::MemoryStore::new();
+    let clear_node = tessera::SessionManager::start(
+        elsewhere.clone(),
+        f.clock.clone(),
+        tessera::Settings::new(
+            tessera::Validation::new("https://x", "api"),
+            tessera::ServerSecret::generate().unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    drop(clear_node);
+    let planted = elsewhere.load_keyset().await.unwrap().unwrap().document;
+    assert!(String::from_utf8_lossy(&planted).contains("\"material\""));
+    let version = f.store.load_keyset().await.unwrap().unwrap().version;
+    assert!(f.store.save_keyset(Some(version), &planted).await.unwrap());
+    let err = f
+        .node_with(|s| s.sealer = Some(Sealer::new(new_kek_copy.clone(), Vec::new())))
+        .await;
+    assert!(
+        matches!(err, Err(tessera::Error::InvalidKey(why)) if why.contains("planted")),
+        "a key in clear where keys are sealed is refused"
+    );
 }
 
 /// Named keys: unique names, hashes only, use recorded forward only, and a revocation that
