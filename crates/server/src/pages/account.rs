@@ -228,7 +228,7 @@ pub async fn change_password(
         let message = "Use a new password of 8 to 256 characters.";
         return page_for(&state, &s, &account, &csrf, Some(message)).await;
     }
-    let device = devices::recognise(&state, &headers, &account.id);
+    let device = devices::recognise(&state, &headers, &account);
     let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
     let limits = &state.config.sign_in;
     match passwords::attempt(
@@ -280,17 +280,24 @@ pub async fn change_password(
             .await?;
         m.rotate_cookie(&s).await
     };
-    match done.await {
-        Ok(cookie) => (
-            [(
-                header::SET_COOKIE,
-                state.tessera.cookie_settings().set(&cookie),
-            )],
-            Redirect::to("/auth/account"),
-        )
-            .into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    let Ok(cookie) = done.await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let mut response = Redirect::to("/auth/account").into_response();
+    let set = response.headers_mut();
+    set.append(
+        header::SET_COOKIE,
+        state.tessera.cookie_settings().set(&cookie),
+    );
+    // The new password ends every device mark of the account; this browser gets a new one.
+    let changed = User {
+        password: hash,
+        ..account
+    };
+    if let Some(known) = devices::remember(&state, &headers, &changed) {
+        set.append(header::SET_COOKIE, known);
     }
+    response
 }
 
 #[cfg(test)]

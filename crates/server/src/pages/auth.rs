@@ -261,7 +261,7 @@ pub async fn login(
     };
     let device = account
         .as_ref()
-        .and_then(|a| devices::recognise(&state, &headers, &a.id));
+        .and_then(|a| devices::recognise(&state, &headers, a));
     let ip = client_ip(client);
     let limits = &state.config.sign_in;
     match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &ip).await {
@@ -360,7 +360,7 @@ async fn sign_in(
     };
     let cookies = response.headers_mut();
     cookies.append(header::SET_COOKIE, set);
-    if let Some(known) = devices::remember(state, &account.id) {
+    if let Some(known) = devices::remember(state, headers, account) {
         cookies.append(header::SET_COOKIE, known);
     }
     response

@@ -93,13 +93,28 @@ pub enum Attempt {
     },
 }
 
-/// The budget an attempt spends besides the client IP's: a known device's own, or the one
-/// every unknown device shares for this login name (unknown accounts alike, so lockouts
-/// reveal nothing).
+/// The budget an attempt spends: a known device's own, or the one every unknown device shares
+/// for this login name (unknown accounts alike, so lockouts reveal nothing).
 fn budget(config: &SignIn, login: &LoginName, device: Option<&str>) -> (String, Option<Quota>) {
     match device {
         Some(id) => (format!("signin:device:{id}"), config.per_device),
         None => (format!("signin:user:{login}"), config.per_account),
+    }
+}
+
+/// Every budget an attempt spends. A known device spends only its own: neither strangers
+/// guessing at the account nor neighbours behind the same address (a NAT, a proxy) can lock
+/// its owner out.
+fn budgets(
+    config: &SignIn,
+    login: &LoginName,
+    device: Option<&str>,
+    ip: &str,
+) -> Vec<(String, Option<Quota>)> {
+    let own = budget(config, login, device);
+    match device {
+        Some(_) => vec![own],
+        None => vec![own, (format!("signin:ip:{ip}"), config.per_client)],
     }
 }
 
@@ -115,10 +130,7 @@ pub async fn attempt(
     let now = SystemClock.now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
-    for (key, quota) in [
-        budget(config, login, device),
-        (format!("signin:ip:{ip}"), config.per_client),
-    ] {
+    for (key, quota) in budgets(config, login, device, ip) {
         let Some(quota) = quota else { continue };
         match store.rate_limit(&key, &quota, now).await? {
             RateDecision::Limited {

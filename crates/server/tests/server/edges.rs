@@ -537,3 +537,48 @@ async fn metrics_can_move_to_their_own_address() {
         .await
         .assert_problem(404, "not-found");
 }
+
+/// A known device spends only its own budget: a neighbour behind the same address (NAT,
+/// proxy) exhausting the address's budget does not lock its owner out; one browser remembers
+/// several accounts; a change of password ends every other browser's mark.
+#[tokio::test]
+async fn known_devices_survive_shared_addresses_and_second_accounts_but_not_a_new_password() {
+    let app = App::with("signup = \"open\"\nsignin_client_limit = \"2/h:2\"").await;
+    let mut laptop = Jar::default();
+    sign_up(&app, &mut laptop, "alice", "correct+horse+battery").await;
+    sign_up(&app, &mut Jar::default(), "bob", "bob+password+1").await;
+    let r = sign_in(&app, &mut laptop, "bob", "bob+password+1").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let mut phone = Jar::default();
+    sign_in(&app, &mut phone, "alice", "correct+horse+battery").await;
+    // The neighbour's guesses use up the address's budget (all these come from 127.0.0.1).
+    for _ in 0..3 {
+        sign_in(&app, &mut Jar::default(), "carol", "wrong+password").await;
+    }
+    let stranger = sign_in(&app, &mut Jar::default(), "alice", "correct+horse+battery").await;
+    assert_eq!(
+        stranger.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is spent"
+    );
+    for (user, password) in [
+        ("bob", "bob+password+1"),
+        ("alice", "correct+horse+battery"),
+    ] {
+        let r = sign_in(&app, &mut laptop, user, password).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{user} from the laptop");
+    }
+    // Alice changes her password on the laptop: the phone's mark is worth nothing now.
+    let csrf = csrf_of(&get(&app, &mut laptop, "/auth/account").await.text);
+    let body = format!("_csrf={csrf}&current=correct+horse+battery&new=even+better+password");
+    let r = post_form(&app, &mut laptop, "/auth/password", &body).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = sign_in(&app, &mut phone, "alice", "even+better+password").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "a stranger again");
+    let r = sign_in(&app, &mut laptop, "alice", "even+better+password").await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the laptop was marked anew"
+    );
+}
