@@ -44,8 +44,8 @@ pub use device::KnownDevices;
 pub use error::{Error, RefreshRejection, StoreError, StoreErrorKind, TokenRejection};
 pub use jwt::{AccessClaims, Algorithm, RotationPolicy, Validation};
 pub use manager::{
-    AccessToken, Hs256Secret, Issued, KeySummary, NewSession, SEALED_SETTING, SessionManager,
-    Settings,
+    AccessToken, BOOTSTRAP_KEY_NAME, Hs256Secret, Issued, KeySummary, NewSession, SEALED_SETTING,
+    SessionManager, Settings,
 };
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordHash, check_length as check_password_length,

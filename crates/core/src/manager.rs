@@ -16,6 +16,7 @@
 //! ```
 
 mod api_keys;
+pub use api_keys::BOOTSTRAP_KEY_NAME;
 mod audit;
 mod browser;
 mod issued;

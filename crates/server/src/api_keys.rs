@@ -18,9 +18,14 @@ use tessera::{ApiKey, ApiScope, Clock, SystemClock, Timestamp, TokenHash};
 use crate::boot::Manager;
 
 /// The client id of the bootstrap admin key in HTTP Basic authentication.
-pub const BOOTSTRAP_NAME: &str = "admin";
+pub const BOOTSTRAP_NAME: &str = tessera::BOOTSTRAP_KEY_NAME;
 /// Longest gap between reloads forced by unknown keys.
 const MISS_RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// A named key cannot be vouched for: this node has not read the revocation feed recently
+/// enough to know it was not revoked elsewhere (the store is out of reach).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale;
 
 /// Who called: the key's name and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +58,16 @@ impl ApiKeys {
 
     /// The caller presenting `key` (and, with HTTP Basic, claiming the name `client_id`), or
     /// `None`. A wrong key, a wrong name and a revoked key are one answer.
+    ///
+    /// # Errors
+    /// [`Stale`] for a named key while this node's revocation view is stale: like tokens,
+    /// keys fail closed when a revocation could have been missed.
     pub async fn authenticate(
         &self,
         manager: &Manager,
         key: &ApiKey,
         client_id: Option<&str>,
-    ) -> Option<Caller> {
+    ) -> Result<Option<Caller>, Stale> {
         let hash = key.hash();
         let mut found = self.find(&hash);
         if found.is_none() && self.may_reload_on_miss() {
@@ -67,17 +76,23 @@ impl ApiKeys {
             }
             found = self.find(&hash);
         }
-        let caller = found.filter(|_| !manager.is_api_key_revoked(&hash))?;
+        let Some(caller) = found.filter(|_| !manager.is_api_key_revoked(&hash)) else {
+            return Ok(None);
+        };
         if client_id.is_some_and(|id| id != caller.name) {
-            return None;
+            return Ok(None);
         }
         if caller.name != BOOTSTRAP_NAME {
+            let now = SystemClock.now();
+            if !manager.revoked_view().is_current(now) {
+                return Err(Stale);
+            }
             self.used
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(caller.name.clone(), (hash, SystemClock.now()));
+                .insert(caller.name.clone(), (hash, now));
         }
-        Some(caller)
+        Ok(Some(caller))
     }
 
     /// Compares `hash` with every key, without stopping at a match, in constant time each.

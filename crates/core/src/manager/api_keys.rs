@@ -88,8 +88,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     }
 }
 
+/// The name of the bootstrap admin key (its HTTP Basic client id): no named key may take it.
+pub const BOOTSTRAP_KEY_NAME: &str = "admin";
+
 /// Names are identifiers people type and scripts pass around: letters, digits, `.`, `_`, `-`.
 fn validate_name(name: &str) -> Result<(), Error> {
+    if name == BOOTSTRAP_KEY_NAME {
+        return Err(Error::InvalidInput(
+            "the name admin belongs to the bootstrap admin key",
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME
         && name

@@ -12,7 +12,7 @@ use tessera::{ApiKey, ApiScope};
 use tessera_axum::bearer_token;
 
 use super::error::{ApiError, OAuthError};
-use crate::api_keys::Caller;
+use crate::api_keys::{Caller, Stale};
 use crate::state::AppState;
 
 /// The key (and, with Basic, the client id it claims) from the one `Authorization` header.
@@ -35,19 +35,26 @@ fn credentials(headers: &HeaderMap) -> Option<(ApiKey, Option<String>)> {
 }
 
 /// The caller, if it presents a key (live on every node's feed) whose scope allows `needed`.
-async fn caller(state: &AppState, headers: &HeaderMap, needed: ApiScope) -> Option<Caller> {
-    let (key, client_id) = credentials(headers)?;
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: ApiScope,
+) -> Result<Option<Caller>, Stale> {
+    let Some((key, client_id)) = credentials(headers) else {
+        return Ok(None);
+    };
     let caller = state
         .api_keys
         .authenticate(&state.manager, &key, client_id.as_deref())
         .await?;
-    caller.scope.allows(needed).then_some(caller)
+    Ok(caller.filter(|c| c.scope.allows(needed)))
 }
 
 async fn api(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
     match caller(&state, req.headers(), needed).await {
-        Some(_) => next.run(req).await,
-        None => {
+        Ok(Some(_)) => next.run(req).await,
+        Err(Stale) => ApiError::Unavailable.into_response(),
+        Ok(None) => {
             tracing::info!(
                 scope = needed.as_str(),
                 "API key missing, wrong or of too narrow a scope"
@@ -59,8 +66,9 @@ async fn api(state: AppState, req: Request, next: Next, needed: ApiScope) -> Res
 
 async fn oauth(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
     match caller(&state, req.headers(), needed).await {
-        Some(_) => next.run(req).await,
-        None => {
+        Ok(Some(_)) => next.run(req).await,
+        Err(Stale) => OAuthError::Unavailable.into_response(),
+        Ok(None) => {
             tracing::info!(
                 scope = needed.as_str(),
                 "OAuth client authentication failed"

@@ -247,6 +247,15 @@ impl IntoResponse for OAuthError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
-        with_error_headers((status, axum::Json(json!({ "error": code }))).into_response())
+        let mut response =
+            with_error_headers((status, axum::Json(json!({ "error": code }))).into_response());
+        if self == Self::InvalidClient {
+            // RFC 6749 §5.2: name the client authentication scheme; both are accepted.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\", Bearer"),
+            );
+        }
+        response
     }
 }

@@ -452,6 +452,11 @@ async fn oauth_clients_use_basic_authentication() {
     let wrong_name = post(basic("billing", &verify)).await;
     let wrong_key = post(basic("orders", &app.key)).await;
     let garbage = post(basic("orders", "tsk_nope")).await;
+    assert_eq!(
+        wrong_name.header("www-authenticate"),
+        "Basic realm=\"tessera\", Bearer",
+        "RFC 6749 §5.2 names the scheme"
+    );
     for r in [&wrong_name, &wrong_key, &garbage] {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.text, wrong_name.text, "one answer for every wrong part");
@@ -484,6 +489,13 @@ async fn keys_are_listed_and_revoked_everywhere() {
         Method::POST,
         "/v1/api-keys",
         r#"{"name":"x","scope":"root"}"#,
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    a.json(
+        Method::POST,
+        "/v1/api-keys",
+        r#"{"name":"admin","scope":"verify"}"#,
     )
     .await
     .assert_problem(400, "invalid-request");
@@ -581,4 +593,36 @@ async fn known_devices_survive_shared_addresses_and_second_accounts_but_not_a_ne
         StatusCode::SEE_OTHER,
         "the laptop was marked anew"
     );
+}
+
+/// On a shared store, a named key is only as good as this node's view of the revocation feed:
+/// while the view is stale (the store out of reach) the key is refused with 503, like tokens,
+/// and accepted again once the node has caught up. The bootstrap admin key still works.
+#[tokio::test]
+async fn named_keys_fail_closed_while_the_feed_is_stale() {
+    let url =
+        std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let tag = format!("{{st-{}}}", tessera::random_id().unwrap());
+    let app = App::with(&format!(
+        "store = {url:?}\nredis_key_tag = {tag:?}\nkey_encryption_key = {kek:?}\nfeed_staleness = \"1s\""
+    ))
+    .await;
+    let key = create_key(&app, "orders", "verify").await;
+    app.state.manager.sync_revocations().await.unwrap();
+    let fresh = with_key(&app, &key, Method::GET, "/v1/revocations", "").await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // no background sync here
+    with_key(&app, &key, Method::GET, "/v1/revocations", "")
+        .await
+        .assert_problem(503, "unavailable");
+    let admin = app.json(Method::GET, "/v1/api-keys", "").await;
+    assert_eq!(
+        admin.status,
+        StatusCode::OK,
+        "the bootstrap key is in the configuration"
+    );
+    app.state.manager.sync_revocations().await.unwrap();
+    let again = with_key(&app, &key, Method::GET, "/v1/revocations", "").await;
+    assert_eq!(again.status, StatusCode::OK);
 }

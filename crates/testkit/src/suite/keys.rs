@@ -200,7 +200,7 @@ pub async fn api_keys_are_named_and_revoked_everywhere<S: Store + Clone + 'stati
             .is_none(),
         "names are unique"
     );
-    for bad in ["", "has space", "naïve", &"x".repeat(65)] {
+    for bad in ["", "has space", "naïve", "admin", &"x".repeat(65)] {
         assert!(
             f.manager
                 .create_api_key(bad, ApiScope::Verify)
