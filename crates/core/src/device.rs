@@ -59,6 +59,13 @@ impl KnownDevices {
         .concat()
     }
 
+    /// The name under which a login name's guessing budget is kept: a keyed hash, so what
+    /// people type into the name field (sometimes a password) is never stored as such.
+    pub fn budget_tag(&self, login: &str) -> String {
+        let tag = hmac::sign(&self.key, &[b"budget\0", login.as_bytes()].concat());
+        b64_encode(&tag.as_ref()[..16])
+    }
+
     /// A fresh cookie value marking this browser as one `account` has signed in from, valid
     /// while `binding` stays the same.
     ///
@@ -126,6 +133,21 @@ mod tests {
             devices.recognise(&a, &alice, b"changed").is_none(),
             "a new password ends it"
         );
+    }
+
+    #[test]
+    fn budget_tags_hide_what_was_typed_and_are_stable_per_server() {
+        let secret = ServerSecret::generate().unwrap();
+        let devices = KnownDevices::new(&secret);
+        let tag = devices.budget_tag("hunter2-typed-as-a-name");
+        assert!(!tag.contains("hunter2"));
+        assert_eq!(
+            tag,
+            KnownDevices::new(&secret).budget_tag("hunter2-typed-as-a-name")
+        );
+        assert_ne!(tag, devices.budget_tag("alice"));
+        let other = KnownDevices::new(&ServerSecret::generate().unwrap());
+        assert_ne!(tag, other.budget_tag("hunter2-typed-as-a-name"), "keyed");
     }
 
     proptest! {

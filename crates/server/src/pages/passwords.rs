@@ -94,11 +94,20 @@ pub enum Attempt {
 }
 
 /// The budget an attempt spends: a known device's own, or the one every unknown device shares
-/// for this login name (unknown accounts alike, so lockouts reveal nothing).
-fn budget(config: &SignIn, login: &LoginName, device: Option<&str>) -> (String, Option<Quota>) {
+/// for this login name (unknown accounts alike, so lockouts reveal nothing), kept under a
+/// keyed hash of the name.
+fn budget(
+    manager: &Manager,
+    config: &SignIn,
+    login: &LoginName,
+    device: Option<&str>,
+) -> (String, Option<Quota>) {
     match device {
         Some(id) => (format!("signin:device:{id}"), config.per_device),
-        None => (format!("signin:user:{login}"), config.per_account),
+        None => {
+            let tag = manager.known_devices().budget_tag(login.as_str());
+            (format!("signin:user:{tag}"), config.per_account)
+        }
     }
 }
 
@@ -106,12 +115,13 @@ fn budget(config: &SignIn, login: &LoginName, device: Option<&str>) -> (String, 
 /// guessing at the account nor neighbours behind the same address (a NAT, a proxy) can lock
 /// its owner out.
 fn budgets(
+    manager: &Manager,
     config: &SignIn,
     login: &LoginName,
     device: Option<&str>,
     ip: &str,
 ) -> Vec<(String, Option<Quota>)> {
-    let own = budget(config, login, device);
+    let own = budget(manager, config, login, device);
     match device {
         Some(_) => vec![own],
         None => vec![own, (format!("signin:ip:{ip}"), config.per_client)],
@@ -130,7 +140,7 @@ pub async fn attempt(
     let now = SystemClock.now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
-    for (key, quota) in budgets(config, login, device, ip) {
+    for (key, quota) in budgets(manager, config, login, device, ip) {
         let Some(quota) = quota else { continue };
         match store.rate_limit(&key, &quota, now).await? {
             RateDecision::Limited {
@@ -198,7 +208,7 @@ pub async fn succeeded(
     login: &LoginName,
     device: Option<&str>,
 ) -> Result<(), tessera::Error> {
-    let (key, _) = budget(config, login, device);
+    let (key, _) = budget(manager, config, login, device);
     Ok(manager.store().reset_rate_limit(&key).await?)
 }
 
