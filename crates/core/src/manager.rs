@@ -25,6 +25,7 @@ mod refresh;
 mod revoke;
 mod settings;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::chain::Chain;
@@ -56,6 +57,7 @@ pub struct SessionManager<S, C> {
     view: RevokedView,
     csrf: Csrf,
     devices: KnownDevices,
+    audit_failures: AtomicU64,
 }
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
@@ -96,6 +98,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             view,
             csrf,
             devices,
+            audit_failures: AtomicU64::new(0),
         })
     }
 
@@ -201,11 +204,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                     let evicted = AuditKind::SessionRevoked {
                         reason: RevokeReason::Evicted,
                     };
-                    self.record(Some(&session.user_id), Some(old), evicted)
-                        .await?;
+                    self.note(Some(&session.user_id), Some(old), evicted).await;
                 }
-                self.record(Some(&session.user_id), Some(sid), AuditKind::SessionCreated)
-                    .await?;
+                self.note(Some(&session.user_id), Some(sid), AuditKind::SessionCreated)
+                    .await;
             }
             CreateOutcome::AlreadyExists => return Err(Error::AlreadyExists),
             CreateOutcome::LimitReached => return Err(Error::SessionLimitReached),

@@ -68,6 +68,9 @@ pub struct Metrics {
     pub purge_runs: AtomicU64,
     /// Refresh tokens replayed after the grace window (sessions revoked as stolen).
     pub refresh_reuse: AtomicU64,
+    /// Audit events the store did not take after their step was committed (mirrors the
+    /// manager's count at each scrape).
+    pub audit_write_failures: AtomicU64,
     /// Failures of background work, by task.
     background_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// The revocation feed cursor this node has applied.
@@ -176,6 +179,11 @@ impl Metrics {
                 "tessera_refresh_reuse_total",
                 "Replayed refresh tokens (sessions revoked as stolen).",
                 &self.refresh_reuse,
+            ),
+            (
+                "tessera_audit_write_failures_total",
+                "Audit events that could not be stored after their step was committed (each was still logged).",
+                &self.audit_write_failures,
             ),
         ];
         for (name, help, value) in counters {

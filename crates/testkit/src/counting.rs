@@ -1,7 +1,7 @@
 //! A store wrapper that counts calls, to prove some requests never reach the store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
@@ -17,6 +17,7 @@ use tessera::{
 pub struct CountingStore<S> {
     inner: S,
     calls: Arc<AtomicUsize>,
+    fail_audit: Arc<AtomicBool>,
 }
 
 impl<S> CountingStore<S> {
@@ -25,7 +26,14 @@ impl<S> CountingStore<S> {
         Self {
             inner,
             calls: Arc::default(),
+            fail_audit: Arc::default(),
         }
+    }
+
+    /// From now on every audit write fails (or succeeds again): what a store does when its
+    /// audit table is full or its connection drops between two steps.
+    pub fn fail_audit_writes(&self, fail: bool) {
+        self.fail_audit.store(fail, Ordering::SeqCst);
     }
 
     /// Calls so far.
@@ -121,6 +129,13 @@ impl<S: Store> Store for CountingStore<S> {
         self.count().rate_limit(key, quota, now).await
     }
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        if self.fail_audit.load(Ordering::SeqCst) {
+            self.count();
+            return Err(StoreError::new(
+                tessera::StoreErrorKind::Unavailable,
+                "audit writes fail (test switch)",
+            ));
+        }
         self.count().append_audit(event).await
     }
     async fn audit_for_user(

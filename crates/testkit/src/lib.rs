@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             keys::settings_initialise_once_and_overwrite,
             audit::security_events_are_recorded_per_user,
             audit::audit_retention_purges_in_batches,
+            audit::audit_failures_never_change_security_outcomes,
             browser::browser_cookies_authenticate_and_rotate,
             browser::csrf_tokens_bind_to_the_cookie,
             browser::accounts_are_created_once,

@@ -39,7 +39,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             name: name.to_owned(),
             scope,
         };
-        self.record(None, None, kind).await?;
+        self.note(None, None, kind).await;
         Ok(Some((key, record)))
     }
 
@@ -65,7 +65,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let kind = AuditKind::ApiKeyRevoked {
             name: name.to_owned(),
         };
-        self.record(None, None, kind).await?;
+        self.note(None, None, kind).await;
         Ok(true)
     }
 

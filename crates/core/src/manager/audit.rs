@@ -1,5 +1,6 @@
 //! The manager's side of the audit trail.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::SessionManager;
@@ -28,6 +29,35 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             hook.call(&event);
         }
         Ok(())
+    }
+
+    /// Records the audit event of a step already committed, without failing the caller: the
+    /// step's outcome (new tokens handed out, a stolen session revoked) never depends on it. A
+    /// failed write is counted ([`SessionManager::audit_failures`]) and the event still goes to
+    /// the hook (the server's log).
+    pub(super) async fn note(
+        &self,
+        user_id: Option<&str>,
+        sid: Option<SessionId>,
+        kind: AuditKind,
+    ) {
+        let event = AuditEvent {
+            at: self.clock.now(),
+            user_id: user_id.map(str::to_owned),
+            sid,
+            kind,
+        };
+        if self.store.append_audit(&event).await.is_err() {
+            self.audit_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(hook) = &self.settings.audit_hook {
+            hook.call(&event);
+        }
+    }
+
+    /// Audit events that could not be stored since start (each was still logged).
+    pub fn audit_failures(&self) -> u64 {
+        self.audit_failures.load(Ordering::Relaxed)
     }
 
     /// A user's audit events, newest first (ids below `before`, at most `limit`).

@@ -123,8 +123,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             let active = keyset.active().map(|k| k.kid().to_owned());
             self.install(keyset);
             if let Some(kid) = active.filter(|kid| changed && active_before.as_ref() != Some(kid)) {
-                self.record(None, None, crate::AuditKind::KeyRotated { kid })
-                    .await?;
+                self.note(None, None, crate::AuditKind::KeyRotated { kid })
+                    .await;
             }
             return Ok(changed);
         }

@@ -116,10 +116,15 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 let detected = AuditKind::RefreshReuseDetected {
                     class: class.into(),
                 };
-                self.record(Some(&session.user_id), Some(session.sid), detected)
-                    .await?;
-                self.revoke(&session.sid, RevokeReason::RefreshReuse)
-                    .await?;
+                // The stolen session ends first; the record of why cannot hold that up.
+                let reason = RevokeReason::RefreshReuse;
+                let ended = self.revoke_unrecorded(&session.sid, reason).await?;
+                let (user, sid) = (Some(session.user_id.as_str()), Some(session.sid));
+                self.note(user, sid, detected).await;
+                if ended.is_some() {
+                    self.note(user, sid, AuditKind::SessionRevoked { reason })
+                        .await;
+                }
                 Err(reject(RefreshRejection::Reused))
             }
         }
@@ -194,12 +199,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         };
         match self.store.rotate(&session.sid, &rotation).await? {
             RotateOutcome::Rotated => {
-                self.record(
-                    Some(&session.user_id),
-                    Some(session.sid),
-                    AuditKind::SessionRefreshed,
-                )
-                .await?;
+                // Committed: the client gets its tokens whatever becomes of the audit write.
+                let refreshed = AuditKind::SessionRefreshed;
+                self.note(Some(&session.user_id), Some(session.sid), refreshed)
+                    .await;
                 session.refresh = rotation.next;
                 session.last_seen_at = rotation.last_seen_at;
                 session.idle_expires_at = rotation.idle_expires_at;

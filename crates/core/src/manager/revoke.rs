@@ -31,15 +31,25 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// Store errors.
     pub async fn revoke(&self, sid: &SessionId, reason: RevokeReason) -> Result<bool, Error> {
-        let now = self.clock.now();
-        let r = self.revocation(reason, now);
-        let user = self.store.revoke(sid, r).await?;
-        self.view.insert(Revoked::Session(*sid), r.until);
+        let user = self.revoke_unrecorded(sid, reason).await?;
         if let Some(user) = &user {
-            self.record(Some(user), Some(*sid), AuditKind::SessionRevoked { reason })
-                .await?;
+            self.note(Some(user), Some(*sid), AuditKind::SessionRevoked { reason })
+                .await;
         }
         Ok(user.is_some())
+    }
+
+    /// Revokes one session (store and this node's view) and returns its user if it was live;
+    /// the caller records why.
+    pub(super) async fn revoke_unrecorded(
+        &self,
+        sid: &SessionId,
+        reason: RevokeReason,
+    ) -> Result<Option<String>, Error> {
+        let r = self.revocation(reason, self.clock.now());
+        let user = self.store.revoke(sid, r).await?;
+        self.view.insert(Revoked::Session(*sid), r.until);
+        Ok(user)
     }
 
     /// Revokes all of a user's sessions, or all but `except` ("sign out everywhere else").
@@ -57,12 +67,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let revoked = self.store.revoke_user(user_id, except, r).await?;
         for sid in &revoked {
             self.view.insert(Revoked::Session(*sid), r.until);
-            self.record(
-                Some(user_id),
-                Some(*sid),
-                AuditKind::SessionRevoked { reason },
-            )
-            .await?;
+            let revoked = AuditKind::SessionRevoked { reason };
+            self.note(Some(user_id), Some(*sid), revoked).await;
         }
         Ok(revoked)
     }

@@ -65,6 +65,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .revoked_view()
         .synced_at()
         .map(|at| SystemClock.now().since(at));
+    let failures = state.manager.audit_failures();
+    (state.metrics.audit_write_failures).store(failures, std::sync::atomic::Ordering::Relaxed);
     let mut response = state.metrics.render(lag).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -154,3 +154,46 @@ pub async fn audit_retention_purges_in_batches<S: Store + Clone + 'static>(store
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event.sid, Some(recent.session.sid));
 }
+
+/// Security state never depends on an audit write made after the fact: with every audit write
+/// failing, a refresh still hands out its new tokens (so the client's next refresh is not taken
+/// for theft), and a replayed token still ends the session. The failures are counted.
+pub async fn audit_failures_never_change_security_outcomes<S: Store + Clone + 'static>(store: S) {
+    let store = crate::CountingStore::new(store);
+    let f = Fixture::new(store.clone()).await;
+    let issued = f.login("alice").await;
+    store.fail_audit_writes(true);
+    let next = f
+        .manager
+        .refresh(&issued.refresh_token.expose())
+        .await
+        .expect("the rotation is committed: the client gets its tokens");
+    assert!(f.manager.audit_failures() >= 1);
+    f.advance(60); // past the grace window: the old token is now a stolen one
+    let replay = f.manager.refresh(&issued.refresh_token.expose()).await;
+    assert!(
+        matches!(
+            replay,
+            Err(tessera::Error::InvalidRefresh(
+                tessera::RefreshRejection::Reused
+            ))
+        ),
+        "{replay:?}"
+    );
+    assert!(
+        f.manager.verify(next.access_token.expose()).is_err(),
+        "the stolen session is revoked although its audit record could not be written"
+    );
+    assert!(
+        f.manager
+            .refresh(&next.refresh_token.expose())
+            .await
+            .is_err()
+    );
+    store.fail_audit_writes(false);
+    let other = f.login("bob").await;
+    assert!(
+        f.manager.verify(other.access_token.expose()).is_ok(),
+        "back to normal"
+    );
+}
