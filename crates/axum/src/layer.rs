@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, header};
 use tessera::{
-    Clock, Error, OriginDecision, SessionManager, Store, StoreErrorKind, check_origin,
-    is_safe_method,
+    Clock, Error, OriginDecision, SessionManager, Store, StoreErrorKind, TokenRejection,
+    check_origin, is_safe_method,
 };
 use tower::Layer;
 
@@ -95,8 +95,16 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
                 }
             }
         }
-        if let Some(token) = bearer(&req).and_then(|t| m.verify(t).ok()) {
-            req.extensions_mut().insert(Bearer(token));
+        match bearer(&req).map(|t| m.verify(t)) {
+            Some(Ok(token)) => {
+                req.extensions_mut().insert(Bearer(token));
+            }
+            // This node cannot tell whether the token was revoked: a store outage, not a bad
+            // token, so "try again", never "sign out".
+            Some(Err(Error::InvalidToken(TokenRejection::RevocationStale))) => {
+                return Err(Rejection::Unavailable);
+            }
+            Some(Err(_)) | None => {}
         }
         if let Some(s) = session {
             if let Ok(token) = m.csrf_token(&s) {

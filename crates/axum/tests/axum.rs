@@ -285,6 +285,58 @@ async fn bearer_tokens_are_verified_without_the_store() {
     );
 }
 
+/// A node whose revocation view is stale cannot tell whether a token was revoked: it refuses
+/// it as an outage (503, try again), never as a bad token (401, sign out).
+#[tokio::test]
+async fn a_stale_revocation_view_is_an_outage_not_a_bad_token() {
+    let clock = tessera::ManualClock::new(tessera::Timestamp::from_secs(1_700_000_000));
+    let mut settings = Settings::new(
+        Validation::new("https://app.test", "app"),
+        ServerSecret::generate().unwrap(),
+    );
+    settings.max_feed_staleness = Some(std::time::Duration::from_secs(5));
+    let manager = Arc::new(
+        SessionManager::start(MemoryStore::new(), clock.clone(), settings)
+            .await
+            .unwrap(),
+    );
+    let t = Tessera::new(
+        manager,
+        CookieSettings::default(),
+        vec!["https://app.test".into()],
+    );
+    let app = Router::new()
+        .route("/api", get(|Bearer(c): Bearer| async move { c.sub }))
+        .layer(t.layer());
+    let issued = t
+        .manager()
+        .create(NewSession::for_user("dan"))
+        .await
+        .unwrap();
+    let auth = format!("Bearer {}", issued.access_token.expose());
+    assert_eq!(
+        call(&app, get_with("/api", &[("authorization", &auth)]))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    clock.advance(std::time::Duration::from_secs(6)); // no catch-up of the feed meanwhile
+    let response = app
+        .clone()
+        .oneshot(get_with("/api", &[("authorization", &auth)]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    t.manager().sync_revocations().await.unwrap();
+    assert_eq!(
+        call(&app, get_with("/api", &[("authorization", &auth)]))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn the_rate_limit_layer_counts_per_client() {
     let (t, _) = setup().await;

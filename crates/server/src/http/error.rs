@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera::{Error, StoreErrorKind};
+use tessera::{Error, StoreErrorKind, TokenRejection};
 use tessera_axum::whole_seconds;
 
 /// Prefix of every problem `type`.
@@ -190,6 +190,13 @@ fn with_error_headers(mut response: Response) -> Response {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
+            // This node cannot tell whether the token was revoked (its revocation view is
+            // stale: the store is out of reach). Fail closed, but as an outage: a 401 would
+            // tell every backend to sign its users out.
+            Error::InvalidToken(TokenRejection::RevocationStale) => {
+                tracing::warn!("verification refused: the revocation view is stale");
+                Self::Unavailable
+            }
             Error::InvalidToken(reason) => {
                 tracing::debug!(?reason, "access token rejected");
                 Self::InvalidToken

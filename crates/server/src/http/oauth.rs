@@ -80,11 +80,19 @@ async fn revoke(
             Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
             Err(_) => {}
         }
-    } else if let Ok(claims) = m.verify(&token) {
-        m.revoke_access_token(&claims)
-            .await
-            .map_err(|e| failed(&e))?;
-        tracing::info!(target: "tessera::audit", sid = %claims.sid, "access token revoked by RFC 7009");
+    } else {
+        match m.verify(&token) {
+            Ok(claims) => {
+                m.revoke_access_token(&claims)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                tracing::info!(target: "tessera::audit", sid = %claims.sid, "access token revoked by RFC 7009");
+            }
+            Err(Error::InvalidToken(tessera::TokenRejection::RevocationStale)) => {
+                return Err(OAuthError::Unavailable);
+            }
+            Err(_) => {}
+        }
     }
     // RFC 7009 §2.2: an invalid or unknown token is not an error.
     Ok(ok())
@@ -116,6 +124,11 @@ async fn introspect(
         }
     } else {
         match m.verify(&token) {
+            // RFC 7662 has no "unknown": answer 503 rather than an `active: false` that would
+            // end a session the outage may not have touched.
+            Err(Error::InvalidToken(tessera::TokenRejection::RevocationStale)) => {
+                return Err(OAuthError::Unavailable);
+            }
             Ok(claims) => {
                 let mut v = claims.to_json();
                 v["active"] = true.into();

@@ -1149,11 +1149,28 @@ fn a_redis_outage_is_survived_and_loses_nothing() {
     assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
     assert_eq!(http(node.addr, "GET", "/readyz", &[], "").0, 503);
     std::thread::sleep(Duration::from_secs(3)); // past the 2 s staleness bound
+    let h = json_headers(&key);
+    let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, head, body) = http(node.addr, "POST", "/v1/sessions/verify", &h, &verify);
     assert_eq!(
-        post(&node, &key, "/v1/sessions/verify", &verify).0,
-        401,
-        "fails closed when it cannot know"
+        status, 503,
+        "fails closed when it cannot know, as an outage, not as a bad token: {body}"
     );
+    assert!(body.contains("urn:tessera:problem:unavailable"), "{body}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    let token = verify.split('"').nth(3).unwrap();
+    let auth = format!("Bearer {key}");
+    let (status, _, body) = http(
+        node.addr,
+        "POST",
+        "/oauth2/introspect",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("token={token}"),
+    );
+    assert_eq!(status, 503, "introspection has no 'unknown' either: {body}");
 
     redis.restart();
     let mut ready = false;
