@@ -13,19 +13,22 @@ pub(super) struct KeyRing {
     pub keyset: Keyset,
     pub verifier: Verifier,
     pub cache: VerifiedCache,
+    /// The stored keyset's version it was built from (`None`: not from the store).
+    version: Option<u64>,
 }
 
 impl KeyRing {
     pub fn empty(validation: &Validation) -> Self {
-        Self::new(Keyset::new(), validation)
+        Self::new(Keyset::new(), validation, None)
     }
 
-    fn new(keyset: Keyset, validation: &Validation) -> Self {
+    fn new(keyset: Keyset, validation: &Validation, version: Option<u64>) -> Self {
         let verifier = Verifier::new(validation.clone(), keyset.verifying_keys());
         Self {
             keyset,
             verifier,
             cache: VerifiedCache::default(),
+            version,
         }
     }
 }
@@ -87,8 +90,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         change: impl Fn(&mut Keyset, &crate::RotationPolicy, crate::Timestamp) -> Result<bool, Error>,
     ) -> Result<bool, Error> {
         if let Some(secret) = &self.settings.hs256_secret {
-            let keyset = Keyset::pinned(secret.key()?, self.clock.now());
-            self.install(keyset);
+            if self.ring().keyset.active().is_none() {
+                let keyset = Keyset::pinned(secret.key()?, self.clock.now());
+                self.install(keyset, None);
+            }
             return Ok(false);
         }
         let sealer = self.settings.sealer.as_ref();
@@ -106,6 +111,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             }
             let active_before = keyset.active().map(|k| k.kid().to_owned());
             let changed = change(&mut keyset, &self.settings.rotation, self.clock.now())?;
+            let mut version = stored.as_ref().map(|s| s.version);
             // Keys in clear (stored before sealing existed) are sealed now.
             if changed || (clear && sealer.is_some()) {
                 let document = keyset.to_document(sealer)?;
@@ -116,12 +122,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 {
                     continue; // another node saved first: start again from its keyset
                 }
+                version = Some(version.map_or(1, |v| v + 1));
                 if sealer.is_some() {
                     self.store.init_setting(SEALED_SETTING, b"1").await?;
                 }
             }
             let active = keyset.active().map(|k| k.kid().to_owned());
-            self.install(keyset);
+            // Unchanged keys keep their ring, and with it the cache of verified tokens.
+            if version.is_none() || self.ring().version != version {
+                self.install(keyset, version);
+            }
             if let Some(kid) = active.filter(|kid| changed && active_before.as_ref() != Some(kid)) {
                 self.note(None, None, crate::AuditKind::KeyRotated { kid })
                     .await;
@@ -146,8 +156,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .collect()
     }
 
-    fn install(&self, keyset: Keyset) {
-        let ring = Arc::new(KeyRing::new(keyset, &self.settings.validation));
+    fn install(&self, keyset: Keyset, version: Option<u64>) {
+        let ring = Arc::new(KeyRing::new(keyset, &self.settings.validation, version));
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = ring;
     }
 }

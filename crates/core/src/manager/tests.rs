@@ -199,3 +199,26 @@ fn cached_verifications_still_expire_and_still_see_revocations() {
     let tampered = format!("{}x", c.access_token.expose());
     assert!(m.verify(&tampered).is_err());
 }
+
+#[test]
+fn a_sync_that_changes_nothing_keeps_the_ring_and_its_cache() {
+    let clock = ManualClock::new(Timestamp::from_secs(1_000));
+    let m = block(SessionManager::start(
+        MemoryStore::new(),
+        clock.clone(),
+        settings(),
+    ))
+    .unwrap();
+    let before = m.ring();
+    assert!(!block(m.sync_keys()).unwrap());
+    assert!(
+        Arc::ptr_eq(&before, &m.ring()),
+        "same keys: same ring, cache kept"
+    );
+    block(m.rotate_keys_now()).unwrap();
+    assert!(!Arc::ptr_eq(&before, &m.ring()), "new keys: a new ring");
+    let after = m.ring();
+    clock.advance(Duration::from_secs(30));
+    assert!(!block(m.sync_keys()).unwrap());
+    assert!(Arc::ptr_eq(&after, &m.ring()));
+}
