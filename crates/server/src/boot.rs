@@ -27,7 +27,8 @@ pub type Manager = SessionManager<AnyStore, SystemClock>;
 
 const SECRET_SETTING: &str = "server-secret";
 const SECRET_PURPOSE: &str = "server-secret";
-const ISSUER_SETTING: &str = "issuer";
+/// The setting holding the deployment's issuer (small: also what readiness probes read).
+pub const ISSUER_SETTING: &str = "issuer";
 const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 
 /// Opens the store named by the configuration, creating the data directory (mode 0700).

@@ -268,7 +268,7 @@ impl Config {
             metrics_listen,
             warnings: Vec::new(),
             redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
-            feed_staleness: duration(&raw.feed_staleness, "feed_staleness", 5)?,
+            feed_staleness: feed_staleness(&raw.feed_staleness)?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
             public_origin: raw.public_origin.clone().unwrap_or_else(|| {
                 format!(
@@ -435,6 +435,20 @@ fn keks(
         })
         .collect::<Result<_, _>>()?;
     Ok((current, previous))
+}
+
+/// Above zero (every verification on a shared store would fail) and at most an hour (beyond
+/// that a revoked session would stay usable on a node cut off from the store that long).
+fn feed_staleness(value: &Option<duration::DurationValue>) -> Result<Duration, String> {
+    let bound = duration(value, "feed_staleness", 5)?;
+    if bound < Duration::from_secs(1) || bound > Duration::from_secs(3600) {
+        return Err(format!(
+            "feed_staleness = {}s; use 1s to 1h: how long a node may go without catching up \
+             the revocation feed before it refuses to verify",
+            bound.as_secs()
+        ));
+    }
+    Ok(bound)
 }
 
 fn body_limit(bytes: Option<usize>) -> Result<usize, String> {

@@ -190,6 +190,16 @@ fn tls_settings_come_in_pairs_and_public_addresses_need_tls_or_a_proxy() {
 }
 
 #[test]
+fn feed_staleness_is_bounded() {
+    for bad in ["0s", "0", "2h"] {
+        let err = Config::from_toml(&format!("feed_staleness = \"{bad}\"")).unwrap_err();
+        assert!(err.contains("feed_staleness"), "{bad}: {err}");
+    }
+    let ok = Config::from_toml("feed_staleness = \"30s\"").unwrap();
+    assert_eq!(ok.feed_staleness, Duration::from_secs(30));
+}
+
+#[test]
 fn sign_in_defaults_keep_todays_budgets_and_close_sign_up() {
     let c = Config::from_raw(raw()).unwrap().sign_in;
     assert!(!c.signup_open, "sign-up is closed unless opened");

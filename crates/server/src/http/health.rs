@@ -40,9 +40,15 @@ pub fn metrics_only(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready when the store answers.
+/// Ready when the store answers: a read of one small setting (never the keyset, which holds
+/// the sealed private keys, for every unauthenticated probe).
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.manager.store().load_keyset().await {
+    match state
+        .manager
+        .store()
+        .get_setting(crate::boot::ISSUER_SETTING)
+        .await
+    {
         Ok(_) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: store unreachable");
