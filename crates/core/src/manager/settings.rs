@@ -53,14 +53,21 @@ impl Settings {
 pub struct Hs256Secret(Vec<u8>);
 
 impl Hs256Secret {
-    /// Wraps `secret`, refusing anything under 256 bits.
+    /// Wraps `secret`, refusing anything under 256 bits, and anything that is plainly not
+    /// random (a few distinct bytes, `aaaa…`, `abab…`): the length of such a secret says
+    /// nothing of its strength.
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] for a secret under 32 bytes.
+    /// [`Error::InvalidKey`] for a secret under 32 bytes or of plainly low entropy.
     pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
         let secret = secret.into();
         if secret.len() < crate::jwt::MIN_HMAC_SECRET {
             return Err(Error::InvalidKey("HS256 secret must be at least 32 bytes"));
+        }
+        if !looks_random(&secret) {
+            return Err(Error::InvalidKey(
+                "HS256 secret has too little entropy (too few distinct bytes, or a repeated pattern)",
+            ));
         }
         Ok(Self(secret))
     }
@@ -75,6 +82,27 @@ impl Hs256Secret {
         );
         crate::jwt::SigningKey::hs256(kid, &self.0)
     }
+}
+
+/// A crude entropy estimate that catches what a person types when told "32 bytes": at least
+/// 8 distinct bytes, and at least 128 bits by the byte frequencies (Shannon). Random bytes, or
+/// 32 characters of base64, pass easily; `aaaa…` (0 bits) or `abcdabcd…` (2 bits a byte) do not.
+fn looks_random(secret: &[u8]) -> bool {
+    let mut counts = [0u32; 256];
+    for b in secret {
+        counts[usize::from(*b)] += 1;
+    }
+    let n = secret.len() as f64;
+    let distinct = counts.iter().filter(|c| **c > 0).count();
+    let bits_per_byte: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    distinct >= 8 && bits_per_byte * n >= 128.0
 }
 
 impl std::fmt::Debug for Hs256Secret {

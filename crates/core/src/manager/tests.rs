@@ -134,7 +134,7 @@ fn a_pinned_hs256_secret_signs_every_token_and_never_rotates() {
         Err(Error::InvalidKey(_))
     ));
     let mut s = settings();
-    s.hs256_secret = Some(Hs256Secret::new(vec![7; 32]).unwrap());
+    s.hs256_secret = Some(Hs256Secret::new((7u8..39).collect::<Vec<u8>>()).unwrap());
     assert!(
         SessionManager::new(
             MemoryStore::new(),
@@ -165,7 +165,13 @@ fn a_pinned_hs256_secret_signs_every_token_and_never_rotates() {
         block(m.store().load_keyset()).unwrap().is_none(),
         "a pinned key is not stored"
     );
-    assert!(!format!("{:?}", Hs256Secret::new(vec![65; 32]).unwrap()).contains("AAAA"));
+    let secret = Hs256Secret::new((65u8..97).collect::<Vec<u8>>()).unwrap();
+    assert!(!format!("{secret:?}").contains("ABCD"));
+    for weak in [vec![b'a'; 32], b"abcd".repeat(8), b"abcdefg".repeat(5)] {
+        let err = Hs256Secret::new(weak).unwrap_err().to_string();
+        assert!(err.contains("entropy"), "{err}");
+    }
+    assert!(Hs256Secret::new(b"an-operator-chosen-secret-of-at-least-32-bytes".to_vec()).is_ok());
 }
 
 #[test]

@@ -392,8 +392,8 @@ fn hs256_secret(
     if algorithm != Algorithm::HS256 {
         return Err("hs256_secret is set but algorithm is not HS256; set algorithm = \"HS256\" or remove it".into());
     }
-    Hs256Secret::new(secret.into_bytes()).map(Some).map_err(|_| {
-        "hs256_secret must be at least 32 bytes (256 bits); generate one with `openssl rand -base64 48`".into()
+    Hs256Secret::new(secret.into_bytes()).map(Some).map_err(|e| {
+        format!("hs256_secret: {e}; it must be at least 32 random bytes (256 bits): generate one with `openssl rand -base64 48`")
     })
 }
 

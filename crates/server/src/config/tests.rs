@@ -124,7 +124,7 @@ fn insecure_cookies_are_fine_on_loopback_and_hs256_with_a_long_secret() {
     assert!(!c.cookie_secure);
     let c = Config::from_raw(RawConfig {
         algorithm: Some("HS256".into()),
-        hs256_secret: Some("s".repeat(32)),
+        hs256_secret: Some("3x!Vq9#pL2@mZ7$rT4%wK8^bN1&cH6*j".into()),
         ..raw()
     })
     .unwrap();

@@ -312,7 +312,7 @@ fn unsafe_configuration_stops_start_up_with_advice() {
     )
     .unwrap();
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
         (
             &[("TESSERA_STORE", "redis://127.0.0.1:1/")],
             &["serve"],
@@ -351,6 +351,14 @@ fn unsafe_configuration_stops_start_up_with_advice() {
             ],
             &["serve"],
             "at least 32 bytes",
+        ),
+        (
+            &[
+                ("TESSERA_ALGORITHM", "HS256"),
+                ("TESSERA_HS256_SECRET", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ],
+            &["serve"],
+            "too little entropy",
         ),
         (&[], &["--config", "bad.toml", "serve"], "acess_ttl"),
         (
