@@ -19,6 +19,8 @@
 
 #![deny(missing_docs)]
 
+mod cidr;
+mod client;
 mod cookie;
 mod extract;
 mod guard;
@@ -27,6 +29,8 @@ mod layer;
 mod problem;
 mod rate_limit;
 
+pub use cidr::Cidr;
+pub use client::{Client, resolve_client};
 pub use cookie::{CookieSettings, SameSite, cookie_values};
 pub use extract::{Bearer, BrowserSession, CsrfToken};
 pub use guard::{Admit, Guarded};

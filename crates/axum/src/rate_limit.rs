@@ -1,5 +1,9 @@
 //! A per-client-IP rate limit as a tower layer, decided through the store (so nodes sharing a
-//! store share the limit). The client is the connection's peer (`ConnectInfo<SocketAddr>`).
+//! store share the limit). The client is resolved as the Tessera server resolves it: the
+//! connection's peer (`ConnectInfo<SocketAddr>`), or the address a trusted proxy names (see
+//! [`resolve_client`](crate::resolve_client)). A request without the peer's address is refused
+//! (the app was not served with connect info): counting all of them in one shared bucket
+//! would let one client starve every other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,12 +17,14 @@ use tower::Layer;
 use crate::guard::{Admit, Guarded};
 use crate::header::whole_seconds;
 use crate::problem::Rejection;
+use crate::{Cidr, resolve_client};
 
 /// Limits each client IP to `quota` on the wrapped routes.
 pub struct RateLimitLayer<S, C> {
     manager: Arc<SessionManager<S, C>>,
     quota: Quota,
     name: &'static str,
+    trusted: Arc<[Cidr]>,
 }
 
 impl<S, C> Clone for RateLimitLayer<S, C> {
@@ -27,18 +33,28 @@ impl<S, C> Clone for RateLimitLayer<S, C> {
             manager: Arc::clone(&self.manager),
             quota: self.quota,
             name: self.name,
+            trusted: Arc::clone(&self.trusted),
         }
     }
 }
 
 impl<S, C> RateLimitLayer<S, C> {
-    /// A limit named `name` (it keys the store: different names are different limits).
+    /// A limit named `name` (it keys the store: different names are different limits), per
+    /// connection peer.
     pub fn new(manager: Arc<SessionManager<S, C>>, quota: Quota, name: &'static str) -> Self {
         Self {
             manager,
             quota,
             name,
+            trusted: Arc::new([]),
         }
+    }
+
+    /// Believes `Forwarded` / `X-Forwarded-For` from these proxies, so each client behind them
+    /// has its own budget instead of sharing the proxy's.
+    pub fn trusting(mut self, proxies: impl Into<Arc<[Cidr]>>) -> Self {
+        self.trusted = proxies.into();
+        self
     }
 }
 
@@ -58,11 +74,14 @@ pub type RateLimitService<Svc, S, C> = Guarded<Svc, RateLimitLayer<S, C>>;
 
 impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
     async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
-        let ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-        let key = format!("{}:client:{ip}", self.name);
+        let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
+            tracing::error!(
+                "RateLimitLayer needs the peer address: serve with into_make_service_with_connect_info::<SocketAddr>()"
+            );
+            return Err(Rejection::Unavailable);
+        };
+        let client = resolve_client(peer.ip(), false, req.headers(), &self.trusted);
+        let key = format!("{}:client:{}", self.name, client.ip);
         match self
             .manager
             .store()

@@ -359,4 +359,47 @@ async fn the_rate_limit_layer_counts_per_client() {
     assert_eq!(response.headers()["retry-after"], "30");
     assert_eq!(response.headers()["ratelimit-limit"], "2");
     assert_eq!(call(&app, from([192, 0, 2, 2])).await.0, StatusCode::OK);
+    let (status, _) = call(&app, get_with("/", &[])).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no peer address: refused, never one shared bucket"
+    );
+    // Behind a trusted proxy, each client has its own budget; from anyone else the header is
+    // ignored, so it cannot buy a fresh budget.
+    let proxy: tessera_axum::Cidr = "10.0.0.0/8".parse().unwrap();
+    let behind = Router::new().route("/", get(|| async { "ok" })).layer(
+        RateLimitLayer::new(Arc::clone(t.manager()), quota, "proxied").trusting(vec![proxy]),
+    );
+    let via = |peer: [u8; 4], client: &str| {
+        let mut r = get_with("/", &[("x-forwarded-for", client)]);
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                peer, 1,
+            ))));
+        r
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            call(&behind, via([10, 0, 0, 1], "198.51.100.1")).await.0,
+            StatusCode::OK
+        );
+    }
+    let over = call(&behind, via([10, 0, 0, 1], "198.51.100.1")).await.0;
+    assert_eq!(over, StatusCode::TOO_MANY_REQUESTS);
+    let other = call(&behind, via([10, 0, 0, 1], "198.51.100.2")).await.0;
+    assert_eq!(
+        other,
+        StatusCode::OK,
+        "another client behind the same proxy"
+    );
+    for _ in 0..2 {
+        call(&behind, via([192, 0, 2, 9], "203.0.113.1")).await;
+    }
+    let spoofed = call(&behind, via([192, 0, 2, 9], "203.0.113.2")).await.0;
+    assert_eq!(
+        spoofed,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an untrusted peer's header is ignored"
+    );
 }

@@ -2,7 +2,6 @@
 //! (`RawConfig`, later sources winning) becomes one validated, typed [`Config`], passed by
 //! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
 
-mod cidr;
 mod duration;
 mod limits;
 mod raw;
@@ -19,10 +18,10 @@ use tessera::{
 };
 use tessera_axum::SameSite;
 
-pub use cidr::Cidr;
 pub use limits::{LimitBy, LimitClass, RateLimits};
 pub(crate) use raw::RawConfig;
 pub use sign_in::SignIn;
+pub use tessera_axum::Cidr;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

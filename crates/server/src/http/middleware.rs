@@ -13,9 +13,10 @@ use tracing::Instrument;
 
 use std::sync::atomic::Ordering;
 
-use super::{ApiError, client, limits};
+use super::{ApiError, limits};
 use crate::config::LimitBy;
 use crate::state::AppState;
+use tessera_axum::{Client, resolve_client};
 
 /// Largest accepted total size of request headers.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -45,7 +46,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         .map(|c| c.0.ip());
     let tls = state.config.tls.is_some();
     let client =
-        peer.map(|peer| client::resolve(peer, tls, req.headers(), &state.config.trusted_proxies));
+        peer.map(|peer| resolve_client(peer, tls, req.headers(), &state.config.trusted_proxies));
     let https = client.as_ref().map_or(tls, |c| c.https);
     if let Some(c) = &client {
         warn_plain_http(&state, c);
@@ -103,7 +104,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 
 /// Warns once when browsers would be sent `Secure` cookies over plain HTTP: they would drop
 /// them. Loopback (development) is exempt.
-fn warn_plain_http(state: &AppState, c: &client::Client) {
+fn warn_plain_http(state: &AppState, c: &Client) {
     if state.config.cookie_secure
         && !c.https
         && !c.proxied

@@ -2,7 +2,6 @@
 
 mod api_keys;
 mod auth;
-pub(crate) mod client;
 mod error;
 mod extract;
 mod health;

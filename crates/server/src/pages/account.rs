@@ -15,8 +15,8 @@ use tessera_axum::{BrowserSession, CsrfToken};
 use super::devices;
 use super::html::{alert, escape, hidden, page};
 use super::passwords::{self, Attempt};
-use crate::http::client::Client;
 use crate::state::AppState;
+use tessera_axum::Client;
 
 fn when(secs: i64) -> String {
     crate::commands::date(tessera::Timestamp::from_secs(secs))

@@ -19,8 +19,8 @@ use super::devices;
 use super::html::{alert, hidden, page};
 use super::passwords::{self, Attempt};
 use crate::http::ApiError;
-use crate::http::client::Client;
 use crate::state::AppState;
+use tessera_axum::Client;
 
 /// Longest user agent kept with a session.
 const MAX_USER_AGENT: usize = 256;
