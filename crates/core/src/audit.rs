@@ -74,6 +74,10 @@ pub struct AuditEvent {
     pub user_id: Option<String>,
     /// The session concerned, if any.
     pub sid: Option<SessionId>,
+    /// The client's address, as resolved through trusted proxies, when the event happened in
+    /// a request (see [`AuditOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub kind: AuditKind,
@@ -103,6 +107,29 @@ impl AuditHook {
     }
 }
 
+/// Tells the manager where the request it is serving comes from, so every event it records
+/// carries the client's address. The core does no I/O and knows no requests: the server
+/// answers from a task-local set by its request middleware.
+#[derive(Clone)]
+pub struct AuditOrigin(Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl AuditOrigin {
+    /// An origin answering with `f`.
+    pub fn new(f: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    pub(crate) fn ip(&self) -> Option<String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AuditOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditOrigin(..)")
+    }
+}
+
 impl fmt::Debug for AuditHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuditHook(..)")
@@ -118,6 +145,7 @@ mod tests {
         let e = AuditEvent {
             at: Timestamp::from_secs(1),
             user_id: Some("alice".into()),
+            ip: None,
             sid: None,
             kind: AuditKind::SessionRevoked {
                 reason: RevokeReason::Logout,

@@ -36,7 +36,7 @@ mod session_id;
 pub mod store;
 
 pub use account::{AccountId, LoginName, MAX_LOGIN_BYTES, MIN_LOGIN_CHARS};
-pub use audit::{AuditEvent, AuditHook, AuditKind, StoredEvent};
+pub use audit::{AuditEvent, AuditHook, AuditKind, AuditOrigin, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use cookie::CookieToken;
 pub use csrf::{Csrf, LoginCsrf, OriginDecision, check_origin, is_safe_method};

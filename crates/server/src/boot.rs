@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use tessera::{
-    ApiKey, AuditEvent, AuditHook, AuditKind, KeyEncryptionKey, Sealer, ServerSecret,
+    ApiKey, AuditEvent, AuditHook, AuditKind, AuditOrigin, KeyEncryptionKey, Sealer, ServerSecret,
     SessionManager, Settings, Store, SystemClock, TokenHash,
 };
 use tessera_sqlite::SqliteStore;
@@ -115,6 +115,7 @@ pub async fn manager(
         // Other nodes revoke too: this node's view is only as good as its last catch-up.
         settings.max_feed_staleness = Some(config.feed_staleness);
     }
+    settings.audit_origin = Some(AuditOrigin::new(crate::http::current_client_ip));
     settings.audit_hook = Some(AuditHook::new(move |event| {
         log_audit_event(event);
         metrics.audit_event(event);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::SessionManager;
 use crate::store::Store;
-use crate::{AuditEvent, AuditKind, Clock, Error, SessionId, StoredEvent};
+use crate::{AuditEvent, AuditKind, AuditOrigin, Clock, Error, SessionId, StoredEvent};
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
     /// Records an audit event: stored, then handed to the hook (if any).
@@ -18,12 +18,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         sid: Option<SessionId>,
         kind: AuditKind,
     ) -> Result<(), Error> {
-        let event = AuditEvent {
-            at: self.clock.now(),
-            user_id: user_id.map(str::to_owned),
-            sid,
-            kind,
-        };
+        let event = self.event(user_id, sid, kind);
         self.store.append_audit(&event).await?;
         if let Some(hook) = &self.settings.audit_hook {
             hook.call(&event);
@@ -41,17 +36,26 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         sid: Option<SessionId>,
         kind: AuditKind,
     ) {
-        let event = AuditEvent {
-            at: self.clock.now(),
-            user_id: user_id.map(str::to_owned),
-            sid,
-            kind,
-        };
+        let event = self.event(user_id, sid, kind);
         if self.store.append_audit(&event).await.is_err() {
             self.audit_failures.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(hook) = &self.settings.audit_hook {
             hook.call(&event);
+        }
+    }
+
+    fn event(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) -> AuditEvent {
+        AuditEvent {
+            at: self.clock.now(),
+            user_id: user_id.map(str::to_owned),
+            sid,
+            ip: self
+                .settings
+                .audit_origin
+                .as_ref()
+                .and_then(AuditOrigin::ip),
+            kind,
         }
     }
 

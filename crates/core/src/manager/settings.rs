@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::jwt::{RotationPolicy, Validation};
-use crate::{AuditHook, Error, Sealer, ServerSecret, SessionPolicy};
+use crate::{AuditHook, AuditOrigin, Error, Sealer, ServerSecret, SessionPolicy};
 
 /// Everything a [`SessionManager`](super::SessionManager) needs besides its store and clock.
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct Settings {
     pub hs256_secret: Option<Hs256Secret>,
     /// Called with every audit event after it is stored (the server logs them).
     pub audit_hook: Option<AuditHook>,
+    /// Asked for the client's address when an event is recorded (the server resolves it
+    /// through its trusted proxies, per request).
+    pub audit_origin: Option<AuditOrigin>,
     /// `Some(bound)` when several nodes share the store: verification fails closed when the
     /// revocation view has not synced within the bound. `None` for a single process.
     pub max_feed_staleness: Option<Duration>,
@@ -43,6 +46,7 @@ impl Settings {
             sealer: None,
             hs256_secret: None,
             audit_hook: None,
+            audit_origin: None,
             max_feed_staleness: None,
         }
     }

@@ -51,7 +51,8 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     if let Some(c) = &client {
         warn_plain_http(&state, c);
     }
-    let mut response = async {
+    let client_ip = client.as_ref().map(|c| c.ip.to_string());
+    let handled = async {
         if header_bytes(&req) > MAX_HEADER_BYTES {
             return ApiError::HeadersTooLarge.into_response();
         }
@@ -77,8 +78,9 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
             Err(_) => ApiError::Timeout.into_response(),
         }
     }
-    .instrument(span.clone())
-    .await;
+    .instrument(span.clone());
+    // Every audit event recorded while serving this request carries the resolved client.
+    let mut response = CLIENT_IP.scope(client_ip, handled).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| tracing::info!(status, micros = elapsed.as_micros() as u64, "request"));
@@ -100,6 +102,16 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         );
     }
     response
+}
+
+tokio::task_local! {
+    /// The client address of the request being served (resolved through trusted proxies).
+    static CLIENT_IP: Option<String>;
+}
+
+/// The client address of the request this task is serving, if any: what audit events carry.
+pub fn current_client_ip() -> Option<String> {
+    CLIENT_IP.try_with(Clone::clone).ok().flatten()
 }
 
 /// Warns once when browsers would be sent `Secure` cookies over plain HTTP: they would drop

@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 pub(crate) use error::limited_headers;
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 pub use health::metrics_only;
+pub(crate) use middleware::current_client_ip;
 pub use openapi::DOCUMENT as OPENAPI;
 
 use crate::state::AppState;

@@ -782,3 +782,48 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// Audit events carry the client's address as resolved through trusted proxies: the address a
+/// trusted proxy names, the peer's own for anyone else (whatever header it sends).
+#[tokio::test]
+async fn audit_events_carry_the_resolved_client_address() {
+    let app = App::with("trusted_proxies = [\"10.0.0.0/8\"]").await;
+    let auth = format!("Bearer {}", app.key);
+    let create = |ip: [u8; 4], user: &'static str| {
+        let auth = auth.clone();
+        let app = &app;
+        async move {
+            let h = [
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("x-forwarded-for", "198.51.100.7"),
+            ];
+            let body = format!(r#"{{"user_id":"{user}"}}"#);
+            let r = app
+                .send_from(ip, Method::POST, "/v1/sessions", &h, &body)
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+    };
+    create([10, 0, 0, 1], "proxied").await;
+    create([203, 0, 113, 5], "direct").await;
+    let ip_of = |user: &'static str| {
+        let app = &app;
+        async move {
+            let events = app
+                .json(Method::GET, &format!("/v1/users/{user}/events"), "")
+                .await
+                .body();
+            events["events"][0]["ip"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(ip_of("proxied").await, "198.51.100.7");
+    assert_eq!(
+        ip_of("direct").await,
+        "203.0.113.5",
+        "an untrusted peer's header is ignored"
+    );
+}
