@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+mod breaker;
 mod codec;
 mod scripts;
 mod store;

@@ -1,5 +1,6 @@
 //! [`RedisStore`]: the [`Store`] implementation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::RedisFuture;
@@ -16,6 +17,7 @@ use tessera::{
     Session, SessionId, Store, StoreError, StoreErrorKind, StoredEvent, Timestamp, TokenHash,
 };
 
+use crate::breaker::Breaker;
 use crate::codec::{corrupt, json, pairs, redis_error, session, to_json};
 use crate::scripts;
 
@@ -27,19 +29,40 @@ pub struct RedisStore {
     tag: String,
 }
 
-/// One server, or a Cluster (commands are routed by key slot; every key shares one slot).
+/// One server, or a Cluster (commands are routed by key slot; every key shares one slot),
+/// behind a [`Breaker`] that fails calls at once while Redis is known to be down.
 #[derive(Clone)]
-enum Conn {
+struct Conn {
+    link: Link,
+    breaker: Arc<Breaker>,
+}
+
+#[derive(Clone)]
+enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
+impl Conn {
+    fn new(link: Link) -> Self {
+        Self {
+            link,
+            breaker: Arc::default(),
+        }
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-        }
+        Box::pin(async move {
+            self.breaker.admit()?;
+            let result = match &mut self.link {
+                Link::Single(c) => c.req_packed_command(cmd).await,
+                Link::Cluster(c) => c.req_packed_command(cmd).await,
+            };
+            self.breaker.observe(&result);
+            result
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -48,16 +71,21 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+        Box::pin(async move {
+            self.breaker.admit()?;
+            let result = match &mut self.link {
+                Link::Single(c) => c.req_packed_commands(pipeline, offset, count).await,
+                Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
+            };
+            self.breaker.observe(&result);
+            result
+        })
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
+        match &self.link {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(c) => c.get_db(),
         }
     }
 }
@@ -115,7 +143,7 @@ impl RedisStore {
             .await
             .map_err(redis_error)?;
         Ok(Self {
-            conn: Conn::Single(conn),
+            conn: Conn::new(Link::Single(conn)),
             tag: tag.to_owned(),
         })
     }
@@ -134,7 +162,7 @@ impl RedisStore {
             .map_err(redis_error)?;
         let conn = client.get_async_connection().await.map_err(redis_error)?;
         Ok(Self {
-            conn: Conn::Cluster(conn),
+            conn: Conn::new(Link::Cluster(conn)),
             tag: tag.to_owned(),
         })
     }
