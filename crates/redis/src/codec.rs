@@ -4,7 +4,11 @@ use std::collections::HashMap;
 
 use redis::RedisError;
 use serde::de::DeserializeOwned;
-use tessera::{RefreshState, Session, SessionId, StoreError, StoreErrorKind, Timestamp};
+use tessera::store::{StoredApiKey, User};
+use tessera::{
+    AccountId, ApiScope, LoginName, PasswordHash, RefreshState, Session, SessionId, StoreError,
+    StoreErrorKind, Timestamp, TokenHash,
+};
 
 /// Connection trouble is `Unavailable` (retry later); anything else is a bug or bad data.
 pub(crate) fn redis_error(e: RedisError) -> StoreError {
@@ -94,4 +98,40 @@ pub(crate) fn pairs(flat: Vec<String>) -> HashMap<String, String> {
         out.insert(k, v);
     }
     out
+}
+
+/// An account read back.
+pub(crate) fn account(
+    id: AccountId,
+    login: String,
+    password: String,
+    created: i64,
+) -> Result<User, StoreError> {
+    Ok(User {
+        id,
+        login: LoginName::from_stored(login),
+        password: PasswordHash::from_stored(password).map_err(|_| corrupt("password hash"))?,
+        created_at: Timestamp::from_millis(created),
+    })
+}
+
+/// An API key from its `scope|hash|created|last_used` field.
+pub(crate) fn api_key(name: String, packed: &str) -> Result<StoredApiKey, StoreError> {
+    let bad = || corrupt("API key");
+    let mut parts = packed.split('|');
+    let (Some(scope), Some(hash), Some(created), Some(used)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok(StoredApiKey {
+        name,
+        scope: scope.parse::<ApiScope>().map_err(|_| bad())?,
+        hash: TokenHash::from_base64(hash).ok_or_else(bad)?,
+        created_at: Timestamp::from_millis(created.parse().map_err(|_| bad())?),
+        last_used_at: match used {
+            "" => None,
+            at => Some(Timestamp::from_millis(at.parse().map_err(|_| bad())?)),
+        },
+    })
 }

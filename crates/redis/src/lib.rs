@@ -17,8 +17,10 @@
 
 #![deny(missing_docs)]
 
+mod accounts;
 mod breaker;
 mod codec;
+mod conn;
 mod scripts;
 mod store;
 

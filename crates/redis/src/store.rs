@@ -1,93 +1,29 @@
 //! [`RedisStore`]: the [`Store`] implementation.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use redis::RedisFuture;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClientBuilder;
-use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionUpdate, StoredApiKey, StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AccountId, ApiScope, AuditEvent, LoginName, OnLimit, PasswordHash, Quota, RateDecision,
-    Session, SessionId, Store, StoreError, StoreErrorKind, StoredEvent, Timestamp, TokenHash,
+    AccountId, AuditEvent, LoginName, OnLimit, PasswordHash, Quota, RateDecision, Session,
+    SessionId, Store, StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
-use crate::breaker::Breaker;
 use crate::codec::{corrupt, json, pairs, redis_error, session, to_json};
+use crate::conn::{Conn, Link};
 use crate::scripts;
 
 /// A Tessera store on Redis (one server or a Cluster). Clones share the connection, which
 /// reconnects by itself.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Conn,
+    pub(crate) conn: Conn,
     tag: String,
-}
-
-/// One server, or a Cluster (commands are routed by key slot; every key shares one slot),
-/// behind a [`Breaker`] that fails calls at once while Redis is known to be down.
-#[derive(Clone)]
-struct Conn {
-    link: Link,
-    breaker: Arc<Breaker>,
-}
-
-#[derive(Clone)]
-enum Link {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Conn {
-    fn new(link: Link) -> Self {
-        Self {
-            link,
-            breaker: Arc::default(),
-        }
-    }
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
-        Box::pin(async move {
-            self.breaker.admit()?;
-            let result = match &mut self.link {
-                Link::Single(c) => c.req_packed_command(cmd).await,
-                Link::Cluster(c) => c.req_packed_command(cmd).await,
-            };
-            self.breaker.observe(&result);
-            result
-        })
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<redis::Value>> {
-        Box::pin(async move {
-            self.breaker.admit()?;
-            let result = match &mut self.link {
-                Link::Single(c) => c.req_packed_commands(pipeline, offset, count).await,
-                Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
-            };
-            self.breaker.observe(&result);
-            result
-        })
-    }
-
-    fn get_db(&self) -> i64 {
-        match &self.link {
-            Link::Single(c) => c.get_db(),
-            Link::Cluster(c) => c.get_db(),
-        }
-    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -98,7 +34,7 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn ms(t: Timestamp) -> String {
+pub(crate) fn ms(t: Timestamp) -> String {
     t.as_millis().to_string()
 }
 
@@ -167,7 +103,7 @@ impl RedisStore {
         })
     }
 
-    fn key(&self, parts: &[&str]) -> String {
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
         let mut key = self.tag.clone();
         for p in parts {
             key.push(':');
@@ -176,13 +112,13 @@ impl RedisStore {
         key
     }
 
-    fn run<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+    pub(crate) fn run<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
         let mut inv = script.prepare_invoke();
         inv.key(&self.tag);
         inv
     }
 
-    async fn call<T: redis::FromRedisValue>(
+    pub(crate) async fn call<T: redis::FromRedisValue>(
         &self,
         inv: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
@@ -503,36 +439,15 @@ impl Store for RedisStore {
     }
 
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("create_user")
-            .arg(user.id.as_str())
-            .arg(user.login.as_str())
-            .arg(user.password.as_str())
-            .arg(ms(user.created_at));
-        Ok(self.call::<i64>(&inv).await? == 1)
+        self.create_user_step(user).await
     }
 
     async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("get_user").arg(id.as_str());
-        let found: Option<(String, String, i64)> = self.call(&inv).await?;
-        found
-            .map(|(login, password, created)| account(id.clone(), login, password, created))
-            .transpose()
+        self.get_user_step(id).await
     }
 
     async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
-        // Used only if an account kept under its name before account ids existed moves now.
-        let fresh = AccountId::generate().map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("find_user").arg(login.as_str()).arg(fresh.as_str());
-        let found: Option<(String, String, i64)> = self.call(&inv).await?;
-        found
-            .map(|(id, password, created)| {
-                let id = id.parse().map_err(|_| corrupt("account id"))?;
-                account(id, login.to_string(), password, created)
-            })
-            .transpose()
+        self.find_user_step(login).await
     }
 
     async fn set_password(
@@ -540,37 +455,15 @@ impl Store for RedisStore {
         id: &AccountId,
         password: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("set_password")
-            .arg(id.as_str())
-            .arg(password.as_str());
-        Ok(self.call::<i64>(&inv).await? == 1)
+        self.set_password_step(id, password).await
     }
 
     async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
-        let packed = format!(
-            "{}|{}|{}|",
-            key.scope.as_str(),
-            key.hash.to_base64(),
-            key.created_at.as_millis()
-        );
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("create_key").arg(&key.name).arg(packed);
-        Ok(self.call::<i64>(&inv).await? == 1)
+        self.create_api_key_step(key).await
     }
 
     async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
-        let mut conn = self.conn.clone();
-        let all: Vec<(String, String)> = conn
-            .hgetall(self.key(&["apikeys"]))
-            .await
-            .map_err(redis_error)?;
-        let mut keys = all
-            .into_iter()
-            .map(|(name, packed)| api_key(name, &packed))
-            .collect::<Result<Vec<_>, _>>()?;
-        keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys)
+        self.list_api_keys_step().await
     }
 
     async fn revoke_api_key(
@@ -578,11 +471,7 @@ impl Store for RedisStore {
         name: &str,
         until: Timestamp,
     ) -> Result<Option<TokenHash>, StoreError> {
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("revoke_key").arg(name).arg(ms(until));
-        let hash: Option<String> = self.call(&inv).await?;
-        hash.map(|h| TokenHash::from_base64(&h).ok_or_else(|| corrupt("API key hash")))
-            .transpose()
+        self.revoke_api_key_step(name, until).await
     }
 
     async fn record_api_key_use(
@@ -591,12 +480,7 @@ impl Store for RedisStore {
         hash: &TokenHash,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut inv = self.run(&scripts::ACCOUNTS);
-        inv.arg("key_used")
-            .arg(name)
-            .arg(hash.to_base64())
-            .arg(ms(at));
-        self.call::<()>(&inv).await
+        self.record_api_key_use_step(name, hash, at).await
     }
 
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
@@ -621,42 +505,6 @@ impl Store for RedisStore {
             .arg(document);
         Ok(self.call::<i64>(&inv).await? == 1)
     }
-}
-
-/// An account read back.
-fn account(
-    id: AccountId,
-    login: String,
-    password: String,
-    created: i64,
-) -> Result<User, StoreError> {
-    Ok(User {
-        id,
-        login: LoginName::from_stored(login),
-        password: PasswordHash::from_stored(password).map_err(|_| corrupt("password hash"))?,
-        created_at: Timestamp::from_millis(created),
-    })
-}
-
-/// An API key from its `scope|hash|created|last_used` field.
-fn api_key(name: String, packed: &str) -> Result<StoredApiKey, StoreError> {
-    let bad = || corrupt("API key");
-    let mut parts = packed.split('|');
-    let (Some(scope), Some(hash), Some(created), Some(used)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    Ok(StoredApiKey {
-        name,
-        scope: scope.parse::<ApiScope>().map_err(|_| bad())?,
-        hash: TokenHash::from_base64(hash).ok_or_else(bad)?,
-        created_at: Timestamp::from_millis(created.parse().map_err(|_| bad())?),
-        last_used_at: match used {
-            "" => None,
-            at => Some(Timestamp::from_millis(at.parse().map_err(|_| bad())?)),
-        },
-    })
 }
 
 /// `cursor|kind|target|until` (kind 0 session, 1 access token, 2 API key hash).
