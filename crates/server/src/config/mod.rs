@@ -5,6 +5,7 @@
 mod duration;
 mod limits;
 mod raw;
+mod secrets;
 mod sign_in;
 
 use std::net::SocketAddr;
@@ -204,7 +205,7 @@ impl Config {
             .parse()
             .map_err(|_| "algorithm must be one of EdDSA, ES256, RS256, HS256".to_owned())?;
         let rotation = rotation(&raw, algorithm, &policy, &validation)?;
-        let hs256_secret = hs256_secret(raw.hs256_secret.clone(), algorithm)?;
+        let hs256_secret = secrets::hs256_secret(raw.hs256_secret.clone(), algorithm)?;
         let tls = match (raw.tls_cert.clone(), raw.tls_key.clone()) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -223,7 +224,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("tessera-data")),
         )?;
-        let (key_encryption_key, previous_key_encryption_keys) = keks(&raw, &store)?;
+        let (key_encryption_key, previous_key_encryption_keys) = secrets::keks(&raw, &store)?;
         let metrics_listen = raw
             .metrics_listen
             .as_deref()
@@ -251,7 +252,7 @@ impl Config {
             policy,
             rotation,
             hs256_secret,
-            admin_api_key: admin_key(raw.admin_api_key.clone())?,
+            admin_api_key: secrets::admin_key(raw.admin_api_key.clone())?,
             purge_interval: duration(&raw.purge_interval, "purge_interval", 300)?,
             audit_retention: duration(&raw.audit_retention, "audit_retention", 90 * 86_400)?,
             request_timeout: duration(&raw.request_timeout, "request_timeout", 10)?,
@@ -379,61 +380,6 @@ fn rotation(
         )
     })?;
     Ok(rotation)
-}
-
-fn hs256_secret(
-    secret: Option<String>,
-    algorithm: Algorithm,
-) -> Result<Option<Hs256Secret>, String> {
-    let Some(secret) = secret else {
-        return Ok(None);
-    };
-    if algorithm != Algorithm::HS256 {
-        return Err("hs256_secret is set but algorithm is not HS256; set algorithm = \"HS256\" or remove it".into());
-    }
-    Hs256Secret::new(secret.into_bytes()).map(Some).map_err(|e| {
-        format!("hs256_secret: {e}; it must be at least 32 random bytes (256 bits): generate one with `openssl rand -base64 48`")
-    })
-}
-
-fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
-    key.map(|k| {
-        ApiKey::parse(k.trim()).map_err(|_| {
-            "admin_api_key must be a tsk_ key; create one with `tessera api-key new`".to_owned()
-        })
-    })
-    .transpose()
-}
-
-/// The key-encryption keys: required on a shared store (every node must have the same one,
-/// and a file beside one node is no place for it); on SQLite a file is made when unset.
-fn keks(
-    raw: &RawConfig,
-    store: &StoreUrl,
-) -> Result<(Option<KeyEncryptionKey>, Vec<KeyEncryptionKey>), String> {
-    let how =
-        "generate one with `tessera keys new-kek` (or `openssl rand -base64 32 | tr '+/' '-_'`)";
-    let current = raw
-        .key_encryption_key
-        .as_deref()
-        .map(|k| KeyEncryptionKey::parse(k).map_err(|e| format!("key_encryption_key: {e}; {how}")))
-        .transpose()?;
-    if current.is_none() && !matches!(store, StoreUrl::Sqlite(_)) {
-        return Err(format!(
-            "key_encryption_key is required with a shared store: every node needs the same one \
-             to open the sealed signing keys and server secret; {how}"
-        ));
-    }
-    let previous = raw
-        .previous_key_encryption_keys
-        .as_ref()
-        .map_or_else(Vec::new, raw::StringList::items)
-        .iter()
-        .map(|k| {
-            KeyEncryptionKey::parse(k).map_err(|e| format!("previous_key_encryption_keys: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((current, previous))
 }
 
 /// Above zero (every verification on a shared store would fail) and at most an hour (beyond
