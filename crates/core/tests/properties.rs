@@ -55,13 +55,14 @@ mod fuzz {
         strategy: S,
         test: impl Fn(S::Value) -> TestCaseResult,
     ) {
-        let mut config = Config::default();
+        // `Config::default()` reads the `PROPTEST_*` variables.
+        let total = match std::env::var_os("PROPTEST_CASES") {
+            Some(_) => Config::default().cases,
+            None => ci_cases,
+        };
+        let mut config = Config::with_cases(total);
         // No regression files in the source tree; a failure prints its minimal input instead.
         config.failure_persistence = None;
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = ci_cases;
-        }
-        let total = config.cases;
         let budget = std::env::var("TESSERA_FUZZ_SECONDS")
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
