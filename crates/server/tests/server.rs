@@ -14,5 +14,6 @@ mod server {
     pub mod edges;
     pub mod interop;
     pub mod pages;
+    pub mod properties;
     pub mod support;
 }
