@@ -253,9 +253,21 @@ impl Config {
             rotation,
             hs256_secret,
             admin_api_key: secrets::admin_key(raw.admin_api_key.clone())?,
-            purge_interval: duration(&raw.purge_interval, "purge_interval", 300)?,
+            purge_interval: bounded(
+                &raw.purge_interval,
+                "purge_interval",
+                300,
+                7 * 86_400,
+                "how often expired sessions are deleted",
+            )?,
             audit_retention: duration(&raw.audit_retention, "audit_retention", 90 * 86_400)?,
-            request_timeout: duration(&raw.request_timeout, "request_timeout", 10)?,
+            request_timeout: bounded(
+                &raw.request_timeout,
+                "request_timeout",
+                10,
+                3600,
+                "the longest a request may take",
+            )?,
             max_body_bytes: body_limit(raw.max_body_bytes)?,
             cookie_secure,
             log_format: log_format(raw.log_format.as_deref())?,
@@ -382,18 +394,33 @@ fn rotation(
     Ok(rotation)
 }
 
-/// Above zero (every verification on a shared store would fail) and at most an hour (beyond
-/// that a revoked session would stay usable on a node cut off from the store that long).
-fn feed_staleness(value: &Option<duration::DurationValue>) -> Result<Duration, String> {
-    let bound = duration(value, "feed_staleness", 5)?;
-    if bound < Duration::from_secs(1) || bound > Duration::from_secs(3600) {
+/// A duration setting that must lie in `1s..=max_secs`: zero would break what it paces (a
+/// zero purge interval cannot tick, a zero timeout fails every request, a zero staleness bound
+/// every verification), and `why` says what it is for.
+fn bounded(
+    value: &Option<duration::DurationValue>,
+    name: &str,
+    default_secs: u64,
+    max_secs: u64,
+    why: &str,
+) -> Result<Duration, String> {
+    let d = duration(value, name, default_secs)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(max_secs) {
         return Err(format!(
-            "feed_staleness = {}s; use 1s to 1h: how long a node may go without catching up \
-             the revocation feed before it refuses to verify",
-            bound.as_secs()
+            "{name} = {}s; use 1s to {}: {why}",
+            d.as_secs(),
+            duration::describe(max_secs)
         ));
     }
-    Ok(bound)
+    Ok(d)
+}
+
+/// At most an hour: beyond that a revoked session would stay usable on a node cut off from
+/// the store that long.
+fn feed_staleness(value: &Option<duration::DurationValue>) -> Result<Duration, String> {
+    let why = "how long a node may go without catching up the revocation feed before it \
+               refuses to verify";
+    bounded(value, "feed_staleness", 5, 3600, why)
 }
 
 fn body_limit(bytes: Option<usize>) -> Result<usize, String> {

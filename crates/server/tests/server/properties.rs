@@ -1542,6 +1542,14 @@ impl Setting {
                         n.zip(scale).and_then(|(n, s)| n.checked_mul(s))
                     }
                 };
+                // The pacing intervals are bounded: at least a second, at most 7 days
+                // (purge) or an hour (a request); audit retention is not.
+                let bounds = match *key {
+                    "purge_interval" => Some(7 * 86_400),
+                    "request_timeout" => Some(3600),
+                    _ => None,
+                };
+                let want = want.filter(|n| bounds.is_none_or(|max| (1..=max).contains(n)));
                 let got = loaded.as_ref().ok().map(|c| match *key {
                     "purge_interval" => c.purge_interval,
                     "audit_retention" => c.audit_retention,
@@ -1670,9 +1678,6 @@ fn config_settings_load_by_their_rules() {
 /// zero `request_timeout` (`tokio::time::timeout` in `http/middleware.rs`) turns every request
 /// that awaits the store into a 503. Both must be refused at load time with a message.
 #[test]
-#[ignore = "bug: purge_interval = 0 and request_timeout = 0 are accepted (config/mod.rs); the \
-            first panics the purge task (background.rs:143, the server then never purges), the \
-            second makes every store-backed route answer 503"]
 fn config_accepted_intervals_are_usable() {
     let rt = runtime();
     let generate = |g: &mut Rng| {
