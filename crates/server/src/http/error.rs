@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 use tessera::{Error, StoreErrorKind, TokenRejection};
 use tessera_axum::whole_seconds;
 
@@ -126,32 +126,67 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status_code();
-        let mut body = json!({
-            "type": format!("{PROBLEM_TYPE_PREFIX}{}", self.slug()),
-            "title": self.title(),
-            "status": status.as_u16(),
-        });
+        let mut problem = Problem::new(self.status_code(), self.slug(), self.title());
         if let Self::BadRequest(detail) = &self {
-            body["detail"] = detail.clone().into();
+            problem = problem.detail(detail.clone());
         }
         if self == Self::InvalidGrant {
-            body["error"] = "invalid_grant".into();
+            problem = problem.with("error", "invalid_grant");
         }
-        let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        let mut response = problem.into_response();
         if let Self::RateLimited {
             retry_after,
             limit,
             reset,
         } = self
         {
-            limited_headers(headers, retry_after, limit, reset);
+            limited_headers(response.headers_mut(), retry_after, limit, reset);
         }
+        response
+    }
+}
+
+/// An RFC 9457 problem document: `type` (`urn:tessera:problem:<slug>`), `title`, `status`,
+/// `detail` where it helps, and extension members. As a response it carries the headers
+/// every error does (see [`with_error_headers`]).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Problem {
+    /// A problem of type `slug`.
+    pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {
+        Self {
+            status,
+            body: json!({
+                "type": format!("{PROBLEM_TYPE_PREFIX}{slug}"),
+                "title": title,
+                "status": status.as_u16(),
+            }),
+        }
+    }
+
+    /// With a human-readable explanation of this occurrence.
+    pub fn detail(self, detail: impl Into<String>) -> Self {
+        self.with("detail", detail.into())
+    }
+
+    /// With an extension member.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.body[name] = value.into();
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         with_error_headers(response)
     }
 }

@@ -55,3 +55,30 @@ impl<S: Send + Sync> FromRequestParts<S> for SidPath {
             .map_err(|_| ApiError::BadRequest("malformed session id".into()))
     }
 }
+
+/// Longest user id, in bytes (what session creation accepts).
+const MAX_USER_ID: usize = 256;
+
+/// A `{user_id}` path segment: 1 to 256 bytes without control characters, as session creation
+/// requires, so a user id no session can have is refused rather than answered with nothing.
+pub struct UserIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(user_id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        if user_id.is_empty()
+            || user_id.len() > MAX_USER_ID
+            || user_id.chars().any(char::is_control)
+        {
+            return Err(ApiError::BadRequest(
+                "user_id must be 1 to 256 bytes without control characters".into(),
+            ));
+        }
+        Ok(Self(user_id))
+    }
+}

@@ -18,6 +18,7 @@ mod wellknown;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub(crate) use error::Problem;
 pub(crate) use error::limited_headers;
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 pub use health::metrics_only;

@@ -9,10 +9,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
-use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, SystemClock};
+use tessera::{
+    Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, Session, SystemClock,
+};
 
 use super::auth::{require_admin, require_verify};
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, SidPath};
 use super::limits::{self, Subject};
 use super::views::{SessionView, TokenResponse, etag, no_store};
@@ -123,11 +125,29 @@ async fn verify(
 
 async fn show(State(state): State<AppState>, SidPath(sid): SidPath) -> Result<Response, ApiError> {
     let session = state.manager.get(&sid).await?.ok_or(ApiError::NotFound)?;
+    if let Some(gone) = revoked(&session) {
+        return Ok(gone);
+    }
     let tag = etag(session.version);
     let mut response = Json(SessionView::from(session)).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     no_store(&mut response);
     Ok(response)
+}
+
+/// `410 Gone` for a revoked session: it can no longer be read or changed (a `DELETE` is what
+/// revoked it), but the answer says when and why until the record is purged.
+fn revoked(session: &Session) -> Option<Response> {
+    let at = session.revoked_at?;
+    let mut problem = Problem::new(StatusCode::GONE, "revoked", "The session was revoked")
+        .with("revoked_at", at.as_secs());
+    if let Some(reason) = session.revoke_reason {
+        problem = problem.with(
+            "revoke_reason",
+            serde_json::to_value(reason).unwrap_or_default(),
+        );
+    }
+    Some(problem.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,7 +157,10 @@ struct UpdateRequest {
     data: Option<Value>,
 }
 
-/// The version named by a strong `If-Match: "N"`.
+/// Longest version in `If-Match`, in digits: every such number fits a `u64`.
+const MAX_VERSION_DIGITS: usize = 19;
+
+/// The version named by a strong `If-Match: "N"` (N a decimal of 1 to 19 digits).
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
     let value = headers
         .get(header::IF_MATCH)
@@ -148,6 +171,9 @@ fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
     text.trim()
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| {
+            (1..=MAX_VERSION_DIGITS).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+        })
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| {
             ApiError::BadRequest("If-Match must be the session's ETag, like \"3\"".into())
@@ -172,7 +198,16 @@ async fn update(
                 cookie: None,
             },
         )
-        .await?;
+        .await;
+    let version = match version {
+        Ok(version) => version,
+        // A revoked session is not found by the store's compare-and-set; say it is gone.
+        Err(Error::SessionNotFound) => {
+            let session = state.manager.get(&sid).await?.ok_or(ApiError::NotFound)?;
+            return Ok(revoked(&session).unwrap_or_else(|| ApiError::NotFound.into_response()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut response = Json(json!({ "version": version })).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)

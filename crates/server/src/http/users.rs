@@ -1,6 +1,6 @@
 //! `/v1/users/{user_id}/sessions`: a user's devices, and signing out everywhere.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,7 +11,7 @@ use tessera::{RevokeReason, SessionId};
 
 use super::auth::require_admin;
 use super::error::ApiError;
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, UserIdPath};
 use super::views::{SessionView, no_store};
 use crate::state::AppState;
 
@@ -24,7 +24,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 async fn list(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    UserIdPath(user_id): UserIdPath,
 ) -> Result<Response, ApiError> {
     let sessions: Vec<SessionView> = state
         .manager
@@ -48,7 +48,7 @@ struct EventsQuery {
 /// The user's security events (the audit trail), newest first; page with `before`.
 async fn events(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    UserIdPath(user_id): UserIdPath,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
@@ -81,7 +81,7 @@ struct RevokeAllQuery {
 
 async fn revoke_all(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    UserIdPath(user_id): UserIdPath,
     ApiQuery(query): ApiQuery<RevokeAllQuery>,
 ) -> Result<Response, ApiError> {
     let except: Option<SessionId> = query

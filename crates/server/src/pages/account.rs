@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Extension;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -15,6 +16,7 @@ use tessera_axum::{BrowserSession, CsrfToken};
 use super::devices;
 use super::html::{alert, escape, hidden, page};
 use super::passwords::{self, Attempt};
+use crate::http::ApiError;
 use crate::state::AppState;
 use tessera_axum::Client;
 
@@ -106,7 +108,7 @@ async fn page_for(
         state.manager.list(&s.user_id).await,
         state.manager.events(&s.user_id, None, 10).await,
     ) else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let rows: String = devices
         .iter()
@@ -155,7 +157,7 @@ pub async fn show(
     match super::account(&state, &s).await {
         Ok(Some(account)) => page_for(&state, &s, &account, &csrf, None).await,
         Ok(None) => Redirect::to("/auth/login").into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => super::unavailable(),
     }
 }
 
@@ -168,13 +170,13 @@ pub async fn revoke_one(
         return Redirect::to("/auth/login").into_response();
     }
     let Ok(target) = sid.parse::<SessionId>() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return ApiError::NotFound.into_response();
     };
     // Only this user's own sessions: anything else is "not found".
     match state.manager.get(&target).await {
         Ok(Some(t)) if t.user_id == s.user_id => {}
-        Ok(_) => return StatusCode::NOT_FOUND.into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(_) => return ApiError::NotFound.into_response(),
+        Err(_) => return super::unavailable(),
     }
     if state
         .manager
@@ -182,7 +184,7 @@ pub async fn revoke_one(
         .await
         .is_err()
     {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     }
     Redirect::to("/auth/account").into_response()
 }
@@ -200,7 +202,7 @@ pub async fn revoke_others(
         .await
     {
         Ok(_) => Redirect::to("/auth/account").into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => super::unavailable(),
     }
 }
 
@@ -214,15 +216,23 @@ pub async fn change_password(
     headers: HeaderMap,
     BrowserSession(s): BrowserSession,
     CsrfToken(csrf): CsrfToken,
-    Form(form): Form<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
+    };
     let (Some(current), Some(new)) = (form.get("current"), form.get("new")) else {
-        return StatusCode::BAD_REQUEST.into_response();
+        return ApiError::BadRequest("the form needs the fields current and new".into())
+            .into_response();
     };
     let account = match super::account(&state, &s).await {
         Ok(Some(account)) => account,
         Ok(None) => return Redirect::to("/auth/login").into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     };
     if tessera::check_password_length(new).is_err() {
         let message = "Use a new password of 8 to 256 characters.";
@@ -245,7 +255,7 @@ pub async fn change_password(
             return lock.lock_out(page);
         }
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     }
     match state
         .passwords
@@ -265,11 +275,11 @@ pub async fn change_password(
             let message = "The current password is wrong.";
             return page_for(&state, &s, &account, &csrf, Some(message)).await;
         }
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     }
     let _ = passwords::succeeded(&state.manager, limits, &account.login, device.as_deref()).await;
     let Ok(Ok(hash)) = state.passwords.hash(new.clone()).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let m = &state.manager;
     let done = async {
@@ -281,7 +291,7 @@ pub async fn change_password(
         m.rotate_cookie(&s).await
     };
     let Ok(cookie) = done.await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let mut response = Redirect::to("/auth/account").into_response();
     let set = response.headers_mut();

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use serde_json::json;
 
 use tessera::store::User;
@@ -18,7 +20,7 @@ use tessera_axum::{BrowserSession, CsrfToken, cookie_values};
 use super::devices;
 use super::html::{alert, hidden, page};
 use super::passwords::{self, Attempt};
-use crate::http::ApiError;
+use crate::http::{ApiError, Problem};
 use crate::state::AppState;
 use tessera_axum::Client;
 
@@ -68,7 +70,7 @@ fn credentials_form(
     session_csrf: Option<String>,
 ) -> Response {
     let Some((cookie, token)) = login_csrf(state) else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let (title, button, other) = if action == "signup" {
         (
@@ -160,25 +162,88 @@ struct Submitted {
     json: bool,
 }
 
-fn parse(headers: &HeaderMap, body: &Bytes) -> Option<Submitted> {
-    let json = headers
+/// A JSON sign-in or sign-up: exactly these fields (a form's `confirm` is for people typing
+/// twice; a program checks its own input).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonCredentials {
+    user: String,
+    password: String,
+}
+
+/// Why a submission is refused before its credentials are looked at.
+enum Refused {
+    /// Malformed or too large (400, 413).
+    Api(ApiError),
+    /// Neither JSON nor a form (415).
+    MediaType,
+    /// A form without a valid `_login` token (403).
+    Forged,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::MediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "The request body must be application/json or application/x-www-form-urlencoded",
+            )
+            .into_response(),
+            Self::Forged => super::forbidden(),
+        }
+    }
+}
+
+/// The submission, from `application/json` or `application/x-www-form-urlencoded`; refused
+/// (400, 413 or 415) otherwise.
+fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Submitted, Refused> {
+    let kind = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let fields: HashMap<String, String> = if json {
-        serde_json::from_slice(body).ok()?
-    } else {
-        form_urlencoded::parse(body).into_owned().collect()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let json = match kind.as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        _ => return Err(Refused::MediaType),
     };
-    Some(Submitted {
-        user: fields.get("user")?.clone(),
-        password: fields.get("password")?.clone(),
-        confirm: fields.get("confirm").cloned(),
-        login_token: fields.get("_login").cloned(),
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Refused::Api(ApiError::PayloadTooLarge));
+        }
+        Err(e) => return Err(Refused::Api(ApiError::BadRequest(e.body_text()))),
+    };
+    if json {
+        let c: JsonCredentials = serde_json::from_slice(&body)
+            .map_err(|e| Refused::Api(ApiError::BadRequest(format!("malformed body: {e}"))))?;
+        return Ok(Submitted {
+            user: c.user,
+            password: c.password,
+            confirm: None,
+            login_token: None,
+            json,
+        });
+    }
+    let mut fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let missing = || {
+        Refused::Api(ApiError::BadRequest(
+            "the form needs the fields user and password".into(),
+        ))
+    };
+    Ok(Submitted {
+        user: fields.remove("user").ok_or_else(missing)?,
+        password: fields.remove("password").ok_or_else(missing)?,
+        confirm: fields.remove("confirm"),
+        login_token: fields.remove("_login"),
         json,
     })
 }
 
+/// A refused submission: to a JSON client a problem document (its `detail` says what to do;
+/// `error` keeps the code earlier clients read), to a person the form again with the message.
 fn refuse(
     state: &AppState,
     form: &Submitted,
@@ -187,15 +252,25 @@ fn refuse(
     message: &str,
 ) -> Response {
     if form.json {
-        let code = if status == StatusCode::TOO_MANY_REQUESTS {
-            "too_many_attempts"
-        } else {
-            "invalid_credentials"
+        let (slug, title, code) = match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                ("rate-limited", "Too many requests", "too_many_attempts")
+            }
+            StatusCode::UNAUTHORIZED => (
+                "invalid-credentials",
+                "Wrong user name or password",
+                "invalid_credentials",
+            ),
+            StatusCode::CONFLICT => ("conflict", "The name is taken", "invalid_credentials"),
+            _ => (
+                "invalid-request",
+                "The request is not valid",
+                "invalid_credentials",
+            ),
         };
-        return (
-            status,
-            axum::Json(json!({ "error": code, "message": message })),
-        )
+        return Problem::new(status, slug, title)
+            .detail(message)
+            .with("error", code)
             .into_response();
     }
     credentials_form(state, action, Some(message), status, None)
@@ -216,10 +291,14 @@ fn too_many(state: &AppState, form: &Submitted, action: &str, lock: &Attempt) ->
 /// Forms need the double-submit token (login CSRF); JSON bodies cannot be sent cross-site
 /// without a preflight we never grant, and the session layer refused cross-site requests anyway.
 /// The submitted credentials, or the response refusing a malformed or forged submission.
-fn submitted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Submitted, StatusCode> {
-    let form = parse(headers, body).ok_or(StatusCode::BAD_REQUEST)?;
+fn submitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Submitted, Refused> {
+    let form = parse(headers, body)?;
     if forgery(state, headers, &form) {
-        return Err(StatusCode::FORBIDDEN);
+        return Err(Refused::Forged);
     }
     Ok(form)
 }
@@ -237,9 +316,9 @@ pub async fn login(
     client: Option<Extension<Client>>,
     previous: Option<BrowserSession>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let form = match submitted(&state, &headers, &body) {
+    let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
         Err(refusal) => return refusal.into_response(),
     };
@@ -257,7 +336,7 @@ pub async fn login(
     };
     let account = match state.manager.find_user(&login).await {
         Ok(account) => account,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     };
     let device = account
         .as_ref()
@@ -267,11 +346,11 @@ pub async fn login(
     match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &ip).await {
         Ok(lock @ Attempt::Locked { .. }) => return too_many(&state, &form, "login", &lock),
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     }
     let stored = account.as_ref().map(|a| a.password.clone());
     let Ok(ok) = state.passwords.verify(stored, form.password.clone()).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let account = match account {
         Some(account) if ok => account,
@@ -331,7 +410,7 @@ async fn sign_in(
         ..NewSession::default()
     };
     let Ok((issued, cookie)) = state.manager.create_browser(new).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     };
     let _ = state
         .manager
@@ -373,12 +452,12 @@ pub async fn signup(
     client: Option<Extension<Client>>,
     previous: Option<BrowserSession>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if !state.config.sign_in.signup_open {
         return ApiError::NotFound.into_response();
     }
-    let form = match submitted(&state, &headers, &body) {
+    let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
         Err(refusal) => return refusal.into_response(),
     };
@@ -417,13 +496,13 @@ pub async fn signup(
                 return too_many(&state, &form, "signup", &lock);
             }
             Ok(RateDecision::Allowed { .. }) => {}
-            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Err(_) => return super::unavailable(),
         }
     }
     let hash = match state.passwords.hash(form.password.clone()).await {
         Ok(Ok(hash)) => hash,
         Ok(Err(_)) => return bad("That password cannot be used."),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     };
     let account = match state.manager.create_user(&login, hash).await {
         Ok(Some(account)) => account,
@@ -436,7 +515,7 @@ pub async fn signup(
                 "That user name is taken.",
             );
         }
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return super::unavailable(),
     };
     let _ = state
         .manager
@@ -456,7 +535,7 @@ pub async fn logout(
         .await
         .is_err()
     {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return super::unavailable();
     }
     let clear = state.tessera.cookie_settings().clear();
     let wants_json = headers

@@ -39,6 +39,21 @@ pub(crate) async fn account_of(state: &AppState, s: &Session) -> Option<User> {
     account(state, s).await.ok().flatten()
 }
 
+/// 503 with `Retry-After`, problem type `unavailable`: the store or the password queue is busy.
+pub(crate) fn unavailable() -> Response {
+    axum::response::IntoResponse::into_response(crate::http::ApiError::Unavailable)
+}
+
+/// 401, problem type `unauthenticated`, as the session layer answers a request without one.
+pub(crate) fn unauthenticated() -> Response {
+    axum::response::IntoResponse::into_response(tessera_axum::Rejection::Unauthenticated)
+}
+
+/// 403, problem type `forbidden`, as the session layer answers a cross-site request.
+pub(crate) fn forbidden() -> Response {
+    axum::response::IntoResponse::into_response(tessera_axum::Rejection::Forbidden)
+}
+
 /// No script, no inline style, nothing framed, forms only to ourselves.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";

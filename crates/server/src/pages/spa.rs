@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera::{Clock, SystemClock};
@@ -26,8 +25,8 @@ pub async fn me(
             "csrf_token": csrf,
         }))
         .into_response(),
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(None) => super::unauthenticated(),
+        Err(_) => super::unavailable(),
     }
 }
 
@@ -40,8 +39,8 @@ pub async fn refresh(State(state): State<AppState>, BrowserSession(s): BrowserSe
     // Only an account's session mints tokens: its `sub` is an id the server chose.
     match super::account(&state, &s).await {
         Ok(Some(_)) => {}
-        Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(None) => return super::unauthenticated(),
+        Err(_) => return super::unavailable(),
     }
     match state.manager.access_token_for(&s) {
         Ok(token) => Json(json!({
@@ -50,6 +49,6 @@ pub async fn refresh(State(state): State<AppState>, BrowserSession(s): BrowserSe
             "expires_in": (token.expires_at.as_secs() - SystemClock.now().as_secs()).max(0),
         }))
         .into_response(),
-        Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => super::unauthenticated(),
     }
 }

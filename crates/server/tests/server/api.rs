@@ -211,9 +211,18 @@ async fn sessions_can_be_read_updated_and_revoked() {
     send(patch(None))
         .await
         .assert_problem(428, "precondition-required");
-    send(patch(Some("1")))
-        .await
-        .assert_problem(400, "invalid-request");
+    // Exactly what the document says: a strong tag of 1 to 19 digits.
+    for bad in [
+        "1",
+        "\"+2\"",
+        "\"02 \"",
+        "W/\"2\"",
+        "\"00000000000000000002\"",
+    ] {
+        send(patch(Some(bad)))
+            .await
+            .assert_problem(400, "invalid-request");
+    }
     assert_eq!(
         app.json(Method::GET, &uri, "").await.body()["data"]["theme"],
         "dark"
@@ -228,7 +237,14 @@ async fn sessions_can_be_read_updated_and_revoked() {
         StatusCode::NO_CONTENT,
         "idempotent"
     );
-    assert!(app.json(Method::GET, &uri, "").await.body()["revoked_at"].is_i64());
+    // Revoked is gone (410), not there (a DELETE answered 204), and says when and why.
+    let gone = app.json(Method::GET, &uri, "").await;
+    gone.assert_problem(410, "revoked");
+    assert!(gone.body()["revoked_at"].is_i64());
+    assert_eq!(gone.body()["revoke_reason"], "admin");
+    send(patch(Some("\"2\"")))
+        .await
+        .assert_problem(410, "revoked");
     let missing = "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA";
     app.json(Method::GET, missing, "")
         .await
@@ -278,6 +294,42 @@ async fn a_users_sessions_can_be_listed_and_revoked_but_one() {
         .await
         .assert_problem(400, "invalid-request");
     app.json(Method::DELETE, "/v1/users/alice/sessions?nope=1", "")
+        .await
+        .assert_problem(400, "invalid-request");
+}
+
+/// A user id no session can have (empty, over 256 bytes, control characters) is refused on
+/// every route that names one, as the document says, instead of an empty list.
+#[tokio::test]
+async fn user_routes_refuse_user_ids_no_session_can_have() {
+    let app = App::new().await;
+    let longest = "a".repeat(256);
+    for route in ["sessions", "events"] {
+        let ok = app
+            .json(Method::GET, &format!("/v1/users/{longest}/{route}"), "")
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{route}: {}", ok.text);
+    }
+    let too_long = "a".repeat(257);
+    let two_byte = "%C3%A9".repeat(129); // 129 characters, 258 bytes
+    for user in [
+        too_long.as_str(),
+        two_byte.as_str(),
+        "a%01b",
+        "a%C2%85b",
+        "%7F",
+    ] {
+        for (method, route) in [
+            (Method::GET, "sessions"),
+            (Method::DELETE, "sessions"),
+            (Method::GET, "events"),
+        ] {
+            app.json(method.clone(), &format!("/v1/users/{user}/{route}"), "")
+                .await
+                .assert_problem(400, "invalid-request");
+        }
+    }
+    app.json(Method::DELETE, "/v1/users/alice/sessions?except=", "")
         .await
         .assert_problem(400, "invalid-request");
 }
@@ -504,6 +556,12 @@ async fn every_documented_operation_is_routed() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.json(m, &uri, "{}").await;
             assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let status = r.status.as_str();
+            assert!(
+                item[method]["responses"].get(status).is_some(),
+                "{method} {path} answered {status}, which it does not document: {}",
+                r.text
+            );
             if r.status == StatusCode::NOT_FOUND {
                 assert!(
                     path.contains("{sid}") || path.contains("{name}"),
@@ -513,7 +571,7 @@ async fn every_documented_operation_is_routed() {
             count += 1;
         }
     }
-    assert_eq!(count, 26, "every operation of the document was tried");
+    assert_eq!(count, 34, "every operation of the document was tried");
 }
 
 #[tokio::test]

@@ -516,7 +516,138 @@ async fn single_page_apps_use_json_with_the_same_protections() {
             r#"{"user":"alice","password":"nope nope"}"#,
         )
         .await;
-    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    bad.assert_problem(401, "invalid-credentials");
     assert_eq!(bad.body()["error"], "invalid_credentials");
     let _: Value = bad.body();
+}
+
+/// Every refusal of the `/auth` routes is a problem document (`application/problem+json` with
+/// `type`, `title`, `status`), never an empty body without a Content-Type; JSON sign-ins keep
+/// their `error` code.
+#[tokio::test]
+async fn auth_refusals_are_problem_documents() {
+    let app = App::with(OPEN).await;
+    let json = [("content-type", "application/json")];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    for route in ["/auth/login", "/auth/signup"] {
+        app.send(Method::POST, route, &[], "")
+            .await
+            .assert_problem(415, "unsupported-media-type");
+        app.send(
+            Method::POST,
+            route,
+            &[("content-type", "text/plain")],
+            "user=a",
+        )
+        .await
+        .assert_problem(415, "unsupported-media-type");
+        for body in [
+            "",
+            "[]",
+            r#"{"user":"alice"}"#,
+            r#"{"user":1,"password":"long enough"}"#,
+            r#"{"user":"alice","password":"long enough","confirm":"long enough"}"#,
+        ] {
+            app.send(Method::POST, route, &json, body)
+                .await
+                .assert_problem(400, "invalid-request");
+        }
+        app.send(Method::POST, route, &form, "user=alice")
+            .await
+            .assert_problem(400, "invalid-request");
+        app.send(
+            Method::POST,
+            route,
+            &form,
+            "user=alice&password=long+enough",
+        )
+        .await
+        .assert_problem(403, "forbidden");
+        let huge = format!(
+            r#"{{"user":"alice","password":"{}"}}"#,
+            "x".repeat(300 * 1024)
+        );
+        app.send(Method::POST, route, &json, &huge)
+            .await
+            .assert_problem(413, "payload-too-large");
+    }
+    let signup = |body: &'static str| app.send(Method::POST, "/auth/signup", &json, body);
+    let bad = signup(r#"{"user":"al","password":"long enough"}"#).await;
+    bad.assert_problem(400, "invalid-request");
+    assert!(bad.body()["detail"].as_str().unwrap().contains("3 to 256"));
+    signup(r#"{"user":"alice","password":"short"}"#)
+        .await
+        .assert_problem(400, "invalid-request");
+    assert_eq!(
+        signup(r#"{"user":"alice","password":"long enough"}"#)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let taken = signup(r#"{"user":"ALICE","password":"long enough"}"#).await;
+    taken.assert_problem(409, "conflict");
+    assert_eq!(taken.body()["error"], "invalid_credentials");
+    let wrong = app
+        .send(
+            Method::POST,
+            "/auth/login",
+            &json,
+            r#"{"user":"alice","password":"not the one"}"#,
+        )
+        .await;
+    wrong.assert_problem(401, "invalid-credentials");
+    assert_eq!(wrong.body()["error"], "invalid_credentials");
+    for (method, route) in [
+        (Method::GET, "/auth/me"),
+        (Method::GET, "/auth/csrf"),
+        (Method::POST, "/auth/refresh"),
+        (Method::POST, "/auth/logout"),
+        (Method::POST, "/auth/password"),
+        (Method::POST, "/auth/sessions/others/revoke"),
+    ] {
+        app.send(method, route, &[], "")
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
+}
+
+/// The account's own forms refuse with problem documents too: an unknown session to sign out,
+/// a password change that is not a form.
+#[tokio::test]
+async fn account_form_refusals_are_problem_documents() {
+    let app = App::with(OPEN).await;
+    let mut jar = Jar::default();
+    sign_up(&app, &mut jar, "alice", "correct+horse+battery").await;
+    let csrf = csrf_of(&get(&app, &mut jar, "/auth/account").await.text);
+    let cookie = jar.header();
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("x-csrf-token", csrf.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    for sid in ["AAAAAAAAAAAAAAAAAAAAAA", "not-a-session"] {
+        app.send(
+            Method::POST,
+            &format!("/auth/sessions/{sid}/revoke"),
+            &headers,
+            "",
+        )
+        .await
+        .assert_problem(404, "not-found");
+    }
+    let mut as_json = headers.to_vec();
+    as_json.push(("content-type", "application/json"));
+    app.send(
+        Method::POST,
+        "/auth/password",
+        &as_json,
+        r#"{"current":"x"}"#,
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    let mut as_form = headers.to_vec();
+    as_form.push(("content-type", "application/x-www-form-urlencoded"));
+    app.send(Method::POST, "/auth/password", &as_form, "current=x")
+        .await
+        .assert_problem(400, "invalid-request");
 }
