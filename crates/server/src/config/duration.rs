@@ -43,6 +43,16 @@ fn parse(text: &str) -> Option<Duration> {
     n.checked_mul(scale).map(Duration::from_secs)
 }
 
+/// `secs` in the largest whole unit (`1h`, `7d`, `90s`), for messages.
+pub(super) fn describe(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,12 +84,3 @@ mod tests {
     }
 }
 
-/// `secs` in the largest whole unit (`1h`, `7d`, `90s`), for messages.
-pub(super) fn describe(secs: u64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
