@@ -5,6 +5,7 @@
 
 mod account;
 mod auth;
+mod credentials;
 mod devices;
 mod html;
 mod passwords;

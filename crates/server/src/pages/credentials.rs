@@ -1,0 +1,276 @@
+//! The sign-in and sign-up forms and their submissions: the form with its login-CSRF pair,
+//! parsing a form or JSON body, and refusing one (a problem document to a program, the form
+//! again to a person).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tessera::{Clock, SystemClock};
+use tessera_axum::cookie_values;
+
+use super::html::{alert, hidden, page};
+use super::passwords::Attempt;
+use crate::http::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(super) fn login_cookie_name(state: &AppState) -> &'static str {
+    if state.config.cookie_secure {
+        "__Host-tessera-login"
+    } else {
+        "tessera-login"
+    }
+}
+
+/// A signed double-submit pair for a pre-session form: the cookie, and the field to embed.
+pub(super) fn login_csrf(state: &AppState) -> Option<(HeaderValue, String)> {
+    let pair = state.manager.csrf().login_pair(SystemClock.now()).ok()?;
+    let secure = if state.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly{secure}; SameSite=Strict; Max-Age=3600",
+        login_cookie_name(state),
+        pair.cookie
+    );
+    Some((HeaderValue::from_str(&cookie).ok()?, pair.form))
+}
+
+pub(super) fn login_csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &str) -> bool {
+    let cookies = cookie_values(headers, login_cookie_name(state));
+    let [cookie] = cookies.as_slice() else {
+        return false;
+    };
+    state
+        .manager
+        .csrf()
+        .verify_login(cookie, form_token, SystemClock.now())
+}
+
+pub(super) fn credentials_form(
+    state: &AppState,
+    action: &str,
+    message: Option<&str>,
+    status: StatusCode,
+    session_csrf: Option<String>,
+) -> Response {
+    let Some((cookie, token)) = login_csrf(state) else {
+        return super::unavailable();
+    };
+    let (title, button, other) = if action == "signup" {
+        (
+            "Create your account",
+            "Create account",
+            "<p class=\"note\"><a href=\"/auth/login\">I already have an account</a></p>",
+        )
+    } else if state.config.sign_in.signup_open {
+        (
+            "Sign in",
+            "Sign in",
+            "<p class=\"note\"><a href=\"/auth/signup\">Create an account</a></p>",
+        )
+    } else {
+        ("Sign in", "Sign in", "")
+    };
+    let confirm = if action == "signup" {
+        "<label for=\"confirm\">Repeat the password</label>\
+         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">"
+    } else {
+        ""
+    };
+    let autocomplete = if action == "signup" {
+        "new-password"
+    } else {
+        "current-password"
+    };
+    let body = format!(
+        "<section class=\"card narrow\"><h1>{title}</h1>{}<form method=\"post\" action=\"/auth/{action}\">{}\
+         <label for=\"user\">User name or email</label>\
+         <input id=\"user\" name=\"user\" type=\"text\" autocomplete=\"username\" required maxlength=\"256\">\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"{autocomplete}\" required minlength=\"8\">\
+         {confirm}<button type=\"submit\">{button}</button></form>{other}</section>",
+        alert(message),
+        hidden("_login", &token)
+            + session_csrf
+                .map_or_else(String::new, |t| hidden("_csrf", &t))
+                .as_str(),
+    );
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        Html(page(title, &body)),
+    )
+        .into_response()
+}
+
+/// A submitted sign-in or sign-up, from a form or a JSON body.
+pub(super) struct Submitted {
+    pub(super) user: String,
+    pub(super) password: String,
+    pub(super) confirm: Option<String>,
+    pub(super) login_token: Option<String>,
+    pub(super) json: bool,
+}
+
+/// A JSON sign-in or sign-up: exactly these fields (a form's `confirm` is for people typing
+/// twice; a program checks its own input).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonCredentials {
+    user: String,
+    password: String,
+}
+
+/// Why a submission is refused before its credentials are looked at.
+pub(super) enum Refused {
+    /// Malformed or too large (400, 413).
+    Api(ApiError),
+    /// Neither JSON nor a form (415).
+    MediaType,
+    /// A form without a valid `_login` token (403).
+    Forged,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::MediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "The request body must be application/json or application/x-www-form-urlencoded",
+            )
+            .into_response(),
+            Self::Forged => super::forbidden(),
+        }
+    }
+}
+
+/// The submission, from `application/json` or `application/x-www-form-urlencoded`; refused
+/// (400, 413 or 415) otherwise.
+pub(super) fn parse(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Submitted, Refused> {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let json = match kind.as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        _ => return Err(Refused::MediaType),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Refused::Api(ApiError::PayloadTooLarge));
+        }
+        Err(e) => return Err(Refused::Api(ApiError::BadRequest(e.body_text()))),
+    };
+    if json {
+        let c: JsonCredentials = serde_json::from_slice(&body)
+            .map_err(|e| Refused::Api(ApiError::BadRequest(format!("malformed body: {e}"))))?;
+        return Ok(Submitted {
+            user: c.user,
+            password: c.password,
+            confirm: None,
+            login_token: None,
+            json,
+        });
+    }
+    let mut fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let missing = || {
+        Refused::Api(ApiError::BadRequest(
+            "the form needs the fields user and password".into(),
+        ))
+    };
+    Ok(Submitted {
+        user: fields.remove("user").ok_or_else(missing)?,
+        password: fields.remove("password").ok_or_else(missing)?,
+        confirm: fields.remove("confirm"),
+        login_token: fields.remove("_login"),
+        json,
+    })
+}
+
+/// A refused submission: to a JSON client a problem document (its `detail` says what to do;
+/// `error` keeps the code earlier clients read), to a person the form again with the message.
+pub(super) fn refuse(
+    state: &AppState,
+    form: &Submitted,
+    action: &str,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    if form.json {
+        let (slug, title, code) = match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                ("rate-limited", "Too many requests", "too_many_attempts")
+            }
+            StatusCode::UNAUTHORIZED => (
+                "invalid-credentials",
+                "Wrong user name or password",
+                "invalid_credentials",
+            ),
+            StatusCode::CONFLICT => ("conflict", "The name is taken", "invalid_credentials"),
+            _ => (
+                "invalid-request",
+                "The request is not valid",
+                "invalid_credentials",
+            ),
+        };
+        return Problem::new(status, slug, title)
+            .detail(message)
+            .with("error", code)
+            .into_response();
+    }
+    credentials_form(state, action, Some(message), status, None)
+}
+
+/// 429 with `Retry-After` and `RateLimit-*`: locked out of guessing (or of signing up).
+pub(super) fn too_many(
+    state: &AppState,
+    form: &Submitted,
+    action: &str,
+    lock: &Attempt,
+) -> Response {
+    let message = lock.message();
+    lock.lock_out(refuse(
+        state,
+        form,
+        action,
+        StatusCode::TOO_MANY_REQUESTS,
+        &message,
+    ))
+}
+
+/// Forms need the double-submit token (login CSRF); JSON bodies cannot be sent cross-site
+/// without a preflight we never grant, and the session layer refused cross-site requests anyway.
+/// The submitted credentials, or the response refusing a malformed or forged submission.
+pub(super) fn submitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Submitted, Refused> {
+    let form = parse(headers, body)?;
+    if forgery(state, headers, &form) {
+        return Err(Refused::Forged);
+    }
+    Ok(form)
+}
+
+pub(super) fn forgery(state: &AppState, headers: &HeaderMap, form: &Submitted) -> bool {
+    !form.json
+        && !form
+            .login_token
+            .as_deref()
+            .is_some_and(|t| login_csrf_ok(state, headers, t))
+}
