@@ -16,6 +16,16 @@ fn settings() -> Settings {
     )
 }
 
+/// A manager on a fresh memory store with default settings, on `clock`.
+fn started(clock: &ManualClock) -> SessionManager<MemoryStore, ManualClock> {
+    block(SessionManager::start(
+        MemoryStore::new(),
+        clock.clone(),
+        settings(),
+    ))
+    .unwrap()
+}
+
 fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -177,12 +187,7 @@ fn a_pinned_hs256_secret_signs_every_token_and_never_rotates() {
 #[test]
 fn cached_verifications_still_expire_and_still_see_revocations() {
     let clock = ManualClock::new(Timestamp::from_secs(1_000));
-    let m = block(SessionManager::start(
-        MemoryStore::new(),
-        clock.clone(),
-        settings(),
-    ))
-    .unwrap();
+    let m = started(&clock);
     let a = block(m.create(NewSession::for_user("u"))).unwrap();
     let b = block(m.create(NewSession::for_user("u"))).unwrap();
     for _ in 0..3 {
@@ -209,12 +214,7 @@ fn cached_verifications_still_expire_and_still_see_revocations() {
 #[test]
 fn a_sync_that_changes_nothing_keeps_the_ring_and_its_cache() {
     let clock = ManualClock::new(Timestamp::from_secs(1_000));
-    let m = block(SessionManager::start(
-        MemoryStore::new(),
-        clock.clone(),
-        settings(),
-    ))
-    .unwrap();
+    let m = started(&clock);
     let before = m.ring();
     assert!(!block(m.sync_keys()).unwrap());
     assert!(
