@@ -118,47 +118,23 @@ async fn sign_up_is_closed_unless_opened() {
 #[tokio::test]
 async fn sign_up_is_rate_limited_per_client_and_audited() {
     let app = App::with("signup = \"open\"\nsignup_client_limit = \"2/h:2\"").await;
-    let json = [("content-type", "application/json")];
-    let body = |name: &str| format!(r#"{{"user":"{name}","password":"long enough"}}"#);
-    let first = app
-        .send_from(
-            [10, 0, 0, 1],
-            Method::POST,
-            "/auth/signup",
-            &json,
-            &body("ann"),
-        )
-        .await;
+    let sign_up_from = |ip: [u8; 4], name: &str| {
+        let body = format!(r#"{{"user":"{name}","password":"long enough"}}"#);
+        let app = &app;
+        async move {
+            let json = [("content-type", "application/json")];
+            app.send_from(ip, Method::POST, "/auth/signup", &json, &body)
+                .await
+        }
+    };
+    let first = sign_up_from([10, 0, 0, 1], "ann").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let id = s(&first.body()["user_id"]).to_owned();
-    app.send_from(
-        [10, 0, 0, 1],
-        Method::POST,
-        "/auth/signup",
-        &json,
-        &body("ben"),
-    )
-    .await;
-    let third = app
-        .send_from(
-            [10, 0, 0, 1],
-            Method::POST,
-            "/auth/signup",
-            &json,
-            &body("cat"),
-        )
-        .await;
+    sign_up_from([10, 0, 0, 1], "ben").await;
+    let third = sign_up_from([10, 0, 0, 1], "cat").await;
     assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(third.header("retry-after").parse::<u64>().unwrap() > 0);
-    let elsewhere = app
-        .send_from(
-            [10, 0, 0, 2],
-            Method::POST,
-            "/auth/signup",
-            &json,
-            &body("cat"),
-        )
-        .await;
+    let elsewhere = sign_up_from([10, 0, 0, 2], "cat").await;
     assert_eq!(elsewhere.status, StatusCode::OK, "per client");
     let events = app
         .json(Method::GET, &format!("/v1/users/{id}/events"), "")
