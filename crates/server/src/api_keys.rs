@@ -13,12 +13,10 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use tessera::store::StoredApiKey;
-use tessera::{ApiKey, ApiScope, Clock, SystemClock, Timestamp, TokenHash};
+use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, SystemClock, Timestamp, TokenHash};
 
 use crate::boot::Manager;
 
-/// The client id of the bootstrap admin key in HTTP Basic authentication.
-pub const BOOTSTRAP_NAME: &str = tessera::BOOTSTRAP_KEY_NAME;
 /// Longest gap between reloads forced by unknown keys.
 const MISS_RELOAD_EVERY: Duration = Duration::from_secs(1);
 
@@ -82,7 +80,7 @@ impl ApiKeys {
         if client_id.is_some_and(|id| id != caller.name) {
             return Ok(None);
         }
-        if caller.name != BOOTSTRAP_NAME {
+        if caller.name != BOOTSTRAP_KEY_NAME {
             let now = SystemClock.now();
             if !manager.revoked_view().is_current(now) {
                 return Err(Stale);
@@ -101,7 +99,7 @@ impl ApiKeys {
         let mut found = None;
         if bool::from(self.bootstrap.as_bytes().ct_eq(hash.as_bytes())) {
             found = Some(Caller {
-                name: BOOTSTRAP_NAME.to_owned(),
+                name: BOOTSTRAP_KEY_NAME.to_owned(),
                 scope: ApiScope::Admin,
             });
         }
