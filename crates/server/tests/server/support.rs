@@ -191,6 +191,8 @@ pub struct Process {
     pub addr: SocketAddr,
     pub dir: PathBuf,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The thread copying stderr into `log`; it ends when the process has exited.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -215,7 +217,7 @@ impl Process {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("listening") {
                     // Human format: `listening addr=IP:PORT`; JSON format: `"addr":"IP:PORT"`.
@@ -242,6 +244,7 @@ impl Process {
             addr: addr.parse().unwrap(),
             dir: dir.to_owned(),
             log,
+            reader: Some(reader),
         }
     }
 
@@ -259,6 +262,10 @@ impl Process {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its last lines are in the pipe still: read them before anyone looks at the log.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             std::thread::sleep(Duration::from_millis(100));
