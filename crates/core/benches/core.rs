@@ -11,8 +11,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::Store;
 use tessera::jwt::{SigningKey, Verifier, VerifyingKey};
+use tessera::store::KeyStore;
 use tessera::{
     Algorithm, ManualClock, MemoryStore, NewSession, ServerSecret, SessionManager, Settings,
     Timestamp, Validation,

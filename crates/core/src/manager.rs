@@ -188,6 +188,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             },
             cookie,
             version: 1,
+            refreshes: 0,
+            refreshed_from: None,
             revoked_at: None,
             revoke_reason: None,
         };

@@ -78,6 +78,13 @@ pub struct Session {
     pub cookie: Option<TokenHash>,
     /// Version of `claims`, `data` and `cookie`, for compare-and-set updates.
     pub version: u64,
+    /// How many times it was refreshed. Routine refreshes are recorded here (with
+    /// `refresh.rotated_at` and `refreshed_from`), not as audit events.
+    #[serde(default)]
+    pub refreshes: u64,
+    /// The client address of the last refresh, when known.
+    #[serde(default)]
+    pub refreshed_from: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
     /// Why it was revoked.

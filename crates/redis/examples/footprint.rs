@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use tessera::{Device, RefreshState, Session, SessionId, Store, Timestamp, TokenHash};
+use tessera::store::SessionStore;
+use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
 use tessera_redis::RedisStore;
 
 async fn used_memory(url: &str) -> i64 {
@@ -52,6 +53,8 @@ fn session(i: usize, per_user: usize, now: Timestamp) -> Session {
         },
         cookie: None,
         version: 1,
+        refreshes: 0,
+        refreshed_from: None,
         revoked_at: None,
         revoke_reason: None,
     }

@@ -78,6 +78,11 @@ pub(crate) fn session(
         },
         cookie: fields.get("ck").map(|c| json(c)).transpose()?,
         version: u64::try_from(number("v")?).map_err(|_| corrupt("session"))?,
+        refreshes: match fields.get("rn") {
+            Some(n) => n.parse().map_err(|_| corrupt("session"))?,
+            None => 0,
+        },
+        refreshed_from: fields.get("rf").cloned(),
         revoked_at: fields
             .get("ra")
             .map(|v| v.parse().map(Timestamp::from_millis))

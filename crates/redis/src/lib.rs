@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera::StoreError> {
-//! use tessera::Store;
+//! use tessera::store::KeyStore;
 //! let store = tessera_redis::RedisStore::connect("redis://127.0.0.1:6379/", "{tessera}").await?;
 //! assert!(store.get_setting("server-secret").await.is_ok());
 //! # Ok(()) }
@@ -18,10 +18,15 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod api_keys;
+mod audit;
 mod breaker;
 mod codec;
 mod conn;
+mod keys;
+mod limits;
 mod scripts;
+mod sessions;
 mod store;
 
 pub use store::RedisStore;

@@ -53,8 +53,9 @@ mod cluster {
 fn accounts_kept_by_name_move_to_random_ids() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
+        use tessera::store::AccountStore;
         use tessera::store::User;
-        use tessera::{AccountId, LoginName, PasswordHash, Store, Timestamp};
+        use tessera::{AccountId, LoginName, PasswordHash, Timestamp};
 
         let tag = format!("{{m-{}}}", tessera::random_id().unwrap());
         let store = RedisStore::connect(&url(), &tag).await.unwrap();

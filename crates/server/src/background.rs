@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
-use crate::config::StoreUrl;
 use tokio::task::JoinHandle;
 
-use tessera::{Clock, Store, SystemClock};
+use tessera::store::SessionStore;
+use tessera::{Clock, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -34,15 +33,8 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     let purge_every = state.config.purge_interval;
     let pushed = Arc::new(Notify::new());
     let mut tasks = Vec::new();
-    // Pub/sub is cluster-wide: any one node delivers every announcement.
-    let announcer = match &state.config.store {
-        StoreUrl::Redis(url) => Some(url.clone()),
-        StoreUrl::RedisCluster(nodes) => nodes.first().cloned(),
-        StoreUrl::Sqlite(_) => None,
-    };
-    if let Some(url) = announcer {
-        let channel = format!("{}:revocations", state.config.redis_key_tag);
-        tasks.push(listen(url, channel, Arc::clone(&pushed), shutdown.clone()));
+    if state.manager.store().is_shared() {
+        tasks.push(listen(state.clone(), Arc::clone(&pushed), shutdown.clone()));
     }
     tasks.extend([
         every(
@@ -82,16 +74,16 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
 /// Wakes the revocation catch-up whenever another node announces a revocation, so logout
 /// reaches this node in milliseconds rather than at the next tick. Reconnects by itself.
 fn listen(
-    url: String,
-    channel: String,
+    state: AppState,
     pushed: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let heard = || pushed.notify_one();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                result = listen_once(&url, &channel, &pushed) => {
+                result = state.manager.store().follow_revocations(heard) => {
                     if let Err(e) = result {
                         tracing::warn!(error = %e, "revocation channel lost; catching up by polling until it is back");
                     }
@@ -100,17 +92,6 @@ fn listen(
             }
         }
     })
-}
-
-async fn listen_once(url: &str, channel: &str, pushed: &Notify) -> redis::RedisResult<()> {
-    let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    pushed.notify_one(); // catch up on anything missed while unsubscribed
-    let mut messages = pubsub.on_message();
-    while messages.next().await.is_some() {
-        pushed.notify_one();
-    }
-    Ok(())
 }
 
 fn every<F, Fut>(

@@ -7,9 +7,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use tessera::store::KeyStore;
 use tessera::{
     ApiKey, AuditEvent, AuditHook, AuditKind, AuditOrigin, KeyEncryptionKey, Sealer, ServerSecret,
-    SessionManager, Settings, Store, SystemClock, TokenHash,
+    SessionManager, Settings, SystemClock, TokenHash,
 };
 use tessera_sqlite::SqliteStore;
 

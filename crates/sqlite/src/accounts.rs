@@ -1,11 +1,11 @@
-//! The SQL of the account and API-key steps, and the one-time move of accounts kept by name
-//! (before account ids existed) to server-chosen ids.
+//! Accounts of the built-in sign-in: the SQL of each step, [`AccountStore`], and the one-time
+//! move of accounts kept by name (before account ids existed) to server-chosen ids.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tessera::store::{Revoked, StoredApiKey, User};
-use tessera::{
-    AccountId, ApiScope, LoginName, PasswordHash, StoreError, StoreErrorKind, Timestamp, TokenHash,
-};
+use tessera::store::{AccountStore, User};
+use tessera::{AccountId, LoginName, PasswordHash, StoreError, StoreErrorKind, Timestamp};
+
+use crate::SqliteStore;
 
 use crate::codec::{db_error, ms};
 
@@ -109,83 +109,26 @@ pub(crate) fn move_users_to_accounts(tx: &rusqlite::Transaction<'_>) -> rusqlite
     tx.execute_batch("DROP TABLE users")
 }
 
-pub(crate) fn create_api_key(conn: &Connection, key: &StoredApiKey) -> Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO api_keys (name, scope, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                key.name,
-                key.scope.as_str(),
-                key.hash.as_bytes(),
-                ms(key.created_at)
-            ])
-        })
-        .map_err(db_error)?;
-    Ok(n == 1)
-}
+impl AccountStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> Result<bool> {
+        let user = user.clone();
+        self.writer.write(move |c| create_user(c, &user)).await
+    }
 
-pub(crate) fn list_api_keys(conn: &Connection) -> Result<Vec<StoredApiKey>> {
-    let mut st = conn
-        .prepare_cached(
-            "SELECT name, scope, hash, created_at, last_used_at FROM api_keys ORDER BY name",
-        )
-        .map_err(db_error)?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-            ))
-        })
-        .map_err(db_error)?;
-    rows.map(|row| {
-        let (name, scope, hash, created_at, last_used_at) = row.map_err(db_error)?;
-        Ok(StoredApiKey {
-            name,
-            scope: scope
-                .parse::<ApiScope>()
-                .map_err(|_| corrupt("API key scope"))?,
-            hash: TokenHash::from_bytes(hash.try_into().map_err(|_| corrupt("API key hash"))?),
-            created_at: Timestamp::from_millis(created_at),
-            last_used_at: last_used_at.map(Timestamp::from_millis),
-        })
-    })
-    .collect()
-}
+    async fn get_user(&self, id: &AccountId) -> Result<Option<User>> {
+        let id = id.clone();
+        self.readers.read(move |c| get_user(c, &id)).await
+    }
 
-pub(crate) fn revoke_api_key(
-    conn: &Connection,
-    name: &str,
-    until: Timestamp,
-) -> Result<Option<TokenHash>> {
-    let hash: Option<Vec<u8>> = conn
-        .prepare_cached("DELETE FROM api_keys WHERE name = ?1 RETURNING hash")
-        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
-        .map_err(db_error)?;
-    let Some(hash) = hash else {
-        return Ok(None);
-    };
-    let hash = TokenHash::from_bytes(hash.try_into().map_err(|_| corrupt("API key hash"))?);
-    crate::ops::append(conn, &Revoked::ApiKey(hash), until)?;
-    Ok(Some(hash))
-}
+    async fn find_user(&self, login: &LoginName) -> Result<Option<User>> {
+        let login = login.clone();
+        self.readers.read(move |c| find_user(c, &login)).await
+    }
 
-pub(crate) fn record_api_key_use(
-    conn: &Connection,
-    name: &str,
-    hash: &TokenHash,
-    at: Timestamp,
-) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?3)
-         WHERE name = ?1 AND hash = ?2",
-    )
-    .and_then(|mut st| st.execute(params![name, hash.as_bytes(), ms(at)]))
-    .map_err(db_error)?;
-    Ok(())
+    async fn set_password(&self, id: &AccountId, password: &PasswordHash) -> Result<bool> {
+        let (id, password) = (id.clone(), password.clone());
+        self.writer
+            .write(move |c| set_password(c, &id, &password))
+            .await
+    }
 }

@@ -1,7 +1,9 @@
 //! Conversions between core types and SQLite values, and error mapping.
 
 use rusqlite::ErrorCode;
-use tessera::{Session, StoreError, StoreErrorKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tessera::{Device, RevokeReason, Session, StoreError, StoreErrorKind, Timestamp, TokenHash};
 
 /// Maps a SQLite error to a store error: busy, locked and I/O trouble are `Unavailable`.
 pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
@@ -24,14 +26,57 @@ pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
     StoreError::new(kind, e)
 }
 
-/// A session record from its stored JSON.
-pub(crate) fn decode(record: &str) -> Result<Session, StoreError> {
-    serde_json::from_str(record).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
+/// The part of a session kept as one JSON `record`: what changes rarely (the columns hold the
+/// rest).
+#[derive(Deserialize)]
+pub(crate) struct Cold {
+    pub claims: Map<String, Value>,
+    pub data: Value,
+    #[serde(default)]
+    pub device: Device,
+    #[serde(default)]
+    pub cookie: Option<TokenHash>,
+    pub version: u64,
+    pub revoked_at: Option<Timestamp>,
+    pub revoke_reason: Option<RevokeReason>,
 }
 
-/// A session's stored JSON.
-pub(crate) fn encode(session: &Session) -> Result<String, StoreError> {
-    serde_json::to_string(session).map_err(|e| StoreError::new(StoreErrorKind::Other, e))
+/// [`Cold`], borrowed from a session for writing.
+#[derive(Serialize)]
+struct ColdRef<'a> {
+    claims: &'a Map<String, Value>,
+    data: &'a Value,
+    device: &'a Device,
+    cookie: &'a Option<TokenHash>,
+    version: u64,
+    revoked_at: Option<Timestamp>,
+    revoke_reason: Option<RevokeReason>,
+}
+
+impl Cold {
+    pub(crate) fn decode(record: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(record).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
+    }
+
+    pub(crate) fn encode(s: &Session) -> Result<String, StoreError> {
+        serde_json::to_string(&ColdRef {
+            claims: &s.claims,
+            data: &s.data,
+            device: &s.device,
+            cookie: &s.cookie,
+            version: s.version,
+            revoked_at: s.revoked_at,
+            revoke_reason: s.revoke_reason,
+        })
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, e))
+    }
+}
+
+/// A token hash from its 32-byte column.
+pub(crate) fn hash_of(bytes: Vec<u8>) -> Result<TokenHash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(TokenHash::from_bytes)
+        .map_err(|_| StoreError::new(StoreErrorKind::Corrupt, "a token hash of the wrong length"))
 }
 
 /// When a session stops being live (and may be purged).

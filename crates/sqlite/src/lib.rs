@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera::StoreError> {
-//! use tessera::Store;
+//! use tessera::store::KeyStore;
 //! let store = tessera_sqlite::SqliteStore::open("tessera-data/tessera.db")?;
 //! assert!(store.get_setting("server-secret").await?.is_none());
 //! # Ok(()) }
@@ -18,9 +18,12 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod api_keys;
+mod audit;
 mod codec;
-mod ops;
+mod keys;
 mod schema;
+mod sessions;
 mod store;
 mod worker;
 

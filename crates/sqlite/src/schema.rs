@@ -75,6 +75,20 @@ const MIGRATIONS: &[Step] = &[
      ) WITHOUT ROWID;",
         Some(crate::accounts::move_users_to_accounts),
     ),
+    // 5: what every refresh and activity changes gets columns of its own, so a refresh writes
+    // a few integers instead of re-encoding and rewriting the whole record.
+    (
+        "ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN refresh_current BLOB NOT NULL DEFAULT x'';
+     ALTER TABLE sessions ADD COLUMN refresh_previous BLOB;
+     ALTER TABLE sessions ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN idle_expires_at INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN absolute_expires_at INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN refreshes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN refreshed_from TEXT;",
+        Some(crate::sessions::split_records),
+    ),
 ];
 
 /// Brings the database up to the latest schema, in one transaction per migration.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use tessera::store::CreateOutcome;
-use tessera::{Device, RefreshState, Session, SessionId, Store, Timestamp, TokenHash};
+use tessera::store::{CreateOutcome, RotateOutcome, Rotation, SessionStore};
+use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
 use tessera_sqlite::SqliteStore;
 
 /// A fresh database file in the system temp directory.
@@ -48,13 +48,33 @@ fn session(i: usize) -> Session {
         },
         cookie: None,
         version: 1,
+        refreshes: 0,
+        refreshed_from: None,
         revoked_at: None,
         revoke_reason: None,
     }
 }
 
-/// The child process of `sigkill_loses_no_acknowledged_write`: writes sessions concurrently
-/// forever, printing each id only once its write has been acknowledged.
+/// A refresh of `s` (still at its first generation) to the second.
+fn rotation(s: &Session) -> Rotation {
+    Rotation {
+        expected_generation: 1,
+        presented: s.refresh.current,
+        next: RefreshState {
+            generation: 2,
+            current: TokenHash::of(&[2]),
+            previous: Some(s.refresh.current),
+            rotated_at: s.created_at,
+        },
+        at: s.created_at,
+        idle_expires_at: s.idle_expires_at,
+        rate: None,
+        client: None,
+    }
+}
+
+/// The child process of `sigkill_loses_no_acknowledged_write`: creates and then refreshes
+/// sessions concurrently forever, printing each id only once both writes were acknowledged.
 #[test]
 #[ignore = "helper process, started by sigkill_loses_no_acknowledged_write"]
 fn durability_child_writer() {
@@ -71,6 +91,8 @@ fn durability_child_writer() {
                         store.create(&s, None).await.unwrap(),
                         CreateOutcome::Created { evicted: vec![] }
                     );
+                    let rotated = store.rotate(&s.sid, &rotation(&s)).await.unwrap();
+                    assert!(matches!(rotated, RotateOutcome::Rotated(_)));
                     if tx.send(s.sid).is_err() {
                         return;
                     }
@@ -115,7 +137,12 @@ fn sigkill_loses_no_acknowledged_write() {
         let store = SqliteStore::open(&path).unwrap();
         for sid in &acknowledged {
             let got = store.get(sid).await.unwrap();
-            assert!(got.is_some(), "acknowledged session {sid} was lost");
+            let got = got.unwrap_or_else(|| panic!("acknowledged session {sid} was lost"));
+            assert_eq!(
+                (got.refresh.generation, got.refreshes),
+                (2, 1),
+                "the acknowledged refresh of {sid} was lost"
+            );
         }
     });
 }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tessera::store::{
-    CreateOutcome, FeedEntry, LimitCheck, Revocation, RotateOutcome, Rotation, SessionUpdate,
-    StoredApiKey, StoredKeyset, UpdateOutcome, User,
+    AccountStore, ApiKeyStore, AuditStore, CreateOutcome, FeedEntry, KeyStore, LimitCheck,
+    RateLimitStore, Revocation, RotateOutcome, Rotation, SessionStore, SessionUpdate, StoredApiKey,
+    StoredKeyset, UpdateOutcome, User,
 };
 use tessera::{
-    AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, Session, SessionId, Store,
+    AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, Session, SessionId,
     StoreError, StoredEvent, Timestamp, TokenHash,
 };
 
@@ -47,7 +48,11 @@ impl<S> CountingStore<S> {
     }
 }
 
-impl<S: Store> Store for CountingStore<S> {
+impl<S: SessionStore> SessionStore for CountingStore<S> {
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
     async fn create(
         &self,
         session: &Session,
@@ -55,9 +60,11 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<CreateOutcome, StoreError> {
         self.count().create(session, limit).await
     }
+
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
         self.count().get(sid).await
     }
+
     async fn rotate(
         &self,
         sid: &SessionId,
@@ -65,6 +72,7 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<RotateOutcome, StoreError> {
         self.count().rotate(sid, rotation).await
     }
+
     async fn touch(
         &self,
         sid: &SessionId,
@@ -73,6 +81,7 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<bool, StoreError> {
         self.count().touch(sid, seen, idle).await
     }
+
     async fn update(
         &self,
         sid: &SessionId,
@@ -81,9 +90,11 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<UpdateOutcome, StoreError> {
         self.count().update(sid, v, u).await
     }
+
     async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
         self.count().revoke(sid, r).await
     }
+
     async fn revoke_user(
         &self,
         user: &str,
@@ -92,15 +103,19 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Vec<SessionId>, StoreError> {
         self.count().revoke_user(user, except, r).await
     }
+
     async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
         self.count().revoke_token(jti, until).await
     }
+
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.count().list_user(user, now).await
     }
+
     async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.count().count_live(now).await
     }
+
     async fn revocations_after(
         &self,
         after: u64,
@@ -108,18 +123,13 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Vec<FeedEntry>, StoreError> {
         self.count().revocations_after(after, limit).await
     }
+
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.count().purge_expired(now, batch).await
     }
-    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.count().get_setting(name).await
-    }
-    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.count().put_setting(name, value).await
-    }
-    async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
-        self.count().init_setting(name, value).await
-    }
+}
+
+impl<S: RateLimitStore> RateLimitStore for CountingStore<S> {
     async fn rate_limit(
         &self,
         key: &str,
@@ -128,6 +138,13 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<RateDecision, StoreError> {
         self.count().rate_limit(key, quota, now).await
     }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        self.count().reset_rate_limit(key).await
+    }
+}
+
+impl<S: AuditStore> AuditStore for CountingStore<S> {
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         if self.fail_audit.load(Ordering::SeqCst) {
             self.count();
@@ -138,6 +155,7 @@ impl<S: Store> Store for CountingStore<S> {
         }
         self.count().append_audit(event).await
     }
+
     async fn audit_for_user(
         &self,
         user: &str,
@@ -146,21 +164,25 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.count().audit_for_user(user, before, limit).await
     }
+
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.count().purge_audit(cutoff, batch).await
     }
-    async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
-        self.count().reset_rate_limit(key).await
-    }
+}
+
+impl<S: AccountStore> AccountStore for CountingStore<S> {
     async fn create_user(&self, user: &User) -> Result<bool, StoreError> {
         self.count().create_user(user).await
     }
+
     async fn get_user(&self, id: &AccountId) -> Result<Option<User>, StoreError> {
         self.count().get_user(id).await
     }
+
     async fn find_user(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
         self.count().find_user(login).await
     }
+
     async fn set_password(
         &self,
         id: &AccountId,
@@ -168,12 +190,17 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<bool, StoreError> {
         self.count().set_password(id, password).await
     }
+}
+
+impl<S: ApiKeyStore> ApiKeyStore for CountingStore<S> {
     async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool, StoreError> {
         self.count().create_api_key(key).await
     }
+
     async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
         self.count().list_api_keys().await
     }
+
     async fn revoke_api_key(
         &self,
         name: &str,
@@ -181,6 +208,7 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Option<TokenHash>, StoreError> {
         self.count().revoke_api_key(name, until).await
     }
+
     async fn record_api_key_use(
         &self,
         name: &str,
@@ -189,14 +217,30 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<(), StoreError> {
         self.count().record_api_key_use(name, hash, at).await
     }
+}
+
+impl<S: KeyStore> KeyStore for CountingStore<S> {
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>, StoreError> {
         self.count().load_keyset().await
     }
+
     async fn save_keyset(
         &self,
         expected: Option<u64>,
         document: &[u8],
     ) -> Result<bool, StoreError> {
         self.count().save_keyset(expected, document).await
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.count().get_setting(name).await
+    }
+
+    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.count().put_setting(name, value).await
+    }
+
+    async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.count().init_setting(name, value).await
     }
 }

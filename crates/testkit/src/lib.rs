@@ -55,6 +55,7 @@ macro_rules! conformance_tests {
             refresh::rotation_issues_a_new_generation,
             refresh::concurrent_refreshes_do_not_fork,
             refresh::rotation_is_compare_and_set,
+            refresh::rotation_charges_its_rate_only_when_applied,
             refresh::reuse_after_grace_revokes_the_session,
             refresh::older_generation_reuse_revokes_the_session,
             refresh::forged_secrets_revoke_nothing,

@@ -45,16 +45,28 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
     }
 
+    /// Hands a routine event to the hook (the server's log and metrics) without storing it:
+    /// refreshes are recorded on the session itself, so the trail does not grow with traffic.
+    pub(super) fn announce(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) {
+        if let Some(hook) = &self.settings.audit_hook {
+            hook.call(&self.event(user_id, sid, kind));
+        }
+    }
+
+    /// The client address of the request being served, when the embedder says how to find it.
+    pub(super) fn client_ip(&self) -> Option<String> {
+        self.settings
+            .audit_origin
+            .as_ref()
+            .and_then(AuditOrigin::ip)
+    }
+
     fn event(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) -> AuditEvent {
         AuditEvent {
             at: self.clock.now(),
             user_id: user_id.map(str::to_owned),
             sid,
-            ip: self
-                .settings
-                .audit_origin
-                .as_ref()
-                .and_then(AuditOrigin::ip),
+            ip: self.client_ip(),
             kind,
         }
     }

@@ -1,18 +1,16 @@
-//! Refresh rotation: one compare-and-set per step, with the four properties of the design:
-//! no fork under concurrency, theft detection, no denial by forgery, nothing usable at rest.
+//! Refresh rotation: one store step per refresh, with the four properties of the design: no
+//! fork under concurrency, theft detection, no denial by forgery, nothing usable at rest. The
+//! chain walk and the classification stay here; the store compares, charges the rate and
+//! writes in one step, and answers with the session it found.
 
 use super::{Issued, SessionManager};
 use crate::chain::Link;
-use crate::store::{RotateOutcome, Rotation};
-use std::time::Duration;
+use crate::store::{RateCharge, RotateOutcome, Rotation};
 
 use crate::{
     AuditKind, Clock, Error, Quota, RefreshRejection, RefreshState, RefreshToken, RevokeReason,
     Session, Store, Timestamp, TokenHash,
 };
-
-/// Lost compare-and-sets tolerated in one refresh before reporting a conflict.
-const CAS_ATTEMPTS: usize = 3;
 
 fn reject(why: RefreshRejection) -> Error {
     Error::InvalidRefresh(why)
@@ -34,20 +32,53 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     pub async fn refresh(&self, presented: &str) -> Result<Issued, Error> {
         let token = RefreshToken::parse(presented)?;
         let now = self.clock.now();
-        let session = self.store.get(&token.session_id()).await?;
-        let mut session = session.ok_or(reject(RefreshRejection::UnknownSession))?;
-        let mut counted = false;
-        for _ in 0..CAS_ATTEMPTS {
-            match self
-                .refresh_step(&token, session, now, &mut counted)
-                .await?
-            {
-                Step::Done(issued) => return Ok(*issued),
-                // A retry after a lost compare-and-set is the same presentation: not counted again.
-                Step::Retry(current) => session = *current,
+        let sid = token.session_id();
+        let p = &self.settings.policy;
+        // No genuine token is that far down its chain.
+        let next = self
+            .successor_of(&token)
+            .ok_or(reject(RefreshRejection::Forged))?;
+        let presented = TokenHash::of(token.secret());
+        let rate = p.refresh_rate.as_ref();
+        let rotation = Rotation {
+            expected_generation: token.generation(),
+            presented,
+            next: RefreshState {
+                generation: next.generation(),
+                current: TokenHash::of(next.secret()),
+                previous: Some(presented),
+                rotated_at: now,
+            },
+            at: now,
+            idle_expires_at: now.plus(p.idle_timeout),
+            // Charged only by the rotation itself: presentations of the superseded token within
+            // the grace window (tabs refreshing at once, a retry) share its successor and its
+            // charge, and a forgery charges nothing.
+            rate: rate.map(|quota| RateCharge {
+                key: format!("refresh:session:{sid}"),
+                quota: *quota,
+            }),
+            client: self.client_ip(),
+        };
+        match self.store.rotate(&sid, &rotation).await? {
+            RotateOutcome::Rotated(session) => {
+                let user = Some(session.user_id.as_str());
+                self.announce(user, Some(sid), AuditKind::SessionRefreshed);
+                self.issue(*session, next, now)
+            }
+            RotateOutcome::Limited {
+                retry_after,
+                reset_after,
+            } => Err(Error::RateLimited {
+                retry_after,
+                reset_after,
+                limit: rate.map_or(0, Quota::burst),
+            }),
+            RotateOutcome::Refused(None) => Err(reject(RefreshRejection::UnknownSession)),
+            RotateOutcome::Refused(Some(session)) => {
+                self.refused(&token, *session, next, now).await
             }
         }
-        Err(Error::Conflict)
     }
 
     /// Checks a refresh token without using it (RFC 7662 introspection): the session when the
@@ -77,13 +108,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
     }
 
-    async fn refresh_step(
+    /// Why the store refused to rotate `session` for `token`, and what follows: the same
+    /// successor for a racing or retried presentation within the grace window, the end of the
+    /// session for a replay after it, nothing at all for a forgery.
+    async fn refused(
         &self,
         token: &RefreshToken,
         session: Session,
+        next: RefreshToken,
         now: Timestamp,
-        counted: &mut bool,
-    ) -> Result<Step, Error> {
+    ) -> Result<Issued, Error> {
         if session.revoked_at.is_some() {
             return Err(reject(RefreshRejection::Revoked));
         }
@@ -94,18 +128,13 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let link = self
             .chain
             .classify(token, &session.refresh, p.max_chain_walk);
-        if matches!(link, Link::Current | Link::Previous) && !*counted {
-            self.check_refresh_rate(&session, token, now).await?;
-            *counted = true;
-        }
         match link {
             Link::Forged => Err(reject(RefreshRejection::Forged)),
-            Link::Current => self.rotate(token, session, now).await,
+            // The store saw another state than this one: it changed in between. Retryable.
+            Link::Current => Err(Error::Conflict),
             Link::Previous if now.since(session.refresh.rotated_at) <= p.refresh_grace => {
                 // A racing request won the rotation: hand out the same successor it got.
-                let next = self.successor_of(token);
-                let issued = self.issue(session, next, now)?;
-                Ok(Step::Done(Box::new(issued)))
+                self.issue(session, next, now)
             }
             Link::Previous | Link::Older => {
                 let class = if link == Link::Previous {
@@ -130,91 +159,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         }
     }
 
-    /// Counts a refresh of a genuine token against the per-session rate, if one is set. Every
-    /// presentation of one token within the grace window (tabs refreshing at once, a retry)
-    /// gets the same successor, so together they count once: only the first of them, as an
-    /// atomic per-generation marker in the store decides.
-    async fn check_refresh_rate(
-        &self,
-        session: &Session,
-        token: &RefreshToken,
-        now: Timestamp,
-    ) -> Result<(), Error> {
-        let Some(quota) = &self.settings.policy.refresh_rate else {
-            return Ok(());
-        };
-        let grace = self
-            .settings
-            .policy
-            .refresh_grace
-            .max(Duration::from_secs(1));
-        let once = Quota::new(1, grace, 1)?;
-        let marker = format!("refresh:token:{}:{}", session.sid, token.generation());
-        if let crate::RateDecision::Limited { .. } =
-            self.store.rate_limit(&marker, &once, now).await?
-        {
-            return Ok(()); // a presentation of this token already counted
-        }
-        let key = format!("refresh:session:{}", session.sid);
-        match self.store.rate_limit(&key, quota, now).await? {
-            crate::RateDecision::Allowed { .. } => Ok(()),
-            crate::RateDecision::Limited {
-                retry_after,
-                reset_after,
-            } => Err(Error::RateLimited {
-                retry_after,
-                reset_after,
-                limit: quota.burst(),
-            }),
-        }
-    }
-
-    fn successor_of(&self, token: &RefreshToken) -> RefreshToken {
+    fn successor_of(&self, token: &RefreshToken) -> Option<RefreshToken> {
         let sid = token.session_id();
+        let generation = token.generation().checked_add(1)?;
         let secret = self
             .chain
             .successor(&sid, token.generation(), token.secret());
-        RefreshToken::new(sid, token.generation() + 1, secret)
+        Some(RefreshToken::new(sid, generation, secret))
     }
-
-    async fn rotate(
-        &self,
-        token: &RefreshToken,
-        mut session: Session,
-        now: Timestamp,
-    ) -> Result<Step, Error> {
-        let next = self.successor_of(token);
-        let rotation = Rotation {
-            expected_generation: token.generation(),
-            next: RefreshState {
-                generation: next.generation(),
-                current: TokenHash::of(next.secret()),
-                previous: Some(session.refresh.current),
-                rotated_at: now,
-            },
-            last_seen_at: now,
-            idle_expires_at: now
-                .plus(self.settings.policy.idle_timeout)
-                .min(session.absolute_expires_at),
-        };
-        match self.store.rotate(&session.sid, &rotation).await? {
-            RotateOutcome::Rotated => {
-                // Committed: the client gets its tokens whatever becomes of the audit write.
-                let refreshed = AuditKind::SessionRefreshed;
-                self.note(Some(&session.user_id), Some(session.sid), refreshed)
-                    .await;
-                session.refresh = rotation.next;
-                session.last_seen_at = rotation.last_seen_at;
-                session.idle_expires_at = rotation.idle_expires_at;
-                Ok(Step::Done(Box::new(self.issue(session, next, now)?)))
-            }
-            RotateOutcome::Conflict(Some(current)) => Ok(Step::Retry(current)),
-            RotateOutcome::Conflict(None) => Err(reject(RefreshRejection::UnknownSession)),
-        }
-    }
-}
-
-enum Step {
-    Done(Box<Issued>),
-    Retry(Box<Session>),
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::store::KeyStore;
 use crate::{ManualClock, MemoryStore};
 use crate::{ServerSecret, Validation};
 

@@ -47,3 +47,18 @@ local function revoke(sid, reason, at, until_ms)
   feed(0, sid, until_ms)
   return redis.call('HGET', h, 'u')
 end
+
+-- GCRA in microseconds: {allowed, remaining, reset_after_us, retry_after_us}; state written only
+-- when allowed.
+local function gcra(name, T, burst, now)
+  local key = k('rl', name)
+  local tolerance = T * (burst - 1)
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local backlog = tat - now
+  if backlog > tolerance then return {0, 0, int(backlog), int(backlog - tolerance)} end
+  local nxt = tat + T
+  redis.call('SET', key, int(nxt), 'PX', int(math.max(1, math.ceil((nxt - now) / 1000))))
+  local reset = nxt - now
+  return {1, math.floor((T * burst - reset) / T), int(reset), 0}
+end

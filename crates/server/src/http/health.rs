@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tessera::{Clock, Store, SystemClock};
+use tessera::store::KeyStore;
+use tessera::{Clock, SystemClock};
 
 use super::auth::require_metrics;
 use crate::state::AppState;

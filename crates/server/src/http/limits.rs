@@ -6,7 +6,8 @@
 use axum::http::Method;
 use std::time::Duration;
 
-use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store, SystemClock};
+use tessera::store::RateLimitStore;
+use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, SystemClock};
 
 use tessera_axum::whole_seconds;
 

@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera::Store;
 use tessera::store::Revoked;
+use tessera::store::SessionStore;
 
 use super::auth::require_verify;
 use super::error::ApiError;

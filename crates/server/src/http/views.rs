@@ -59,6 +59,11 @@ pub struct SessionView {
     last_seen_at: i64,
     idle_expires_at: i64,
     absolute_expires_at: i64,
+    refreshes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_refreshed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_refreshed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +83,9 @@ impl From<Session> for SessionView {
             last_seen_at: s.last_seen_at.as_secs(),
             idle_expires_at: s.idle_expires_at.as_secs(),
             absolute_expires_at: s.absolute_expires_at.as_secs(),
+            refreshes: s.refreshes,
+            last_refreshed_at: (s.refreshes > 0).then(|| s.refresh.rotated_at.as_secs()),
+            last_refreshed_from: s.refreshed_from,
             revoked_at: s.revoked_at.map(Timestamp::as_secs),
             revoke_reason: s.revoke_reason,
             version: s.version,

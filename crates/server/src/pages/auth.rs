@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
+use tessera::store::RateLimitStore;
 use tessera::store::User;
 use tessera::{
-    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store, SystemClock,
+    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, SystemClock,
 };
 use tessera_axum::{BrowserSession, CsrfToken};
 

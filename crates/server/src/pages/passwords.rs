@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, Store, SystemClock};
+use tessera::store::RateLimitStore;
+use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, SystemClock};
 use tokio::sync::Semaphore;
 
 use crate::boot::Manager;

@@ -785,7 +785,7 @@ fn secrets_are_sealed_at_rest_and_rewrapped() {
         .build()
         .unwrap();
     rt.block_on(async {
-        use tessera::Store;
+        use tessera::store::KeyStore;
         let store = tessera_sqlite::SqliteStore::open(data.join("tessera.db")).unwrap();
         store
             .put_setting("server-secret", &[7u8; 32])

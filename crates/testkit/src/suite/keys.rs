@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tessera::store::Revoked;
+use tessera::store::{KeyStore, Revoked};
 use tessera::{ApiKey, ApiScope, KeyEncryptionKey, Sealer, Store};
 
 use crate::Fixture;

@@ -8,6 +8,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tessera::{Error, RefreshRejection, RefreshToken, RevokeReason, Store, TokenRejection};
 use tokio::sync::Barrier;
@@ -334,59 +335,141 @@ pub async fn inspection_has_no_side_effects<S: Store + Clone + 'static>(store: S
     );
 }
 
-/// The store's rotation is a compare-and-set on the generation: a stale rotation (a slow racer
-/// that read the old generation) is refused and cannot roll the chain back.
+/// The store's rotation is one compare-and-set on the generation and the secret: a stale
+/// rotation (a slow racer) or a forged one is refused with the session as found and changes
+/// nothing; an applied one writes the refresh fields, counts the refresh on the session, keeps
+/// the idle expiry within the absolute one, and answers with the session.
 pub async fn rotation_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
+    use tessera::store::{RotateOutcome, Rotation};
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     let sid = issued.session.sid;
-    let step = |generation: u64| tessera::store::Rotation {
+    let hash = |generation: u64| tessera::TokenHash::of(&generation.to_be_bytes());
+    let first = issued.session.refresh.current;
+    let step = |generation: u64, presented: tessera::TokenHash| Rotation {
         expected_generation: generation,
+        presented,
         next: tessera::RefreshState {
             generation: generation + 1,
-            current: tessera::TokenHash::of(&generation.to_be_bytes()),
-            previous: Some(issued.session.refresh.current),
+            current: hash(generation),
+            previous: Some(presented),
             rotated_at: f.clock_now(),
         },
-        last_seen_at: f.clock_now(),
-        idle_expires_at: issued.session.idle_expires_at,
+        at: f.clock_now(),
+        idle_expires_at: issued
+            .session
+            .absolute_expires_at
+            .plus(Duration::from_secs(60)),
+        rate: None,
+        client: Some(format!("198.51.100.{generation}")),
     };
-    assert_eq!(
-        f.store.rotate(&sid, &step(1)).await.unwrap(),
-        tessera::store::RotateOutcome::Rotated
-    );
-    assert_eq!(
-        f.store.rotate(&sid, &step(2)).await.unwrap(),
-        tessera::store::RotateOutcome::Rotated
-    );
-    match f.store.rotate(&sid, &step(1)).await.unwrap() {
-        tessera::store::RotateOutcome::Conflict(Some(current)) => {
-            assert_eq!(current.refresh.generation, 3)
+    match f.store.rotate(&sid, &step(1, first)).await.unwrap() {
+        RotateOutcome::Rotated(s) => {
+            assert_eq!(s.refresh.generation, 2);
+            assert_eq!(s.refreshes, 1);
+            assert_eq!(s.refreshed_from.as_deref(), Some("198.51.100.1"));
+            assert_eq!(
+                s.idle_expires_at, issued.session.absolute_expires_at,
+                "idle never past absolute"
+            );
+            assert_eq!(s.claims, issued.session.claims, "untouched fields kept");
         }
+        other => panic!("not applied: {other:?}"),
+    }
+    assert!(matches!(
+        f.store.rotate(&sid, &step(2, hash(1))).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+    match f.store.rotate(&sid, &step(1, first)).await.unwrap() {
+        RotateOutcome::Refused(Some(current)) => assert_eq!(current.refresh.generation, 3),
         other => panic!("a stale rotation was applied: {other:?}"),
     }
+    match f.store.rotate(&sid, &step(3, hash(1))).await.unwrap() {
+        RotateOutcome::Refused(Some(current)) => assert_eq!(current.refresh.generation, 3),
+        other => panic!("a rotation with another secret was applied: {other:?}"),
+    }
+    let stored = f.manager.get(&sid).await.unwrap().unwrap();
     assert_eq!(
-        f.manager
-            .get(&sid)
-            .await
-            .unwrap()
-            .unwrap()
-            .refresh
-            .generation,
-        3,
-        "no roll-back"
+        (stored.refresh.generation, stored.refreshes),
+        (3, 2),
+        "no roll-back, refused rotations not counted"
     );
+    assert_eq!(stored.refresh.current, hash(2));
     let missing = tessera::SessionId::generate().unwrap();
     assert_eq!(
-        f.store.rotate(&missing, &step(1)).await.unwrap(),
-        tessera::store::RotateOutcome::Conflict(None)
+        f.store.rotate(&missing, &step(1, first)).await.unwrap(),
+        RotateOutcome::Refused(None)
+    );
+    let mut late = step(3, hash(2));
+    late.at = issued.session.absolute_expires_at;
+    assert!(
+        matches!(
+            f.store.rotate(&sid, &late).await.unwrap(),
+            RotateOutcome::Refused(Some(_))
+        ),
+        "expired"
     );
     f.manager.revoke(&sid, RevokeReason::Logout).await.unwrap();
     assert!(
         matches!(
-            f.store.rotate(&sid, &step(3)).await.unwrap(),
-            tessera::store::RotateOutcome::Conflict(Some(_))
+            f.store.rotate(&sid, &step(3, hash(2))).await.unwrap(),
+            RotateOutcome::Refused(Some(_))
         ),
         "revoked"
+    );
+}
+
+/// The rate a rotation carries is charged in the same step, only when the rotation applies: a
+/// spent rate refuses it with nothing written, and refused rotations (forgeries) charge nothing.
+pub async fn rotation_charges_its_rate_only_when_applied<S: Store + Clone + 'static>(store: S) {
+    use tessera::store::{RateCharge, RotateOutcome, Rotation};
+    let f = Fixture::new(store).await;
+    let issued = f.login("alice").await;
+    let sid = issued.session.sid;
+    let hash = |generation: u64| tessera::TokenHash::of(&generation.to_be_bytes());
+    let quota = tessera::Quota::new(1, Duration::from_secs(3600), 2).unwrap();
+    let step = |generation: u64, presented: tessera::TokenHash| Rotation {
+        expected_generation: generation,
+        presented,
+        next: tessera::RefreshState {
+            generation: generation + 1,
+            current: hash(generation),
+            previous: Some(presented),
+            rotated_at: f.clock_now(),
+        },
+        at: f.clock_now(),
+        idle_expires_at: issued.session.idle_expires_at,
+        rate: Some(RateCharge {
+            key: format!("refresh:session:{sid}"),
+            quota,
+        }),
+        client: None,
+    };
+    for _ in 0..5 {
+        assert!(matches!(
+            f.store.rotate(&sid, &step(1, hash(99))).await.unwrap(),
+            RotateOutcome::Refused(Some(_))
+        ));
+    }
+    let first = issued.session.refresh.current;
+    assert!(matches!(
+        f.store.rotate(&sid, &step(1, first)).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+    assert!(matches!(
+        f.store.rotate(&sid, &step(2, hash(1))).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+    match f.store.rotate(&sid, &step(3, hash(2))).await.unwrap() {
+        RotateOutcome::Limited { retry_after, .. } => {
+            assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(3600));
+        }
+        other => panic!("the spent rate was not enforced: {other:?}"),
+    }
+    let stored = f.manager.get(&sid).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.refresh.generation, stored.refreshes),
+        (3, 2),
+        "nothing written when limited"
     );
 }

@@ -1,0 +1,316 @@
+//! SessionStore on Redis.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use tessera::store::{
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
+    SessionStore, SessionUpdate, UpdateOutcome,
+};
+use tessera::{OnLimit, Session, SessionId, StoreError, Timestamp, TokenHash};
+
+use crate::codec::{corrupt, pairs, redis_error, session, to_json};
+use crate::limits::{gcra_interval, micros};
+use crate::scripts;
+use crate::store::{RedisStore, ms};
+
+/// `current|previous|rotated_at`, the hashes in unpadded base64url (see `refresh_fields` in
+/// the Lua prelude).
+pub(crate) fn pack_refresh(r: &tessera::RefreshState) -> String {
+    let previous = r
+        .previous
+        .as_ref()
+        .map(TokenHash::to_base64)
+        .unwrap_or_default();
+    format!(
+        "{}|{previous}|{}",
+        r.current.to_base64(),
+        r.rotated_at.as_millis()
+    )
+}
+
+fn reason(r: tessera::RevokeReason) -> Result<String, StoreError> {
+    let quoted = to_json(&r)?;
+    Ok(quoted.trim_matches('"').to_owned())
+}
+
+impl SessionStore for RedisStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn create(
+        &self,
+        s: &Session,
+        limit: Option<LimitCheck>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut inv = self.run(&scripts::CREATE);
+        inv.arg(s.sid.to_string())
+            .arg(&s.user_id)
+            .arg(ms(s.created_at))
+            .arg(ms(s.last_seen_at))
+            .arg(ms(s.idle_expires_at))
+            .arg(ms(s.absolute_expires_at))
+            .arg(s.refresh.generation)
+            .arg(pack_refresh(&s.refresh))
+            .arg(to_json(&s.claims)?)
+            .arg(to_json(&s.data)?)
+            .arg(if s.device == tessera::Device::default() {
+                String::new()
+            } else {
+                to_json(&s.device)?
+            })
+            .arg(
+                s.cookie
+                    .as_ref()
+                    .map(to_json)
+                    .transpose()?
+                    .unwrap_or_default(),
+            )
+            .arg(s.version);
+        match limit {
+            Some(l) => {
+                let mode = if l.limit.on_limit == OnLimit::Deny {
+                    "deny"
+                } else {
+                    "evict"
+                };
+                inv.arg(l.limit.max)
+                    .arg(mode)
+                    .arg(ms(l.now))
+                    .arg(ms(l.eviction.at))
+                    .arg(ms(l.eviction.until))
+            }
+            None => inv.arg(0).arg("").arg(0).arg(0).arg(0),
+        };
+        let reply: Vec<String> = self.call(&inv).await?;
+        match reply.split_first() {
+            Some((kind, _)) if kind == "exists" => Ok(CreateOutcome::AlreadyExists),
+            Some((kind, _)) if kind == "limit" => Ok(CreateOutcome::LimitReached),
+            Some((kind, evicted)) if kind == "created" => {
+                let evicted = evicted
+                    .iter()
+                    .map(|e| e.parse().map_err(|_| corrupt("session id")))
+                    .collect::<Result<_, _>>()?;
+                Ok(CreateOutcome::Created { evicted })
+            }
+            _ => Err(corrupt("create reply")),
+        }
+    }
+
+    async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
+        let mut conn = self.conn.clone();
+        let flat: Vec<String> = conn
+            .hgetall(self.key(&["s", &sid.to_string()]))
+            .await
+            .map_err(redis_error)?;
+        if flat.is_empty() {
+            return Ok(None);
+        }
+        session(*sid, &pairs(flat)).map(Some)
+    }
+
+    async fn rotate(&self, sid: &SessionId, r: &Rotation) -> Result<RotateOutcome, StoreError> {
+        let mut inv = self.run(&scripts::ROTATE);
+        inv.arg(sid.to_string())
+            .arg(r.expected_generation)
+            .arg(r.presented.to_base64())
+            .arg(r.next.generation)
+            .arg(pack_refresh(&r.next))
+            .arg(ms(r.at))
+            .arg(ms(r.idle_expires_at))
+            .arg(r.client.as_deref().unwrap_or_default());
+        match &r.rate {
+            Some(charge) => inv
+                .arg(&charge.key)
+                .arg(gcra_interval(&charge.quota))
+                .arg(charge.quota.burst())
+                .arg(micros(r.at)),
+            None => inv.arg("").arg(0).arg(0).arg(0),
+        };
+        let mut reply: Vec<String> = self.call(&inv).await?;
+        if reply.is_empty() {
+            return Err(corrupt("rotate reply"));
+        }
+        let kind = reply.remove(0);
+        match kind.as_str() {
+            "gone" => Ok(RotateOutcome::Refused(None)),
+            "limited" => match reply.as_slice() {
+                [retry, reset] => Ok(RotateOutcome::Limited {
+                    retry_after: Duration::from_micros(
+                        retry.parse().map_err(|_| corrupt("rotate reply"))?,
+                    ),
+                    reset_after: Duration::from_micros(
+                        reset.parse().map_err(|_| corrupt("rotate reply"))?,
+                    ),
+                }),
+                _ => Err(corrupt("rotate reply")),
+            },
+            "found" => Ok(RotateOutcome::Refused(Some(Box::new(session(
+                *sid,
+                &pairs(reply),
+            )?)))),
+            "rotated" => Ok(RotateOutcome::Rotated(Box::new(session(
+                *sid,
+                &pairs(reply),
+            )?))),
+            _ => Err(corrupt("rotate reply")),
+        }
+    }
+
+    async fn touch(
+        &self,
+        sid: &SessionId,
+        seen: Timestamp,
+        idle: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.run(&scripts::TOUCH);
+        inv.arg(sid.to_string()).arg(ms(seen)).arg(ms(idle));
+        Ok(self.call::<i64>(&inv).await? == 1)
+    }
+
+    async fn update(
+        &self,
+        sid: &SessionId,
+        expected: u64,
+        u: &SessionUpdate,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let mut inv = self.run(&scripts::UPDATE);
+        inv.arg(sid.to_string())
+            .arg(expected)
+            .arg(
+                u.claims
+                    .as_ref()
+                    .map(to_json)
+                    .transpose()?
+                    .unwrap_or_default(),
+            )
+            .arg(
+                u.data
+                    .as_ref()
+                    .map(to_json)
+                    .transpose()?
+                    .unwrap_or_default(),
+            )
+            .arg(
+                u.cookie
+                    .as_ref()
+                    .map(to_json)
+                    .transpose()?
+                    .unwrap_or_default(),
+            );
+        let (kind, version): (String, u64) = self.call(&inv).await?;
+        Ok(match kind.as_str() {
+            "updated" => UpdateOutcome::Updated(version),
+            "mismatch" => UpdateOutcome::VersionMismatch(version),
+            _ => UpdateOutcome::NotFound,
+        })
+    }
+
+    async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
+        let mut inv = self.run(&scripts::REVOKE);
+        inv.arg(sid.to_string())
+            .arg(reason(r.reason)?)
+            .arg(ms(r.at))
+            .arg(ms(r.until));
+        self.call(&inv).await
+    }
+
+    async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+        r: Revocation,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut inv = self.run(&scripts::REVOKE_USER);
+        inv.arg(user)
+            .arg(except.map(ToString::to_string).unwrap_or_default())
+            .arg(reason(r.reason)?)
+            .arg(ms(r.at))
+            .arg(ms(r.until));
+        let ids: Vec<String> = self.call(&inv).await?;
+        ids.iter()
+            .map(|s| s.parse().map_err(|_| corrupt("session id")))
+            .collect()
+    }
+
+    async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
+        let mut inv = self.run(&scripts::REVOKE_TOKEN);
+        inv.arg(jti).arg(ms(until));
+        self.call::<i64>(&inv).await.map(|_| ())
+    }
+
+    async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
+        let mut inv = self.run(&scripts::LIST_USER);
+        inv.arg(user).arg(ms(now));
+        let rows: Vec<Vec<String>> = self.call(&inv).await?;
+        rows.into_iter()
+            .map(|mut row| {
+                let sid = if row.is_empty() {
+                    String::new()
+                } else {
+                    row.remove(0)
+                };
+                session(sid.parse().map_err(|_| corrupt("session id"))?, &pairs(row))
+            })
+            .collect()
+    }
+
+    async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.zcount(
+            self.key(&["purge"]),
+            format!("({}", now.as_millis()),
+            "+inf",
+        )
+        .await
+        .map_err(redis_error)
+    }
+
+    async fn revocations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let entries: Vec<String> = conn
+            .zrangebyscore_limit(
+                self.key(&["feed"]),
+                format!("({after}"),
+                "+inf",
+                0,
+                isize::try_from(limit).unwrap_or(isize::MAX),
+            )
+            .await
+            .map_err(redis_error)?;
+        entries.iter().map(|e| feed_entry(e)).collect()
+    }
+
+    async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
+        let mut inv = self.run(&scripts::PURGE);
+        inv.arg(ms(now)).arg(batch);
+        self.call(&inv).await
+    }
+}
+
+/// `cursor|kind|target|until` (kind 0 session, 1 access token, 2 API key hash).
+fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
+    let mut parts = text.splitn(4, '|');
+    let (Some(cursor), Some(kind), Some(target), Some(until)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(corrupt("feed entry"));
+    };
+    let revoked = match kind {
+        "0" => Revoked::Session(target.parse().map_err(|_| corrupt("feed entry"))?),
+        "2" => {
+            Revoked::ApiKey(TokenHash::from_base64(target).ok_or_else(|| corrupt("feed entry"))?)
+        }
+        _ => Revoked::Token(target.to_owned()),
+    };
+    Ok(FeedEntry {
+        cursor: cursor.parse().map_err(|_| corrupt("feed entry"))?,
+        revoked,
+        until: Timestamp::from_millis(until.parse().map_err(|_| corrupt("feed entry"))?),
+    })
+}

@@ -1,0 +1,562 @@
+//! Sessions and the revocation feed: the SQL of each step and [`SessionStore`].
+//!
+//! A session row keeps what every refresh and activity changes in columns of its own (the
+//! refresh state, last activity, expiries, refresh count and origin), and the rest (claims,
+//! data, device, cookie, version, revocation) as one JSON `record`, rewritten only when one of
+//! those changes. A refresh is one read and one narrow `UPDATE` in the
+//! writer's transaction.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tessera::store::{
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
+    SessionStore, SessionUpdate, UpdateOutcome,
+};
+use tessera::{
+    OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, Timestamp, TokenHash,
+};
+
+use crate::SqliteStore;
+use crate::codec::{Cold, db_error, hash_of, int, ms, purge_at, uint};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Every column a [`Session`] is read from, in the order [`session_of`] expects.
+const COLUMNS: &str = "sid, user_id, created_at, generation, refresh_current, refresh_previous,
+     rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
+     record";
+
+// The statements whose cost must grow with their result, not with the table: each is checked
+// against the query planner in the tests below.
+const LIVE_BY_USER: &str = "SELECT sid, user_id, created_at, generation, refresh_current,
+     refresh_previous, rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes,
+     refreshed_from, record FROM sessions WHERE user_id = ?1 AND revoked = 0 AND purge_at > ?2 ORDER BY created_at, sid";
+const UNREVOKED_BY_USER: &str =
+    "SELECT sid FROM sessions WHERE user_id = ?1 AND revoked = 0 ORDER BY created_at, sid";
+const FEED_AFTER: &str = "SELECT cursor, kind, target, until FROM revocations WHERE cursor > ?1 ORDER BY cursor LIMIT ?2";
+const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE sid IN
+     (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)";
+const COUNT_LIVE: &str = "SELECT count(*) FROM sessions WHERE purge_at > ?1 AND revoked = 0";
+const PURGE_FEED: &str = "DELETE FROM revocations WHERE cursor IN
+     (SELECT cursor FROM revocations WHERE until <= ?1 ORDER BY until LIMIT ?2)";
+
+fn corrupt(what: &'static str) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, what)
+}
+
+fn sid_of(bytes: &[u8]) -> Result<SessionId> {
+    <[u8; 16]>::try_from(bytes)
+        .map(SessionId::from_bytes)
+        .map_err(|_| corrupt("session id of the wrong length"))
+}
+
+/// The raw values of one row, read without decoding (decoding errors are not SQLite errors).
+struct RawRow {
+    sid: Vec<u8>,
+    user_id: String,
+    created_at: i64,
+    generation: i64,
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+    rotated_at: i64,
+    last_seen_at: i64,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+    refreshes: i64,
+    refreshed_from: Option<String>,
+    record: String,
+}
+
+fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        sid: r.get(0)?,
+        user_id: r.get(1)?,
+        created_at: r.get(2)?,
+        generation: r.get(3)?,
+        current: r.get(4)?,
+        previous: r.get(5)?,
+        rotated_at: r.get(6)?,
+        last_seen_at: r.get(7)?,
+        idle_expires_at: r.get(8)?,
+        absolute_expires_at: r.get(9)?,
+        refreshes: r.get(10)?,
+        refreshed_from: r.get(11)?,
+        record: r.get(12)?,
+    })
+}
+
+fn session_of(row: RawRow) -> Result<Session> {
+    let cold = Cold::decode(&row.record)?;
+    Ok(Session {
+        sid: sid_of(&row.sid)?,
+        user_id: row.user_id,
+        claims: cold.claims,
+        data: cold.data,
+        device: cold.device,
+        created_at: Timestamp::from_millis(row.created_at),
+        last_seen_at: Timestamp::from_millis(row.last_seen_at),
+        idle_expires_at: Timestamp::from_millis(row.idle_expires_at),
+        absolute_expires_at: Timestamp::from_millis(row.absolute_expires_at),
+        refresh: tessera::RefreshState {
+            generation: uint(row.generation),
+            current: hash_of(row.current)?,
+            previous: row.previous.map(hash_of).transpose()?,
+            rotated_at: Timestamp::from_millis(row.rotated_at),
+        },
+        cookie: cold.cookie,
+        version: cold.version,
+        refreshes: uint(row.refreshes),
+        refreshed_from: row.refreshed_from,
+        revoked_at: cold.revoked_at,
+        revoke_reason: cold.revoke_reason,
+    })
+}
+
+pub(crate) fn get(conn: &Connection, sid: &SessionId) -> Result<Option<Session>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE sid = ?1"))
+        .and_then(|mut st| st.query_row([sid.as_bytes()], raw).optional())
+        .map_err(db_error)?
+        .map(session_of)
+        .transpose()
+}
+
+/// Inserts `session` (whose id is new).
+fn insert(conn: &Connection, s: &Session) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
+             refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
+             absolute_expires_at, refreshes, refreshed_from, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.sid.as_bytes(),
+            s.user_id,
+            ms(s.created_at),
+            purge_at(s),
+            s.revoked_at.is_some(),
+            int(s.refresh.generation),
+            s.refresh.current.as_bytes(),
+            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+            ms(s.refresh.rotated_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+            int(s.refreshes),
+            s.refreshed_from,
+            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
+fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET record = ?2, purge_at = ?3, revoked = ?4 WHERE sid = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.sid.as_bytes(),
+            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            purge_at(s),
+            s.revoked_at.is_some(),
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(crate) fn live_sessions(
+    conn: &Connection,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Vec<Session>> {
+    let mut st = conn.prepare_cached(LIVE_BY_USER).map_err(db_error)?;
+    let rows = st
+        .query_map(params![user_id, ms(now)], raw)
+        .map_err(db_error)?;
+    rows.map(|r| r.map_err(db_error).and_then(session_of))
+        .collect()
+}
+
+fn create(
+    conn: &Connection,
+    session: &Session,
+    limit: Option<LimitCheck>,
+) -> Result<CreateOutcome> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM sessions WHERE sid = ?1")
+        .and_then(|mut st| st.exists([session.sid.as_bytes()]))
+        .map_err(db_error)?;
+    if exists {
+        return Ok(CreateOutcome::AlreadyExists);
+    }
+    let mut evicted = Vec::new();
+    if let Some(check) = limit {
+        let live = live_sessions(conn, &session.user_id, check.now)?;
+        if live.len() >= check.limit.max {
+            if check.limit.on_limit == OnLimit::Deny {
+                return Ok(CreateOutcome::LimitReached);
+            }
+            let eviction = Revocation {
+                reason: RevokeReason::Evicted,
+                ..check.eviction
+            };
+            for old in live.iter().take(live.len() + 1 - check.limit.max) {
+                revoke(conn, &old.sid, eviction)?;
+                evicted.push(old.sid);
+            }
+        }
+    }
+    insert(conn, session)?;
+    Ok(CreateOutcome::Created { evicted })
+}
+
+fn rotate(
+    conn: &Connection,
+    limits: &tessera::RateLimiter,
+    sid: &SessionId,
+    rotation: &Rotation,
+) -> Result<RotateOutcome> {
+    let Some(mut s) = get(conn, sid)? else {
+        return Ok(RotateOutcome::Refused(None));
+    };
+    if !rotation.applies_to(&s) {
+        return Ok(RotateOutcome::Refused(Some(Box::new(s))));
+    }
+    if let Some(limited) = rotation.charge(limits) {
+        return Ok(limited);
+    }
+    rotation.apply(&mut s);
+    conn.prepare_cached(
+        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
+             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, purge_at = ?8,
+             refreshes = ?9, refreshed_from = ?10
+         WHERE sid = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            sid.as_bytes(),
+            int(s.refresh.generation),
+            s.refresh.current.as_bytes(),
+            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+            ms(s.refresh.rotated_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            purge_at(&s),
+            int(s.refreshes),
+            s.refreshed_from,
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(RotateOutcome::Rotated(Box::new(s)))
+}
+
+fn touch(conn: &Connection, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool> {
+    // Only an unrevoked row's activity moves (its purge time with it); the record is not read.
+    let n = conn
+        .prepare_cached(
+            "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = ?3,
+                 purge_at = min(?3, absolute_expires_at)
+             WHERE sid = ?1 AND revoked = 0",
+        )
+        .and_then(|mut st| st.execute(params![sid.as_bytes(), ms(seen), ms(idle)]))
+        .map_err(db_error)?;
+    Ok(n == 1)
+}
+
+fn update(
+    conn: &Connection,
+    sid: &SessionId,
+    expected: u64,
+    u: &SessionUpdate,
+) -> Result<UpdateOutcome> {
+    let Some(mut s) = get(conn, sid)? else {
+        return Ok(UpdateOutcome::NotFound);
+    };
+    if s.revoked_at.is_some() {
+        return Ok(UpdateOutcome::NotFound);
+    }
+    if s.version != expected {
+        return Ok(UpdateOutcome::VersionMismatch(s.version));
+    }
+    if let Some(claims) = &u.claims {
+        s.claims = claims.clone();
+    }
+    if let Some(data) = &u.data {
+        s.data = data.clone();
+    }
+    if let Some(cookie) = u.cookie {
+        s.cookie = Some(cookie);
+    }
+    s.version += 1;
+    rewrite_record(conn, &s)?;
+    Ok(UpdateOutcome::Updated(s.version))
+}
+
+fn revoke(conn: &Connection, sid: &SessionId, r: Revocation) -> Result<Option<String>> {
+    let Some(mut s) = get(conn, sid)? else {
+        return Ok(None);
+    };
+    if s.revoked_at.is_some() {
+        return Ok(None);
+    }
+    s.revoked_at = Some(r.at);
+    s.revoke_reason = Some(r.reason);
+    rewrite_record(conn, &s)?;
+    append(conn, &Revoked::Session(*sid), r.until)?;
+    Ok(Some(s.user_id))
+}
+
+fn revoke_user(
+    conn: &Connection,
+    user_id: &str,
+    except: Option<SessionId>,
+    r: Revocation,
+) -> Result<Vec<SessionId>> {
+    let mut st = conn.prepare_cached(UNREVOKED_BY_USER).map_err(db_error)?;
+    let sids = st
+        .query_map([user_id], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(db_error)?
+        .map(|r| r.map_err(db_error).and_then(|b| sid_of(&b)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut revoked = Vec::new();
+    for sid in sids.into_iter().filter(|s| Some(*s) != except) {
+        if revoke(conn, &sid, r)?.is_some() {
+            revoked.push(sid);
+        }
+    }
+    Ok(revoked)
+}
+
+pub(crate) fn append(conn: &Connection, revoked: &Revoked, until: Timestamp) -> Result<()> {
+    let (kind, target) = match revoked {
+        Revoked::Session(sid) => (0, sid.to_string()),
+        Revoked::Token(jti) => (1, jti.clone()),
+        Revoked::ApiKey(hash) => (2, hash.to_base64()),
+    };
+    conn.prepare_cached("INSERT INTO revocations (kind, target, until) VALUES (?1, ?2, ?3)")
+        .and_then(|mut st| st.execute(params![kind, target, ms(until)]))
+        .map_err(db_error)?;
+    Ok(())
+}
+
+fn count_live(conn: &Connection, now: Timestamp) -> Result<u64> {
+    conn.prepare_cached(COUNT_LIVE)
+        .and_then(|mut st| st.query_row([ms(now)], |r| r.get::<_, i64>(0)))
+        .map(uint)
+        .map_err(db_error)
+}
+
+fn revocations_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
+    let mut st = conn.prepare_cached(FEED_AFTER).map_err(db_error)?;
+    let rows = st
+        .query_map(params![int(after), int(limit as u64)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(db_error)?;
+    rows.map(|row| {
+        let (cursor, kind, target, until) = row.map_err(db_error)?;
+        let revoked = match kind {
+            0 => Revoked::Session(
+                target
+                    .parse()
+                    .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
+            ),
+            2 => Revoked::ApiKey(
+                TokenHash::from_base64(&target)
+                    .ok_or_else(|| corrupt("API key hash in the feed"))?,
+            ),
+            _ => Revoked::Token(target),
+        };
+        Ok(FeedEntry {
+            cursor: uint(cursor),
+            revoked,
+            until: Timestamp::from_millis(until),
+        })
+    })
+    .collect()
+}
+
+fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
+    let batch = int(batch as u64);
+    let purged = conn
+        .prepare_cached(PURGE_SESSIONS)
+        .and_then(|mut st| st.execute(params![ms(now), batch]))
+        .map_err(db_error)?;
+    conn.prepare_cached(PURGE_FEED)
+        .and_then(|mut st| st.execute(params![ms(now), batch]))
+        .map_err(db_error)?;
+    Ok(purged)
+}
+
+/// Migration 5: moves the hot fields of each whole-session record (as written before) into
+/// their columns, leaving the rest as the record.
+pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let bad = |e: StoreError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    let rows: Vec<(Vec<u8>, String)> = tx
+        .prepare("SELECT sid, record FROM sessions")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare(
+        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
+             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
+             record = ?9
+         WHERE sid = ?1",
+    )?;
+    for (sid, record) in rows {
+        let s: Session = serde_json::from_str(&record)
+            .map_err(|e| bad(StoreError::new(StoreErrorKind::Corrupt, e)))?;
+        st.execute(params![
+            sid,
+            int(s.refresh.generation),
+            s.refresh.current.as_bytes(),
+            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+            ms(s.refresh.rotated_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+            Cold::encode(&s).map_err(bad)?,
+        ])?;
+    }
+    Ok(())
+}
+
+impl SessionStore for SqliteStore {
+    fn is_shared(&self) -> bool {
+        false // one file, one node (the CLI's changes reach the server through the feed)
+    }
+
+    async fn create(&self, session: &Session, limit: Option<LimitCheck>) -> Result<CreateOutcome> {
+        let session = session.clone();
+        self.writer.write(move |c| create(c, &session, limit)).await
+    }
+
+    async fn get(&self, sid: &SessionId) -> Result<Option<Session>> {
+        let sid = *sid;
+        self.readers.read(move |c| get(c, &sid)).await
+    }
+
+    async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome> {
+        let (sid, rotation, limits) = (*sid, rotation.clone(), self.limits.clone());
+        self.writer
+            .write(move |c| rotate(c, &limits, &sid, &rotation))
+            .await
+    }
+
+    async fn touch(&self, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool> {
+        let sid = *sid;
+        self.writer.write(move |c| touch(c, &sid, seen, idle)).await
+    }
+
+    async fn update(
+        &self,
+        sid: &SessionId,
+        expected: u64,
+        update_: &SessionUpdate,
+    ) -> Result<UpdateOutcome> {
+        let (sid, u) = (*sid, update_.clone());
+        self.writer
+            .write(move |c| update(c, &sid, expected, &u))
+            .await
+    }
+
+    async fn revoke(&self, sid: &SessionId, revocation: Revocation) -> Result<Option<String>> {
+        let sid = *sid;
+        self.writer
+            .write(move |c| revoke(c, &sid, revocation))
+            .await
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&SessionId>,
+        r: Revocation,
+    ) -> Result<Vec<SessionId>> {
+        let (user_id, except) = (user_id.to_owned(), except.copied());
+        self.writer
+            .write(move |c| revoke_user(c, &user_id, except, r))
+            .await
+    }
+
+    async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<()> {
+        let target = Revoked::Token(jti.to_owned());
+        self.writer.write(move |c| append(c, &target, until)).await
+    }
+
+    async fn list_user(&self, user_id: &str, now: Timestamp) -> Result<Vec<Session>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| live_sessions(c, &user_id, now))
+            .await
+    }
+
+    async fn count_live(&self, now: Timestamp) -> Result<u64> {
+        self.readers.read(move |c| count_live(c, now)).await
+    }
+
+    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
+        self.readers
+            .read(move |c| revocations_after(c, after, limit))
+            .await
+    }
+
+    async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize> {
+        self.writer.write(move |c| purge(c, now, batch)).await
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = st.parameter_count();
+        let params: Vec<i64> = vec![0; n];
+        st.query_map(rusqlite::params_from_iter(params), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
+
+    /// Fails when `sql` scans a table or sorts in a temporary tree.
+    pub(crate) fn assert_indexed(conn: &Connection, sql: &str) {
+        let steps = plan(conn, sql);
+        assert!(!steps.is_empty());
+        for step in &steps {
+            assert!(
+                !step.starts_with("SCAN"),
+                "{sql}\n uses a full scan: {steps:?}"
+            );
+        }
+        assert!(
+            steps.iter().all(|s| !s.contains("TEMP B-TREE")),
+            "{sql}\n sorts: {steps:?}"
+        );
+    }
+
+    #[test]
+    fn listing_feed_and_purge_never_scan_a_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        for sql in [
+            LIVE_BY_USER,
+            UNREVOKED_BY_USER,
+            FEED_AFTER,
+            PURGE_SESSIONS,
+            PURGE_FEED,
+        ] {
+            assert_indexed(&conn, sql);
+        }
+    }
+}
