@@ -198,18 +198,21 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             now,
             eviction: self.revocation(RevokeReason::Evicted, now),
         });
-        match self.store.create(&session, limit).await? {
+        // The creation's audit event is written in the creation's own step.
+        let created = self.event(Some(&session.user_id), Some(sid), AuditKind::SessionCreated);
+        match self.store.create(&session, limit, Some(&created)).await? {
             CreateOutcome::Created { evicted } => {
+                let mut events = Vec::new();
                 for old in evicted {
                     self.view
                         .insert(Revoked::Session(old), self.revocation_until(now));
                     let evicted = AuditKind::SessionRevoked {
                         reason: RevokeReason::Evicted,
                     };
-                    self.note(Some(&session.user_id), Some(old), evicted).await;
+                    events.push(self.event(Some(&session.user_id), Some(old), evicted));
                 }
-                self.note(Some(&session.user_id), Some(sid), AuditKind::SessionCreated)
-                    .await;
+                self.note_all(events).await;
+                self.hand_to_hook(&created);
             }
             CreateOutcome::AlreadyExists => return Err(Error::AlreadyExists),
             CreateOutcome::LimitReached => return Err(Error::SessionLimitReached),

@@ -79,7 +79,7 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             for i in (worker..n).step_by(32) {
                 store
-                    .create(&session(i, per_user, now), None)
+                    .create(&session(i, per_user, now), None, None)
                     .await
                     .unwrap();
             }

@@ -7,12 +7,26 @@ use crate::codec::{corrupt, json, to_json};
 use crate::scripts;
 use crate::store::{RedisStore, ms};
 
+/// An event as the `audit` Lua function takes it: JSON, time, user (`''` for none).
+pub(crate) fn audit_args(
+    inv: &mut redis::ScriptInvocation<'_>,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    inv.arg(to_json(event)?)
+        .arg(ms(event.at))
+        .arg(event.user_id.as_deref().unwrap_or_default());
+    Ok(())
+}
+
 impl AuditStore for RedisStore {
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut inv = self.run(&scripts::AUDIT);
-        inv.arg(to_json(event)?)
-            .arg(ms(event.at))
-            .arg(event.user_id.clone().unwrap_or_default());
+        for event in events {
+            audit_args(&mut inv, event)?;
+        }
         self.call::<i64>(&inv).await.map(|_| ())
     }
 

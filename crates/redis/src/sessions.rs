@@ -7,8 +7,9 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
 };
-use tessera::{OnLimit, Session, SessionId, StoreError, Timestamp, TokenHash};
+use tessera::{AuditEvent, OnLimit, Session, SessionId, StoreError, Timestamp, TokenHash};
 
+use crate::audit::audit_args;
 use crate::codec::{corrupt, pairs, redis_error, session, to_json};
 use crate::limits::{gcra_interval, micros};
 use crate::scripts;
@@ -43,6 +44,7 @@ impl SessionStore for RedisStore {
         &self,
         s: &Session,
         limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
     ) -> Result<CreateOutcome, StoreError> {
         let mut inv = self.run(&scripts::CREATE);
         inv.arg(s.sid.to_string())
@@ -83,6 +85,9 @@ impl SessionStore for RedisStore {
             }
             None => inv.arg(0).arg("").arg(0).arg(0).arg(0),
         };
+        if let Some(event) = created {
+            audit_args(&mut inv, event)?;
+        }
         let reply: Vec<String> = self.call(&inv).await?;
         match reply.split_first() {
             Some((kind, _)) if kind == "exists" => Ok(CreateOutcome::AlreadyExists),

@@ -57,8 +57,9 @@ impl SessionStore for AnyStore {
         &self,
         session: &Session,
         limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
     ) -> Result<CreateOutcome, StoreError> {
-        forward!(self.create(session, limit))
+        forward!(self.create(session, limit, created))
     }
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -145,8 +146,8 @@ impl RateLimitStore for AnyStore {
 }
 
 impl AuditStore for AnyStore {
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        forward!(self.append_audit(event))
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        forward!(self.append_audit(events))
     }
 
     async fn audit_for_user(

@@ -14,7 +14,7 @@ const AUDIT_BY_USER: &str =
 const PURGE_AUDIT: &str =
     "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)";
 
-fn append_audit(conn: &Connection, event: &AuditEvent) -> Result<()> {
+pub(crate) fn append_audit(conn: &Connection, event: &AuditEvent) -> Result<()> {
     let json =
         serde_json::to_string(event).map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
     conn.prepare_cached("INSERT INTO audit (at, user_id, event) VALUES (?1, ?2, ?3)")
@@ -55,9 +55,11 @@ fn purge_audit(conn: &Connection, cutoff: Timestamp, batch: usize) -> Result<usi
 }
 
 impl AuditStore for SqliteStore {
-    async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
-        let event = event.clone();
-        self.writer.write(move |c| append_audit(c, &event)).await
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        let events = events.to_vec();
+        self.writer
+            .write(move |c| events.iter().try_for_each(|e| append_audit(c, e)))
+            .await
     }
 
     async fn audit_for_user(

@@ -12,7 +12,8 @@ use tessera::store::{
     SessionStore, SessionUpdate, UpdateOutcome,
 };
 use tessera::{
-    OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, Timestamp, TokenHash,
+    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, Timestamp,
+    TokenHash,
 };
 
 use crate::SqliteStore;
@@ -184,6 +185,7 @@ fn create(
     conn: &Connection,
     session: &Session,
     limit: Option<LimitCheck>,
+    created: Option<&AuditEvent>,
 ) -> Result<CreateOutcome> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM sessions WHERE sid = ?1")
@@ -210,6 +212,9 @@ fn create(
         }
     }
     insert(conn, session)?;
+    if let Some(event) = created {
+        crate::audit::append_audit(conn, event)?;
+    }
     Ok(CreateOutcome::Created { evicted })
 }
 
@@ -433,9 +438,16 @@ impl SessionStore for SqliteStore {
         false // one file, one node (the CLI's changes reach the server through the feed)
     }
 
-    async fn create(&self, session: &Session, limit: Option<LimitCheck>) -> Result<CreateOutcome> {
-        let session = session.clone();
-        self.writer.write(move |c| create(c, &session, limit)).await
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
+    ) -> Result<CreateOutcome> {
+        let (session, created) = (session.clone(), created.cloned());
+        self.writer
+            .write(move |c| create(c, &session, limit, created.as_ref()))
+            .await
     }
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>> {

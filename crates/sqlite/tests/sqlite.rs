@@ -88,7 +88,7 @@ fn durability_child_writer() {
                 for i in (worker..).step_by(8) {
                     let s = session(i);
                     assert_eq!(
-                        store.create(&s, None).await.unwrap(),
+                        store.create(&s, None, None).await.unwrap(),
                         CreateOutcome::Created { evicted: vec![] }
                     );
                     let rotated = store.rotate(&s.sid, &rotation(&s)).await.unwrap();

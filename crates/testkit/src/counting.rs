@@ -57,8 +57,9 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         &self,
         session: &Session,
         limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
     ) -> Result<CreateOutcome, StoreError> {
-        self.count().create(session, limit).await
+        self.count().create(session, limit, created).await
     }
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -145,7 +146,7 @@ impl<S: RateLimitStore> RateLimitStore for CountingStore<S> {
 }
 
 impl<S: AuditStore> AuditStore for CountingStore<S> {
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         if self.fail_audit.load(Ordering::SeqCst) {
             self.count();
             return Err(StoreError::new(
@@ -153,7 +154,7 @@ impl<S: AuditStore> AuditStore for CountingStore<S> {
                 "audit writes fail (test switch)",
             ));
         }
-        self.count().append_audit(event).await
+        self.count().append_audit(events).await
     }
 
     async fn audit_for_user(

@@ -19,10 +19,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         kind: AuditKind,
     ) -> Result<(), Error> {
         let event = self.event(user_id, sid, kind);
-        self.store.append_audit(&event).await?;
-        if let Some(hook) = &self.settings.audit_hook {
-            hook.call(&event);
-        }
+        self.store
+            .append_audit(std::slice::from_ref(&event))
+            .await?;
+        self.hand_to_hook(&event);
         Ok(())
     }
 
@@ -36,20 +36,33 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         sid: Option<SessionId>,
         kind: AuditKind,
     ) {
-        let event = self.event(user_id, sid, kind);
-        if self.store.append_audit(&event).await.is_err() {
-            self.audit_failures.fetch_add(1, Ordering::Relaxed);
+        self.note_all(vec![self.event(user_id, sid, kind)]).await;
+    }
+
+    /// [`SessionManager::note`] for several events, written in one step.
+    pub(super) async fn note_all(&self, events: Vec<AuditEvent>) {
+        if events.is_empty() {
+            return;
         }
-        if let Some(hook) = &self.settings.audit_hook {
-            hook.call(&event);
+        if self.store.append_audit(&events).await.is_err() {
+            let failed = u64::try_from(events.len()).unwrap_or(u64::MAX);
+            self.audit_failures.fetch_add(failed, Ordering::Relaxed);
+        }
+        for event in &events {
+            self.hand_to_hook(event);
         }
     }
 
     /// Hands a routine event to the hook (the server's log and metrics) without storing it:
     /// refreshes are recorded on the session itself, so the trail does not grow with traffic.
     pub(super) fn announce(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) {
+        self.hand_to_hook(&self.event(user_id, sid, kind));
+    }
+
+    /// Hands an event (stored, or deliberately not) to the hook, if any.
+    pub(super) fn hand_to_hook(&self, event: &AuditEvent) {
         if let Some(hook) = &self.settings.audit_hook {
-            hook.call(&self.event(user_id, sid, kind));
+            hook.call(event);
         }
     }
 
@@ -61,7 +74,12 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .and_then(AuditOrigin::ip)
     }
 
-    fn event(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) -> AuditEvent {
+    pub(super) fn event(
+        &self,
+        user_id: Option<&str>,
+        sid: Option<SessionId>,
+        kind: AuditKind,
+    ) -> AuditEvent {
         AuditEvent {
             at: self.clock.now(),
             user_id: user_id.map(str::to_owned),

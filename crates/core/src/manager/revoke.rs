@@ -65,11 +65,13 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let now = self.clock.now();
         let r = self.revocation(reason, now);
         let revoked = self.store.revoke_user(user_id, except, r).await?;
+        let mut events = Vec::new();
         for sid in &revoked {
             self.view.insert(Revoked::Session(*sid), r.until);
             let revoked = AuditKind::SessionRevoked { reason };
-            self.note(Some(user_id), Some(*sid), revoked).await;
+            events.push(self.event(Some(user_id), Some(*sid), revoked));
         }
+        self.note_all(events).await;
         Ok(revoked)
     }
 

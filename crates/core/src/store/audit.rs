@@ -6,10 +6,11 @@ use crate::{AuditEvent, StoreError, StoredEvent, Timestamp};
 
 /// The audit trail of security events, kept for a retention period.
 pub trait AuditStore: Send + Sync {
-    /// Appends an event.
+    /// Appends events, all in one step (one revocation of a user's sessions records one event
+    /// per session).
     fn append_audit(
         &self,
-        event: &AuditEvent,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A user's events, newest first: those with an id below `before` (all when `None`), at

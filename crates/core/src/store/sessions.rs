@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::{
-    Quota, RateDecision, RateLimiter, RefreshState, RevokeReason, Session, SessionId, SessionLimit,
-    StoreError, Timestamp, TokenHash,
+    AuditEvent, Quota, RateDecision, RateLimiter, RefreshState, RevokeReason, Session, SessionId,
+    SessionLimit, StoreError, Timestamp, TokenHash,
 };
 
 /// A rate charged in the same step as a change, and only if the change applies.
@@ -182,11 +182,14 @@ pub trait SessionStore: Send + Sync {
     fn is_shared(&self) -> bool;
 
     /// Inserts `session` unless its id exists (never overwrites). With `limit`, counts the user's
-    /// live sessions in the same step and denies or evicts the oldest as the limit says.
+    /// live sessions in the same step and denies or evicts the oldest as the limit says. When
+    /// the session is created, `created` (its audit event) is appended to the audit trail in
+    /// the same step: a sign-in costs one write.
     fn create(
         &self,
         session: &Session,
         limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
 
     /// The session with this id, live or not.

@@ -1,6 +1,3 @@
--- ARGV: json at user ('' = none). The event id.
-local id = redis.call('INCR', k('audit', 'seq'))
-redis.call('HSET', k('audit'), id, ARGV[1])
-redis.call('ZADD', k('audit', 't'), ARGV[2], id)
-if ARGV[3] ~= '' then redis.call('ZADD', k('audit', 'u', ARGV[3]), id, id) end
-return id
+-- ARGV: (json at user)... with user '' for none. Appends every event.
+for i = 1, #ARGV, 3 do audit(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+return #ARGV / 3

@@ -1,5 +1,5 @@
 -- ARGV: sid user created last_seen idle abs gen refresh claims data device cookie version
---       limit_max limit_mode now evict_at evict_until
+--       limit_max limit_mode now evict_at evict_until [audit_json audit_at audit_user]
 local sid, user = ARGV[1], ARGV[2]
 local h = k('s', sid)
 if redis.call('EXISTS', h) == 1 then return {'exists'} end
@@ -24,6 +24,7 @@ redis.call('HSET', h, 'u', user, 'c', ARGV[3], 'ls', ARGV[4], 'i', ARGV[5],
 if ARGV[12] ~= '' then redis.call('HSET', h, 'ck', ARGV[12]) end
 redis.call('ZADD', k('u', user), ARGV[3], sid)
 reindex(sid)
+if ARGV[19] then audit(ARGV[19], ARGV[20], ARGV[21]) end
 local out = {'created'}
 for _, e in ipairs(evicted) do table.insert(out, e) end
 return out

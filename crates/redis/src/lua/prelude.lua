@@ -62,3 +62,12 @@ local function gcra(name, T, burst, now)
   local reset = nxt - now
   return {1, math.floor((T * burst - reset) / T), int(reset), 0}
 end
+
+-- Appends an audit event (its JSON, time and user, '' for none); returns its id.
+local function audit(json, at, user)
+  local id = redis.call('INCR', k('audit', 'seq'))
+  redis.call('HSET', k('audit'), id, json)
+  redis.call('ZADD', k('audit', 't'), at, id)
+  if user ~= '' then redis.call('ZADD', k('audit', 'u', user), id, id) end
+  return id
+end

@@ -61,7 +61,7 @@ pub async fn create_never_overwrites<S: Store + Clone + 'static>(store: S) {
     impostor.user_id = "mallory".into();
     impostor.data = json!("overwritten");
     assert_eq!(
-        f.store.create(&impostor, None).await.unwrap(),
+        f.store.create(&impostor, None, None).await.unwrap(),
         CreateOutcome::AlreadyExists
     );
     let got = f.manager.get(&issued.session.sid).await.unwrap().unwrap();

@@ -5,14 +5,11 @@ use crate::store::AuditStore;
 use crate::{AuditEvent, StoreError, StoredEvent, Timestamp};
 
 impl AuditStore for MemoryStore {
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut st = self.lock();
-        st.last_audit += 1;
-        let id = st.last_audit;
-        if let Some(user) = &event.user_id {
-            st.audit_by_user.entry(user.clone()).or_default().insert(id);
+        for event in events {
+            st.append_audit(event);
         }
-        st.audit.insert(id, event.clone());
         Ok(())
     }
 

@@ -125,6 +125,18 @@ impl State {
         Some(user)
     }
 
+    fn append_audit(&mut self, event: &AuditEvent) {
+        self.last_audit += 1;
+        let id = self.last_audit;
+        if let Some(user) = &event.user_id {
+            self.audit_by_user
+                .entry(user.clone())
+                .or_default()
+                .insert(id);
+        }
+        self.audit.insert(id, event.clone());
+    }
+
     fn apply_limit(&mut self, user_id: &str, check: LimitCheck) -> Result<Vec<SessionId>, ()> {
         let live: Vec<SessionId> = self
             .user_sessions(user_id)

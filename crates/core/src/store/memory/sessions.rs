@@ -5,7 +5,7 @@ use crate::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
 };
-use crate::{Session, SessionId, StoreError, Timestamp};
+use crate::{AuditEvent, Session, SessionId, StoreError, Timestamp};
 
 impl SessionStore for MemoryStore {
     fn is_shared(&self) -> bool {
@@ -16,6 +16,7 @@ impl SessionStore for MemoryStore {
         &self,
         session: &Session,
         limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
     ) -> Result<CreateOutcome, StoreError> {
         let mut st = self.lock();
         if st.sessions.contains_key(&session.sid) {
@@ -27,6 +28,9 @@ impl SessionStore for MemoryStore {
             None => Vec::new(),
         };
         st.insert(session.clone());
+        if let Some(event) = created {
+            st.append_audit(event);
+        }
         Ok(CreateOutcome::Created { evicted })
     }
 
