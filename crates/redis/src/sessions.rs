@@ -125,13 +125,13 @@ impl SessionStore for RedisStore {
             .arg(ms(r.at))
             .arg(ms(r.idle_expires_at))
             .arg(r.client.as_deref().unwrap_or_default());
+        // The rate's state is kept in the session itself (see rotate.lua): no key of its own.
         match &r.rate {
             Some(charge) => inv
-                .arg(&charge.key)
                 .arg(gcra_interval(&charge.quota))
                 .arg(charge.quota.burst())
                 .arg(micros(r.at)),
-            None => inv.arg("").arg(0).arg(0).arg(0),
+            None => inv.arg("").arg(0).arg(0),
         };
         let mut reply: Vec<String> = self.call(&inv).await?;
         if reply.is_empty() {

@@ -31,7 +31,7 @@ const TASKS: u64 = 8;
 /// Sessions per user.
 const PER_USER: u64 = 10;
 /// Operations measured per kind and size.
-const OPS: u64 = 4000;
+const OPS: u64 = 20_000;
 
 #[tokio::main]
 async fn main() {
@@ -42,14 +42,15 @@ async fn main() {
             for size in sizes() {
                 let path = PathBuf::from(&args[1]).join(format!("scale-{size}.db"));
                 let _ = std::fs::remove_file(&path);
-                run("sqlite", SqliteStore::open(&path).unwrap(), size).await;
+                run("sqlite", SqliteStore::open(&path).unwrap(), size, None).await;
             }
         }
         Some("redis") => {
             for size in sizes() {
                 flush(&args[1]).await;
                 let store = RedisStore::connect(&args[1], "{scale}").await.unwrap();
-                run("redis", store, size).await;
+                let probe = redis::Client::open(args[1].as_str()).unwrap();
+                run("redis", store, size, Some(probe)).await;
                 flush(&args[1]).await;
             }
         }
@@ -140,12 +141,35 @@ async fn fill<S: Store + Clone + 'static>(store: &S, n: u64) {
     }
 }
 
-/// Runs `op(k)` for k in 0..ops from [`TASKS`] tasks; prints throughput and latency.
-async fn measure<F, Fut>(label: &str, size: u64, ops: u64, op: F)
+/// The CPU time Redis's main thread has used so far, in microseconds (user and system: the
+/// commands, their scripts and the network).
+async fn redis_cpu_micros(probe: &redis::Client) -> f64 {
+    let mut conn = probe.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|line| line.strip_prefix("used_cpu_"))
+        .filter(|line| line.contains("_main_thread:"))
+        .filter_map(|line| line.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum();
+    seconds * 1e6
+}
+
+/// Runs `op(k)` for k in 0..ops from [`TASKS`] tasks; prints throughput and latency (and,
+/// with a Redis `probe`, Redis's CPU time per operation).
+async fn measure<F, Fut>(label: &str, size: u64, ops: u64, probe: Option<&redis::Client>, op: F)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
 {
+    let cpu_before = match probe {
+        Some(probe) => redis_cpu_micros(probe).await,
+        None => 0.0,
+    };
     let op = Arc::new(op);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -171,10 +195,17 @@ where
         all.extend(t.await.unwrap());
     }
     let elapsed = started.elapsed();
+    let server = match probe {
+        Some(probe) => format!(
+            "  redis CPU {:>5.1} µs/op",
+            (redis_cpu_micros(probe).await - cpu_before) / ops as f64
+        ),
+        None => String::new(),
+    };
     all.sort();
     let pct = |p: usize| all[(all.len() * p / 100).min(all.len() - 1)].as_secs_f64() * 1e6;
     println!(
-        "{label:<10} {size:>8} sessions  {:>9.0} ops/s  p50 {:>7.0} µs  p99 {:>7.0} µs",
+        "{label:<17} {size:>8} sessions {:>8.0} ops/s  p50 {:>6.0} µs  p99 {:>6.0} µs{server}",
         ops as f64 / elapsed.as_secs_f64(),
         pct(50),
         pct(99)
@@ -186,7 +217,13 @@ fn spread(k: u64, n: u64) -> u64 {
     (k.wrapping_mul(2_654_435_761)) % n
 }
 
-async fn run<S: Store + Clone + 'static>(name: &str, store: S, size: u64) {
+async fn run<S: Store + Clone + 'static>(
+    name: &str,
+    store: S,
+    size: u64,
+    probe: Option<redis::Client>,
+) {
+    let probe = probe.as_ref();
     let started = Instant::now();
     fill(&store, size).await;
     eprintln!(
@@ -206,7 +243,7 @@ async fn run<S: Store + Clone + 'static>(name: &str, store: S, size: u64) {
     let access = Arc::new(issued.access_token.expose().to_owned());
     let label = |op: &str| format!("{name} {op}");
     let (m, a) = (Arc::clone(&manager), Arc::clone(&access));
-    measure(&label("verify"), size, OPS, move |_| {
+    measure(&label("verify"), size, OPS, probe, move |_| {
         let (m, a) = (Arc::clone(&m), Arc::clone(&a));
         async move {
             m.verify(&a).unwrap();
@@ -214,7 +251,7 @@ async fn run<S: Store + Clone + 'static>(name: &str, store: S, size: u64) {
     })
     .await;
     let m = Arc::clone(&manager);
-    measure(&label("refresh"), size, OPS.min(size), move |k| {
+    measure(&label("refresh"), size, OPS.min(size), probe, move |k| {
         let m = Arc::clone(&m);
         async move {
             let i = spread(k, size);
@@ -224,16 +261,18 @@ async fn run<S: Store + Clone + 'static>(name: &str, store: S, size: u64) {
     })
     .await;
     let m = Arc::clone(&manager);
-    measure(&label("create"), size, OPS, move |k| {
+    measure(&label("create"), size, OPS, probe, move |k| {
         let m = Arc::clone(&m);
         async move {
-            let u = format!("user-{}", spread(k, users));
-            m.create(NewSession::for_user(u)).await.unwrap();
+            // New users: the lists and revocations measured next see ten sessions per user.
+            m.create(NewSession::for_user(format!("new-user-{k}")))
+                .await
+                .unwrap();
         }
     })
     .await;
     let m = Arc::clone(&manager);
-    measure(&label("list"), size, OPS, move |k| {
+    measure(&label("list"), size, OPS, probe, move |k| {
         let m = Arc::clone(&m);
         async move {
             let u = format!("user-{}", spread(k + 7, users));
@@ -242,14 +281,20 @@ async fn run<S: Store + Clone + 'static>(name: &str, store: S, size: u64) {
     })
     .await;
     let m = Arc::clone(&manager);
-    measure(&label("revoke-all"), size, OPS.min(users), move |k| {
-        let m = Arc::clone(&m);
-        async move {
-            // Distinct users: each revocation ends that user's ten (or eleven) sessions.
-            let u = format!("user-{}", spread(k, users));
-            m.revoke_user(&u, None, RevokeReason::Admin).await.unwrap();
-        }
-    })
+    measure(
+        &label("revoke-all"),
+        size,
+        OPS.min(users),
+        probe,
+        move |k| {
+            let m = Arc::clone(&m);
+            async move {
+                // Distinct users: each revocation ends that user's ten (or eleven) sessions.
+                let u = format!("user-{}", spread(k, users));
+                m.revoke_user(&u, None, RevokeReason::Admin).await.unwrap();
+            }
+        },
+    )
     .await;
 }
 

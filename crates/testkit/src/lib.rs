@@ -52,6 +52,7 @@ macro_rules! conformance_tests {
             sessions::limit_denies_new_sessions,
             sessions::limit_evicts_the_oldest,
             sessions::purge_is_bounded_and_spares_live_sessions,
+            sessions::purge_spares_sessions_kept_alive,
             refresh::rotation_issues_a_new_generation,
             refresh::concurrent_refreshes_do_not_fork,
             refresh::rotation_is_compare_and_set,

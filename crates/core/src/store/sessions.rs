@@ -13,7 +13,8 @@ use crate::{
 /// A rate charged in the same step as a change, and only if the change applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateCharge {
-    /// The limit's key.
+    /// The limit's key (a store may instead keep the state with the record it limits, as
+    /// the Redis store keeps a session's refresh rate in the session).
     pub key: String,
     /// The limit.
     pub quota: Quota,

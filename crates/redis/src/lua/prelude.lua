@@ -13,54 +13,70 @@ local function refresh_fields(packed)
   return {'rc', cur, 'rp', prev, 'rt', rot}
 end
 
-local function num(h, field) return tonumber(redis.call('HGET', h, field)) end
-local function is_revoked(h) return redis.call('HEXISTS', h, 'ra') == 1 end
-local function is_live(h, now)
-  return redis.call('EXISTS', h) == 1 and not is_revoked(h) and now < num(h, 'i') and now < num(h, 'a')
+-- The fields the rules read, in one call; nil when the session is gone.
+local function state(h)
+  local f = redis.call('HMGET', h, 'u', 'i', 'a', 'ra', 'g', 'rc', 'ls', 'rn')
+  if not f[1] then return nil end
+  return {user = f[1], idle = tonumber(f[2]), abs = tonumber(f[3]),
+    revoked = f[4] and tonumber(f[4]), gen = f[5], current = f[6], seen = tonumber(f[7]),
+    refreshes = tonumber(f[8] or '0')}
 end
+local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
+local function is_live(h, now) return live(state(h), now) end
 
--- Purge index score and native expiry follow the session's own timestamps (relative, so they
--- are right whatever clock the caller uses).
-local function reindex(sid)
-  local h = k('s', sid)
-  local user = redis.call('HGET', h, 'u')
-  local ends = math.min(num(h, 'i'), num(h, 'a'))
-  local score = ends
-  local revoked = redis.call('HGET', h, 'ra')
-  if revoked then score = math.min(score, tonumber(revoked)) end
-  redis.call('ZADD', k('purge'), int(score), sid .. '|' .. user)
-  redis.call('PEXPIRE', h, int(math.max(1, ends - num(h, 'ls')) + SLACK))
+-- The purge index scores a session by when it ends; its native expiry is an hour past its
+-- absolute end (which never moves, so refreshes need not touch it) or past its revocation.
+-- Both follow the session's own timestamps (relative, so they are right whatever clock the
+-- caller uses).
+local function index(sid, s)
+  local score = math.min(s.idle, s.abs)
+  if s.revoked then score = math.min(score, s.revoked) end
+  redis.call('ZADD', k('purge'), int(score), sid .. '|' .. s.user)
+  local ends = s.revoked and score or s.abs
+  redis.call('PEXPIRE', k('s', sid), int(math.max(1, ends - s.seen) + SLACK))
 end
+local function reindex(sid) index(sid, state(k('s', sid))) end
 
-local function feed(kind, target, until_ms)
+-- Appends to the feed; announces it unless told the caller announces once for several.
+local function feed(kind, target, until_ms, quiet)
   local seq = redis.call('INCR', k('feed', 'seq'))
   redis.call('ZADD', k('feed'), seq, seq .. '|' .. kind .. '|' .. target .. '|' .. until_ms)
-  redis.call('PUBLISH', k('revocations'), seq)
+  if not quiet then redis.call('PUBLISH', k('revocations'), seq) end
   return seq
 end
 
-local function revoke(sid, reason, at, until_ms)
+local function revoke(sid, reason, at, until_ms, quiet)
   local h = k('s', sid)
-  if redis.call('EXISTS', h) == 0 or is_revoked(h) then return false end
+  local s = state(h)
+  if not s or s.revoked then return false end
   redis.call('HSET', h, 'ra', at, 'rr', reason)
-  reindex(sid)
-  feed(0, sid, until_ms)
-  return redis.call('HGET', h, 'u')
+  s.revoked = tonumber(at)
+  index(sid, s)
+  feed(0, sid, until_ms, quiet)
+  return s.user
 end
 
--- GCRA in microseconds: {allowed, remaining, reset_after_us, retry_after_us}; state written only
--- when allowed.
-local function gcra(name, T, burst, now)
-  local key = k('rl', name)
+-- GCRA in microseconds, on a stored theoretical arrival time (nil: none yet).
+-- {allowed, remaining, reset_after_us, retry_after_us}, and the time to store when allowed.
+local function gcra_step(tat, T, burst, now)
   local tolerance = T * (burst - 1)
-  local tat = tonumber(redis.call('GET', key) or now)
+  tat = tonumber(tat or now)
   if tat < now then tat = now end
   local backlog = tat - now
-  if backlog > tolerance then return {0, 0, int(backlog), int(backlog - tolerance)} end
+  if backlog > tolerance then return {0, 0, int(backlog), int(backlog - tolerance)}, nil end
   local nxt = tat + T
-  redis.call('SET', key, int(nxt), 'PX', int(math.max(1, math.ceil((nxt - now) / 1000))))
   local reset = nxt - now
-  return {1, math.floor((T * burst - reset) / T), int(reset), 0}
+  return {1, math.floor((T * burst - reset) / T), int(reset), 0}, nxt
+end
+
+-- GCRA on a key of its own, which expires once the rate is whole again.
+local function gcra(name, T, burst, now)
+  local key = k('rl', name)
+  local decision, nxt = gcra_step(redis.call('GET', key), T, burst, now)
+  if nxt then
+    redis.call('SET', key, int(nxt), 'PX', int(math.max(1, math.ceil((nxt - now) / 1000))))
+  end
+  return decision
 end
 
 -- Appends an audit event (its JSON, time and user, '' for none); returns its id.

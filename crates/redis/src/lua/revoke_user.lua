@@ -1,6 +1,7 @@
--- ARGV: user except reason at until. The revoked ids.
+-- ARGV: user except reason at until. The revoked ids; one announcement for all of them.
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGE', k('u', ARGV[1]), 0, -1)) do
-  if sid ~= ARGV[2] and revoke(sid, ARGV[3], ARGV[4], ARGV[5]) then table.insert(out, sid) end
+  if sid ~= ARGV[2] and revoke(sid, ARGV[3], ARGV[4], ARGV[5], true) then table.insert(out, sid) end
 end
+if #out > 0 then redis.call('PUBLISH', k('revocations'), redis.call('GET', k('feed', 'seq'))) end
 return out

@@ -1,6 +1,7 @@
--- ARGV: sid last_seen idle
+-- ARGV: sid last_seen idle. Like a refresh, activity leaves the purge index and the native
+-- expiry alone (see rotate.lua).
 local h = k('s', ARGV[1])
-if redis.call('EXISTS', h) == 0 or is_revoked(h) then return 0 end
+local f = redis.call('HMGET', h, 'u', 'ra')
+if not f[1] or f[2] then return 0 end
 redis.call('HSET', h, 'ls', ARGV[2], 'i', ARGV[3])
-reindex(ARGV[1])
 return 1

@@ -355,3 +355,35 @@ pub async fn purge_is_bounded_and_spares_live_sessions<S: Store + Clone + 'stati
     assert!(f.manager.get(&live).await.unwrap().is_some());
     assert_eq!(f.manager.purge_expired(10).await.unwrap(), 0);
 }
+
+/// A session kept alive by refreshes and activity outlives the end it had when it was created:
+/// purging past that end spares it, and it is still listed, counted and refreshable.
+pub async fn purge_spares_sessions_kept_alive<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::with(store, |s| s.policy.idle_timeout = Duration::from_secs(HOUR)).await;
+    let mut issued = f.login("erin").await;
+    let idle = f.login("erin").await.session.sid;
+    for _ in 0..3 {
+        f.advance(HOUR / 2);
+        issued = f.refresh(&issued).await;
+    }
+    assert!(f.manager.purge_expired(10).await.unwrap() <= 1);
+    assert!(f.manager.purge_expired(10).await.unwrap() <= 1);
+    assert!(
+        f.manager.get(&idle).await.unwrap().is_none(),
+        "the unused one is gone"
+    );
+    let sid = issued.session.sid;
+    assert!(f.manager.get(&sid).await.unwrap().is_some());
+    assert_eq!(
+        f.manager
+            .list("erin")
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.sid)
+            .collect::<Vec<_>>(),
+        [sid]
+    );
+    assert_eq!(f.store.count_live(f.clock_now()).await.unwrap(), 1);
+    f.refresh(&issued).await;
+}
