@@ -194,4 +194,72 @@ mod tests {
             .unwrap();
         assert_eq!(old, 0, "the table keyed by typed names is gone");
     }
+
+    /// Sessions written before the hot fields had columns read back whole, and refresh.
+    #[test]
+    fn whole_session_records_move_to_columns() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (sql, code) in &MIGRATIONS[..4] {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            if let Some(code) = code {
+                code(&tx).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        let at = tessera::Timestamp::from_secs(1_700_000_000);
+        let session = tessera::Session {
+            sid: tessera::SessionId::generate().unwrap(),
+            user_id: "alice".into(),
+            claims: serde_json::json!({ "role": "admin" })
+                .as_object()
+                .unwrap()
+                .clone(),
+            data: serde_json::json!({ "cart": [1, 2] }),
+            device: tessera::Device {
+                user_agent: Some("curl".into()),
+                ..tessera::Device::default()
+            },
+            created_at: at,
+            last_seen_at: at.plus(std::time::Duration::from_secs(5)),
+            idle_expires_at: at.plus(std::time::Duration::from_secs(60)),
+            absolute_expires_at: at.plus(std::time::Duration::from_secs(600)),
+            refresh: tessera::RefreshState {
+                generation: 7,
+                current: tessera::TokenHash::of(b"current"),
+                previous: Some(tessera::TokenHash::of(b"previous")),
+                rotated_at: at.plus(std::time::Duration::from_secs(4)),
+            },
+            cookie: Some(tessera::TokenHash::of(b"cookie")),
+            version: 3,
+            refreshes: 0,
+            refreshed_from: None,
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        // The record as migration 4 left it: the whole session as JSON.
+        conn.execute(
+            "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, record)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            rusqlite::params![
+                session.sid.as_bytes(),
+                session.user_id,
+                session.created_at.as_millis(),
+                session.idle_expires_at.as_millis(),
+                serde_json::to_string(&session).unwrap()
+            ],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let read = crate::sessions::get(&conn, &session.sid).unwrap().unwrap();
+        assert_eq!(read, session);
+        let record: String = conn
+            .query_row("SELECT record FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            !record.contains("generation") && record.contains("cart"),
+            "the record keeps only what is not a column: {record}"
+        );
+    }
 }
