@@ -57,6 +57,7 @@ macro_rules! conformance_tests {
             refresh::concurrent_refreshes_do_not_fork,
             refresh::rotation_is_compare_and_set,
             refresh::rotation_charges_its_rate_only_when_applied,
+            refresh::sign_in_and_refresh_are_one_store_step_each,
             refresh::reuse_after_grace_revokes_the_session,
             refresh::older_generation_reuse_revokes_the_session,
             refresh::forged_secrets_revoke_nothing,

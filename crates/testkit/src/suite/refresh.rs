@@ -261,6 +261,30 @@ pub async fn garbage_never_reaches_the_store<S: Store + Clone + 'static>(store: 
     assert_eq!(counting.calls(), before, "no store call for garbage");
 }
 
+/// A sign-in, a refresh (with the per-session rate charged), and a racing tab's refresh are each
+/// one store step: no read before the write, no separate rate or audit call.
+pub async fn sign_in_and_refresh_are_one_store_step_each<S: Store + Clone + 'static>(store: S) {
+    let counting = CountingStore::new(store);
+    let f = Fixture::with(counting.clone(), |s| {
+        s.policy.refresh_rate = Some(tessera::Quota::new(10, Duration::from_secs(60), 10).unwrap());
+    })
+    .await;
+    let before = counting.calls();
+    let issued = f.login("alice").await;
+    assert_eq!(counting.calls() - before, 1, "sign-in");
+    let before = counting.calls();
+    let next = f.refresh(&issued).await;
+    assert_eq!(counting.calls() - before, 1, "refresh");
+    let before = counting.calls();
+    let racer = f.refresh(&issued).await;
+    assert_eq!(counting.calls() - before, 1, "the racing tab's refresh");
+    assert_eq!(
+        racer.refresh_token.expose(),
+        next.refresh_token.expose(),
+        "same successor"
+    );
+}
+
 /// The store holds hashes only: the record and the feed carry no refresh secret.
 pub async fn nothing_usable_at_rest<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
