@@ -4,6 +4,7 @@
 //! except for verification: it never touches the store, so its limits are counted per node.
 
 use axum::http::Method;
+use std::fmt::Display;
 use std::time::Duration;
 
 use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store, SystemClock};
@@ -65,7 +66,8 @@ pub fn class_of(method: &Method, route: &str) -> Option<LimitClass> {
 }
 
 /// Counts one request of `class` for `id` (a session id, user id or IP) against its limit.
-/// `subject` names who the request is about, for the audit trail.
+/// `subject` names who the request is about, for the audit trail. `id` is written out only
+/// when the limit is on.
 ///
 /// # Errors
 /// [`ApiError::RateLimited`] over the limit; store failures.
@@ -73,7 +75,7 @@ pub async fn enforce(
     state: &AppState,
     class: LimitClass,
     by: LimitBy,
-    id: &str,
+    id: impl Display,
     subject: Subject<'_>,
 ) -> Result<(), ApiError> {
     let Some(quota) = state.config.rate_limits.get(class, by) else {

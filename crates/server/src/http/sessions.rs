@@ -116,9 +116,18 @@ async fn verify(
         user: Some(&claims.sub),
         sid: Some(claims.sid),
     };
-    let sid = claims.sid.to_string();
-    limits::enforce(&state, LimitClass::Verify, LimitBy::Session, &sid, subject).await?;
-    let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
+    limits::enforce(
+        &state,
+        LimitClass::Verify,
+        LimitBy::Session,
+        claims.sid,
+        subject,
+    )
+    .await?;
+    // The claims as signed: the payload is a checked JSON object, so no second encoding.
+    let body = format!("{{\"active\":true,\"claims\":{}}}", claims.json());
+    let json = HeaderValue::from_static("application/json");
+    let mut response = ([(header::CONTENT_TYPE, json)], body).into_response();
     no_store(&mut response);
     Ok(response)
 }
