@@ -118,6 +118,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         &self.store
     }
 
+    /// The clock every rule reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings

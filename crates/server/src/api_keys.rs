@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use tessera::store::StoredApiKey;
-use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, SystemClock, Timestamp, TokenHash};
+use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, Timestamp, TokenHash};
 
 use crate::boot::Manager;
 
@@ -99,8 +99,9 @@ impl ApiKeys {
         client_id: Option<&str>,
     ) -> Result<Option<Caller>, Stale> {
         let hash = key.hash();
+        let now = manager.clock().now();
         let mut found = self.find(&hash);
-        if found.is_none() && self.may_reload_on_miss() {
+        if found.is_none() && self.may_reload_on_miss(now) {
             if let Err(e) = self.reload(manager).await {
                 tracing::warn!(error = %e, "cannot reload API keys");
             }
@@ -113,7 +114,6 @@ impl ApiKeys {
             return Ok(None);
         }
         if let Some((named, i)) = &found.named {
-            let now = SystemClock.now();
             if !manager.revoked_view().is_current(now) {
                 return Err(Stale);
             }
@@ -152,8 +152,7 @@ impl ApiKeys {
         })
     }
 
-    fn may_reload_on_miss(&self) -> bool {
-        let now = SystemClock.now();
+    fn may_reload_on_miss(&self, now: Timestamp) -> bool {
         let mut last = self
             .last_miss_reload
             .lock()

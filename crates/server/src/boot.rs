@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tessera::{
     ApiKey, AuditEvent, AuditHook, AuditKind, AuditOrigin, KeyEncryptionKey, Sealer, ServerSecret,
-    SessionManager, Settings, Store, SystemClock, TokenHash,
+    SessionManager, Settings, Store, TokenHash,
 };
 use tessera_sqlite::SqliteStore;
 
@@ -22,8 +22,16 @@ use crate::config::{ADMIN_KEY_FILE, Config, KEK_FILE, LimitBy, LimitClass};
 use crate::metrics::Metrics;
 use crate::store::AnyStore;
 
+/// The clock the server runs on: chosen here, read everywhere else through
+/// `manager.clock()`.
+#[allow(
+    clippy::disallowed_types,
+    reason = "the one place the server chooses its clock"
+)]
+pub type ServerClock = tessera::SystemClock;
+
 /// The manager type the server runs.
-pub type Manager = SessionManager<AnyStore, SystemClock>;
+pub type Manager = SessionManager<AnyStore, ServerClock>;
 
 const SECRET_SETTING: &str = "server-secret";
 const SECRET_PURPOSE: &str = "server-secret";
@@ -120,7 +128,7 @@ pub async fn manager(
         log_audit_event(event);
         metrics.audit_event(event);
     }));
-    Ok(SessionManager::start(store, SystemClock, settings).await?)
+    Ok(SessionManager::start(store, ServerClock::default(), settings).await?)
 }
 
 /// The issuer every node of the deployment puts in `iss`. The first node to start on a store

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::api_keys::ApiKeys;
-use tessera::{RateLimiter, SystemClock};
+use tessera::RateLimiter;
 use tessera_axum::Tessera;
 
-use crate::boot::Manager;
+use crate::boot::{Manager, ServerClock};
 use crate::config::Config;
 use crate::http::RequestIds;
 use crate::metrics::Metrics;
@@ -48,7 +48,7 @@ pub struct Shared {
     /// Set once the plain-HTTP-with-Secure-cookies warning has been logged.
     pub warned_plain_http: AtomicBool,
     /// The browser-session layer and cookie profile of the built-in pages.
-    pub tessera: Tessera<AnyStore, SystemClock>,
+    pub tessera: Tessera<AnyStore, ServerClock>,
     /// The bounded password-hashing queue.
     pub passwords: PasswordQueue,
     /// Rate limits counted on this node only: those of verification, which never touches the

@@ -7,7 +7,7 @@ use axum::http::Method;
 use std::fmt::Display;
 use std::time::Duration;
 
-use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store, SystemClock};
+use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, Store};
 
 use tessera_axum::whole_seconds;
 
@@ -47,7 +47,7 @@ async fn record_trip(
     };
     let first = state
         .local_limits
-        .decide(&format!("audit:{key}"), &once, SystemClock.now())
+        .decide(&format!("audit:{key}"), &once, state.manager.clock().now())
         .allowed();
     if first && let Err(e) = state.manager.record(Some(user), subject.sid, kind).await {
         tracing::warn!(error = %e, "could not record a rate-limit event");
@@ -82,7 +82,7 @@ pub async fn enforce(
         return Ok(());
     };
     let key = format!("{}:{}:{id}", class.name(), by.name());
-    let now = SystemClock.now();
+    let now = state.manager.clock().now();
     let decision = if class == LimitClass::Verify {
         state.local_limits.decide(&key, quota, now)
     } else {

@@ -9,9 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use tessera::store::User;
-use tessera::{
-    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store, SystemClock,
-};
+use tessera::{AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, Store};
 use tessera_axum::{BrowserSession, CsrfToken};
 
 use super::credentials::{Submitted, credentials_form, refuse, submitted, too_many};
@@ -228,7 +226,7 @@ pub async fn signup(
         match state
             .manager
             .store()
-            .rate_limit(&key, &quota, SystemClock.now())
+            .rate_limit(&key, &quota, state.manager.clock().now())
             .await
         {
             Ok(RateDecision::Limited {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, Store, SystemClock};
+use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, Store};
 use tokio::sync::Semaphore;
 
 use crate::boot::Manager;
@@ -137,7 +137,7 @@ pub async fn attempt(
     device: Option<&str>,
     ip: &str,
 ) -> Result<Attempt, tessera::Error> {
-    let now = SystemClock.now();
+    let now = manager.clock().now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
     for (key, quota) in budgets(manager, config, login, device, ip) {
