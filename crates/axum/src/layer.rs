@@ -97,7 +97,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
         }
         match bearer(&req).map(|t| m.verify(t)) {
             Some(Ok(token)) => {
-                req.extensions_mut().insert(Bearer(token));
+                req.extensions_mut().insert(Bearer(token.claims().clone()));
             }
             // This node cannot tell whether the token was revoked: a store outage, not a bad
             // token, so "try again", never "sign out".

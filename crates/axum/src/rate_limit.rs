@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use tessera::{Clock, Quota, RateDecision, SessionManager, Store, SystemClock};
+use tessera::{Clock, Quota, RateDecision, SessionManager, Store};
 use tower::Layer;
 
 use crate::guard::{Admit, Guarded};
@@ -85,7 +85,7 @@ impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
         match self
             .manager
             .store()
-            .rate_limit(&key, &self.quota, SystemClock.now())
+            .rate_limit(&key, &self.quota, self.manager.clock().now())
             .await
         {
             Ok(RateDecision::Allowed { .. }) => Ok(req),

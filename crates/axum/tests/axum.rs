@@ -11,20 +11,27 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use tessera::{
     CookieToken, MemoryStore, NewSession, Quota, RevokeReason, ServerSecret, SessionManager,
-    Settings, SystemClock, Validation,
+    Settings, Validation,
 };
 use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, RateLimitLayer, Tessera};
 use tower::ServiceExt;
 
-type Manager = SessionManager<MemoryStore, SystemClock>;
+/// The OS clock, chosen here once for every test.
+#[allow(
+    clippy::disallowed_types,
+    reason = "the one place these tests choose their clock"
+)]
+type OsClock = tessera::SystemClock;
 
-async fn setup() -> (Tessera<MemoryStore, SystemClock>, Router) {
+type Manager = SessionManager<MemoryStore, OsClock>;
+
+async fn setup() -> (Tessera<MemoryStore, OsClock>, Router) {
     let settings = Settings::new(
         Validation::new("https://app.test", "app"),
         ServerSecret::generate().unwrap(),
     );
     let manager: Arc<Manager> = Arc::new(
-        SessionManager::start(MemoryStore::new(), SystemClock, settings)
+        SessionManager::start(MemoryStore::new(), OsClock::default(), settings)
             .await
             .unwrap(),
     );
@@ -66,7 +73,7 @@ async fn setup() -> (Tessera<MemoryStore, SystemClock>, Router) {
     (tessera, app)
 }
 
-async fn browser(t: &Tessera<MemoryStore, SystemClock>, user: &str) -> (String, CookieToken) {
+async fn browser(t: &Tessera<MemoryStore, OsClock>, user: &str) -> (String, CookieToken) {
     let (_, cookie) = t
         .manager()
         .create_browser(NewSession::for_user(user))

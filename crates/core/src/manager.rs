@@ -118,6 +118,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         &self.store
     }
 
+    /// The clock every rule reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -294,29 +299,31 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     }
 
     /// Verifies an access token: signature and claims (skipped for a token this node already
-    /// verified, until its `exp`), then revocation in memory, every time. No store call.
+    /// verified, until its `exp`), then revocation in memory, every time. No store call. The
+    /// claims are shared with the cache and come with their payload JSON as signed.
     ///
     /// # Errors
     /// [`Error::InvalidToken`] with the reason (for logs; clients get a coarse answer).
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
+    pub fn verify(&self, token: &str) -> Result<Arc<crate::jwt::VerifiedClaims>, Error> {
         let now = self.clock.now();
         if !self.view.is_current(now) {
             return Err(Error::InvalidToken(TokenRejection::RevocationStale));
         }
         let ring = self.ring();
         let leeway = self.settings.validation.leeway();
-        let claims = match ring.cache.get(token, now, leeway) {
+        let key = TokenHash::of(token.as_bytes());
+        let claims = match ring.cache.get(&key, now, leeway) {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(ring.verifier.verify(token, now)?);
-                ring.cache.insert(token, Arc::clone(&claims), now);
+                let claims = Arc::new(ring.verifier.verify_keeping_payload(token, now)?);
+                ring.cache.insert(key, Arc::clone(&claims), now);
                 claims
             }
         };
         if self.view.is_revoked(&claims.sid, &claims.jti) {
             return Err(Error::InvalidToken(TokenRejection::Revoked));
         }
-        Ok((*claims).clone())
+        Ok(claims)
     }
 
     /// One session, live or not.

@@ -10,7 +10,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::disallowed_methods,
-    reason = "a benchmark: it measures wall-clock latency and stops at the first failure"
+    clippy::disallowed_types,
+    reason = "a benchmark: it chooses the system clock, measures wall-clock latency and stops at the first failure"
 )]
 
 use std::future::Future;

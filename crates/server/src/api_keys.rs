@@ -4,16 +4,17 @@
 //! A key made on another node is picked up by the periodic reload, or at once by the first
 //! request that presents it (a reload on a miss, at most once a second, so a flood of wrong
 //! keys costs the store one read a second). A revoked key stops working as soon as this node
-//! reads the revocation entry from the feed. Last-use times are gathered here and written by a
-//! background task, never per request.
+//! reads the revocation entry from the feed. Last-use times are gathered here, in an atomic
+//! beside each key (no lock on the request path), and written by a background task, never per
+//! request.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use tessera::store::StoredApiKey;
-use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, SystemClock, Timestamp, TokenHash};
+use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, Timestamp, TokenHash};
 
 use crate::boot::Manager;
 
@@ -38,9 +39,41 @@ pub struct Caller {
 #[derive(Debug)]
 pub struct ApiKeys {
     bootstrap: TokenHash,
-    named: RwLock<Arc<Vec<StoredApiKey>>>,
+    named: RwLock<Arc<Vec<NamedKey>>>,
     last_miss_reload: Mutex<Option<Timestamp>>,
-    used: Mutex<HashMap<String, (TokenHash, Timestamp)>>,
+}
+
+/// A named key and its last use not yet written.
+#[derive(Debug)]
+struct NamedKey {
+    key: StoredApiKey,
+    /// Milliseconds since the epoch of the latest use not yet written; 0 for none.
+    unwritten_use: AtomicI64,
+}
+
+impl NamedKey {
+    fn new(key: StoredApiKey) -> Self {
+        Self {
+            key,
+            unwritten_use: AtomicI64::new(0),
+        }
+    }
+
+    fn used(&self, at: Timestamp) {
+        self.unwritten_use
+            .fetch_max(at.as_millis(), Ordering::Relaxed);
+    }
+
+    fn take_use(&self) -> Option<Timestamp> {
+        let at = self.unwritten_use.swap(0, Ordering::Relaxed);
+        (at != 0).then(|| Timestamp::from_millis(at))
+    }
+}
+
+/// A key that matched: who called, and the named key to mark as used.
+struct Found {
+    caller: Caller,
+    named: Option<(Arc<Vec<NamedKey>>, usize)>,
 }
 
 impl ApiKeys {
@@ -48,9 +81,8 @@ impl ApiKeys {
     pub fn new(bootstrap: TokenHash, named: Vec<StoredApiKey>) -> Self {
         Self {
             bootstrap,
-            named: RwLock::new(Arc::new(named)),
+            named: RwLock::new(Arc::new(named.into_iter().map(NamedKey::new).collect())),
             last_miss_reload: Mutex::default(),
-            used: Mutex::default(),
         }
     }
 
@@ -67,55 +99,60 @@ impl ApiKeys {
         client_id: Option<&str>,
     ) -> Result<Option<Caller>, Stale> {
         let hash = key.hash();
+        let now = manager.clock().now();
         let mut found = self.find(&hash);
-        if found.is_none() && self.may_reload_on_miss() {
+        if found.is_none() && self.may_reload_on_miss(now) {
             if let Err(e) = self.reload(manager).await {
                 tracing::warn!(error = %e, "cannot reload API keys");
             }
             found = self.find(&hash);
         }
-        let Some(caller) = found.filter(|_| !manager.is_api_key_revoked(&hash)) else {
+        let Some(found) = found.filter(|_| !manager.is_api_key_revoked(&hash)) else {
             return Ok(None);
         };
-        if client_id.is_some_and(|id| id != caller.name) {
+        if client_id.is_some_and(|id| id != found.caller.name) {
             return Ok(None);
         }
-        if caller.name != BOOTSTRAP_KEY_NAME {
-            let now = SystemClock.now();
+        if let Some((named, i)) = &found.named {
             if !manager.revoked_view().is_current(now) {
                 return Err(Stale);
             }
-            self.used
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(caller.name.clone(), (hash, now));
+            named[*i].used(now);
         }
-        Ok(Some(caller))
+        Ok(Some(found.caller))
     }
 
     /// Compares `hash` with every key, without stopping at a match, in constant time each.
-    fn find(&self, hash: &TokenHash) -> Option<Caller> {
+    fn find(&self, hash: &TokenHash) -> Option<Found> {
         let named = Arc::clone(&self.named.read().unwrap_or_else(PoisonError::into_inner));
         let mut found = None;
         if bool::from(self.bootstrap.as_bytes().ct_eq(hash.as_bytes())) {
-            found = Some(Caller {
-                name: BOOTSTRAP_KEY_NAME.to_owned(),
-                scope: ApiScope::Admin,
-            });
+            found = Some(None);
         }
-        for key in named.iter() {
-            if bool::from(key.hash.as_bytes().ct_eq(hash.as_bytes())) {
-                found = Some(Caller {
-                    name: key.name.clone(),
-                    scope: key.scope,
-                });
+        for (i, named) in named.iter().enumerate() {
+            if bool::from(named.key.hash.as_bytes().ct_eq(hash.as_bytes())) {
+                found = Some(Some(i));
             }
         }
-        found
+        Some(match found? {
+            None => Found {
+                caller: Caller {
+                    name: BOOTSTRAP_KEY_NAME.to_owned(),
+                    scope: ApiScope::Admin,
+                },
+                named: None,
+            },
+            Some(i) => Found {
+                caller: Caller {
+                    name: named[i].key.name.clone(),
+                    scope: named[i].key.scope,
+                },
+                named: Some((named, i)),
+            },
+        })
     }
 
-    fn may_reload_on_miss(&self) -> bool {
-        let now = SystemClock.now();
+    fn may_reload_on_miss(&self, now: Timestamp) -> bool {
         let mut last = self
             .last_miss_reload
             .lock()
@@ -127,13 +164,28 @@ impl ApiKeys {
         true
     }
 
-    /// Reads the named keys from the store again.
+    /// Reads the named keys from the store again, carrying over the uses not yet written.
+    /// (A use marked on the old list while this swaps it is lost; the key's next use marks it
+    /// again.)
     ///
     /// # Errors
     /// Store errors.
     pub async fn reload(&self, manager: &Manager) -> Result<(), tessera::Error> {
-        let keys = manager.api_keys().await?;
-        *self.named.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        let keys: Vec<NamedKey> = manager
+            .api_keys()
+            .await?
+            .into_iter()
+            .map(NamedKey::new)
+            .collect();
+        let mut named = self.named.write().unwrap_or_else(PoisonError::into_inner);
+        for old in named.iter() {
+            if let Some(at) = old.take_use()
+                && let Some(new) = keys.iter().find(|k| k.key.hash == old.key.hash)
+            {
+                new.used(at);
+            }
+        }
+        *named = Arc::new(keys);
         Ok(())
     }
 
@@ -142,17 +194,16 @@ impl ApiKeys {
     /// # Errors
     /// Store errors (the times not written are kept for the next call).
     pub async fn flush_use(&self, manager: &Manager) -> Result<(), tessera::Error> {
-        let used: Vec<_> = self
-            .used
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
+        let named = Arc::clone(&self.named.read().unwrap_or_else(PoisonError::into_inner));
+        let used: Vec<_> = named
+            .iter()
+            .filter_map(|k| Some((k, k.take_use()?)))
             .collect();
-        for (i, (name, (hash, at))) in used.iter().enumerate() {
+        for (i, (key, at)) in used.iter().enumerate() {
+            let (name, hash) = (&key.key.name, &key.key.hash);
             if let Err(e) = manager.record_api_key_use(name, hash, *at).await {
-                let mut pending = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-                for (name, value) in &used[i..] {
-                    pending.entry(name.clone()).or_insert(*value);
+                for (key, at) in &used[i..] {
+                    key.used(*at);
                 }
                 return Err(e);
             }

@@ -11,8 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use tokio::task::JoinHandle;
 
+use tessera::Clock;
 use tessera::store::SessionStore;
-use tessera::{Clock, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -168,7 +168,11 @@ async fn sync_api_keys(state: AppState) -> Result<(), tessera::Error> {
 }
 
 async fn count_live(state: AppState) -> Result<(), tessera::Error> {
-    let live = state.manager.store().count_live(SystemClock.now()).await?;
+    let live = state
+        .manager
+        .store()
+        .count_live(state.manager.clock().now())
+        .await?;
     state.metrics.live_sessions.store(live, Ordering::Relaxed);
     Ok(())
 }

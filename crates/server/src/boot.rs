@@ -10,7 +10,7 @@ use anyhow::Context;
 use tessera::store::KeyStore;
 use tessera::{
     ApiKey, AuditEvent, AuditHook, AuditKind, AuditOrigin, KeyEncryptionKey, Sealer, ServerSecret,
-    SessionManager, Settings, SystemClock, TokenHash,
+    SessionManager, Settings, TokenHash,
 };
 use tessera_sqlite::SqliteStore;
 
@@ -23,8 +23,16 @@ use crate::config::{ADMIN_KEY_FILE, Config, KEK_FILE, LimitBy, LimitClass};
 use crate::metrics::Metrics;
 use crate::store::AnyStore;
 
+/// The clock the server runs on: chosen here, read everywhere else through
+/// `manager.clock()`.
+#[allow(
+    clippy::disallowed_types,
+    reason = "the one place the server chooses its clock"
+)]
+pub type ServerClock = tessera::SystemClock;
+
 /// The manager type the server runs.
-pub type Manager = SessionManager<AnyStore, SystemClock>;
+pub type Manager = SessionManager<AnyStore, ServerClock>;
 
 const SECRET_SETTING: &str = "server-secret";
 const SECRET_PURPOSE: &str = "server-secret";
@@ -121,7 +129,7 @@ pub async fn manager(
         log_audit_event(event);
         metrics.audit_event(event);
     }));
-    Ok(SessionManager::start(store, SystemClock, settings).await?)
+    Ok(SessionManager::start(store, ServerClock::default(), settings).await?)
 }
 
 /// The issuer every node of the deployment puts in `iss`. The first node to start on a store

@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+mod requests;
+
+use requests::RequestCounts;
+
 /// Latency bucket bounds, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
@@ -21,13 +25,16 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// Records one observation.
+    /// Records one observation: one atomic add in its own bucket (the exposition's buckets
+    /// are cumulative; they are summed when rendered).
     pub fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
-        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
-            if secs <= *bound {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(count) = BUCKETS
+            .iter()
+            .zip(&self.counts)
+            .find_map(|(bound, count)| (secs <= *bound).then_some(count))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(
@@ -38,14 +45,13 @@ impl Histogram {
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
         let total = self.count.load(Ordering::Relaxed);
+        let mut below = 0;
+        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
+            // Read apart from `total`: a bucket may run ahead of it mid-scrape, never above.
+            below = (below + count.load(Ordering::Relaxed)).min(total);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {below}");
+        }
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
@@ -55,7 +61,7 @@ impl Histogram {
 /// Every metric of a node.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: RequestCounts,
     /// `/v1/sessions/verify` latency.
     pub verify: Histogram,
     /// `/v1/sessions/refresh` latency.
@@ -86,9 +92,7 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a finished request.
     pub fn request(&self, route: &str, method: &str, status: u16) {
-        let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *map.entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
+        self.requests.add(route, method, status);
     }
 
     /// Counts a failure of background task `task`.
@@ -137,12 +141,7 @@ impl Metrics {
             "# HELP tessera_http_requests_total HTTP requests by route, method and status.\n",
         );
         out.push_str("# TYPE tessera_http_requests_total counter\n");
-        for ((route, method, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for ((route, method, status), n) in &self.requests.snapshot() {
             let _ = writeln!(
                 out,
                 "tessera_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",

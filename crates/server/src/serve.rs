@@ -8,9 +8,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::state::AppState;
+use crate::http::RequestIds;
+use crate::state::{AppState, Shared};
 use std::net::SocketAddr;
 use std::sync::RwLock;
+use std::sync::atomic::AtomicBool;
+use tessera::RateLimiter;
 
 use axum::serve::ListenerExt;
 
@@ -43,16 +46,17 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         cookies,
         vec![config.public_origin.clone()],
     );
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         manager,
         api_keys,
         metrics,
         config: Arc::new(config),
-        warned_plain_http: Arc::default(),
+        warned_plain_http: AtomicBool::default(),
         tessera,
         passwords: PasswordQueue::new(config_hash_queue.0, config_hash_queue.1),
-        local_limits: Arc::default(),
-    })
+        local_limits: RateLimiter::default(),
+        request_ids: RequestIds::new()?,
+    }))
 }
 
 /// Runs the server until a shutdown signal.

@@ -16,12 +16,18 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera::store::User;
 use tessera::{
-    AccountId, LoginName, MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret,
-    SessionManager, Settings, SystemClock, Timestamp, Validation,
+    AccountId, Clock, LoginName, MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret,
+    SessionManager, Settings, Timestamp, Validation,
 };
 use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, Tessera, cookie_values};
 
-type App = Tessera<MemoryStore, SystemClock>;
+/// The OS clock, chosen once here; everything else reads `manager().clock()`.
+#[allow(
+    clippy::disallowed_types,
+    reason = "the one place the app chooses its clock"
+)]
+type AppClock = tessera::SystemClock;
+type App = Tessera<MemoryStore, AppClock>;
 const LOGIN_CSRF_COOKIE: &str = "login_csrf";
 
 #[tokio::main]
@@ -39,7 +45,8 @@ async fn tessera(origin: &str) -> Result<App, Box<dyn std::error::Error>> {
         Validation::new(origin, "example-app"),
         ServerSecret::generate()?,
     );
-    let manager = Arc::new(SessionManager::start(MemoryStore::new(), SystemClock, settings).await?);
+    let manager =
+        Arc::new(SessionManager::start(MemoryStore::new(), AppClock::default(), settings).await?);
     let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
     manager
         .create_user(&LoginName::parse("demo")?, hash)
@@ -100,11 +107,7 @@ fn escape(text: &str) -> String {
 }
 
 async fn login_page(State(t): State<App>) -> Response {
-    let Ok(pair) = t
-        .manager()
-        .csrf()
-        .login_pair(tessera::Clock::now(&SystemClock))
-    else {
+    let Ok(pair) = t.manager().csrf().login_pair(t.manager().clock().now()) else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let page = format!(
@@ -128,7 +131,7 @@ struct Login {
 }
 
 async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -> Response {
-    let now: Timestamp = tessera::Clock::now(&SystemClock);
+    let now: Timestamp = t.manager().clock().now();
     let cookie = cookie_values(&headers, LOGIN_CSRF_COOKIE)
         .first()
         .map(|c| (*c).to_owned())

@@ -1,13 +1,14 @@
 //! A bounded cache of access tokens that already passed every signature and claim check, so a
 //! client's repeated requests skip the signature (~50 µs for Ed25519). Keyed by the SHA-256 of
-//! the whole token, so no bearer token is kept; entries stop counting at `exp`. Revocation is
+//! the whole token (computed once per request by the caller), so no bearer token is kept;
+//! entries stop counting at `exp`. Revocation is
 //! not cached: the caller checks it on every request. Failures are never cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::AccessClaims;
+use super::VerifiedClaims;
 use crate::{Timestamp, TokenHash};
 
 /// Tokens remembered at most (about 300 bytes each).
@@ -16,26 +17,26 @@ const CAPACITY: usize = 16 * 1024;
 /// Verified tokens by hash.
 #[derive(Debug, Default)]
 pub(crate) struct VerifiedCache {
-    entries: RwLock<HashMap<TokenHash, Arc<AccessClaims>>>,
+    entries: RwLock<HashMap<TokenHash, Arc<VerifiedClaims>>>,
 }
 
 impl VerifiedCache {
-    /// The claims of `token` if it verified before and has not expired at `now` (with `leeway`).
+    /// The claims of the token hashing to `key` if it verified before and has not expired at
+    /// `now` (with `leeway`).
     pub(crate) fn get(
         &self,
-        token: &str,
+        key: &TokenHash,
         now: Timestamp,
         leeway: Duration,
-    ) -> Option<Arc<AccessClaims>> {
-        let key = TokenHash::of(token.as_bytes());
+    ) -> Option<Arc<VerifiedClaims>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let claims = entries.get(&key)?;
+        let claims = entries.get(key)?;
         let leeway = i64::try_from(leeway.as_secs()).unwrap_or(0);
         (now.as_secs() < claims.exp.saturating_add(leeway)).then(|| Arc::clone(claims))
     }
 
-    /// Remembers a token that has just passed verification at `now`.
-    pub(crate) fn insert(&self, token: &str, claims: Arc<AccessClaims>, now: Timestamp) {
+    /// Remembers the token hashing to `key`, which has just passed verification at `now`.
+    pub(crate) fn insert(&self, key: TokenHash, claims: Arc<VerifiedClaims>, now: Timestamp) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= CAPACITY {
             entries.retain(|_, c| c.exp > now.as_secs());
@@ -43,7 +44,7 @@ impl VerifiedCache {
                 entries.clear(); // all live: start over rather than grow
             }
         }
-        entries.insert(TokenHash::of(token.as_bytes()), claims);
+        entries.insert(key, claims);
     }
 
     #[cfg(test)]
@@ -61,9 +62,10 @@ mod tests {
 
     use super::*;
     use crate::SessionId;
+    use crate::jwt::AccessClaims;
 
-    fn claims(exp: i64) -> Arc<AccessClaims> {
-        Arc::new(AccessClaims {
+    fn claims(exp: i64) -> Arc<VerifiedClaims> {
+        let claims = AccessClaims {
             iss: "i".into(),
             aud: vec!["a".into()],
             sub: "u".into(),
@@ -73,32 +75,37 @@ mod tests {
             exp,
             nbf: None,
             extra: Map::new(),
-        })
+        };
+        Arc::new(VerifiedClaims::new(claims, "{}".into()))
+    }
+
+    fn key(token: &str) -> TokenHash {
+        TokenHash::of(token.as_bytes())
     }
 
     #[test]
     fn hits_until_expiry_and_only_for_the_same_token() {
         let cache = VerifiedCache::default();
         let leeway = Duration::from_secs(30);
-        cache.insert("token-a", claims(100), Timestamp::from_secs(0));
+        cache.insert(key("token-a"), claims(100), Timestamp::from_secs(0));
         assert!(
             cache
-                .get("token-a", Timestamp::from_secs(50), leeway)
+                .get(&key("token-a"), Timestamp::from_secs(50), leeway)
                 .is_some()
         );
         assert!(
             cache
-                .get("token-b", Timestamp::from_secs(50), leeway)
+                .get(&key("token-b"), Timestamp::from_secs(50), leeway)
                 .is_none()
         );
         assert!(
             cache
-                .get("token-a", Timestamp::from_secs(129), leeway)
+                .get(&key("token-a"), Timestamp::from_secs(129), leeway)
                 .is_some()
         );
         assert!(
             cache
-                .get("token-a", Timestamp::from_secs(130), leeway)
+                .get(&key("token-a"), Timestamp::from_secs(130), leeway)
                 .is_none(),
             "expired"
         );
@@ -108,15 +115,19 @@ mod tests {
     fn stays_bounded() {
         let cache = VerifiedCache::default();
         for i in 0..CAPACITY + 10 {
-            cache.insert(&format!("t{i}"), claims(1_000), Timestamp::from_secs(0));
+            cache.insert(
+                key(&format!("t{i}")),
+                claims(1_000),
+                Timestamp::from_secs(0),
+            );
             assert!(cache.len() <= CAPACITY);
         }
         // Expired entries go first when full.
         let cache = VerifiedCache::default();
         for i in 0..CAPACITY {
-            cache.insert(&format!("old{i}"), claims(10), Timestamp::from_secs(0));
+            cache.insert(key(&format!("old{i}")), claims(10), Timestamp::from_secs(0));
         }
-        cache.insert("new", claims(1_000), Timestamp::from_secs(20));
+        cache.insert(key("new"), claims(1_000), Timestamp::from_secs(20));
         assert_eq!(cache.len(), 1);
     }
 }

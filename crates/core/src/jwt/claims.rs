@@ -1,5 +1,7 @@
 //! The claims of an access token, read strictly.
 
+use std::ops::Deref;
+
 use serde_json::{Map, Value};
 
 use crate::{SessionId, TokenRejection};
@@ -80,6 +82,48 @@ impl AccessClaims {
             map.insert("nbf".into(), nbf.into());
         }
         Value::Object(map)
+    }
+}
+
+/// The claims of a token that passed verification, with its payload JSON as signed, so that
+/// answering with the claims needs no second encoding. Reads as the [`AccessClaims`] it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedClaims {
+    claims: AccessClaims,
+    json: Box<str>,
+}
+
+impl VerifiedClaims {
+    pub(crate) fn new(claims: AccessClaims, json: String) -> Self {
+        Self {
+            claims,
+            json: json.into_boxed_str(),
+        }
+    }
+
+    /// The claims.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.claims
+    }
+
+    /// The claims, without the payload.
+    pub fn into_claims(self) -> AccessClaims {
+        self.claims
+    }
+
+    /// The payload as signed: one JSON object without repeated members, whose registered
+    /// claims passed every check. For Tessera's own tokens it is exactly what
+    /// [`AccessClaims::to_json`] encodes to.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl Deref for VerifiedClaims {
+    type Target = AccessClaims;
+
+    fn deref(&self) -> &AccessClaims {
+        &self.claims
     }
 }
 

@@ -41,9 +41,12 @@ impl<'a> Compact<'a> {
         decode_object(self.header)
     }
 
-    /// The decoded payload object.
-    pub fn payload(&self) -> Result<Map<String, Value>, TokenRejection> {
-        decode_object(self.payload)
+    /// The decoded payload object, and the JSON text it was read from.
+    pub fn payload(&self) -> Result<(Map<String, Value>, String), TokenRejection> {
+        let bytes = b64_decode(self.payload).ok_or(TokenRejection::Malformed)?;
+        let map = parse_json(&bytes)?;
+        let text = String::from_utf8(bytes).map_err(|_| TokenRejection::Malformed)?;
+        Ok((map, text))
     }
 
     /// The decoded signature bytes.
@@ -53,8 +56,11 @@ impl<'a> Compact<'a> {
 }
 
 fn decode_object(segment: &str) -> Result<Map<String, Value>, TokenRejection> {
-    let bytes = b64_decode(segment).ok_or(TokenRejection::Malformed)?;
-    parse_object(&bytes).map_err(|p| match p {
+    parse_json(&b64_decode(segment).ok_or(TokenRejection::Malformed)?)
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Map<String, Value>, TokenRejection> {
+    parse_object(bytes).map_err(|p| match p {
         Problem::Duplicate => TokenRejection::DuplicateMember,
         Problem::Invalid => TokenRejection::Malformed,
     })
@@ -126,7 +132,7 @@ mod tests {
             let payload = serde_json::to_value(&v).unwrap();
             let token = sign_compact(&key, &payload).unwrap();
             let c = Compact::split(&token).unwrap();
-            prop_assert_eq!(Value::Object(c.payload().unwrap()), payload);
+            prop_assert_eq!(Value::Object(c.payload().unwrap().0), payload);
             prop_assert!(key.verifying_key().verify(c.signing_input.as_bytes(), &c.signature().unwrap()));
         }
     }

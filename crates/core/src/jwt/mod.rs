@@ -17,7 +17,7 @@ mod keyset;
 mod verifier;
 
 pub use algorithm::Algorithm;
-pub use claims::AccessClaims;
+pub use claims::{AccessClaims, VerifiedClaims};
 pub use jwk::{Jwk, JwkSet};
 pub use key::{SigningKey, VerifyingKey};
 pub use keyset::{KeyEntry, KeyState, Keyset, RotationPolicy};

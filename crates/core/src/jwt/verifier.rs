@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::jws::Compact;
-use super::{AccessClaims, VerifyingKey};
+use super::{AccessClaims, VerifiedClaims, VerifyingKey};
 use crate::{Error, Timestamp, TokenRejection};
 
 /// Header members a token may carry. Anything else (`jku`, `x5u`, `jwk`, `x5c`, `crit`, …)
@@ -108,10 +108,23 @@ impl Verifier {
     /// # Errors
     /// [`Error::InvalidToken`] naming the first check that failed.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, Error> {
+        self.verify_keeping_payload(token, now)
+            .map(VerifiedClaims::into_claims)
+    }
+
+    /// [`Verifier::verify`], keeping the payload JSON beside the claims.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] naming the first check that failed.
+    pub(crate) fn verify_keeping_payload(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<VerifiedClaims, Error> {
         self.check(token, now).map_err(Error::InvalidToken)
     }
 
-    fn check(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenRejection> {
+    fn check(&self, token: &str, now: Timestamp) -> Result<VerifiedClaims, TokenRejection> {
         if token.len() > self.validation.max_token_len {
             return Err(TokenRejection::TooLarge);
         }
@@ -120,9 +133,10 @@ impl Verifier {
         if !key.verify(jws.signing_input.as_bytes(), &jws.signature()?) {
             return Err(TokenRejection::BadSignature);
         }
-        let claims = AccessClaims::from_payload(jws.payload()?)?;
+        let (payload, json) = jws.payload()?;
+        let claims = AccessClaims::from_payload(payload)?;
         self.check_claims(&claims, now)?;
-        Ok(claims)
+        Ok(VerifiedClaims::new(claims, json))
     }
 
     fn key_for(&self, header: &Map<String, Value>) -> Result<&VerifyingKey, TokenRejection> {

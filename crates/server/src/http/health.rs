@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tessera::Clock;
 use tessera::store::KeyStore;
-use tessera::{Clock, SystemClock};
 
 use super::auth::require_metrics;
 use crate::state::AppState;
@@ -71,7 +71,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .manager
         .revoked_view()
         .synced_at()
-        .map(|at| SystemClock.now().since(at));
+        .map(|at| state.manager.clock().now().since(at));
     let failures = state.manager.audit_failures();
     (state.metrics.audit_write_failures).store(failures, std::sync::atomic::Ordering::Relaxed);
     let mut response = state.metrics.render(lag).into_response();

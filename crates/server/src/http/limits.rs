@@ -4,10 +4,11 @@
 //! except for verification: it never touches the store, so its limits are counted per node.
 
 use axum::http::Method;
+use std::fmt::Display;
 use std::time::Duration;
 
 use tessera::store::RateLimitStore;
-use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId, SystemClock};
+use tessera::{AuditKind, Clock, Quota, RateDecision, SessionId};
 
 use tessera_axum::whole_seconds;
 
@@ -47,7 +48,7 @@ async fn record_trip(
     };
     let first = state
         .local_limits
-        .decide(&format!("audit:{key}"), &once, SystemClock.now())
+        .decide(&format!("audit:{key}"), &once, state.manager.clock().now())
         .allowed();
     if first && let Err(e) = state.manager.record(Some(user), subject.sid, kind).await {
         tracing::warn!(error = %e, "could not record a rate-limit event");
@@ -66,7 +67,8 @@ pub fn class_of(method: &Method, route: &str) -> Option<LimitClass> {
 }
 
 /// Counts one request of `class` for `id` (a session id, user id or IP) against its limit.
-/// `subject` names who the request is about, for the audit trail.
+/// `subject` names who the request is about, for the audit trail. `id` is written out only
+/// when the limit is on.
 ///
 /// # Errors
 /// [`ApiError::RateLimited`] over the limit; store failures.
@@ -74,14 +76,14 @@ pub async fn enforce(
     state: &AppState,
     class: LimitClass,
     by: LimitBy,
-    id: &str,
+    id: impl Display,
     subject: Subject<'_>,
 ) -> Result<(), ApiError> {
     let Some(quota) = state.config.rate_limits.get(class, by) else {
         return Ok(());
     };
     let key = format!("{}:{}:{id}", class.name(), by.name());
-    let now = SystemClock.now();
+    let now = state.manager.clock().now();
     let decision = if class == LimitClass::Verify {
         state.local_limits.decide(&key, quota, now)
     } else {

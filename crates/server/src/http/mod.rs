@@ -22,6 +22,7 @@ pub(crate) use error::Problem;
 pub(crate) use error::limited_headers;
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 pub use health::metrics_only;
+pub use middleware::RequestIds;
 pub(crate) use middleware::current_client_ip;
 pub use openapi::DOCUMENT as OPENAPI;
 

@@ -9,9 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
-use tessera::{
-    Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, Session, SystemClock,
-};
+use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, Session};
 
 use super::auth::{require_admin, require_verify};
 use super::error::{ApiError, Problem};
@@ -69,8 +67,8 @@ async fn create(
         device: req.device,
     };
     let issued = state.manager.create(new).await?;
-    let mut response =
-        TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::CREATED);
+    let mut response = TokenResponse::new(&issued, state.manager.clock().now())
+        .into_response_with(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/sessions/{}", issued.session.sid)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -88,9 +86,8 @@ async fn refresh(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     match state.manager.refresh(&req.refresh_token).await {
-        Ok(issued) => {
-            Ok(TokenResponse::new(&issued, SystemClock.now()).into_response_with(StatusCode::OK))
-        }
+        Ok(issued) => Ok(TokenResponse::new(&issued, state.manager.clock().now())
+            .into_response_with(StatusCode::OK)),
         Err(Error::InvalidRefresh(RefreshRejection::Reused)) => {
             // The core recorded (and the audit hook logged) the theft; count it too.
             crate::metrics::Metrics::inc(&state.metrics.refresh_reuse, 1);
@@ -116,9 +113,18 @@ async fn verify(
         user: Some(&claims.sub),
         sid: Some(claims.sid),
     };
-    let sid = claims.sid.to_string();
-    limits::enforce(&state, LimitClass::Verify, LimitBy::Session, &sid, subject).await?;
-    let mut response = Json(json!({ "active": true, "claims": claims.to_json() })).into_response();
+    limits::enforce(
+        &state,
+        LimitClass::Verify,
+        LimitBy::Session,
+        claims.sid,
+        subject,
+    )
+    .await?;
+    // The claims as signed: the payload is a checked JSON object, so no second encoding.
+    let body = format!("{{\"active\":true,\"claims\":{}}}", claims.json());
+    let json = HeaderValue::from_static("application/json");
+    let mut response = ([(header::CONTENT_TYPE, json)], body).into_response();
     no_store(&mut response);
     Ok(response)
 }

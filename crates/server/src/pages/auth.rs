@@ -10,9 +10,7 @@ use serde_json::json;
 
 use tessera::store::RateLimitStore;
 use tessera::store::User;
-use tessera::{
-    AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason, SystemClock,
-};
+use tessera::{AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason};
 use tessera_axum::{BrowserSession, CsrfToken};
 
 use super::credentials::{Submitted, credentials_form, refuse, submitted, too_many};
@@ -229,7 +227,7 @@ pub async fn signup(
         match state
             .manager
             .store()
-            .rate_limit(&key, &quota, SystemClock.now())
+            .rate_limit(&key, &quota, state.manager.clock().now())
             .await
         {
             Ok(RateDecision::Limited {

@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use tessera::{Clock, SystemClock};
+use tessera::Clock;
 use tessera_axum::cookie_values;
 
 use super::html::{alert, hidden, page};
@@ -27,7 +27,11 @@ pub(super) fn login_cookie_name(state: &AppState) -> &'static str {
 
 /// A signed double-submit pair for a pre-session form: the cookie, and the field to embed.
 pub(super) fn login_csrf(state: &AppState) -> Option<(HeaderValue, String)> {
-    let pair = state.manager.csrf().login_pair(SystemClock.now()).ok()?;
+    let pair = state
+        .manager
+        .csrf()
+        .login_pair(state.manager.clock().now())
+        .ok()?;
     let secure = if state.config.cookie_secure {
         "; Secure"
     } else {
@@ -49,7 +53,7 @@ pub(super) fn login_csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &
     state
         .manager
         .csrf()
-        .verify_login(cookie, form_token, SystemClock.now())
+        .verify_login(cookie, form_token, state.manager.clock().now())
 }
 
 pub(super) fn credentials_form(

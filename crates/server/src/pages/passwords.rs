@@ -1,14 +1,16 @@
 //! Password work off the async runtime, through a bounded queue, and brute-force throttling.
 //!
 //! Argon2id costs ~19 MiB and tens of milliseconds per attempt by design. Hashing runs on
-//! blocking threads, at most a few at once; when the queue is full a sign-in gets 503 at once,
-//! so a flood of logins can never stall token verification.
+//! blocking threads, at most one per core at once: more would not hash faster, only make the
+//! runtime's threads (token verification among them) wait for a core behind them. The queue
+//! bounds the jobs running or waiting; a sign-in that cannot start in time gets 503.
 
+use std::num::NonZero;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::store::RateLimitStore;
-use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision, SystemClock};
+use tessera::{Clock, LoginName, PasswordHash, Quota, RateDecision};
 use tokio::sync::Semaphore;
 
 use crate::boot::Manager;
@@ -17,7 +19,10 @@ use crate::config::SignIn;
 /// The bounded password-hashing queue.
 #[derive(Clone)]
 pub struct PasswordQueue {
+    /// Jobs running or waiting.
     slots: Arc<Semaphore>,
+    /// Jobs running: one per core.
+    running: Arc<Semaphore>,
     wait: Duration,
 }
 
@@ -26,10 +31,17 @@ pub struct PasswordQueue {
 pub struct Busy;
 
 impl PasswordQueue {
-    /// At most `slots` jobs at once; a job waits at most `wait` for a slot.
+    /// At most `slots` jobs running or waiting, one per core of them running; a job waits at
+    /// most `wait` to start.
     pub fn new(slots: usize, wait: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, NonZero::get);
+        Self::with_running(slots, cores.min(slots), wait)
+    }
+
+    fn with_running(slots: usize, running: usize, wait: Duration) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(slots)),
+            running: Arc::new(Semaphore::new(running)),
             wait,
         }
     }
@@ -38,14 +50,19 @@ impl PasswordQueue {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+        let permits = async {
+            let queued = self.slots.clone().acquire_owned().await?;
+            let running = self.running.clone().acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((queued, running))
+        };
+        let permits = tokio::time::timeout(self.wait, permits)
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
-        // The permit lives as long as the work, not the request: a cancelled request cannot
+        // The permits live as long as the work, not the request: a cancelled request cannot
         // free its slot while its Argon2 job still runs.
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = permits;
             work()
         })
         .await
@@ -138,7 +155,7 @@ pub async fn attempt(
     device: Option<&str>,
     ip: &str,
 ) -> Result<Attempt, tessera::Error> {
-    let now = SystemClock.now();
+    let now = manager.clock().now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
     for (key, quota) in budgets(manager, config, login, device, ip) {
@@ -216,6 +233,31 @@ pub async fn succeeded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn jobs_beyond_the_cores_wait_instead_of_sharing_them() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let queue = PasswordQueue::with_running(4, 1, Duration::from_secs(5));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let first = queue.clone();
+        let first = tokio::spawn(async move { first.run(move || hold.recv()).await });
+        tokio::time::sleep(Duration::from_millis(20)).await; // the one core is taken
+        let started = Arc::new(AtomicBool::new(false));
+        let (second, flag) = (queue.clone(), Arc::clone(&started));
+        let second =
+            tokio::spawn(
+                async move { second.run(move || flag.store(true, Ordering::SeqCst)).await },
+            );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !started.load(Ordering::SeqCst),
+            "queued, not running beside the first"
+        );
+        release.send(()).unwrap();
+        assert!(first.await.unwrap().is_ok());
+        assert!(second.await.unwrap().is_ok());
+        assert!(started.load(Ordering::SeqCst));
+    }
 
     #[tokio::test]
     async fn a_full_queue_answers_busy_at_once_instead_of_piling_up() {

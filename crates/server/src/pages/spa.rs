@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera::{Clock, SystemClock};
+use tessera::Clock;
 use tessera_axum::{BrowserSession, CsrfToken};
 
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub async fn refresh(State(state): State<AppState>, BrowserSession(s): BrowserSe
         Ok(token) => Json(json!({
             "access_token": token.expose(),
             "token_type": "Bearer",
-            "expires_in": (token.expires_at.as_secs() - SystemClock.now().as_secs()).max(0),
+            "expires_in": (token.expires_at.as_secs() - state.manager.clock().now().as_secs()).max(0),
         }))
         .into_response(),
         Err(_) => super::unauthenticated(),
