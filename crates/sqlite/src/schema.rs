@@ -114,12 +114,23 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Reads B-tree pages straight from the OS's page cache (up to 1 GiB of the file mapped)
+/// instead of copying each through a `pread`: what keeps listing and reading sessions as fast
+/// with a million of them as with ten thousand. Writes still go through the WAL.
+pub(crate) fn map_pages(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "mmap_size", 1_i64 << 30)
+}
+
 /// Connection settings: WAL, full durability, a busy timeout for the readers.
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 64 MiB of pages (the default is 2 MiB): the B-tree pages a million sessions touch stay
+    // in memory instead of being read back through the OS for every step.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    map_pages(conn)?;
     // Freed cells are zeroed where that costs no extra I/O: replaced values (a keyset sealed
     // anew, a deleted API key) do not linger in the page they were on.
     conn.pragma_update(None, "secure_delete", "FAST")?;

@@ -30,10 +30,17 @@ const COLUMNS: &str = "sid, user_id, created_at, generation, refresh_current, re
 // against the query planner in the tests below.
 const LIVE_BY_USER: &str = "SELECT sid, user_id, created_at, generation, refresh_current,
      refresh_previous, rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes,
-     refreshed_from, record FROM sessions WHERE user_id = ?1 AND revoked = 0 AND purge_at > ?2 ORDER BY created_at, sid";
+     refreshed_from, record FROM sessions WHERE user_id = ?1 AND revoked = 0
+     AND idle_expires_at > ?2 AND absolute_expires_at > ?2 ORDER BY created_at, sid";
 const UNREVOKED_BY_USER: &str =
     "SELECT sid FROM sessions WHERE user_id = ?1 AND revoked = 0 ORDER BY created_at, sid";
 const FEED_AFTER: &str = "SELECT cursor, kind, target, until FROM revocations WHERE cursor > ?1 ORDER BY cursor LIMIT ?2";
+// `purge_at` is when a session ended as last indexed: a refresh or activity moves the end
+// later without re-indexing (one B-tree page less to write per refresh), so purging first
+// re-indexes the due sessions that are still live, then deletes the rest.
+const REINDEX_DUE: &str = "UPDATE sessions SET purge_at = min(idle_expires_at, absolute_expires_at)
+     WHERE sid IN (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)
+     AND revoked = 0 AND min(idle_expires_at, absolute_expires_at) > ?1";
 const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE sid IN
      (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)";
 const COUNT_LIVE: &str = "SELECT count(*) FROM sessions WHERE purge_at > ?1 AND revoked = 0";
@@ -236,8 +243,8 @@ fn rotate(
     rotation.apply(&mut s);
     conn.prepare_cached(
         "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
-             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, purge_at = ?8,
-             refreshes = ?9, refreshed_from = ?10
+             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, refreshes = ?8,
+             refreshed_from = ?9
          WHERE sid = ?1",
     )
     .and_then(|mut st| {
@@ -249,7 +256,6 @@ fn rotate(
             ms(s.refresh.rotated_at),
             ms(s.last_seen_at),
             ms(s.idle_expires_at),
-            purge_at(&s),
             int(s.refreshes),
             s.refreshed_from,
         ])
@@ -259,11 +265,11 @@ fn rotate(
 }
 
 fn touch(conn: &Connection, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool> {
-    // Only an unrevoked row's activity moves (its purge time with it); the record is not read.
+    // Only an unrevoked row's activity moves; the record is not read, the purge time not
+    // re-indexed (see REINDEX_DUE).
     let n = conn
         .prepare_cached(
-            "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = ?3,
-                 purge_at = min(?3, absolute_expires_at)
+            "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = ?3
              WHERE sid = ?1 AND revoked = 0",
         )
         .and_then(|mut st| st.execute(params![sid.as_bytes(), ms(seen), ms(idle)]))
@@ -391,6 +397,9 @@ fn revocations_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<
 
 fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
     let batch = int(batch as u64);
+    conn.prepare_cached(REINDEX_DUE)
+        .and_then(|mut st| st.execute(params![ms(now), batch]))
+        .map_err(db_error)?;
     let purged = conn
         .prepare_cached(PURGE_SESSIONS)
         .and_then(|mut st| st.execute(params![ms(now), batch]))
@@ -565,6 +574,7 @@ pub(crate) mod tests {
             LIVE_BY_USER,
             UNREVOKED_BY_USER,
             FEED_AFTER,
+            REINDEX_DUE,
             PURGE_SESSIONS,
             PURGE_FEED,
         ] {

@@ -153,6 +153,9 @@ impl Readers {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(db_error)?;
         conn.pragma_update(None, "busy_timeout", 5000)
             .map_err(db_error)?;
+        conn.pragma_update(None, "cache_size", -16384)
+            .map_err(db_error)?;
+        schema::map_pages(&conn).map_err(db_error)?;
         Ok(conn)
     }
 
