@@ -71,7 +71,7 @@ fn revoke_api_key(conn: &Connection, name: &str, until: Timestamp) -> Result<Opt
         return Ok(None);
     };
     let hash = TokenHash::from_bytes(hash.try_into().map_err(|_| corrupt("API key hash"))?);
-    crate::sessions::append(conn, &Revoked::ApiKey(hash), until)?;
+    crate::feed::append(conn, &Revoked::ApiKey(hash), until)?;
     Ok(Some(hash))
 }
 

@@ -87,7 +87,7 @@ const MIGRATIONS: &[Step] = &[
      ALTER TABLE sessions ADD COLUMN absolute_expires_at INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE sessions ADD COLUMN refreshes INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE sessions ADD COLUMN refreshed_from TEXT;",
-        Some(crate::sessions::split_records),
+        Some(crate::rows::split_records),
     ),
 ];
 

@@ -1,4 +1,5 @@
-//! Sessions and the revocation feed: the SQL of each step and [`SessionStore`].
+//! Sessions and the revocation feed: the SQL of each session step and [`SessionStore`] (a
+//! row's shape is in `rows.rs`, the feed's statements in `feed.rs`).
 //!
 //! A session row keeps what every refresh and activity changes in columns of its own (the
 //! refresh state, last activity, expiries, refresh count and origin), and the rest (claims,
@@ -6,25 +7,21 @@
 //! those changes. A refresh is one read and one narrow `UPDATE` in the
 //! writer's transaction.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
 };
 use tessera::{
-    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, StoreErrorKind, Timestamp,
-    TokenHash,
+    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp, TokenHash,
 };
 
 use crate::SqliteStore;
-use crate::codec::{Cold, db_error, hash_of, int, ms, purge_at, uint};
+use crate::codec::{db_error, int, ms, uint};
+use crate::feed::{append, revocations_after};
+use crate::rows::{COLUMNS, insert, raw, rewrite_record, session_of, sid_of};
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-/// Every column a [`Session`] is read from, in the order [`session_of`] expects.
-const COLUMNS: &str = "sid, user_id, created_at, generation, refresh_current, refresh_previous,
-     rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
-     record";
 
 // The statements whose cost must grow with their result, not with the table: each is checked
 // against the query planner in the tests below.
@@ -34,7 +31,6 @@ const LIVE_BY_USER: &str = "SELECT sid, user_id, created_at, generation, refresh
      AND idle_expires_at > ?2 AND absolute_expires_at > ?2 ORDER BY created_at, sid";
 const UNREVOKED_BY_USER: &str =
     "SELECT sid FROM sessions WHERE user_id = ?1 AND revoked = 0 ORDER BY created_at, sid";
-const FEED_AFTER: &str = "SELECT cursor, kind, target, until FROM revocations WHERE cursor > ?1 ORDER BY cursor LIMIT ?2";
 // `purge_at` is when a session ended as last indexed: a refresh or activity moves the end
 // later without re-indexing (one B-tree page less to write per refresh), so purging first
 // re-indexes the due sessions that are still live, then deletes the rest.
@@ -44,135 +40,12 @@ const REINDEX_DUE: &str = "UPDATE sessions SET purge_at = min(idle_expires_at, a
 const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE sid IN
      (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)";
 const COUNT_LIVE: &str = "SELECT count(*) FROM sessions WHERE purge_at > ?1 AND revoked = 0";
-const PURGE_FEED: &str = "DELETE FROM revocations WHERE cursor IN
-     (SELECT cursor FROM revocations WHERE until <= ?1 ORDER BY until LIMIT ?2)";
-
-fn corrupt(what: &'static str) -> StoreError {
-    StoreError::new(StoreErrorKind::Corrupt, what)
-}
-
-fn sid_of(bytes: &[u8]) -> Result<SessionId> {
-    <[u8; 16]>::try_from(bytes)
-        .map(SessionId::from_bytes)
-        .map_err(|_| corrupt("session id of the wrong length"))
-}
-
-/// The raw values of one row, read without decoding (decoding errors are not SQLite errors).
-struct RawRow {
-    sid: Vec<u8>,
-    user_id: String,
-    created_at: i64,
-    generation: i64,
-    current: Vec<u8>,
-    previous: Option<Vec<u8>>,
-    rotated_at: i64,
-    last_seen_at: i64,
-    idle_expires_at: i64,
-    absolute_expires_at: i64,
-    refreshes: i64,
-    refreshed_from: Option<String>,
-    record: String,
-}
-
-fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok(RawRow {
-        sid: r.get(0)?,
-        user_id: r.get(1)?,
-        created_at: r.get(2)?,
-        generation: r.get(3)?,
-        current: r.get(4)?,
-        previous: r.get(5)?,
-        rotated_at: r.get(6)?,
-        last_seen_at: r.get(7)?,
-        idle_expires_at: r.get(8)?,
-        absolute_expires_at: r.get(9)?,
-        refreshes: r.get(10)?,
-        refreshed_from: r.get(11)?,
-        record: r.get(12)?,
-    })
-}
-
-fn session_of(row: RawRow) -> Result<Session> {
-    let cold = Cold::decode(&row.record)?;
-    Ok(Session {
-        sid: sid_of(&row.sid)?,
-        user_id: row.user_id,
-        claims: cold.claims,
-        data: cold.data,
-        device: cold.device,
-        created_at: Timestamp::from_millis(row.created_at),
-        last_seen_at: Timestamp::from_millis(row.last_seen_at),
-        idle_expires_at: Timestamp::from_millis(row.idle_expires_at),
-        absolute_expires_at: Timestamp::from_millis(row.absolute_expires_at),
-        refresh: tessera::RefreshState {
-            generation: uint(row.generation),
-            current: hash_of(row.current)?,
-            previous: row.previous.map(hash_of).transpose()?,
-            rotated_at: Timestamp::from_millis(row.rotated_at),
-        },
-        cookie: cold.cookie,
-        version: cold.version,
-        refreshes: uint(row.refreshes),
-        refreshed_from: row.refreshed_from,
-        revoked_at: cold.revoked_at,
-        revoke_reason: cold.revoke_reason,
-    })
-}
-
 pub(crate) fn get(conn: &Connection, sid: &SessionId) -> Result<Option<Session>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE sid = ?1"))
         .and_then(|mut st| st.query_row([sid.as_bytes()], raw).optional())
         .map_err(db_error)?
         .map(session_of)
         .transpose()
-}
-
-/// Inserts `session` (whose id is new).
-fn insert(conn: &Connection, s: &Session) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
-             refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
-             absolute_expires_at, refreshes, refreshed_from, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            s.sid.as_bytes(),
-            s.user_id,
-            ms(s.created_at),
-            purge_at(s),
-            s.revoked_at.is_some(),
-            int(s.refresh.generation),
-            s.refresh.current.as_bytes(),
-            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-            ms(s.refresh.rotated_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            ms(s.absolute_expires_at),
-            int(s.refreshes),
-            s.refreshed_from,
-            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-        ])
-    })
-    .map_err(db_error)?;
-    Ok(())
-}
-
-/// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
-fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE sessions SET record = ?2, purge_at = ?3, revoked = ?4 WHERE sid = ?1",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            s.sid.as_bytes(),
-            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-            purge_at(s),
-            s.revoked_at.is_some(),
-        ])
-    })
-    .map_err(db_error)?;
-    Ok(())
 }
 
 pub(crate) fn live_sessions(
@@ -341,58 +214,11 @@ fn revoke_user(
     Ok(revoked)
 }
 
-pub(crate) fn append(conn: &Connection, revoked: &Revoked, until: Timestamp) -> Result<()> {
-    let (kind, target) = match revoked {
-        Revoked::Session(sid) => (0, sid.to_string()),
-        Revoked::Token(jti) => (1, jti.clone()),
-        Revoked::ApiKey(hash) => (2, hash.to_base64()),
-    };
-    conn.prepare_cached("INSERT INTO revocations (kind, target, until) VALUES (?1, ?2, ?3)")
-        .and_then(|mut st| st.execute(params![kind, target, ms(until)]))
-        .map_err(db_error)?;
-    Ok(())
-}
-
 fn count_live(conn: &Connection, now: Timestamp) -> Result<u64> {
     conn.prepare_cached(COUNT_LIVE)
         .and_then(|mut st| st.query_row([ms(now)], |r| r.get::<_, i64>(0)))
         .map(uint)
         .map_err(db_error)
-}
-
-fn revocations_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
-    let mut st = conn.prepare_cached(FEED_AFTER).map_err(db_error)?;
-    let rows = st
-        .query_map(params![int(after), int(limit as u64)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(db_error)?;
-    rows.map(|row| {
-        let (cursor, kind, target, until) = row.map_err(db_error)?;
-        let revoked = match kind {
-            0 => Revoked::Session(
-                target
-                    .parse()
-                    .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
-            ),
-            2 => Revoked::ApiKey(
-                TokenHash::from_base64(&target)
-                    .ok_or_else(|| corrupt("API key hash in the feed"))?,
-            ),
-            _ => Revoked::Token(target),
-        };
-        Ok(FeedEntry {
-            cursor: uint(cursor),
-            revoked,
-            until: Timestamp::from_millis(until),
-        })
-    })
-    .collect()
 }
 
 fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
@@ -404,42 +230,8 @@ fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
         .prepare_cached(PURGE_SESSIONS)
         .and_then(|mut st| st.execute(params![ms(now), batch]))
         .map_err(db_error)?;
-    conn.prepare_cached(PURGE_FEED)
-        .and_then(|mut st| st.execute(params![ms(now), batch]))
-        .map_err(db_error)?;
+    crate::feed::purge(conn, now, batch)?;
     Ok(purged)
-}
-
-/// Migration 5: moves the hot fields of each whole-session record (as written before) into
-/// their columns, leaving the rest as the record.
-pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    let bad = |e: StoreError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-    let rows: Vec<(Vec<u8>, String)> = tx
-        .prepare("SELECT sid, record FROM sessions")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut st = tx.prepare(
-        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
-             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
-             record = ?9
-         WHERE sid = ?1",
-    )?;
-    for (sid, record) in rows {
-        let s: Session = serde_json::from_str(&record)
-            .map_err(|e| bad(StoreError::new(StoreErrorKind::Corrupt, e)))?;
-        st.execute(params![
-            sid,
-            int(s.refresh.generation),
-            s.refresh.current.as_bytes(),
-            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-            ms(s.refresh.rotated_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            ms(s.absolute_expires_at),
-            Cold::encode(&s).map_err(bad)?,
-        ])?;
-    }
-    Ok(())
 }
 
 impl SessionStore for SqliteStore {
@@ -573,10 +365,10 @@ pub(crate) mod tests {
         for sql in [
             LIVE_BY_USER,
             UNREVOKED_BY_USER,
-            FEED_AFTER,
+            crate::feed::FEED_AFTER,
             REINDEX_DUE,
             PURGE_SESSIONS,
-            PURGE_FEED,
+            crate::feed::PURGE_FEED,
         ] {
             assert_indexed(&conn, sql);
         }

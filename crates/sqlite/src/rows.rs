@@ -1,0 +1,167 @@
+//! A session's row: its columns (what a refresh changes) and its JSON record (the rest), read
+//! and written whole; and migration 5, which split whole-session records into that shape.
+
+use rusqlite::{Connection, Row, params};
+use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp, TokenHash};
+
+use crate::codec::{Cold, db_error, hash_of, int, ms, purge_at, uint};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Every column a [`Session`] is read from, in the order [`session_of`] expects.
+pub(crate) const COLUMNS: &str =
+    "sid, user_id, created_at, generation, refresh_current, refresh_previous,
+     rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
+     record";
+
+pub(crate) fn corrupt(what: &'static str) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, what)
+}
+
+pub(crate) fn sid_of(bytes: &[u8]) -> Result<SessionId> {
+    <[u8; 16]>::try_from(bytes)
+        .map(SessionId::from_bytes)
+        .map_err(|_| corrupt("session id of the wrong length"))
+}
+
+/// The raw values of one row, read without decoding (decoding errors are not SQLite errors).
+pub(crate) struct RawRow {
+    sid: Vec<u8>,
+    user_id: String,
+    created_at: i64,
+    generation: i64,
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+    rotated_at: i64,
+    last_seen_at: i64,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+    refreshes: i64,
+    refreshed_from: Option<String>,
+    record: String,
+}
+
+pub(crate) fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        sid: r.get(0)?,
+        user_id: r.get(1)?,
+        created_at: r.get(2)?,
+        generation: r.get(3)?,
+        current: r.get(4)?,
+        previous: r.get(5)?,
+        rotated_at: r.get(6)?,
+        last_seen_at: r.get(7)?,
+        idle_expires_at: r.get(8)?,
+        absolute_expires_at: r.get(9)?,
+        refreshes: r.get(10)?,
+        refreshed_from: r.get(11)?,
+        record: r.get(12)?,
+    })
+}
+
+pub(crate) fn session_of(row: RawRow) -> Result<Session> {
+    let cold = Cold::decode(&row.record)?;
+    Ok(Session {
+        sid: sid_of(&row.sid)?,
+        user_id: row.user_id,
+        claims: cold.claims,
+        data: cold.data,
+        device: cold.device,
+        created_at: Timestamp::from_millis(row.created_at),
+        last_seen_at: Timestamp::from_millis(row.last_seen_at),
+        idle_expires_at: Timestamp::from_millis(row.idle_expires_at),
+        absolute_expires_at: Timestamp::from_millis(row.absolute_expires_at),
+        refresh: tessera::RefreshState {
+            generation: uint(row.generation),
+            current: hash_of(row.current)?,
+            previous: row.previous.map(hash_of).transpose()?,
+            rotated_at: Timestamp::from_millis(row.rotated_at),
+        },
+        cookie: cold.cookie,
+        version: cold.version,
+        refreshes: uint(row.refreshes),
+        refreshed_from: row.refreshed_from,
+        revoked_at: cold.revoked_at,
+        revoke_reason: cold.revoke_reason,
+    })
+}
+
+/// Inserts `session` (whose id is new).
+pub(crate) fn insert(conn: &Connection, s: &Session) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
+             refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
+             absolute_expires_at, refreshes, refreshed_from, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.sid.as_bytes(),
+            s.user_id,
+            ms(s.created_at),
+            purge_at(s),
+            s.revoked_at.is_some(),
+            int(s.refresh.generation),
+            s.refresh.current.as_bytes(),
+            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+            ms(s.refresh.rotated_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+            int(s.refreshes),
+            s.refreshed_from,
+            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
+pub(crate) fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET record = ?2, purge_at = ?3, revoked = ?4 WHERE sid = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.sid.as_bytes(),
+            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            purge_at(s),
+            s.revoked_at.is_some(),
+        ])
+    })
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Migration 5: moves the hot fields of each whole-session record (as written before) into
+/// their columns, leaving the rest as the record.
+pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let bad = |e: StoreError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    let rows: Vec<(Vec<u8>, String)> = tx
+        .prepare("SELECT sid, record FROM sessions")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare(
+        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
+             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
+             record = ?9
+         WHERE sid = ?1",
+    )?;
+    for (sid, record) in rows {
+        let s: Session = serde_json::from_str(&record)
+            .map_err(|e| bad(StoreError::new(StoreErrorKind::Corrupt, e)))?;
+        st.execute(params![
+            sid,
+            int(s.refresh.generation),
+            s.refresh.current.as_bytes(),
+            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+            ms(s.refresh.rotated_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+            Cold::encode(&s).map_err(bad)?,
+        ])?;
+    }
+    Ok(())
+}
