@@ -32,8 +32,8 @@ use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshState, RefreshToken,
-    RevokeReason, RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
+    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshToken, RevokeReason,
+    RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -176,27 +176,18 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let p = &self.settings.policy;
         let absolute = now.plus(p.absolute_timeout);
         let session = Session {
-            sid,
-            user_id: new.user_id,
             claims: new.claims,
             data: new.data,
             device: new.device,
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: now.plus(p.idle_timeout).min(absolute),
-            absolute_expires_at: absolute,
-            refresh: RefreshState {
-                generation: 1,
-                current: TokenHash::of(&secret),
-                previous: None,
-                rotated_at: now,
-            },
             cookie,
-            version: 1,
-            refreshes: 0,
-            refreshed_from: None,
-            revoked_at: None,
-            revoke_reason: None,
+            ..Session::started(
+                sid,
+                new.user_id,
+                now,
+                now.plus(p.idle_timeout).min(absolute),
+                absolute,
+                TokenHash::of(&secret),
+            )
         };
         let limit = p.limit.map(|limit| LimitCheck {
             limit,

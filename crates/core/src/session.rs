@@ -92,6 +92,41 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session just started at `at`: first refresh generation (whose secret hashes to
+    /// `refresh`), no claims, data, device or cookie yet, never refreshed or revoked.
+    pub fn started(
+        sid: SessionId,
+        user_id: String,
+        at: Timestamp,
+        idle_expires_at: Timestamp,
+        absolute_expires_at: Timestamp,
+        refresh: TokenHash,
+    ) -> Self {
+        Self {
+            sid,
+            user_id,
+            claims: Map::new(),
+            data: Value::Null,
+            device: Device::default(),
+            created_at: at,
+            last_seen_at: at,
+            idle_expires_at,
+            absolute_expires_at,
+            refresh: RefreshState {
+                generation: 1,
+                current: refresh,
+                previous: None,
+                rotated_at: at,
+            },
+            cookie: None,
+            version: 1,
+            refreshes: 0,
+            refreshed_from: None,
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+
     /// Whether the session may be used at `now`: not revoked, not idle-expired, not past its end.
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && now < self.idle_expires_at && now < self.absolute_expires_at

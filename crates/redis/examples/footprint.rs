@@ -9,9 +9,8 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
 use tessera::store::SessionStore;
-use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
+use tessera::{Session, SessionId, Timestamp, TokenHash};
 use tessera_redis::RedisStore;
 
 async fn used_memory(url: &str) -> i64 {
@@ -35,29 +34,14 @@ async fn used_memory(url: &str) -> i64 {
 
 fn session(i: usize, per_user: usize, now: Timestamp) -> Session {
     let end = Timestamp::from_secs(now.as_secs() + 30 * 86_400);
-    Session {
-        sid: SessionId::generate().unwrap(),
-        user_id: format!("user-{}", i / per_user),
-        claims: Map::new(),
-        data: Value::Null,
-        device: Device::default(),
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: Timestamp::from_secs(now.as_secs() + 7 * 86_400),
-        absolute_expires_at: end,
-        refresh: RefreshState {
-            generation: 1,
-            current: TokenHash::of(&i.to_be_bytes()),
-            previous: None,
-            rotated_at: now,
-        },
-        cookie: None,
-        version: 1,
-        refreshes: 0,
-        refreshed_from: None,
-        revoked_at: None,
-        revoke_reason: None,
-    }
+    Session::started(
+        SessionId::generate().unwrap(),
+        format!("user-{}", i / per_user),
+        now,
+        Timestamp::from_secs(now.as_secs() + 7 * 86_400),
+        end,
+        TokenHash::of(&i.to_be_bytes()),
+    )
 }
 
 #[tokio::main]

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera::{
-    Clock, Device, NewSession, Quota, RefreshState, RefreshToken, RevokeReason, ServerSecret,
-    Session, SessionId, SessionManager, Settings, Store, SystemClock, TokenHash, Validation,
+    Clock, NewSession, Quota, RefreshToken, RevokeReason, ServerSecret, Session, SessionId,
+    SessionManager, Settings, Store, SystemClock, TokenHash, Validation,
 };
 use tessera_redis::RedisStore;
 use tessera_sqlite::SqliteStore;
@@ -109,29 +109,14 @@ async fn fill<S: Store + Clone + 'static>(store: &S, n: u64) {
                     if i >= n {
                         return;
                     }
-                    let session = Session {
-                        sid: sid(i),
-                        user_id: user(i),
-                        claims: serde_json::Map::new(),
-                        data: serde_json::Value::Null,
-                        device: Device::default(),
-                        created_at: now,
-                        last_seen_at: now,
-                        idle_expires_at: now.plus(Duration::from_secs(3600)),
-                        absolute_expires_at: now.plus(Duration::from_secs(7200)),
-                        refresh: RefreshState {
-                            generation: 1,
-                            current: TokenHash::of(&secret(i)),
-                            previous: None,
-                            rotated_at: now,
-                        },
-                        cookie: None,
-                        version: 1,
-                        refreshes: 0,
-                        refreshed_from: None,
-                        revoked_at: None,
-                        revoke_reason: None,
-                    };
+                    let session = Session::started(
+                        sid(i),
+                        user(i),
+                        now,
+                        now.plus(Duration::from_secs(3600)),
+                        now.plus(Duration::from_secs(7200)),
+                        TokenHash::of(&secret(i)),
+                    );
                     store.create(&session, None, None).await.unwrap();
                 }
             })

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 use tessera::store::{CreateOutcome, RotateOutcome, Rotation, SessionStore};
-use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
+use tessera::{RefreshState, Session, SessionId, Timestamp, TokenHash};
 use tessera_sqlite::SqliteStore;
 
 /// A fresh database file in the system temp directory.
@@ -31,27 +31,15 @@ fn session(i: usize) -> Session {
     let now = Timestamp::from_secs(1_700_000_000);
     let far = Timestamp::from_secs(1_900_000_000);
     Session {
-        sid: SessionId::generate().unwrap(),
-        user_id: format!("user-{}", i % 7),
-        claims: serde_json::Map::new(),
         data: json!({ "i": i }),
-        device: Device::default(),
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: far,
-        absolute_expires_at: far,
-        refresh: RefreshState {
-            generation: 1,
-            current: TokenHash::of(&[1]),
-            previous: None,
-            rotated_at: now,
-        },
-        cookie: None,
-        version: 1,
-        refreshes: 0,
-        refreshed_from: None,
-        revoked_at: None,
-        revoke_reason: None,
+        ..Session::started(
+            SessionId::generate().unwrap(),
+            format!("user-{}", i % 7),
+            now,
+            far,
+            far,
+            TokenHash::of(&[1]),
+        )
     }
 }
 
