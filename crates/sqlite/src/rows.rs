@@ -138,30 +138,39 @@ pub(crate) fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
 /// their columns, leaving the rest as the record.
 pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let bad = |e: StoreError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-    let rows: Vec<(Vec<u8>, String)> = tx
-        .prepare("SELECT sid, record FROM sessions")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let records: Vec<String> = tx
+        .prepare("SELECT record FROM sessions")?
+        .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut st = tx.prepare(
-        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
-             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
-             record = ?9
-         WHERE sid = ?1",
-    )?;
-    for (sid, record) in rows {
+    for record in records {
         let s: Session = serde_json::from_str(&record)
             .map_err(|e| bad(StoreError::new(StoreErrorKind::Corrupt, e)))?;
-        st.execute(params![
-            sid,
-            int(s.refresh.generation),
-            s.refresh.current.as_bytes(),
-            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-            ms(s.refresh.rotated_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            ms(s.absolute_expires_at),
-            Cold::encode(&s).map_err(bad)?,
-        ])?;
+        write_columns(tx, &s)?;
+        rewrite_record(tx, &s).map_err(bad)?;
     }
+    Ok(())
+}
+
+/// Writes the columns of the fields a refresh or activity changes (and the absolute end) from
+/// `s`, leaving the record alone.
+pub(crate) fn write_columns(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
+             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
+             refreshes = ?9, refreshed_from = ?10
+         WHERE sid = ?1",
+    )?
+    .execute(params![
+        s.sid.as_bytes(),
+        int(s.refresh.generation),
+        s.refresh.current.as_bytes(),
+        s.refresh.previous.as_ref().map(TokenHash::as_bytes),
+        ms(s.refresh.rotated_at),
+        ms(s.last_seen_at),
+        ms(s.idle_expires_at),
+        ms(s.absolute_expires_at),
+        int(s.refreshes),
+        s.refreshed_from,
+    ])?;
     Ok(())
 }

@@ -12,14 +12,12 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
 };
-use tessera::{
-    AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp, TokenHash,
-};
+use tessera::{AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp};
 
 use crate::SqliteStore;
 use crate::codec::{db_error, int, ms, uint};
 use crate::feed::{append, revocations_after};
-use crate::rows::{COLUMNS, insert, raw, rewrite_record, session_of, sid_of};
+use crate::rows::{COLUMNS, insert, raw, rewrite_record, session_of, sid_of, write_columns};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -114,26 +112,7 @@ fn rotate(
         return Ok(limited);
     }
     rotation.apply(&mut s);
-    conn.prepare_cached(
-        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
-             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, refreshes = ?8,
-             refreshed_from = ?9
-         WHERE sid = ?1",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            sid.as_bytes(),
-            int(s.refresh.generation),
-            s.refresh.current.as_bytes(),
-            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-            ms(s.refresh.rotated_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            int(s.refreshes),
-            s.refreshed_from,
-        ])
-    })
-    .map_err(db_error)?;
+    write_columns(conn, &s).map_err(db_error)?;
     Ok(RotateOutcome::Rotated(Box::new(s)))
 }
 
@@ -159,24 +138,11 @@ fn update(
     let Some(mut s) = get(conn, sid)? else {
         return Ok(UpdateOutcome::NotFound);
     };
-    if s.revoked_at.is_some() {
-        return Ok(UpdateOutcome::NotFound);
+    let outcome = u.apply_to(&mut s, expected);
+    if let UpdateOutcome::Updated(_) = outcome {
+        rewrite_record(conn, &s)?;
     }
-    if s.version != expected {
-        return Ok(UpdateOutcome::VersionMismatch(s.version));
-    }
-    if let Some(claims) = &u.claims {
-        s.claims = claims.clone();
-    }
-    if let Some(data) = &u.data {
-        s.data = data.clone();
-    }
-    if let Some(cookie) = u.cookie {
-        s.cookie = Some(cookie);
-    }
-    s.version += 1;
-    rewrite_record(conn, &s)?;
-    Ok(UpdateOutcome::Updated(s.version))
+    Ok(outcome)
 }
 
 fn revoke(conn: &Connection, sid: &SessionId, r: Revocation) -> Result<Option<String>> {

@@ -119,6 +119,30 @@ pub struct SessionUpdate {
     pub cookie: Option<TokenHash>,
 }
 
+impl SessionUpdate {
+    /// The compare-and-set on `session` as found: a revoked session is not found, another
+    /// version is refused; otherwise the change is applied and the version bumped.
+    pub fn apply_to(&self, session: &mut Session, expected_version: u64) -> UpdateOutcome {
+        if session.revoked_at.is_some() {
+            return UpdateOutcome::NotFound;
+        }
+        if session.version != expected_version {
+            return UpdateOutcome::VersionMismatch(session.version);
+        }
+        if let Some(claims) = &self.claims {
+            session.claims = claims.clone();
+        }
+        if let Some(data) = &self.data {
+            session.data = data.clone();
+        }
+        if let Some(cookie) = self.cookie {
+            session.cookie = Some(cookie);
+        }
+        session.version += 1;
+        UpdateOutcome::Updated(session.version)
+    }
+}
+
 /// What [`SessionStore::update`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {

@@ -87,25 +87,7 @@ impl SessionStore for MemoryStore {
         update: &SessionUpdate,
     ) -> Result<UpdateOutcome, StoreError> {
         let mut st = self.lock();
-        let outcome = st.modify(sid, |s| {
-            if s.revoked_at.is_some() {
-                return UpdateOutcome::NotFound;
-            }
-            if s.version != expected_version {
-                return UpdateOutcome::VersionMismatch(s.version);
-            }
-            if let Some(claims) = &update.claims {
-                s.claims = claims.clone();
-            }
-            if let Some(data) = &update.data {
-                s.data = data.clone();
-            }
-            if let Some(cookie) = update.cookie {
-                s.cookie = Some(cookie);
-            }
-            s.version += 1;
-            UpdateOutcome::Updated(s.version)
-        });
+        let outcome = st.modify(sid, |s| update.apply_to(s, expected_version));
         Ok(outcome.unwrap_or(UpdateOutcome::NotFound))
     }
 
