@@ -359,6 +359,34 @@ pub async fn inspection_has_no_side_effects<S: Store + Clone + 'static>(store: S
     );
 }
 
+/// The hash the store-level rotations below give the secret after `generation`.
+fn next_hash(generation: u64) -> tessera::TokenHash {
+    tessera::TokenHash::of(&generation.to_be_bytes())
+}
+
+/// A store-level rotation from `generation` (whose secret hashed to `presented`) at `at`, to a
+/// next secret hashing to `next_hash(generation)`; no rate, no client, the idle end unchanged.
+fn store_rotation(
+    generation: u64,
+    presented: tessera::TokenHash,
+    at: tessera::Timestamp,
+) -> tessera::store::Rotation {
+    tessera::store::Rotation {
+        expected_generation: generation,
+        presented,
+        next: tessera::RefreshState {
+            generation: generation + 1,
+            current: next_hash(generation),
+            previous: Some(presented),
+            rotated_at: at,
+        },
+        at,
+        idle_expires_at: at,
+        rate: None,
+        client: None,
+    }
+}
+
 /// The store's rotation is one compare-and-set on the generation and the secret: a stale
 /// rotation (a slow racer) or a forged one is refused with the session as found and changes
 /// nothing; an applied one writes the refresh fields, counts the refresh on the session, keeps
@@ -368,24 +396,15 @@ pub async fn rotation_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     let sid = issued.session.sid;
-    let hash = |generation: u64| tessera::TokenHash::of(&generation.to_be_bytes());
+    let hash = next_hash;
     let first = issued.session.refresh.current;
     let step = |generation: u64, presented: tessera::TokenHash| Rotation {
-        expected_generation: generation,
-        presented,
-        next: tessera::RefreshState {
-            generation: generation + 1,
-            current: hash(generation),
-            previous: Some(presented),
-            rotated_at: f.clock_now(),
-        },
-        at: f.clock_now(),
         idle_expires_at: issued
             .session
             .absolute_expires_at
             .plus(Duration::from_secs(60)),
-        rate: None,
         client: Some(format!("198.51.100.{generation}")),
+        ..store_rotation(generation, presented, f.clock_now())
     };
     match f.store.rotate(&sid, &step(1, first)).await.unwrap() {
         RotateOutcome::Rotated(s) => {
@@ -450,24 +469,15 @@ pub async fn rotation_charges_its_rate_only_when_applied<S: Store + Clone + 'sta
     let f = Fixture::new(store).await;
     let issued = f.login("alice").await;
     let sid = issued.session.sid;
-    let hash = |generation: u64| tessera::TokenHash::of(&generation.to_be_bytes());
+    let hash = next_hash;
     let quota = tessera::Quota::new(1, Duration::from_secs(3600), 2).unwrap();
     let step = |generation: u64, presented: tessera::TokenHash| Rotation {
-        expected_generation: generation,
-        presented,
-        next: tessera::RefreshState {
-            generation: generation + 1,
-            current: hash(generation),
-            previous: Some(presented),
-            rotated_at: f.clock_now(),
-        },
-        at: f.clock_now(),
         idle_expires_at: issued.session.idle_expires_at,
         rate: Some(RateCharge {
             key: format!("refresh:session:{sid}"),
             quota,
         }),
-        client: None,
+        ..store_rotation(generation, presented, f.clock_now())
     };
     for _ in 0..5 {
         assert!(matches!(
