@@ -454,27 +454,15 @@ async fn keys_are_listed_and_revoked_everywhere() {
         )
         .await;
     dup.assert_problem(409, "conflict");
-    a.json(
-        Method::POST,
-        "/v1/api-keys",
+    for bad in [
         r#"{"name":"bad name","scope":"verify"}"#,
-    )
-    .await
-    .assert_problem(400, "invalid-request");
-    a.json(
-        Method::POST,
-        "/v1/api-keys",
         r#"{"name":"x","scope":"root"}"#,
-    )
-    .await
-    .assert_problem(400, "invalid-request");
-    a.json(
-        Method::POST,
-        "/v1/api-keys",
         r#"{"name":"admin","scope":"verify"}"#,
-    )
-    .await
-    .assert_problem(400, "invalid-request");
+    ] {
+        a.json(Method::POST, "/v1/api-keys", bad)
+            .await
+            .assert_problem(400, "invalid-request");
+    }
     let feed = with_key(&b, &key, Method::GET, "/v1/revocations", "").await;
     assert_eq!(
         feed.status,
