@@ -56,7 +56,10 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// Hands a routine event to the hook (the server's log and metrics) without storing it:
     /// refreshes are recorded on the session itself, so the trail does not grow with traffic.
     pub(super) fn announce(&self, user_id: Option<&str>, sid: Option<SessionId>, kind: AuditKind) {
-        self.hand_to_hook(&self.event(user_id, sid, kind));
+        // Built only for a hook: without one, a refresh pays nothing for its event.
+        if let Some(hook) = &self.settings.audit_hook {
+            hook.call(&self.event(user_id, sid, kind));
+        }
     }
 
     /// Hands an event (stored, or deliberately not) to the hook, if any.
