@@ -125,6 +125,10 @@ pub enum ApiScope {
     Verify,
     /// Read `/metrics`.
     Metrics,
+    /// What an application's backend does: create, refresh, read, change, list and revoke
+    /// sessions and read a user's security events, plus everything [`ApiScope::Verify`]
+    /// allows. Not API-key management: a leak of this key cannot mint other keys.
+    Sessions,
     /// Everything.
     Admin,
 }
@@ -132,14 +136,19 @@ pub enum ApiScope {
 impl ApiScope {
     /// Whether a key of this scope may do what `needed` names.
     pub fn allows(self, needed: ApiScope) -> bool {
-        self == ApiScope::Admin || self == needed
+        match self {
+            ApiScope::Admin => true,
+            ApiScope::Sessions => matches!(needed, ApiScope::Sessions | ApiScope::Verify),
+            narrow => narrow == needed,
+        }
     }
 
-    /// The lowercase name (`verify`, `metrics`, `admin`).
+    /// The lowercase name (`verify`, `metrics`, `sessions`, `admin`).
     pub fn as_str(self) -> &'static str {
         match self {
             ApiScope::Verify => "verify",
             ApiScope::Metrics => "metrics",
+            ApiScope::Sessions => "sessions",
             ApiScope::Admin => "admin",
         }
     }
@@ -152,9 +161,10 @@ impl std::str::FromStr for ApiScope {
         match s {
             "verify" => Ok(ApiScope::Verify),
             "metrics" => Ok(ApiScope::Metrics),
+            "sessions" => Ok(ApiScope::Sessions),
             "admin" => Ok(ApiScope::Admin),
             _ => Err(Error::InvalidInput(
-                "an API key scope is verify, metrics or admin",
+                "an API key scope is verify, metrics, sessions or admin",
             )),
         }
     }
@@ -242,12 +252,19 @@ mod tests {
         for (have, needed, ok) in [
             (Verify, Verify, true),
             (Verify, Metrics, false),
+            (Verify, Sessions, false),
             (Verify, Admin, false),
             (Metrics, Verify, false),
             (Metrics, Metrics, true),
+            (Metrics, Sessions, false),
             (Metrics, Admin, false),
+            (Sessions, Verify, true),
+            (Sessions, Metrics, false),
+            (Sessions, Sessions, true),
+            (Sessions, Admin, false),
             (Admin, Verify, true),
             (Admin, Metrics, true),
+            (Admin, Sessions, true),
             (Admin, Admin, true),
         ] {
             assert_eq!(have.allows(needed), ok, "{have:?} for {needed:?}");

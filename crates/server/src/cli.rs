@@ -117,8 +117,9 @@ pub enum ApiKeyAction {
         /// A name for the key: letters, digits, '.', '_', '-' (the client id for HTTP Basic).
         #[arg(long)]
         name: String,
-        /// What it may do: `verify` (verify, introspect, revocation feed), `metrics`, `admin`.
-        #[arg(long, value_parser = ["verify", "metrics", "admin"])]
+        /// What it may do: `verify` (verify, introspect, revocation feed), `metrics`, `sessions`
+        /// (an application backend: every session route, and what `verify` may), `admin`.
+        #[arg(long, value_parser = ["verify", "metrics", "sessions", "admin"])]
         scope: String,
     },
     /// List the named keys: name, scope, created, last used (never the keys).

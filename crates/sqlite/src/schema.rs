@@ -68,7 +68,7 @@ const MIGRATIONS: &[Step] = &[
      ) WITHOUT ROWID;
      CREATE TABLE api_keys (
         name         TEXT PRIMARY KEY,
-        scope        TEXT NOT NULL,       -- verify, metrics or admin
+        scope        TEXT NOT NULL,       -- verify, metrics, sessions or admin
         hash         BLOB NOT NULL,       -- SHA-256 of the key, never the key
         created_at   INTEGER NOT NULL,
         last_used_at INTEGER

@@ -78,12 +78,17 @@ async fn oauth(state: AppState, req: Request, next: Next, needed: ApiScope) -> R
     }
 }
 
-/// Backend routes that can mint, change or read sessions: an `admin` key.
+/// Backend routes that mint, change or read sessions: a `sessions` key (or `admin`).
+pub async fn require_sessions(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    api(state, req, next, ApiScope::Sessions).await
+}
+
+/// Managing API keys: an `admin` key.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     api(state, req, next, ApiScope::Admin).await
 }
 
-/// Checking tokens and following logouts: a `verify` key (or `admin`).
+/// Checking tokens and following logouts: a `verify` key (or `sessions`, or `admin`).
 pub async fn require_verify(State(state): State<AppState>, req: Request, next: Next) -> Response {
     api(state, req, next, ApiScope::Verify).await
 }
@@ -102,13 +107,14 @@ pub async fn require_introspect_client(
     oauth(state, req, next, ApiScope::Verify).await
 }
 
-/// RFC 7009 revocation: an `admin` key; an RFC 6749 `invalid_client` body on failure.
+/// RFC 7009 revocation: a `sessions` key (or `admin`); an RFC 6749 `invalid_client` body on
+/// failure.
 pub async fn require_revoke_client(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
-    oauth(state, req, next, ApiScope::Admin).await
+    oauth(state, req, next, ApiScope::Sessions).await
 }
 
 #[cfg(test)]

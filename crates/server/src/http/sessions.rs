@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tessera::store::SessionUpdate;
 use tessera::{Clock, Device, Error, NewSession, RefreshRejection, RevokeReason, Session};
 
-use super::auth::{require_admin, require_verify};
+use super::auth::{require_sessions, require_verify};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, SidPath};
 use super::limits::{self, Subject};
@@ -24,7 +24,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/sessions", post(create))
         .route("/v1/sessions/refresh", post(refresh))
         .route("/v1/sessions/{sid}", get(show).patch(update).delete(revoke))
-        .route_layer(from_fn_with_state(state.clone(), require_admin))
+        .route_layer(from_fn_with_state(state.clone(), require_sessions))
         .merge(
             Router::new()
                 .route("/v1/sessions/verify", post(verify))

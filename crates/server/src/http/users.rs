@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera::{RevokeReason, SessionId};
 
-use super::auth::require_admin;
+use super::auth::require_sessions;
 use super::error::ApiError;
 use super::extract::{ApiQuery, UserIdPath};
 use super::views::{SessionView, no_store};
@@ -19,7 +19,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/users/{user_id}/sessions", get(list).delete(revoke_all))
         .route("/v1/users/{user_id}/events", get(events))
-        .route_layer(from_fn_with_state(state.clone(), require_admin))
+        .route_layer(from_fn_with_state(state.clone(), require_sessions))
 }
 
 async fn list(

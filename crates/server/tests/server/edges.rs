@@ -439,6 +439,61 @@ async fn oauth_clients_use_basic_authentication() {
     }
 }
 
+/// A sessions key is what an application backend needs: every session route and all that a
+/// verify key may do, but no key management and no metrics.
+#[tokio::test]
+async fn a_sessions_key_runs_a_backend_but_mints_no_keys() {
+    let app = App::new().await;
+    let key = create_key(&app, "shop", "sessions").await;
+    let created = with_key(
+        &app,
+        &key,
+        Method::POST,
+        "/v1/sessions",
+        r#"{"user_id":"bob"}"#,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let t = created.body();
+    let sid = s(&t["session_id"]);
+    let session = format!("/v1/sessions/{sid}");
+    let refresh = format!(r#"{{"refresh_token":"{}"}}"#, s(&t["refresh_token"]));
+    let token = format!(r#"{{"access_token":"{}"}}"#, s(&t["access_token"]));
+    let form = format!("token={}", s(&t["access_token"]));
+    let allowed = [
+        (Method::POST, "/v1/sessions/refresh", refresh.as_str()),
+        (Method::POST, "/v1/sessions/verify", token.as_str()),
+        (Method::GET, session.as_str(), ""),
+        (Method::GET, "/v1/users/bob/sessions", ""),
+        (Method::GET, "/v1/users/bob/events", ""),
+        (Method::GET, "/v1/revocations", ""),
+        (Method::POST, "/oauth2/introspect", form.as_str()),
+    ];
+    for (method, uri, body) in allowed {
+        let r = with_key(&app, &key, method, uri, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
+    }
+    let denied = [
+        (Method::GET, "/v1/api-keys", ""),
+        (
+            Method::POST,
+            "/v1/api-keys",
+            r#"{"name":"x","scope":"admin"}"#,
+        ),
+        (Method::DELETE, "/v1/api-keys/shop", ""),
+        (Method::GET, "/metrics", ""),
+    ];
+    for (method, uri, body) in denied {
+        with_key(&app, &key, method, uri, body)
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    let revoked = with_key(&app, &key, Method::DELETE, &session, "").await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text);
+    let gone = with_key(&app, &key, Method::DELETE, "/v1/users/bob/sessions", "").await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
+}
+
 /// Keys are listed without secrets, revoked on every node at once (through the feed), and
 /// their last use is recorded.
 #[tokio::test]
