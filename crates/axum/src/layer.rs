@@ -19,7 +19,7 @@ use crate::problem::Rejection;
 /// Largest form body read to find a `_csrf` field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// A handle on a session manager with the cookie profile and the application's own origins.
+/// A handle on a session manager with the cookie profile and the origins it trusts.
 pub struct Tessera<S, C> {
     inner: Arc<Inner<S, C>>,
 }
@@ -39,18 +39,19 @@ impl<S, C> Clone for Tessera<S, C> {
 }
 
 impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
-    /// `own_origins` are the application's origins (`https://app.example`): a cross-origin
-    /// `Origin` on an unsafe request is refused.
+    /// `trusted_origins` are the application's own origins (`https://app.example`) and those
+    /// of the single-page apps it grants credentialed CORS to: an unsafe request from any
+    /// other origin is refused (see [`tessera::check_origin`]).
     pub fn new(
         manager: Arc<SessionManager<S, C>>,
         cookie: CookieSettings,
-        own_origins: Vec<String>,
+        trusted_origins: Vec<String>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 manager,
                 cookie,
-                origins: own_origins,
+                origins: trusted_origins,
             }),
         }
     }

@@ -123,31 +123,29 @@ pub fn is_safe_method(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
-/// The second CSRF layer: reject cross-site unsafe requests by `Sec-Fetch-Site`, or, from
-/// browsers that do not send it, by `Origin` against the server's own origins.
+/// The second CSRF layer: reject unsafe requests from other origins, by `Sec-Fetch-Site` and
+/// `Origin`. `trusted_origins` are the server's own origins and the ones it grants
+/// credentialed CORS to (`cors_origins`): a request from one of those may come from another
+/// origin or site, as a single-page app on `app.example` calling `auth.example` does. Browsers
+/// that send no `Sec-Fetch-Site` are judged by `Origin` alone; clients that send neither are
+/// not browsers, and the synchronizer token still applies to them.
 pub fn check_origin(
     method: &str,
     sec_fetch_site: Option<&str>,
     origin: Option<&str>,
-    own_origins: &[&str],
+    trusted_origins: &[&str],
 ) -> OriginDecision {
     if is_safe_method(method) {
         return OriginDecision::Allow;
     }
-    match sec_fetch_site {
-        Some("same-origin" | "none") => return OriginDecision::Allow,
-        Some("same-site") => return OriginDecision::Reject("same-site, not same-origin"),
-        Some("cross-site") => return OriginDecision::Reject("cross-site request"),
-        Some(_) => return OriginDecision::Reject("unknown Sec-Fetch-Site"),
-        None => {}
-    }
-    match origin {
-        // Non-browser clients send neither header; the synchronizer token still applies.
-        None => OriginDecision::Allow,
-        Some(o) if own_origins.iter().any(|own| own.eq_ignore_ascii_case(o)) => {
-            OriginDecision::Allow
-        }
-        Some(_) => OriginDecision::Reject("foreign Origin"),
+    let trusted = |o: &str| trusted_origins.iter().any(|t| t.eq_ignore_ascii_case(o));
+    match (sec_fetch_site, origin) {
+        (Some("same-origin" | "none"), _) | (None, None) => OriginDecision::Allow,
+        (Some("same-site" | "cross-site") | None, Some(o)) if trusted(o) => OriginDecision::Allow,
+        (Some("same-site"), _) => OriginDecision::Reject("same-site, not a trusted origin"),
+        (Some("cross-site"), _) => OriginDecision::Reject("cross-site request"),
+        (Some(_), _) => OriginDecision::Reject("unknown Sec-Fetch-Site"),
+        (None, Some(_)) => OriginDecision::Reject("foreign Origin"),
     }
 }
 
@@ -203,8 +201,8 @@ mod tests {
 
     #[test]
     fn origin_decisions() {
-        let own = ["https://app.example"];
-        let d = |m, s, o| check_origin(m, s, o, &own);
+        let trusted = ["https://app.example", "https://spa.example"];
+        let d = |m, s, o| check_origin(m, s, o, &trusted);
         assert_eq!(
             d("GET", Some("cross-site"), Some("https://evil.example")),
             OriginDecision::Allow
@@ -233,6 +231,21 @@ mod tests {
         ));
         assert!(matches!(
             d("POST", None, Some("null")),
+            OriginDecision::Reject(_)
+        ));
+        // A trusted origin may call from another origin or site (a single-page app).
+        for site in ["same-site", "cross-site"] {
+            assert_eq!(
+                d("POST", Some(site), Some("https://spa.example")),
+                OriginDecision::Allow
+            );
+            assert!(matches!(
+                d("POST", Some(site), Some("https://evil.example")),
+                OriginDecision::Reject(_)
+            ));
+        }
+        assert!(matches!(
+            d("POST", Some("weird"), Some("https://spa.example")),
             OriginDecision::Reject(_)
         ));
         assert_eq!(d("POST", None, None), OriginDecision::Allow);

@@ -41,11 +41,11 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         secure: config.cookie_secure,
         same_site: config.cookie_same_site,
     };
-    let tessera = Tessera::new(
-        Arc::clone(&manager),
-        cookies,
-        vec![config.public_origin.clone()],
-    );
+    let trusted_origins = std::iter::once(&config.public_origin)
+        .chain(&config.cors_origins)
+        .cloned()
+        .collect();
+    let tessera = Tessera::new(Arc::clone(&manager), cookies, trusted_origins);
     Ok(AppState::new(Shared {
         manager,
         api_keys,

@@ -15,5 +15,6 @@ mod server {
     pub mod interop;
     pub mod pages;
     pub mod properties;
+    pub mod spa;
     pub mod support;
 }

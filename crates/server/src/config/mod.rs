@@ -4,6 +4,7 @@
 
 mod duration;
 mod limits;
+mod origins;
 mod raw;
 mod secrets;
 mod sign_in;
@@ -82,6 +83,9 @@ pub struct Config {
     /// The origin browsers see (`https://auth.example`): unsafe requests from other origins
     /// are refused.
     pub public_origin: String,
+    /// Single-page apps on other origins that may call `/auth` with the session cookie
+    /// (credentialed CORS); see [`origins`].
+    pub cors_origins: Vec<String>,
     /// Where sessions live.
     pub store: StoreUrl,
     /// The hash tag every Redis key lives under.
@@ -288,6 +292,7 @@ impl Config {
                     if tls.is_some() { "https" } else { "http" }
                 )
             }),
+            cors_origins: origins::cors_origins(raw.cors_origins.as_ref())?,
             tls,
             behind_tls_proxy,
             cookie_same_site: match raw.cookie_same_site.as_deref().unwrap_or("lax") {

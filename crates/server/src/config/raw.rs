@@ -41,6 +41,7 @@ pub struct RawConfig {
     pub behind_tls_proxy: Option<bool>,
     pub cookie_same_site: Option<String>,
     pub public_origin: Option<String>,
+    pub cors_origins: Option<StringList>,
     pub store: Option<String>,
     pub redis_key_tag: Option<String>,
     pub feed_staleness: Option<DurationValue>,
@@ -83,7 +84,8 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 41] = [
+    "cors_origins",
     "signup",
     "signup_client_limit",
     "signin_account_limit",
@@ -202,6 +204,7 @@ impl RawConfig {
             behind_tls_proxy,
             cookie_same_site,
             public_origin,
+            cors_origins,
             store,
             redis_key_tag,
             feed_staleness,

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod auth;
+mod cors;
 mod error;
 mod extract;
 mod health;
@@ -18,6 +19,7 @@ mod wellknown;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+use cors::cors;
 pub(crate) use error::Problem;
 pub(crate) use error::limited_headers;
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
@@ -44,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

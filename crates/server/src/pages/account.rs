@@ -4,28 +4,29 @@
 use std::collections::HashMap;
 
 use axum::Extension;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use serde_json::Value;
 use tessera::store::User;
-use tessera::{AuditKind, RevokeReason, Session, SessionId};
-use tessera_axum::{BrowserSession, CsrfToken};
+use tessera::{RevokeReason, Session, SessionId};
+use tessera_axum::{BrowserSession, Client, CsrfToken};
 
-use super::devices;
+use super::credentials;
 use super::html::{alert, escape, hidden, page};
-use super::passwords::{self, Attempt};
-use crate::http::ApiError;
+use super::password_change::{self, Refused, with_cookies};
+use crate::http::{ApiError, Problem};
 use crate::state::AppState;
-use tessera_axum::Client;
 
 fn when(secs: i64) -> String {
     crate::commands::date(tessera::Timestamp::from_secs(secs))
 }
 
 /// "Chrome 156 on Linux" from a user agent; the raw string stays available as a tooltip.
-fn summarize_agent(ua: &str) -> String {
+pub(super) fn summarize_agent(ua: &str) -> String {
     let version = |name: &str| {
         ua.split(name)
             .nth(1)
@@ -161,6 +162,23 @@ pub async fn show(
     }
 }
 
+/// `sid` as one of the signed-in user's own sessions; `None` for anything else (another
+/// user's session, a malformed or unknown id), which callers answer as "not found".
+///
+/// # Errors
+/// Store errors.
+pub(super) async fn own_session(
+    state: &AppState,
+    s: &Session,
+    sid: &str,
+) -> Result<Option<SessionId>, tessera::Error> {
+    let Ok(target) = sid.parse::<SessionId>() else {
+        return Ok(None);
+    };
+    let found = state.manager.get(&target).await?;
+    Ok(found.filter(|t| t.user_id == s.user_id).map(|t| t.sid))
+}
+
 pub async fn revoke_one(
     State(state): State<AppState>,
     BrowserSession(s): BrowserSession,
@@ -169,24 +187,18 @@ pub async fn revoke_one(
     if super::account_of(&state, &s).await.is_none() {
         return Redirect::to("/auth/login").into_response();
     }
-    let Ok(target) = sid.parse::<SessionId>() else {
-        return ApiError::NotFound.into_response();
+    let revoked = async {
+        let Some(target) = own_session(&state, &s, &sid).await? else {
+            return Ok(false);
+        };
+        state.manager.revoke(&target, RevokeReason::Logout).await?;
+        Ok::<_, tessera::Error>(true)
     };
-    // Only this user's own sessions: anything else is "not found".
-    match state.manager.get(&target).await {
-        Ok(Some(t)) if t.user_id == s.user_id => {}
-        Ok(_) => return ApiError::NotFound.into_response(),
-        Err(_) => return super::unavailable(),
+    match revoked.await {
+        Ok(true) => Redirect::to("/auth/account").into_response(),
+        Ok(false) => ApiError::NotFound.into_response(),
+        Err(_) => super::unavailable(),
     }
-    if state
-        .manager
-        .revoke(&target, RevokeReason::Logout)
-        .await
-        .is_err()
-    {
-        return super::unavailable();
-    }
-    Redirect::to("/auth/account").into_response()
 }
 
 pub async fn revoke_others(
@@ -206,108 +218,95 @@ pub async fn revoke_others(
     }
 }
 
-/// Verifies the current password, stores the new one, signs out every other session and gives
-/// this one a new cookie (a privilege change). Each check of the current password spends the
-/// same guessing budget as a sign-in, and a wrong one is audited, so a stolen cookie is no
-/// faster way to guess the password than the sign-in form.
+/// The two passwords of a change, from a form (`current`, `new`) or a JSON body of exactly
+/// those fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Passwords {
+    current: String,
+    new: String,
+}
+
+fn passwords(body: &[u8], json: bool) -> Result<(String, String), ApiError> {
+    let p: Passwords = if json {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("malformed body: {e}")))?
+    } else {
+        let mut fields: HashMap<String, String> =
+            form_urlencoded::parse(body).into_owned().collect();
+        match (fields.remove("current"), fields.remove("new")) {
+            (Some(current), Some(new)) => Passwords { current, new },
+            _ => {
+                let why = "the form needs the fields current and new";
+                return Err(ApiError::BadRequest(why.into()));
+            }
+        }
+    };
+    Ok((p.current, p.new))
+}
+
+/// The problem document for a JSON client whose change was refused.
+fn problem(refused: &Refused) -> Response {
+    let (status, slug, title) = match refused {
+        Refused::TooShort => (
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "The request is not valid",
+        ),
+        Refused::Locked(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+        ),
+        Refused::Wrong => (
+            StatusCode::FORBIDDEN,
+            "invalid-credentials",
+            "Wrong password",
+        ),
+        Refused::Unavailable => return super::unavailable(),
+    };
+    refused.lock_out(
+        Problem::new(status, slug, title)
+            .detail(refused.message())
+            .into_response(),
+    )
+}
+
+/// Changes the password (see [`password_change`]): from the account page's form, answered
+/// with the page, or from a JSON body (`{"current", "new"}`), answered with 204 or a problem.
 pub async fn change_password(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
     headers: HeaderMap,
     BrowserSession(s): BrowserSession,
     CsrfToken(csrf): CsrfToken,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::PayloadTooLarge.into_response();
-        }
-        Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
+    let (body, json) = match credentials::read_body(&headers, body) {
+        Ok(read) => read,
+        Err(refused) => return refused.into_response(),
     };
-    let (Some(current), Some(new)) = (form.get("current"), form.get("new")) else {
-        return ApiError::BadRequest("the form needs the fields current and new".into())
-            .into_response();
+    let submitted = match passwords(&body, json) {
+        Ok(submitted) => submitted,
+        Err(e) => return e.into_response(),
     };
     let account = match super::account(&state, &s).await {
         Ok(Some(account)) => account,
+        Ok(None) if json => return super::unauthenticated(),
         Ok(None) => return Redirect::to("/auth/login").into_response(),
         Err(_) => return super::unavailable(),
     };
-    if tessera::check_password_length(new).is_err() {
-        let message = "Use a new password of 8 to 256 characters.";
-        return page_for(&state, &s, &account, &csrf, Some(message)).await;
-    }
-    let device = devices::recognise(&state, &headers, &account);
-    let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
-    let limits = &state.config.sign_in;
-    match passwords::attempt(
-        &state.manager,
-        limits,
-        &account.login,
-        device.as_deref(),
-        &ip,
-    )
-    .await
-    {
-        Ok(lock @ Attempt::Locked { .. }) => {
-            let page = page_for(&state, &s, &account, &csrf, Some(&lock.message())).await;
-            return lock.lock_out(page);
+    let changed = password_change::change(&state, &s, account.clone(), &headers, client, submitted);
+    match changed.await {
+        Ok(cookies) if json => with_cookies(StatusCode::NO_CONTENT.into_response(), cookies),
+        Ok(cookies) => with_cookies(Redirect::to("/auth/account").into_response(), cookies),
+        Err(refused) if json => problem(&refused),
+        Err(Refused::Unavailable) => super::unavailable(),
+        Err(refused) => {
+            let page = page_for(&state, &s, &account, &csrf, Some(&refused.message())).await;
+            refused.lock_out(page)
         }
-        Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
-        Err(_) => return super::unavailable(),
     }
-    match state
-        .passwords
-        .verify(Some(account.password.clone()), current.clone())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let _ = state
-                .manager
-                .record(
-                    Some(&s.user_id),
-                    Some(s.sid),
-                    AuditKind::PasswordChangeFailed,
-                )
-                .await;
-            let message = "The current password is wrong.";
-            return page_for(&state, &s, &account, &csrf, Some(message)).await;
-        }
-        Err(_) => return super::unavailable(),
-    }
-    let _ = passwords::succeeded(&state.manager, limits, &account.login, device.as_deref()).await;
-    let Ok(Ok(hash)) = state.passwords.hash(new.clone()).await else {
-        return super::unavailable();
-    };
-    let m = &state.manager;
-    let done = async {
-        m.set_password(&account.id, &hash).await?;
-        m.revoke_user(&s.user_id, Some(&s.sid), RevokeReason::PasswordChanged)
-            .await?;
-        m.record(Some(&s.user_id), Some(s.sid), AuditKind::PasswordChanged)
-            .await?;
-        m.rotate_cookie(&s).await
-    };
-    let Ok(cookie) = done.await else {
-        return super::unavailable();
-    };
-    let mut response = Redirect::to("/auth/account").into_response();
-    let set = response.headers_mut();
-    set.append(
-        header::SET_COOKIE,
-        state.tessera.cookie_settings().set(&cookie),
-    );
-    // The new password ends every device mark of the account; this browser gets a new one.
-    let changed = User {
-        password: hash,
-        ..account
-    };
-    if let Some(known) = devices::remember(&state, &headers, &changed) {
-        set.append(header::SET_COOKIE, known);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -156,12 +156,12 @@ impl IntoResponse for Refused {
     }
 }
 
-/// The submission, from `application/json` or `application/x-www-form-urlencoded`; refused
-/// (400, 413 or 415) otherwise.
-pub(super) fn parse(
+/// A body of `application/json` (`true`) or `application/x-www-form-urlencoded` (`false`);
+/// refused (400, 413 or 415) otherwise.
+pub(super) fn read_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Submitted, Refused> {
+) -> Result<(Bytes, bool), Refused> {
     let kind = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -172,13 +172,22 @@ pub(super) fn parse(
         Some("application/x-www-form-urlencoded") => false,
         _ => return Err(Refused::MediaType),
     };
-    let body = match body {
-        Ok(body) => body,
+    match body {
+        Ok(body) => Ok((body, json)),
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(Refused::Api(ApiError::PayloadTooLarge));
+            Err(Refused::Api(ApiError::PayloadTooLarge))
         }
-        Err(e) => return Err(Refused::Api(ApiError::BadRequest(e.body_text()))),
-    };
+        Err(e) => Err(Refused::Api(ApiError::BadRequest(e.body_text()))),
+    }
+}
+
+/// The submission, from `application/json` or `application/x-www-form-urlencoded`; refused
+/// (400, 413 or 415) otherwise.
+pub(super) fn parse(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Submitted, Refused> {
+    let (body, json) = read_body(headers, body)?;
     if json {
         let c: JsonCredentials = serde_json::from_slice(&body)
             .map_err(|e| Refused::Api(ApiError::BadRequest(format!("malformed body: {e}"))))?;

@@ -8,13 +8,14 @@ mod auth;
 mod credentials;
 mod devices;
 mod html;
+mod password_change;
 mod passwords;
 mod spa;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use passwords::PasswordQueue;
 
@@ -68,6 +69,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/signup", get(auth::signup_page).post(auth::signup))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/account", get(account::show))
+        .route("/auth/sessions", get(spa::sessions))
+        .route("/auth/sessions/others", delete(spa::revoke_others))
+        .route("/auth/sessions/{sid}", delete(spa::revoke_one))
         .route("/auth/sessions/others/revoke", post(account::revoke_others))
         .route("/auth/sessions/{sid}/revoke", post(account::revoke_one))
         .route("/auth/password", post(account::change_password))
