@@ -9,7 +9,39 @@
 //! credentialed CORS to an origin trusts it with the session of whoever uses it, so the list
 //! names origins one by one. Plain `http` only for loopback hosts (a local dev server).
 
+use super::Config;
 use super::raw::StringList;
+
+/// Longest `return_to` followed.
+const MAX_RETURN_TO: usize = 2048;
+
+impl Config {
+    /// `target` if sign-in may send the browser there: a path on this server (`/orders?id=7`),
+    /// or a URL on `public_origin` or one of `cors_origins`. Anything else (another host, a
+    /// scheme-relative `//host`, a backslash or control character a browser would rewrite into
+    /// one, `javascript:`) is `None`, so a link cannot make the sign-in page an open redirect.
+    pub fn return_target<'a>(&self, target: &'a str) -> Option<&'a str> {
+        let plain = target.len() <= MAX_RETURN_TO
+            && !target
+                .bytes()
+                .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\');
+        if !plain {
+            return None;
+        }
+        if target.starts_with('/') {
+            return (!target.starts_with("//")).then_some(target);
+        }
+        let (scheme, rest) = target.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let canonical = origin(&format!("{scheme}://{authority}"))?;
+        let trusted = std::iter::once(&self.public_origin).chain(&self.cors_origins);
+        let known = trusted
+            .into_iter()
+            .any(|t| t.eq_ignore_ascii_case(&canonical));
+        (known && (path.is_empty() || path.starts_with('/'))).then_some(target)
+    }
+}
 
 /// The validated list, each origin in its canonical lowercase form.
 ///
@@ -128,5 +160,47 @@ mod tests {
         let list = StringList::Text("https://ok.example, *".into());
         let err = cors_origins(Some(&list)).unwrap_err();
         assert!(err.contains("\"*\""), "{err}");
+    }
+
+    #[test]
+    fn sign_in_returns_only_to_this_server_and_granted_origins() {
+        let config = Config::from_toml(
+            "public_origin = \"https://auth.example\"\ncors_origins = [\"https://app.example\"]",
+        )
+        .unwrap();
+        for ok in [
+            "/",
+            "/orders?id=7#top",
+            "/auth/account",
+            "https://auth.example/settings",
+            "https://app.example",
+            "https://APP.example/cart?x=1",
+        ] {
+            assert_eq!(config.return_target(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "https://app.example.evil.example/",
+            "https://app.example@evil.example/",
+            "https://app.example:444/",
+            "http://app.example/",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "orders",
+            "https://app.example\\@evil.example",
+            "/a b",
+        ] {
+            assert_eq!(config.return_target(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            config.return_target(&format!("/{}", "a".repeat(2048))),
+            None
+        );
     }
 }

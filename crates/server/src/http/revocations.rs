@@ -47,6 +47,8 @@ async fn feed(
         .await
         .map_err(tessera::Error::from)?;
     let next = entries.last().map_or(q.after, |e| e.cursor);
+    // A full page of entries may have more behind it, listed or not.
+    let more = entries.len() == limit;
     // API-key revocations are for Tessera's own nodes; the cursor still moves past them.
     let items: Vec<Value> = entries
         .iter()
@@ -59,5 +61,7 @@ async fn feed(
             Some(json!({ "cursor": e.cursor, key: value, "until": e.until.as_secs() }))
         })
         .collect();
-    Ok(Json(json!({ "revocations": items, "next_cursor": next })))
+    Ok(Json(
+        json!({ "revocations": items, "next_cursor": next, "more": more }),
+    ))
 }

@@ -2,8 +2,8 @@
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
@@ -29,6 +29,7 @@ pub async fn login_page(
     State(state): State<AppState>,
     session: Option<BrowserSession>,
     csrf: Option<CsrfToken>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let account = match session {
         Some(BrowserSession(s)) => super::account_of(&state, &s).await,
@@ -40,13 +41,20 @@ pub async fn login_page(
             a.login
         )
     });
-    credentials_form(
-        &state,
-        "login",
-        note.as_deref(),
-        StatusCode::OK,
-        csrf.map(|c| c.0),
-    )
+    let return_to = return_to_of(&state, query.as_deref());
+    let form = (csrf.map(|c| c.0), return_to.as_deref());
+    credentials_form(&state, "login", note.as_deref(), StatusCode::OK, form)
+}
+
+/// A `?return_to=` the configuration accepts (see [`Config::return_target`]); others are
+/// dropped, and sign-in then lands on the account page.
+///
+/// [`Config::return_target`]: crate::config::Config::return_target
+fn return_to_of(state: &AppState, query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "return_to")
+        .map(|(_, value)| value.into_owned())
+        .filter(|r| state.config.return_target(r).is_some())
 }
 
 /// The sign-up form: only where `signup = "open"`; elsewhere the route does not exist.
@@ -54,7 +62,8 @@ pub async fn signup_page(State(state): State<AppState>, csrf: Option<CsrfToken>)
     if !state.config.sign_in.signup_open {
         return ApiError::NotFound.into_response();
     }
-    credentials_form(&state, "signup", None, StatusCode::OK, csrf.map(|c| c.0))
+    let form = (csrf.map(|c| c.0), None);
+    credentials_form(&state, "signup", None, StatusCode::OK, form)
 }
 
 pub async fn login(
@@ -181,7 +190,7 @@ async fn sign_in(
         });
         axum::Json(body).into_response()
     } else {
-        Redirect::to("/auth/account").into_response()
+        Redirect::to(form.return_to.as_deref().unwrap_or("/auth/account")).into_response()
     };
     let cookies = response.headers_mut();
     cookies.append(header::SET_COOKIE, set);

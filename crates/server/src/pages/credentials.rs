@@ -56,12 +56,16 @@ pub(super) fn login_csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &
         .verify_login(cookie, form_token, state.manager.clock().now())
 }
 
+/// The sign-in or sign-up form; `return_to` (already checked by [`Config::return_target`])
+/// rides along as a hidden field.
+///
+/// [`Config::return_target`]: crate::config::Config::return_target
 pub(super) fn credentials_form(
     state: &AppState,
     action: &str,
     message: Option<&str>,
     status: StatusCode,
-    session_csrf: Option<String>,
+    (session_csrf, return_to): (Option<String>, Option<&str>),
 ) -> Response {
     let Some((cookie, token)) = login_csrf(state) else {
         return super::unavailable();
@@ -103,6 +107,9 @@ pub(super) fn credentials_form(
         hidden("_login", &token)
             + session_csrf
                 .map_or_else(String::new, |t| hidden("_csrf", &t))
+                .as_str()
+            + return_to
+                .map_or_else(String::new, |r| hidden("return_to", r))
                 .as_str(),
     );
     (
@@ -119,6 +126,11 @@ pub(super) struct Submitted {
     pub(super) password: String,
     pub(super) confirm: Option<String>,
     pub(super) login_token: Option<String>,
+    /// Where to go after signing in: a form's `return_to`, only if [`Config::return_target`]
+    /// accepts it.
+    ///
+    /// [`Config::return_target`]: crate::config::Config::return_target
+    pub(super) return_to: Option<String>,
     pub(super) json: bool,
 }
 
@@ -196,6 +208,7 @@ pub(super) fn parse(
             password: c.password,
             confirm: None,
             login_token: None,
+            return_to: None,
             json,
         });
     }
@@ -210,6 +223,7 @@ pub(super) fn parse(
         password: fields.remove("password").ok_or_else(missing)?,
         confirm: fields.remove("confirm"),
         login_token: fields.remove("_login"),
+        return_to: fields.remove("return_to"),
         json,
     })
 }
@@ -245,7 +259,8 @@ pub(super) fn refuse(
             .with("error", code)
             .into_response();
     }
-    credentials_form(state, action, Some(message), status, None)
+    let return_to = form.return_to.as_deref();
+    credentials_form(state, action, Some(message), status, (None, return_to))
 }
 
 /// 429 with `Retry-After` and `RateLimit-*`: locked out of guessing (or of signing up).
@@ -273,10 +288,13 @@ pub(super) fn submitted(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Submitted, Refused> {
-    let form = parse(headers, body)?;
+    let mut form = parse(headers, body)?;
     if forgery(state, headers, &form) {
         return Err(Refused::Forged);
     }
+    form.return_to = form
+        .return_to
+        .filter(|r| state.config.return_target(r).is_some());
     Ok(form)
 }
 

@@ -352,12 +352,14 @@ async fn the_revocation_feed_pages_by_cursor() {
     let entries = page["revocations"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["session_id"], sids[0].as_str());
+    assert_eq!(page["more"], true, "a full page");
     let next = page["next_cursor"].as_u64().unwrap();
     let rest = app
         .json(Method::GET, &format!("/v1/revocations?after={next}"), "")
         .await
         .body();
     assert_eq!(rest["revocations"][0]["session_id"], sids[2].as_str());
+    assert_eq!(rest["more"], false, "the end");
     assert!(rest["revocations"][0]["until"].as_i64().unwrap() > 0);
     app.json(Method::GET, "/v1/revocations?limit=0", "")
         .await

@@ -548,7 +548,10 @@ async fn keys_are_listed_and_revoked_everywhere() {
     with_key(&b, &key, Method::GET, "/v1/revocations", "")
         .await
         .assert_problem(401, "unauthorized");
-    let public = a.json(Method::GET, "/v1/revocations", "").await.body();
+    let public = a
+        .json(Method::GET, "/v1/revocations?limit=1", "")
+        .await
+        .body();
     assert_eq!(
         public["revocations"],
         serde_json::json!([]),
@@ -557,6 +560,10 @@ async fn keys_are_listed_and_revoked_everywhere() {
     assert!(
         public["next_cursor"].as_u64().unwrap() >= 1,
         "but the cursor moves past it"
+    );
+    assert_eq!(
+        public["more"], true,
+        "an empty page can still have more after it"
     );
 }
 

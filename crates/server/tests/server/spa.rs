@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use super::pages::{Jar, OPEN, get, sign_up};
+use super::pages::{Jar, OPEN, between, get, post_form, sign_up};
 use super::support::{App, Reply};
 
 const SPA: &str = "https://spa.example";
@@ -358,4 +358,57 @@ async fn the_password_changes_as_json() {
         login("correct horse battery").await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Sign-in sends the browser back where it came from, if that is this server or a granted
+/// origin, and nowhere else (no open redirect), through a wrong password too.
+#[tokio::test]
+async fn sign_in_returns_only_to_trusted_places() {
+    let app = granting().await;
+    sign_up(&app, &mut Jar::default(), "alice", PASSWORD).await;
+    let attempt = |return_to: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let mut jar = Jar::default();
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", return_to)
+                .finish();
+            let page = get(app, &mut jar, &format!("/auth/login?{query}")).await;
+            let kept = between(&page.text, "name=\"return_to\" value=\"", "\"").to_owned();
+            let token = between(&page.text, "name=\"_login\" value=\"", "\"").to_owned();
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("user", "alice")
+                .append_pair("password", password)
+                .append_pair("_login", &token)
+                .append_pair("return_to", return_to)
+                .finish();
+            let r = post_form(app, &mut jar, "/auth/login", &body).await;
+            (kept, r)
+        }
+    };
+    for good in ["/orders?id=7", "https://spa.example/cart"] {
+        let (kept, r) = attempt(good, "correct horse battery").await;
+        assert_eq!(kept, good.replace('&', "&amp;"));
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(r.header("location"), good);
+        let (kept, wrong) = attempt(good, "not the password").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            kept,
+            between(&wrong.text, "name=\"return_to\" value=\"", "\""),
+            "kept"
+        );
+    }
+    for bad in [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+    ] {
+        let (kept, r) = attempt(bad, "correct horse battery").await;
+        assert_eq!(kept, "", "{bad:?} is not even put in the form");
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(r.header("location"), "/auth/account", "{bad:?}");
+    }
 }
