@@ -1,0 +1,174 @@
+"""The revocation feed, followed into memory: logout reaches this app within a second or so.
+
+Tessera appends every revoked session (and single revoked token) to a feed with a cursor. The
+feed is read with a ``verify`` API key, page by page, into two small maps (session id or token
+id to the time its last token expires), and entries are forgotten once no token they cover can
+still be valid. While the view cannot show it caught up within ``staleness`` seconds, it
+vouches for nothing: verification fails closed with :class:`FeedStale`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+from . import _http
+from .errors import FeedStale, TesseraError
+
+log = logging.getLogger("tessera_client.feed")
+
+#: The server's own default ``feed_staleness``.
+DEFAULT_STALENESS = 5.0
+#: Entries asked for per page (the server's maximum is 1000).
+PAGE = 1000
+#: Pages read in one sync at most; the next sync goes on from there.
+MAX_PAGES = 100
+
+
+class RevocationFeed:
+    """An in-memory view of ``GET /v1/revocations``.
+
+    Args:
+        base_url: the Tessera server, e.g. ``http://127.0.0.1:8080``.
+        api_key: a ``verify`` (or wider) API key.
+        staleness: seconds after the last successful sync beyond which the view vouches for
+            nothing (default 5, the server's own).
+        clock: seconds since the epoch; injected so tests need no sleep.
+    """
+
+    def __init__(self, base_url: str, api_key: str, *, staleness: float = DEFAULT_STALENESS,
+                 page_size: int = PAGE, timeout: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not 1 <= page_size <= PAGE:
+            raise ValueError(f"page_size must be between 1 and {PAGE}")
+        self._url = _http.join(base_url, "/v1/revocations")
+        self._api_key = api_key
+        self.staleness = staleness
+        self._page_size = page_size
+        self._timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._sessions: Dict[str, int] = {}
+        self._tokens: Dict[str, int] = {}
+        self._cursor = 0
+        self._synced_at: Optional[float] = None
+
+    @property
+    def cursor(self) -> int:
+        """The feed cursor the view reflects."""
+        return self._cursor
+
+    def sync(self) -> None:
+        """Reads every entry past the cursor; on success the view is current as of the start.
+
+        Raises:
+            TesseraError: the server could not be reached or refused the key; the view keeps
+                what it had and goes stale after ``staleness`` seconds.
+        """
+        with self._sync_lock:
+            started = self._clock()
+            for _ in range(MAX_PAGES):
+                if not self._read_page():
+                    break
+            else:
+                return  # more to read: not caught up yet
+            with self._lock:
+                self._synced_at = started
+                self._prune(int(started))
+
+    def _read_page(self) -> bool:
+        """Applies one page; whether the next page may hold more."""
+        url = f"{self._url}?after={self._cursor}&limit={self._page_size}"
+        _status, doc, _headers = _http.request("GET", url, api_key=self._api_key,
+                                               timeout=self._timeout)
+        entries, next_cursor = _page(doc)
+        with self._lock:
+            for entry in entries:
+                self._apply(entry)
+            moved = next_cursor > self._cursor
+            self._cursor = max(self._cursor, next_cursor)
+        # A full page may have more behind it. The server leaves out entries that are not for
+        # apps (its own API keys) yet moves the cursor past them, so a short page whose cursor
+        # moved beyond its last entry may be a full one too.
+        last = entries[-1]["cursor"] if entries else None
+        return len(entries) >= self._page_size or (moved and last != next_cursor)
+
+    def _apply(self, entry: Dict[str, Any]) -> None:
+        until = int(entry.get("until", 0))
+        if isinstance(entry.get("session_id"), str):
+            self._sessions[entry["session_id"]] = max(until, self._sessions.get(entry["session_id"], 0))
+        if isinstance(entry.get("token_id"), str):
+            self._tokens[entry["token_id"]] = max(until, self._tokens.get(entry["token_id"], 0))
+
+    def _prune(self, now: int) -> None:
+        self._sessions = {k: v for k, v in self._sessions.items() if v > now}
+        self._tokens = {k: v for k, v in self._tokens.items() if v > now}
+
+    def check(self, session_id: str, token_id: str) -> bool:
+        """Whether a token of ``session_id`` with id ``token_id`` is revoked.
+
+        Raises:
+            FeedStale: the view has not caught up within ``staleness``: it cannot say.
+        """
+        now = self._clock()
+        with self._lock:
+            synced = self._synced_at
+            if synced is None or not (synced <= now + self.staleness and now - synced <= self.staleness):
+                raise FeedStale(None if synced is None else now - synced)
+            return session_id in self._sessions or token_id in self._tokens
+
+
+def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int]":
+    if not isinstance(doc, dict) or not isinstance(doc.get("next_cursor"), int):
+        raise TesseraError(0, message="the revocation feed answered an unexpected document")
+    items = doc.get("revocations")
+    entries = [e for e in items if isinstance(e, dict) and isinstance(e.get("cursor"), int)] \
+        if isinstance(items, list) else []
+    return entries, doc["next_cursor"]
+
+
+class FeedFollower:
+    """Keeps a :class:`RevocationFeed` current from a daemon thread (one per process).
+
+    :meth:`start` syncs once before returning (so the app never serves on an empty view), then
+    polls every ``interval`` seconds; :meth:`stop` ends the thread and waits for it.
+    """
+
+    def __init__(self, feed: RevocationFeed, interval: float = 1.0) -> None:
+        self.feed = feed
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        """First sync, then the thread.
+
+        Raises:
+            TesseraError: the first sync failed (wrong URL or key, server down): the app should
+                not start serving.
+        """
+        if self._thread is not None:
+            return
+        self.feed.sync()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tessera-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops the thread (it finishes any request under way) and waits for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.feed.sync()
+            except TesseraError as err:
+                log.warning("revocation feed sync failed; will retry: %s", err)
+            except Exception:  # noqa: BLE001 - the thread must outlive any surprise
+                log.exception("revocation feed sync failed unexpectedly; will retry")
