@@ -12,7 +12,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from typing import Dict, Optional
 
@@ -119,15 +118,8 @@ class TesseraServer:
         return str(self.api("POST", "/v1/api-keys", {"name": name, "scope": scope})["key"])
 
     def backend_key(self) -> str:
-        """The narrowest key that may create and revoke sessions: ``sessions`` where the server
-        has that scope, else the admin key."""
-        try:
-            return self.create_key("backend", "sessions")
-        except urllib.error.HTTPError as err:
-            if err.code not in (400, 422):
-                raise
-            # TODO(sessions-scope): drop this fallback once every server has the scope.
-            return self.admin_key
+        """The narrowest key that may create and revoke sessions: scope ``sessions``."""
+        return self.create_key("backend", "sessions")
 
     def close(self) -> None:
         self.stop()

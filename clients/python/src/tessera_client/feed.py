@@ -84,17 +84,14 @@ class RevocationFeed:
         url = f"{self._url}?after={self._cursor}&limit={self._page_size}"
         _status, doc, _headers = _http.request("GET", url, api_key=self._api_key,
                                                timeout=self._timeout)
-        entries, next_cursor = _page(doc)
+        entries, next_cursor, more = _page(doc)
         with self._lock:
             for entry in entries:
                 self._apply(entry)
-            moved = next_cursor > self._cursor
             self._cursor = max(self._cursor, next_cursor)
-        # A full page may have more behind it. The server leaves out entries that are not for
-        # apps (its own API keys) yet moves the cursor past them, so a short page whose cursor
-        # moved beyond its last entry may be a full one too.
-        last = entries[-1]["cursor"] if entries else None
-        return len(entries) >= self._page_size or (moved and last != next_cursor)
+        # The server says whether the page was full: it leaves out entries that are not for
+        # apps (its own API keys), so the number listed cannot tell.
+        return more
 
     def _apply(self, entry: Dict[str, Any]) -> None:
         until = int(entry.get("until", 0))
@@ -121,13 +118,14 @@ class RevocationFeed:
             return session_id in self._sessions or token_id in self._tokens
 
 
-def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int]":
-    if not isinstance(doc, dict) or not isinstance(doc.get("next_cursor"), int):
+def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int, bool]":
+    if (not isinstance(doc, dict) or not isinstance(doc.get("next_cursor"), int)
+            or not isinstance(doc.get("more"), bool)):
         raise TesseraError(0, message="the revocation feed answered an unexpected document")
     items = doc.get("revocations")
     entries = [e for e in items if isinstance(e, dict) and isinstance(e.get("cursor"), int)] \
         if isinstance(items, list) else []
-    return entries, doc["next_cursor"]
+    return entries, doc["next_cursor"], doc["more"]
 
 
 class FeedFollower:
