@@ -43,6 +43,15 @@ fn unsafe_and_inconsistent_settings_are_refused_with_advice() {
             "algorithm",
         ),
         (
+            // 64 characters of text, but 16 bytes once decoded.
+            RawConfig {
+                algorithm: Some("HS256".into()),
+                hs256_secret: Some("hex:9f86d081884c7d659a2feaa0c55ad015".into()),
+                ..raw()
+            },
+            "32 bytes",
+        ),
+        (
             RawConfig {
                 algorithm: Some("none".into()),
                 ..raw()
