@@ -47,6 +47,8 @@ export class Verifier {
     if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.jti !== 'string') {
       throw new TokenRejected('the token has a malformed claim');
     }
+    // jose checks `iat` only with maxTokenAge; like the server, refuse a token from the future.
+    if (payload.iat > this.now() / 1000 + this.leewaySec) throw new TokenRejected('the token is issued in the future');
     return payload;
   }
 }
