@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 
 import { createTessera } from '../src/index.js';
 import { countingFetch, createSession, eventually, expect401, get, listen, protectedApp } from './helpers.js';
@@ -122,12 +122,6 @@ describe('rejections', () => {
     }
     assert.equal(fetchCount(), before, 'no JWKS fetch inside the cooldown');
   });
-
-  test('a missing or non-string claim', async () => {
-    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-    // Signed by a foreign key, so the signature fails first; the real check is the positive test.
-    await expect401(assert, await get(`${url}/me`, await forge(real, { key: privateKey, claims: { sid: 42 } })));
-  });
 });
 
 test('an expired token', async () => {
@@ -199,9 +193,4 @@ describe('bad configuration', () => {
     const res = await get(`${url}/me`, issued.access_token);
     assert.equal(res.status, 503);
   });
-});
-
-test('exportJWK sanity: test keys are Ed25519', async () => {
-  const { publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  assert.equal((await exportJWK(publicKey)).crv, 'Ed25519');
 });
