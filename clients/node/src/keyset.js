@@ -6,6 +6,9 @@ import { importJWK } from 'jose';
 
 import { Unavailable } from './errors.js';
 
+/** Least time between fetches while the JWKS was never fetched. */
+const NEVER_FETCHED_RETRY_MS = 1000;
+
 /** The one algorithm each asymmetric key type may verify. Symmetric (`oct`) keys are never used. */
 const ALGORITHMS = [
   { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' },
@@ -47,8 +50,10 @@ export class KeySet {
   async get(kid) {
     const age = this.fetchedAt === undefined ? Infinity : this.now() - this.fetchedAt;
     const unknown = !this.keys.has(kid);
-    const mayRefetch = this.now() - this.triedAt >= this.cooldownMs;
-    if ((unknown || age > this.maxAgeMs) && (mayRefetch || this.fetchedAt === undefined)) {
+    const since = this.now() - this.triedAt;
+    // Never fetched: retry sooner, but still not once per request while Tessera is down.
+    const mayRefetch = since >= (this.fetchedAt === undefined ? Math.min(NEVER_FETCHED_RETRY_MS, this.cooldownMs) : this.cooldownMs);
+    if ((unknown || age > this.maxAgeMs) && mayRefetch) {
       await this.refresh().catch((e) => this.onError(e));
     }
     if (this.fetchedAt === undefined) throw new Unavailable('the signing keys cannot be fetched', 5);

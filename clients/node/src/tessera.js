@@ -45,13 +45,15 @@ export function createTessera(options) {
       const token = bearer(req);
       if (token === null) return missing(res, required, next);
       if (token === undefined) return refuse(res, new TokenRejected('the Authorization header is not a Bearer token'));
-      authenticate(token).then(
-        (claims) => {
-          req.session = claims;
-          next();
-        },
-        (e) => answer(res, e, next),
-      );
+      authenticate(token)
+        .then(
+          (claims) => {
+            req.session = claims;
+          },
+          (e) => e,
+        )
+        .then((e) => (e === undefined ? next() : answer(res, e, next)))
+        .catch(next); // never an unhandled rejection, whatever the next handler throws
     };
   }
 
@@ -94,7 +96,7 @@ function missing(res, required, next) {
 }
 
 function refuse(res, e) {
-  const challenge = `Bearer error="invalid_token", error_description="${e.message}"`;
+  const challenge = `Bearer error="invalid_token", error_description="${e.message.replaceAll('"', "'")}"`;
   return sendProblem(res, 401, 'invalid-token', 'The access token is not valid', e.message, { 'WWW-Authenticate': challenge });
 }
 

@@ -169,6 +169,29 @@ describe('revocation through the feed', () => {
     assert.equal((await get(`${url}/me`, here.access_token)).status, 200);
   });
 
+  test('a revoked access token is refused, the next token of its session is not', async () => {
+    const { url } = await start();
+    const issued = await createSession(server, 'judy');
+    const basic = Buffer.from(`admin:${server.adminKey}`).toString('base64');
+    const res = await fetch(`${server.url}/oauth2/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: issued.access_token }),
+    });
+    assert.equal(res.status, 200);
+    const refused = await eventually(async () => {
+      const r = await get(`${url}/me`, issued.access_token);
+      return r.status === 401 ? r : null;
+    }, 'the token revocation to reach the middleware');
+    assert.match((await expect401(assert, refused)).detail, /token was revoked/);
+    const refreshed = await fetch(`${server.url}/v1/sessions/refresh`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: issued.refresh_token }),
+    });
+    assert.equal((await get(`${url}/me`, (await refreshed.json()).access_token)).status, 200);
+  });
+
   test('a middleware started after the revocation reads it in its first sync', async () => {
     const issued = await createSession(server, 'heidi');
     await fetch(`${server.url}/v1/sessions/${issued.session_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${server.adminKey}` } });
