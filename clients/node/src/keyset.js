@@ -48,6 +48,7 @@ export class KeySet {
    * @throws {Unavailable} when the JWKS was never fetched and cannot be now
    */
   async get(kid) {
+    if (this.inflight) await this.inflight.catch(() => {}); // a fetch under way may bring the key
     const age = this.fetchedAt === undefined ? Infinity : this.now() - this.fetchedAt;
     const unknown = !this.keys.has(kid);
     const since = this.now() - this.triedAt;
