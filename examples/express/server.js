@@ -10,11 +10,10 @@ import { demoUsers } from './users.js';
 const env = process.env;
 const url = env.TESSERA_URL ?? 'http://127.0.0.1:8080';
 if (!env.TESSERA_API_KEY || !env.TESSERA_VERIFY_KEY) {
-  console.error('set TESSERA_API_KEY (the backend key: tessera-data/admin-api-key) and TESSERA_VERIFY_KEY (tessera api-key create --name app --scope verify)');
+  console.error('set TESSERA_API_KEY (tessera api-key create --name app --scope sessions) and TESSERA_VERIFY_KEY (tessera api-key create --name app-verify --scope verify)');
   process.exit(2);
 }
 
-// TODO(sessions-scope): TESSERA_API_KEY can be a `sessions`-scoped key once the server has the scope.
 const client = new TesseraClient({ url, apiKey: env.TESSERA_API_KEY });
 const tessera = createTessera({ url, apiKey: env.TESSERA_VERIFY_KEY, onError: (e) => console.error(`tessera: ${e.message}`) });
 const cookies = cookieSession({ secret: env.APP_SECRET ?? randomBytes(32), secure: env.COOKIE_SECURE !== 'false' });

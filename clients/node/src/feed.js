@@ -60,13 +60,11 @@ export class RevocationFeed {
     }
   }
 
-  /** Reads pages until one moves the cursor no further; then the feed is caught up. */
+  /** Reads pages until the server says no more follow; then the feed is caught up. */
   async poll() {
     const started = this.now();
     for (let page = 0; page < MAX_PAGES; page += 1) {
-      const before = this.cursor;
-      await this.readPage();
-      if (this.cursor === before) {
+      if (!(await this.readPage())) {
         this.caughtUpAt = started;
         this.prune();
         return;
@@ -80,7 +78,7 @@ export class RevocationFeed {
     const res = await this.fetch(url, { headers: { authorization: `Bearer ${this.apiKey}` }, signal });
     if (!res.ok) throw new Error(`revocation feed answered ${res.status}`);
     const body = await res.json();
-    if (!Array.isArray(body?.revocations) || !Number.isSafeInteger(body.next_cursor)) {
+    if (!Array.isArray(body?.revocations) || !Number.isSafeInteger(body.next_cursor) || typeof body.more !== 'boolean') {
       throw new Error('revocation feed answered an unexpected body');
     }
     for (const entry of body.revocations) {
@@ -89,6 +87,9 @@ export class RevocationFeed {
     }
     // Only forward: an answer with a smaller cursor must not make old entries count as new.
     this.cursor = Math.max(this.cursor, body.next_cursor);
+    // Whether the page was full: the number listed cannot tell, as the server leaves out
+    // revocations of its own API keys.
+    return body.more;
   }
 
   prune() {

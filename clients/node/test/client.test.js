@@ -12,8 +12,7 @@ let client;
 
 before(async () => {
   server = await new TesseraServer().start();
-  // TODO(sessions-scope): a key with the `sessions` scope once the server has it.
-  client = new TesseraClient({ url: server.url, apiKey: server.adminKey });
+  client = new TesseraClient({ url: server.url, apiKey: await server.apiKey('backend', 'sessions') });
 });
 
 after(() => server.destroy());

@@ -76,7 +76,7 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   app = await startApp({
     TESSERA_URL: tessera.url,
-    TESSERA_API_KEY: tessera.adminKey,
+    TESSERA_API_KEY: await tessera.apiKey('example-backend', 'sessions'),
     TESSERA_VERIFY_KEY: await tessera.apiKey('example', 'verify'),
     PORT: String(port),
     DEMO_PASSWORD: PASSWORD,
