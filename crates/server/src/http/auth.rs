@@ -34,38 +34,44 @@ fn credentials(headers: &HeaderMap) -> Option<(ApiKey, Option<String>)> {
     Some((ApiKey::parse(secret).ok()?, Some(client_id.to_owned())))
 }
 
-/// The caller, if it presents a key (live on every node's feed) whose scope allows `needed`.
-async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    needed: ApiScope,
-) -> Result<Option<Caller>, Stale> {
+/// The caller, if it presents a key live on every node's feed (of whatever scope).
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, Stale> {
     let Some((key, client_id)) = credentials(headers) else {
         return Ok(None);
     };
-    let caller = state
+    state
         .api_keys
         .authenticate(&state.manager, &key, client_id.as_deref())
-        .await?;
-    Ok(caller.filter(|c| c.scope.allows(needed)))
+        .await
 }
 
+/// A missing or wrong key is 401; a valid key of too narrow a scope is 403 naming the scope
+/// needed (RFC 6750 §3.1), so its holder knows the key is fine and the scope is not.
 async fn api(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
-    match caller(&state, req.headers(), needed).await {
-        Ok(Some(_)) => next.run(req).await,
+    match caller(&state, req.headers()).await {
+        Ok(Some(c)) if c.scope.allows(needed) => next.run(req).await,
         Err(Stale) => ApiError::Unavailable.into_response(),
-        Ok(None) => {
+        Ok(Some(c)) => {
+            let (key, scope) = (c.name.as_str(), c.scope.as_str());
             tracing::info!(
-                scope = needed.as_str(),
-                "API key missing, wrong or of too narrow a scope"
+                key,
+                scope,
+                needed = needed.as_str(),
+                "API key of too narrow a scope"
             );
+            ApiError::InsufficientScope(needed).into_response()
+        }
+        Ok(None) => {
+            tracing::info!(scope = needed.as_str(), "API key missing or wrong");
             ApiError::Unauthorized.into_response()
         }
     }
 }
 
+/// RFC 6749 clients: every failure is `invalid_client`.
 async fn oauth(state: AppState, req: Request, next: Next, needed: ApiScope) -> Response {
-    match caller(&state, req.headers(), needed).await {
+    let caller = caller(&state, req.headers()).await;
+    match caller.map(|c| c.filter(|c| c.scope.allows(needed))) {
         Ok(Some(_)) => next.run(req).await,
         Err(Stale) => OAuthError::Unavailable.into_response(),
         Ok(None) => {

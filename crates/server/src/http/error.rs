@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera::{Error, StoreErrorKind, TokenRejection};
+use tessera::{ApiScope, Error, StoreErrorKind, TokenRejection};
 use tessera_axum::whole_seconds;
 
 /// Prefix of every problem `type`.
@@ -17,6 +17,8 @@ pub enum ApiError {
     BadRequest(String),
     /// Missing or wrong API key.
     Unauthorized,
+    /// A valid API key whose scope does not allow the route; the scope the route needs.
+    InsufficientScope(ApiScope),
     /// The access token did not verify.
     InvalidToken,
     /// The refresh token was refused (why is logged, never told).
@@ -64,6 +66,7 @@ impl ApiError {
             Self::Unauthorized | Self::InvalidToken | Self::InvalidGrant => {
                 StatusCode::UNAUTHORIZED
             }
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -83,6 +86,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "invalid-request",
             Self::Unauthorized => "unauthorized",
+            Self::InsufficientScope(_) => "insufficient-scope",
             Self::InvalidToken => "invalid-token",
             Self::InvalidGrant => "invalid-grant",
             Self::NotFound => "not-found",
@@ -105,6 +109,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "The request is not valid",
             Self::Unauthorized => "A valid API key is required",
+            Self::InsufficientScope(_) => "The API key's scope does not allow this",
             Self::InvalidToken => "The access token is not valid",
             Self::InvalidGrant => "The refresh token is not valid",
             Self::NotFound => "Not found",
@@ -133,7 +138,23 @@ impl IntoResponse for ApiError {
         if self == Self::InvalidGrant {
             problem = problem.with("error", "invalid_grant");
         }
+        if let Self::InsufficientScope(needed) = self {
+            let detail = format!("this needs an API key of scope {}", needed.as_str());
+            problem = problem.detail(detail).with("scope", needed.as_str());
+        }
         let mut response = problem.into_response();
+        if let Self::InsufficientScope(needed) = self {
+            // RFC 6750 §3.1.
+            let challenge = format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                needed.as_str()
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         if let Self::RateLimited {
             retry_after,
             limit,

@@ -898,7 +898,7 @@ fn api_keys_are_managed_from_the_cli() {
         &[("authorization", &format!("Bearer {key}"))],
         "",
     );
-    assert_eq!(status, 401, "a verify key manages no keys");
+    assert_eq!(status, 403, "a verify key manages no keys");
     let (ok, out, _) = cli(&dir, &[], &["api-key", "list"]);
     assert!(
         ok && out.contains("orders") && out.contains("verify"),

@@ -342,7 +342,11 @@ async fn scoped_keys_do_only_their_job() {
         let r = with_key(&app, &verify, method.clone(), uri, body).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
         let r = with_key(&app, &metrics, method, uri, body).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "metrics key on {uri}");
+        if uri.starts_with("/oauth2") {
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "metrics key on {uri}");
+        } else {
+            r.assert_problem(403, "insufficient-scope");
+        }
     }
     let sid = s(&t["session_id"]);
     let refresh = format!(r#"{{"refresh_token":"{}"}}"#, s(&t["refresh_token"]));
@@ -362,10 +366,24 @@ async fn scoped_keys_do_only_their_job() {
         (Method::GET, "/metrics", ""),
     ];
     for (method, uri, body) in denied {
-        with_key(&app, &verify, method, uri, body)
-            .await
-            .assert_problem(401, "unauthorized");
+        let r = with_key(&app, &verify, method, uri, body).await;
+        r.assert_problem(403, "insufficient-scope");
+        let needed = if uri.starts_with("/v1/api-keys") {
+            "admin"
+        } else if uri == "/metrics" {
+            "metrics"
+        } else {
+            "sessions"
+        };
+        assert_eq!(r.body()["scope"], needed, "{uri}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            format!("Bearer error=\"insufficient_scope\", scope=\"{needed}\""),
+        );
     }
+    with_key(&app, "tsk_not-a-key", Method::GET, "/v1/revocations", "")
+        .await
+        .assert_problem(401, "unauthorized");
     let revoke = with_key(&app, &verify, Method::POST, "/oauth2/revoke", &form).await;
     assert_eq!(revoke.status, StatusCode::UNAUTHORIZED);
     assert_eq!(revoke.body()["error"], "invalid_client");
@@ -486,7 +504,7 @@ async fn a_sessions_key_runs_a_backend_but_mints_no_keys() {
     for (method, uri, body) in denied {
         with_key(&app, &key, method, uri, body)
             .await
-            .assert_problem(401, "unauthorized");
+            .assert_problem(403, "insufficient-scope");
     }
     let revoked = with_key(&app, &key, Method::DELETE, &session, "").await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text);
