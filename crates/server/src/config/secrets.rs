@@ -51,31 +51,6 @@ fn secret_bytes(secret: &str) -> Result<Vec<u8>, String> {
     Ok(secret.as_bytes().to_vec())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::secret_bytes;
-
-    #[test]
-    fn binary_secrets_are_written_as_base64_or_hex() {
-        let bytes: Vec<u8> = (0u8..40).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
-        let url = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        for written in [
-            format!("base64:{b64}"),
-            format!("base64:{url}"),
-            format!("hex:{hex}"),
-            format!("hex:{}", hex.to_uppercase()),
-        ] {
-            assert_eq!(secret_bytes(&written).unwrap(), bytes, "{written}");
-        }
-        assert_eq!(secret_bytes("plain text").unwrap(), b"plain text");
-        for bad in ["base64:not*base64", "hex:abc", "hex:zz", "hex:+1"] {
-            assert!(secret_bytes(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 pub(super) fn admin_key(key: Option<String>) -> Result<Option<ApiKey>, String> {
     key.map(|k| {
         ApiKey::parse(k.trim()).map_err(|_| {
@@ -114,4 +89,29 @@ pub(super) fn keks(
         })
         .collect::<Result<_, _>>()?;
     Ok((current, previous))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_bytes;
+
+    #[test]
+    fn binary_secrets_are_written_as_base64_or_hex() {
+        let bytes: Vec<u8> = (0u8..40).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        let url = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        for written in [
+            format!("base64:{b64}"),
+            format!("base64:{url}"),
+            format!("hex:{hex}"),
+            format!("hex:{}", hex.to_uppercase()),
+        ] {
+            assert_eq!(secret_bytes(&written).unwrap(), bytes, "{written}");
+        }
+        assert_eq!(secret_bytes("plain text").unwrap(), b"plain text");
+        for bad in ["base64:not*base64", "hex:abc", "hex:zz", "hex:+1"] {
+            assert!(secret_bytes(bad).is_err(), "{bad}");
+        }
+    }
 }
