@@ -104,6 +104,8 @@ test('three tabs share one refresh per expiry', async () => {
     }
     for (const page of pages) {
       assert.deepEqual(await page.evaluate(() => events), ['signedin'], 'every tab learned of the sign-in once');
+      assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ''],
+        'the token lives in memory only: no storage, no script-readable cookie');
     }
   });
 });

@@ -52,7 +52,7 @@ export async function startTessera(bin, users) {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-days', '1', '-subj', '/CN=tessera-test', '-addext', 'subjectAltName=IP:127.0.0.1',
     '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: dir, stdio: 'ignore' });
-  const cli = (args, input) => execFileSync(bin, args, { cwd: dir, env: environment({}), input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }).trim();
+  const cli = (args, input) => execFileSync(bin, args, { cwd: dir, env: environment({}), input, encoding: 'utf8', stdio: 'pipe' }).trim();
   const ids = Object.fromEntries(users.map((u) => [u, cli(['users', 'create', u], `${PASSWORD}\n`).match(/usr_\S+/)?.[0]]));
   const verifyKey = cli(['api-key', 'create', '--name', 'app', '--scope', 'verify']).match(/tsk_\S+/)?.[0];
   if (!verifyKey) throw new Error('`tessera api-key create` printed no tsk_ key');
@@ -81,7 +81,10 @@ export async function startTessera(bin, users) {
     admin: await client(adminKey),
     verifier: await client(verifyKey),
     async stop() {
-      child.kill();
+      await new Promise((done) => {
+        child.once('exit', done);
+        child.kill();
+      });
       rmSync(dir, { recursive: true, force: true });
     },
   };
