@@ -70,7 +70,8 @@ export class Tessera extends EventTarget {
    * `fetch` with `Authorization: Bearer` (and, for unsafe methods to Tessera's origin,
    * `X-CSRF-Token`). After a 401 it gets a fresh token and tries once more; a second 401 is
    * returned as it is. Signed out, the request goes without a token.
-   * @throws {TesseraError} the URL's origin is neither the page's, Tessera's, nor in `tokenOrigins`
+   * @throws {TesseraError} the URL's origin is neither the page's, Tessera's, nor in `tokenOrigins`;
+   *   or Tessera failed to mint a token (as `token()`)
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 

@@ -8,6 +8,8 @@ import { tabs } from './tabs.js';
 
 /** Methods that change nothing, so they carry no CSRF token. */
 const SAFE = /^(GET|HEAD|OPTIONS|TRACE)$/;
+/** Longest wait for Tessera's answer, in ms. */
+const TIMEOUT = 30_000;
 
 export class Tessera extends EventTarget {
   #base;
@@ -189,7 +191,9 @@ export class Tessera extends EventTarget {
   }
 
   #call(path, init = {}) {
-    return fetch(this.#base + path, { credentials: 'include', ...init, headers: { Accept: 'application/json', ...init.headers } });
+    const headers = { Accept: 'application/json', ...init.headers };
+    // A call that hangs must not hold the other tabs' lock for ever.
+    return fetch(this.#base + path, { credentials: 'include', signal: AbortSignal.timeout(TIMEOUT), ...init, headers });
   }
 
   async #json(res) {

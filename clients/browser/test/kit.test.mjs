@@ -15,7 +15,7 @@ import { PASSWORD, startTessera } from './server.mjs';
 const artifacts = new URL('../artifacts/', import.meta.url).pathname;
 const bin = process.env.TESSERA_BIN;
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const USERS = ['ann', 'ben', 'cat', 'dan', 'eve'];
+const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
 
 let tessera;
 let browser;
@@ -38,8 +38,9 @@ after(async () => {
 });
 
 /** Runs `body` with `n` tabs of the app in one browser profile; keeps a trace if it fails. */
-async function withTabs(name, n, body) {
+async function withTabs(name, n, body, init) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  if (init) await context.addInitScript(init);
   await context.tracing.start({ screenshots: true, snapshots: true });
   const app = await serveApp(context, tessera);
   const pages = [];
@@ -224,4 +225,23 @@ test('sign-in: wrong password, bad arguments, and replacing a live session', asy
     assert.equal(me.session_id, second.session_id, 'the other tab follows the new session');
     assert.ok(await pages[0].evaluate(() => tessera.token()), 'and mints tokens for it');
   });
+});
+
+test('without Web Locks and BroadcastChannel a tab still refreshes once at a time', async () => {
+  const strip = () => {
+    Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
+    delete window.BroadcastChannel;
+  };
+  await withTabs('fallback', 1, async ([page], log) => {
+    assert.equal(await page.evaluate(() => navigator.locks === undefined && !('BroadcastChannel' in window)), true);
+    await signIn(page, 'fay');
+    const [a, b] = await page.evaluate(() => Promise.all([tessera.token(), tessera.token()]));
+    assert.ok(a);
+    assert.equal(a, b);
+    assert.equal(refreshes(log), 1, 'two calls at once in one tab make one refresh');
+    assert.equal((await page.evaluate(async () => (await tessera.fetch('/__api/flaky')).status)), 200);
+    assert.equal(refreshes(log), 2);
+    await page.evaluate(() => tessera.signOut());
+    assert.deepEqual(await page.evaluate(() => events), ['signedin', 'signedout']);
+  }, strip);
 });
