@@ -78,6 +78,7 @@ export async function startTessera(bin, users) {
   return {
     base,
     ids,
+    // TODO(sessions-scope): revoke with a `--scope sessions` key once the binary accepts it.
     admin: await client(adminKey),
     verifier: await client(verifyKey),
     async stop() {
