@@ -1,0 +1,204 @@
+// The client of one Tessera server: the access token kept in memory only (never in storage or a
+// cookie of its own), minted from the cookie session by POST /auth/refresh a little before it
+// expires, once for all the tabs of the origin; a fetch that signs requests and retries once
+// after a 401; sign-in and sign-out that every tab follows.
+
+import { TesseraError } from './error.js';
+import { tabs } from './tabs.js';
+
+/** Methods that change nothing, so they carry no CSRF token. */
+const SAFE = /^(GET|HEAD|OPTIONS|TRACE)$/;
+/** Longest wait for Tessera's answer, in ms. */
+const TIMEOUT = 30_000;
+
+export class Tessera extends EventTarget {
+  #base;
+  #origin;
+  #origins;
+  #skew;
+  #tabs;
+  #token = null;
+  /** When the token stops being handed out (its expiry less the skew), in ms since the epoch. */
+  #stale = 0;
+  #csrf = null;
+  /** true signed in, false signed out, null not known yet. */
+  #in = null;
+  #pending = null;
+
+  /**
+   * @param {{ baseUrl?: string, tokenOrigins?: string[], skew?: number }} [options]
+   */
+  constructor({ baseUrl = location.origin, tokenOrigins = [], skew = 30 } = {}) {
+    super();
+    const base = new URL(baseUrl, location.href);
+    if (!/^https?:$/.test(base.protocol)) throw new TypeError('baseUrl must be an http(s) URL');
+    if (!(skew >= 0)) throw new TypeError('skew must be a number of seconds, 0 or more');
+    this.#base = base.origin + base.pathname.replace(/\/+$/, '');
+    this.#origin = base.origin;
+    this.#origins = new Set([location.origin, base.origin, ...tokenOrigins.map((o) => new URL(o).origin)]);
+    this.#skew = skew * 1000;
+    this.#tabs = tabs(`tessera ${this.#base}`, (m) => this.#heard(m));
+  }
+
+  /** true when signed in, false when signed out, null until known. */
+  get signedIn() {
+    return this.#in;
+  }
+
+  /** The access token, minted first if there is none or it is about to expire; null when signed out. */
+  token() {
+    return this.#usable(null) ? Promise.resolve(this.#token) : this.#refresh(null);
+  }
+
+  /** `fetch`, with the access token and (for unsafe requests to Tessera) the CSRF token. */
+  async fetch(input, init) {
+    const request = new Request(input, init);
+    const { origin } = new URL(request.url);
+    if (!this.#origins.has(origin)) {
+      throw new TesseraError(`not sending the access token to ${origin}: add it to tokenOrigins`);
+    }
+    const own = origin === this.#origin;
+    const send = (token) => {
+      const r = new Request(request.clone(), own ? { credentials: 'include' } : {});
+      if (token) r.headers.set('Authorization', `Bearer ${token}`);
+      if (own && this.#csrf && !SAFE.test(r.method)) r.headers.set('X-CSRF-Token', this.#csrf);
+      return fetch(r);
+    };
+    const token = await this.token();
+    const res = await send(token);
+    if (res.status !== 401 || !token) return res;
+    const fresh = await this.#refresh(token);
+    return fresh ? send(fresh) : res;
+  }
+
+  /** Signs in with a password; every tab follows. */
+  async signIn(user, password) {
+    if (typeof user !== 'string' || typeof password !== 'string') {
+      throw new TypeError('signIn(user, password) takes two strings');
+    }
+    const body = JSON.stringify({ user, password });
+    const me = await this.#json(await this.#post('/auth/login', { headers: { 'Content-Type': 'application/json' }, body }));
+    this.#session(me.csrf_token);
+    this.#tabs.post({ t: 'in', csrf: me.csrf_token, user: me });
+    this.#enter(me, true);
+    return me;
+  }
+
+  /** Who is signed in, or null. */
+  async me() {
+    const res = await this.#call('/auth/me');
+    if (res.status === 401) return this.#out(true);
+    const me = await this.#json(res);
+    this.#session(me.csrf_token);
+    this.#enter(me, false);
+    return me;
+  }
+
+  /** Ends the session on the server; every tab drops its token and fires `signedout`. */
+  async signOut() {
+    const res = await this.#post('/auth/logout', {});
+    if (res.status !== 401) await this.#json(res);
+    this.#out(true);
+  }
+
+  /** Stops listening to the other tabs. */
+  close() {
+    this.#tabs.close();
+  }
+
+  #usable(rejected) {
+    return this.#token !== null && this.#token !== rejected && Date.now() < this.#stale;
+  }
+
+  /** One refresh at a time in this tab, and under the lock, across tabs. */
+  #refresh(rejected) {
+    if (this.#in === false) return Promise.resolve(null);
+    this.#pending ??= this.#tabs
+      .lock(async () => {
+        if (!this.#usable(rejected)) await this.#tabs.sync();
+        if (this.#usable(rejected)) return this.#token;
+        return this.#in === false ? null : this.#mint();
+      })
+      .finally(() => {
+        this.#pending = null;
+      });
+    return this.#pending;
+  }
+
+  async #mint() {
+    if (this.#csrf === null && (await this.#csrfToken()) === null) return this.#out(true);
+    const res = await this.#post('/auth/refresh', {});
+    if (res.status === 401 || res.status === 410) return this.#out(true);
+    const { access_token: token, expires_in: life } = await this.#json(res);
+    if (typeof token !== 'string' || !(life > 0)) throw new TesseraError('POST /auth/refresh answered no token', res.status);
+    const stale = Date.now() + life * 1000 - Math.min(this.#skew, life * 250);
+    this.#have(token, stale, this.#csrf);
+    this.#tabs.post({ t: 'token', token, stale, csrf: this.#csrf });
+    return token;
+  }
+
+  #heard(m) {
+    if (m?.t === 'out') this.#out(false);
+    if (m?.t === 'in') {
+      this.#session(m.csrf);
+      this.#enter(m.user, true);
+    }
+    if (m?.t === 'token' && typeof m.token === 'string') this.#have(m.token, m.stale, m.csrf);
+  }
+
+  #have(token, stale, csrf) {
+    this.#session(csrf);
+    this.#token = token;
+    this.#stale = stale;
+    this.#enter(null, false);
+  }
+
+  /** The session's CSRF token; another one means another session, whose token we lack. */
+  #session(csrf) {
+    if (csrf !== this.#csrf) this.#token = null;
+    this.#csrf = csrf;
+  }
+
+  #enter(user, always) {
+    const was = this.#in;
+    this.#in = true;
+    if (always || was !== true) this.dispatchEvent(new CustomEvent('signedin', { detail: user }));
+  }
+
+  #out(tell) {
+    const was = this.#in;
+    this.#token = this.#csrf = null;
+    this.#in = false;
+    if (tell) this.#tabs.post({ t: 'out' });
+    if (was !== false) this.dispatchEvent(new Event('signedout'));
+    return null;
+  }
+
+  async #csrfToken() {
+    const res = await this.#call('/auth/csrf');
+    this.#session(res.status === 401 ? null : (await this.#json(res)).csrf_token);
+    return this.#csrf;
+  }
+
+  /** A POST with the CSRF token; a 403 (a token of another session) is tried once more with the current one. */
+  async #post(path, init, again) {
+    const headers = { ...init.headers };
+    if (this.#csrf) headers['X-CSRF-Token'] = this.#csrf;
+    const res = await this.#call(path, { ...init, method: 'POST', headers });
+    if (res.status !== 403 || again) return res;
+    await this.#csrfToken();
+    return this.#post(path, init, true);
+  }
+
+  #call(path, init = {}) {
+    const headers = { Accept: 'application/json', ...init.headers };
+    // A call that hangs must not hold the other tabs' lock for ever.
+    return fetch(this.#base + path, { credentials: 'include', signal: AbortSignal.timeout(TIMEOUT), ...init, headers });
+  }
+
+  async #json(res) {
+    const body = await res.json().catch(() => null);
+    if (res.ok && (body || res.status === 204)) return body;
+    throw new TesseraError(body?.detail || body?.title || `Tessera answered ${res.status}`, res.status, body ?? undefined);
+  }
+}
