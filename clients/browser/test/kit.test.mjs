@@ -178,7 +178,7 @@ test('a session revoked on the server signs every tab out, without a refresh loo
     const me = await signIn(pages[0], 'dan');
     await tokens(pages);
     assert.equal(refreshes(log), 1);
-    const revoked = await tessera.admin.delete(`/v1/sessions/${me.session_id}`);
+    const revoked = await tessera.backend.delete(`/v1/sessions/${me.session_id}`);
     assert.ok(revoked.ok(), `DELETE /v1/sessions/{sid} answered ${revoked.status()}`);
 
     const status = await pages[0].evaluate(async () => (await tessera.fetch('/__api/whoami')).status);

@@ -2,7 +2,7 @@
 // HTTPS), a temp data dir, accounts and a verify-scoped key made with the CLI before it starts.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ function waitForListening(child) {
 
 /**
  * Starts Tessera with `users` (each with PASSWORD) and the shortest access-token lifetime.
- * @returns the origin, the accounts' ids, API clients with the admin and a verify key, `stop()`
+ * @returns the origin, the accounts' ids, API clients with a sessions and a verify key, `stop()`
  */
 export async function startTessera(bin, users) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kit-browser-'));
@@ -55,7 +55,8 @@ export async function startTessera(bin, users) {
   const cli = (args, input) => execFileSync(bin, args, { cwd: dir, env: environment({}), input, encoding: 'utf8', stdio: 'pipe' }).trim();
   const ids = Object.fromEntries(users.map((u) => [u, cli(['users', 'create', u], `${PASSWORD}\n`).match(/usr_\S+/)?.[0]]));
   const verifyKey = cli(['api-key', 'create', '--name', 'app', '--scope', 'verify']).match(/tsk_\S+/)?.[0];
-  if (!verifyKey) throw new Error('`tessera api-key create` printed no tsk_ key');
+  const backendKey = cli(['api-key', 'create', '--name', 'backend', '--scope', 'sessions']).match(/tsk_\S+/)?.[0];
+  if (!verifyKey || !backendKey) throw new Error('`tessera api-key create` printed no tsk_ key');
   const port = await freePort();
   const base = `https://127.0.0.1:${port}`;
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], {
@@ -69,7 +70,6 @@ export async function startTessera(bin, users) {
     }),
   });
   await waitForListening(child);
-  const adminKey = readFileSync(join(dir, 'tessera-data', 'admin-api-key'), 'utf8').trim();
   const client = (key) => request.newContext({
     baseURL: base,
     ignoreHTTPSErrors: true,
@@ -78,8 +78,7 @@ export async function startTessera(bin, users) {
   return {
     base,
     ids,
-    // TODO(sessions-scope): revoke with a `--scope sessions` key once the binary accepts it.
-    admin: await client(adminKey),
+    backend: await client(backendKey),
     verifier: await client(verifyKey),
     async stop() {
       await new Promise((done) => {
