@@ -84,7 +84,7 @@ pub struct Config {
     /// are refused.
     pub public_origin: String,
     /// Single-page apps on other origins that may call `/auth` with the session cookie
-    /// (credentialed CORS); see [`origins`].
+    /// (credentialed CORS): exact origins, canonical lowercase.
     pub cors_origins: Vec<String>,
     /// Where sessions live.
     pub store: StoreUrl,
