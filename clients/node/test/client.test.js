@@ -71,8 +71,11 @@ test('errors carry the problem document', async () => {
   assert.equal(refused.status, 401);
   assert.equal(JSON.stringify(badKey).includes('tsk_wrong'), false, 'the key is not serialized');
   const verifyOnly = new TesseraClient({ url: server.url, apiKey: await server.apiKey('orders', 'verify') });
-  // The server answers 401 (not 403 insufficient_scope) for a valid key of the wrong scope.
-  assert.equal((await verifyOnly.createSession({ user_id: 'carol' }).catch((e) => e)).status, 401);
+  // A valid key of too narrow a scope: 403, naming the scope needed.
+  const narrow = await verifyOnly.createSession({ user_id: 'carol' }).catch((e) => e);
+  assert.equal(narrow.status, 403);
+  assert.equal(narrow.type, 'urn:tessera:problem:insufficient-scope');
+  assert.equal(narrow.problem.scope, 'sessions');
 });
 
 test('only idempotent calls are retried when Tessera is unreachable', async () => {

@@ -54,10 +54,14 @@ def test_unknown_and_malformed_session_ids(client: TesseraClient):
 
 
 def test_a_wrong_or_too_narrow_key_is_refused(server, verify_key):
-    for key in ("tsk_wrong", verify_key):
-        with pytest.raises(TesseraError) as info:
-            TesseraClient(server.url, key).create_session("judy")
-        assert info.value.status == 401
+    with pytest.raises(TesseraError) as info:
+        TesseraClient(server.url, "tsk_wrong").create_session("judy")
+    assert info.value.status == 401
+    with pytest.raises(TesseraError) as info:
+        TesseraClient(server.url, verify_key).create_session("judy")
+    assert info.value.status == 403
+    assert info.value.type == "urn:tessera:problem:insufficient-scope"
+    assert info.value.problem["scope"] == "sessions"
     assert "tsk_" not in repr(TesseraClient(server.url, verify_key))
 
 

@@ -23,6 +23,7 @@ mod issued;
 mod keys;
 mod refresh;
 mod revoke;
+mod server_secret;
 mod settings;
 
 use std::sync::atomic::AtomicU64;

@@ -34,8 +34,6 @@ pub type ServerClock = tessera::SystemClock;
 /// The manager type the server runs.
 pub type Manager = SessionManager<AnyStore, ServerClock>;
 
-const SECRET_SETTING: &str = "server-secret";
-const SECRET_PURPOSE: &str = "server-secret";
 /// The setting holding the deployment's issuer (small: also what readiness probes read).
 pub const ISSUER_SETTING: &str = "issuer";
 const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
@@ -157,42 +155,17 @@ async fn shared_issuer(config: &Config, store: &AnyStore) -> anyhow::Result<Stri
     Ok(wanted.to_owned())
 }
 
-/// The server secret, sealed in the store: created once (nodes racing to create it agree on
-/// one), and sealed when it is in clear (stored before sealing existed) or, with `reseal`,
-/// anew under the current key-encryption key.
+/// The server secret, sealed in the store (see [`ServerSecret::load_or_create`]).
 async fn server_secret(
     store: &AnyStore,
     sealer: &Sealer,
     reseal: bool,
 ) -> anyhow::Result<ServerSecret> {
-    let fresh = ServerSecret::generate()?;
-    let sealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, fresh.expose_bytes())?;
-    let stored = store.init_setting(SECRET_SETTING, &sealed).await?;
-    let marked = store.get_setting(tessera::SEALED_SETTING).await?.is_some();
-    anyhow::ensure!(
-        Sealer::is_sealed(&stored) || !marked,
-        "the server secret is in clear in a store whose secrets are sealed: someone with write \
-         access to the store put it there; restore it from a backup"
-    );
-    let bytes = if Sealer::is_sealed(&stored) {
-        sealer
-            .open(SECRET_PURPOSE, SECRET_SETTING, &stored)
-            .context("cannot open the stored server secret")?
-    } else {
-        stored.clone()
-    };
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("stored server secret is corrupt"))?;
-    if !Sealer::is_sealed(&stored) || (reseal && !sealer.is_current(&stored)) {
-        let resealed = sealer.seal(SECRET_PURPOSE, SECRET_SETTING, &bytes)?;
-        store.put_setting(SECRET_SETTING, &resealed).await?;
-        tracing::info!(kek = %sealer.current().fingerprint(), "sealed the server secret");
-    }
-    if !marked {
-        store.init_setting(tessera::SEALED_SETTING, b"1").await?;
-    }
-    Ok(ServerSecret::from_bytes(bytes))
+    let secret = ServerSecret::load_or_create(store, sealer, reseal)
+        .await
+        .context("cannot open the stored server secret")?;
+    tracing::debug!(kek = %sealer.current().fingerprint(), "server secret ready");
+    Ok(secret)
 }
 
 /// Seals the server secret and every signing key anew under the configured (current)

@@ -229,3 +229,54 @@ fn a_sync_that_changes_nothing_keeps_the_ring_and_its_cache() {
     assert!(!block(m.sync_keys()).unwrap());
     assert!(Arc::ptr_eq(&after, &m.ring()));
 }
+
+/// The server secret is made once per store, sealed, opened by whoever shares the store and
+/// its key-encryption key, resealed under a new key on request, and refused when found in
+/// clear where secrets are sealed.
+#[test]
+fn the_server_secret_is_made_once_and_sealed_in_the_store() {
+    use crate::{KeyEncryptionKey, Sealer};
+    block(async {
+        let store = MemoryStore::new();
+        let old = KeyEncryptionKey::generate().unwrap();
+        let sealer = Sealer::new(old.clone(), Vec::new());
+        let first = ServerSecret::load_or_create(&store, &sealer, false)
+            .await
+            .unwrap();
+        let again = ServerSecret::load_or_create(&store, &sealer, false)
+            .await
+            .unwrap();
+        assert_eq!(first.expose_bytes(), again.expose_bytes(), "made once");
+        let stored = store.get_setting("server-secret").await.unwrap().unwrap();
+        assert!(Sealer::is_sealed(&stored), "never in clear at rest");
+        assert!(!stored.windows(32).any(|w| w == first.expose_bytes()));
+
+        let stranger = Sealer::new(KeyEncryptionKey::generate().unwrap(), Vec::new());
+        assert!(
+            ServerSecret::load_or_create(&store, &stranger, false)
+                .await
+                .is_err()
+        );
+
+        let rotated = Sealer::new(KeyEncryptionKey::generate().unwrap(), vec![old]);
+        let resealed = ServerSecret::load_or_create(&store, &rotated, true)
+            .await
+            .unwrap();
+        assert_eq!(resealed.expose_bytes(), first.expose_bytes());
+        let stored = store.get_setting("server-secret").await.unwrap().unwrap();
+        assert!(
+            rotated.is_current(&stored),
+            "sealed anew under the current key"
+        );
+
+        store
+            .put_setting("server-secret", &[7u8; 32])
+            .await
+            .unwrap();
+        let planted = ServerSecret::load_or_create(&store, &rotated, false).await;
+        assert!(
+            matches!(planted, Err(Error::InvalidKey(_))),
+            "a planted clear secret"
+        );
+    });
+}
