@@ -1,5 +1,7 @@
 //! The session cookie's profile: `__Host-` prefix, `HttpOnly`, `Secure`, `SameSite`, `Path=/`,
-//! no `Domain`.
+//! no `Domain` (unless an application shares it with its subdomains, which costs the prefix).
+
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use tessera::CookieToken;
@@ -21,6 +23,15 @@ pub struct CookieSettings {
     pub secure: bool,
     /// `SameSite`.
     pub same_site: SameSite,
+    /// The name before its prefix (default `tessera`): letters, digits, `-` and `_`.
+    pub name: String,
+    /// `Domain`, to share the session with subdomains (`example.com` for
+    /// `app.example.com` and `shop.example.com`). Leave it unset unless you need that: a
+    /// cookie with a domain can be set by every subdomain, so it takes the weaker `__Secure-`
+    /// prefix instead of `__Host-`.
+    pub domain: Option<String>,
+    /// The longest a "remember me" cookie lives (never past the session's absolute end).
+    pub remember_for: Duration,
 }
 
 impl Default for CookieSettings {
@@ -28,19 +39,50 @@ impl Default for CookieSettings {
         Self {
             secure: true,
             same_site: SameSite::Lax,
+            name: "tessera".into(),
+            domain: None,
+            remember_for: Duration::from_secs(30 * 86_400),
         }
     }
 }
 
 impl CookieSettings {
-    /// The cookie name: `__Host-tessera` when secure (the prefix makes browsers refuse it
-    /// unless Secure, host-only and `Path=/`), `tessera` otherwise.
-    pub fn name(&self) -> &'static str {
-        if self.secure {
-            "__Host-tessera"
-        } else {
-            "tessera"
+    /// The cookie name: `__Host-<name>` when secure and host-only (the prefix makes browsers
+    /// refuse it unless Secure, host-only and `Path=/`), `__Secure-<name>` when secure with a
+    /// `domain`, `<name>` otherwise.
+    pub fn name(&self) -> String {
+        match (self.secure, &self.domain) {
+            (true, None) => format!("__Host-{}", self.name),
+            (true, Some(_)) => format!("__Secure-{}", self.name),
+            (false, _) => self.name.clone(),
         }
+    }
+
+    /// Whether the name and domain can be written into a `Set-Cookie` as they are.
+    ///
+    /// # Errors
+    /// [`tessera::Error::InvalidConfig`] naming the field.
+    pub fn check(&self) -> Result<(), tessera::Error> {
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        };
+        if !token(&self.name) {
+            return Err(tessera::Error::InvalidConfig(format!(
+                "cookie name {:?}: use letters, digits, '-' and '_'",
+                self.name
+            )));
+        }
+        if let Some(domain) = &self.domain {
+            let host = |s: &str| s.split('.').all(|l| token(l) && !l.contains('_'));
+            if !host(domain) {
+                return Err(tessera::Error::InvalidConfig(format!(
+                    "cookie domain {domain:?}: a host name like example.com"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn attributes(&self) -> String {
@@ -49,13 +91,30 @@ impl CookieSettings {
             SameSite::Strict => "Strict",
         };
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("Path=/; HttpOnly{secure}; SameSite={same_site}")
+        let domain = self
+            .domain
+            .as_ref()
+            .map_or_else(String::new, |d| format!("; Domain={d}"));
+        format!("Path=/{domain}; HttpOnly{secure}; SameSite={same_site}")
     }
 
     /// `Set-Cookie` for a session cookie (a session cookie in the browser sense: no `Max-Age`,
-    /// the server-side session decides how long it lives).
+    /// it ends when the browser closes; the server-side session decides how long it lives).
     pub fn set(&self, cookie: &CookieToken) -> HeaderValue {
         let value = format!("{}={}; {}", self.name(), cookie.expose(), self.attributes());
+        HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+    }
+
+    /// `Set-Cookie` for a "remember me" cookie: it outlives the browser, for `max_age` but
+    /// at most [`CookieSettings::remember_for`].
+    pub fn set_persistent(&self, cookie: &CookieToken, max_age: Duration) -> HeaderValue {
+        let secs = max_age.min(self.remember_for).as_secs();
+        let value = format!(
+            "{}={}; Max-Age={secs}; {}",
+            self.name(),
+            cookie.expose(),
+            self.attributes()
+        );
         HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
     }
 
@@ -107,6 +166,48 @@ mod tests {
         };
         assert_eq!(dev.name(), "tessera");
         assert!(!dev.set(&token).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn names_domains_and_remembered_cookies() {
+        let sid = tessera::SessionId::generate().unwrap();
+        let token = CookieToken::generate(sid).unwrap();
+        let shop = CookieSettings {
+            name: "shop_sid".into(),
+            ..CookieSettings::default()
+        };
+        assert_eq!(shop.name(), "__Host-shop_sid");
+        let shared = CookieSettings {
+            domain: Some("example.com".into()),
+            ..shop.clone()
+        };
+        assert_eq!(shared.name(), "__Secure-shop_sid", "__Host- forbids Domain");
+        let set = shared.set(&token);
+        assert!(set.to_str().unwrap().contains("; Domain=example.com;"));
+        let remembered = shop.set_persistent(&token, Duration::from_secs(3600));
+        assert!(remembered.to_str().unwrap().contains("; Max-Age=3600; "));
+        let capped = shop.set_persistent(&token, Duration::from_secs(400 * 86_400));
+        assert!(
+            capped
+                .to_str()
+                .unwrap()
+                .contains(&format!("Max-Age={};", 30 * 86_400))
+        );
+        assert!(shop.check().is_ok() && shared.check().is_ok());
+        for bad in ["", "a b", "a;b", "a=b", "ä"] {
+            let c = CookieSettings {
+                name: bad.into(),
+                ..CookieSettings::default()
+            };
+            assert!(c.check().is_err(), "{bad:?}");
+        }
+        for bad in ["", ".example.com", "exa mple.com", "a;b", "a_b.com"] {
+            let c = CookieSettings {
+                domain: Some(bad.into()),
+                ..CookieSettings::default()
+            };
+            assert!(c.check().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

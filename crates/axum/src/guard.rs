@@ -10,15 +10,16 @@ use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use tower::Service;
 
-use crate::problem::Rejection;
-
 /// A check run before the wrapped service: the (possibly enriched) request, or a refusal.
 pub trait Admit: Clone + Send + Sync + 'static {
+    /// What a refused request is answered with.
+    type Refusal: IntoResponse + Send;
+
     /// Checks `req`.
     fn admit(
         &self,
         req: Request<Body>,
-    ) -> impl Future<Output = Result<Request<Body>, Rejection>> + Send;
+    ) -> impl Future<Output = Result<Request<Body>, Self::Refusal>> + Send;
 }
 
 /// The service a checking layer wraps around routes.

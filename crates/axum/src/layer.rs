@@ -15,6 +15,7 @@ use crate::extract::{Bearer, BrowserSession, CsrfToken};
 use crate::guard::{Admit, Guarded};
 use crate::header::bearer_token;
 use crate::problem::Rejection;
+use crate::upkeep::Upkeep;
 
 /// Largest form body read to find a `_csrf` field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -28,6 +29,8 @@ struct Inner<S, C> {
     manager: Arc<SessionManager<S, C>>,
     cookie: CookieSettings,
     origins: Vec<String>,
+    /// The background chores, when [`Tessera::builder`] started them; stopped on drop.
+    _upkeep: Option<Upkeep>,
 }
 
 impl<S, C> Clone for Tessera<S, C> {
@@ -52,6 +55,23 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
                 manager,
                 cookie,
                 origins: trusted_origins,
+                _upkeep: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_upkeep(
+        manager: Arc<SessionManager<S, C>>,
+        cookie: CookieSettings,
+        trusted_origins: Vec<String>,
+        upkeep: Upkeep,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                manager,
+                cookie,
+                origins: trusted_origins,
+                _upkeep: Some(upkeep),
             }),
         }
     }
@@ -76,7 +96,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
     /// Authenticates and checks a request; the request to pass on, or why not.
     async fn check_request(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
         let m = &self.inner.manager;
-        let values: Vec<String> = cookie_values(req.headers(), self.inner.cookie.name())
+        let values: Vec<String> = cookie_values(req.headers(), &self.inner.cookie.name())
             .into_iter()
             .map(str::to_owned)
             .collect();
@@ -214,6 +234,8 @@ impl<Svc, S, C> Layer<Svc> for SessionLayer<S, C> {
 pub type SessionService<Svc, S, C> = Guarded<Svc, Tessera<S, C>>;
 
 impl<S: Store + 'static, C: Clock + 'static> Admit for Tessera<S, C> {
+    type Refusal = Rejection;
+
     async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
         self.check_request(req).await
     }

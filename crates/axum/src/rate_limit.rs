@@ -73,6 +73,8 @@ impl<Svc, S, C> Layer<Svc> for RateLimitLayer<S, C> {
 pub type RateLimitService<Svc, S, C> = Guarded<Svc, RateLimitLayer<S, C>>;
 
 impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
+    type Refusal = Rejection;
+
     async fn admit(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
         let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
             tracing::error!(

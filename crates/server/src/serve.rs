@@ -40,6 +40,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let cookies = CookieSettings {
         secure: config.cookie_secure,
         same_site: config.cookie_same_site,
+        ..CookieSettings::default()
     };
     let trusted_origins = std::iter::once(&config.public_origin)
         .chain(&config.cors_origins)

@@ -5,10 +5,13 @@
 //! Run it with `cargo run -p tessera-example-app`, open <http://127.0.0.1:3000/> and sign in as
 //! `demo` / `correct horse battery`. (Plain HTTP on loopback only: cookies are not `Secure`
 //! here; in production keep `CookieSettings::default()` and serve HTTPS.)
+//!
+//! [`Tessera::builder`] does the chores: it keeps the server secret (sealed) in the store,
+//! generates and rotates signing keys, follows revocations and deletes expired sessions in the
+//! background. [`Tessera::login`] and [`Tessera::logout`] set and clear the cookie, and
+//! [`RequireSignIn`] sends people who are not signed in to the sign-in page and back.
 
-use std::sync::Arc;
-
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,18 +19,18 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera::store::User;
 use tessera::{
-    AccountId, Clock, LoginName, MemoryStore, NewSession, PasswordHash, RevokeReason, ServerSecret,
-    SessionManager, Settings, Timestamp, Validation,
+    AccountId, Clock, KeyEncryptionKey, LoginName, MemoryStore, NewSession, PasswordHash, Timestamp,
 };
-use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, Tessera, cookie_values};
+use tessera_axum::{
+    Bearer, BrowserSession, CookieSettings, CsrfToken, RequireSignIn, Tessera, cookie_values,
+};
 
-/// The OS clock, chosen once here; everything else reads `manager().clock()`.
+/// The builder chose the OS clock; everything else reads `manager().clock()`.
 #[allow(
     clippy::disallowed_types,
-    reason = "the one place the app chooses its clock"
+    reason = "the one place the app names its clock"
 )]
-type AppClock = tessera::SystemClock;
-type App = Tessera<MemoryStore, AppClock>;
+type App = Tessera<MemoryStore, tessera_axum::SystemClock>;
 const LOGIN_CSRF_COOKIE: &str = "login_csrf";
 
 #[tokio::main]
@@ -39,30 +42,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The session manager with one demo account.
+/// Tessera on a memory store with one demo account. A store that outlives the process (SQLite,
+/// Redis) needs the same key-encryption key at every start: keep it with the app's secrets.
 async fn tessera(origin: &str) -> Result<App, Box<dyn std::error::Error>> {
-    let settings = Settings::new(
-        Validation::new(origin, "example-app"),
-        ServerSecret::generate()?,
-    );
-    let manager =
-        Arc::new(SessionManager::start(MemoryStore::new(), AppClock::default(), settings).await?);
-    let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
-    manager
-        .create_user(&LoginName::parse("demo")?, hash)
-        .await?;
     let cookies = CookieSettings {
         secure: false,
+        name: "example".into(),
         ..CookieSettings::default()
     };
-    Ok(Tessera::new(manager, cookies, vec![origin.to_owned()]))
+    let tessera = Tessera::builder(MemoryStore::new(), origin)
+        .audience("example-app")
+        .cookie(cookies)
+        .key_encryption_key(KeyEncryptionKey::generate()?)
+        .build()
+        .await?;
+    let hash = tokio::task::spawn_blocking(|| PasswordHash::new("correct horse battery")).await??;
+    tessera
+        .manager()
+        .create_user(&LoginName::parse("demo")?, hash)
+        .await?;
+    Ok(tessera)
 }
 
 fn app(tessera: App) -> Router {
-    Router::new()
+    let signed_in = Router::new()
         .route("/", get(home))
-        .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .layer(RequireSignIn::redirecting_to("/login"));
+    Router::new()
+        .merge(signed_in)
+        .route("/login", get(login_page).post(login))
         .route("/api/login", post(api_login))
         .route("/api/me", get(api_me))
         .layer(tessera.layer())
@@ -71,12 +80,9 @@ fn app(tessera: App) -> Router {
 
 async fn home(
     State(t): State<App>,
-    session: Option<BrowserSession>,
-    csrf: Option<CsrfToken>,
+    BrowserSession(s): BrowserSession,
+    CsrfToken(csrf): CsrfToken,
 ) -> Response {
-    let (Some(BrowserSession(s)), Some(CsrfToken(csrf))) = (session, csrf) else {
-        return Redirect::to("/login").into_response();
-    };
     let name = match s.user_id.parse::<AccountId>() {
         Ok(id) => t.manager().user(&id).await.ok().flatten(),
         Err(_) => None,
@@ -106,14 +112,31 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
-async fn login_page(State(t): State<App>) -> Response {
+#[derive(serde::Deserialize)]
+struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// Only a path on this site: `return_to` never sends anyone elsewhere (`//host`, `/\host`).
+fn local_path(target: Option<String>) -> String {
+    target
+        .filter(|t| {
+            t.starts_with('/') && !t.starts_with("//") && !t.contains(['\\', '\t', '\n', '\r'])
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+async fn login_page(State(t): State<App>, Query(q): Query<ReturnTo>) -> Response {
     let Ok(pair) = t.manager().csrf().login_pair(t.manager().clock().now()) else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let page = format!(
         "<form method=post><input name=user><input name=password type=password>\
-         <input type=hidden name=_login value={}><button>Sign in</button></form>",
-        pair.form
+         <label><input type=checkbox name=remember value=1> Keep me signed in</label>\
+         <input type=hidden name=_login value={}><input type=hidden name=return_to value=\"{}\">\
+         <button>Sign in</button></form>",
+        pair.form,
+        escape(&local_path(q.return_to))
     );
     let cookie = format!(
         "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict",
@@ -128,9 +151,16 @@ struct Login {
     password: String,
     #[serde(rename = "_login")]
     login_csrf: String,
+    remember: Option<String>,
+    return_to: Option<String>,
 }
 
-async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -> Response {
+async fn login(
+    State(t): State<App>,
+    before: Option<BrowserSession>,
+    headers: HeaderMap,
+    Form(f): Form<Login>,
+) -> Response {
     let now: Timestamp = t.manager().clock().now();
     let cookie = cookie_values(&headers, LOGIN_CSRF_COOKIE)
         .first()
@@ -146,16 +176,11 @@ async fn login(State(t): State<App>, headers: HeaderMap, Form(f): Form<Login>) -
         )
             .into_response();
     };
-    match t
-        .manager()
-        .create_browser(NewSession::for_user(account.id.as_str()))
-        .await
-    {
-        Ok((_, cookie)) => (
-            [(header::SET_COOKIE, t.cookie_settings().set(&cookie))],
-            Redirect::to("/"),
-        )
-            .into_response(),
+    // A new session (and id) at every sign-in; one this browser had before is ended.
+    let new = NewSession::for_user(account.id.as_str());
+    let previous = before.as_ref().map(|BrowserSession(s)| s);
+    match t.login(new, previous, f.remember.is_some()).await {
+        Ok(signed_in) => (signed_in, Redirect::to(&local_path(f.return_to))).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
@@ -179,12 +204,10 @@ async fn account(t: &App, user: &str, password: String) -> Option<User> {
 }
 
 async fn logout(State(t): State<App>, BrowserSession(s): BrowserSession) -> Response {
-    let _ = t.manager().revoke(&s.sid, RevokeReason::Logout).await;
-    (
-        [(header::SET_COOKIE, t.cookie_settings().clear())],
-        Redirect::to("/login"),
-    )
-        .into_response()
+    match t.logout(&s).await {
+        Ok(signed_out) => (signed_out, Redirect::to("/login")).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -286,15 +309,14 @@ mod tests {
             .body(Body::from(format!("_csrf={csrf}")))
             .unwrap();
         assert_eq!(send(&app, out).await.0, StatusCode::SEE_OTHER);
-        let again = Request::get("/")
+        let again = Request::get("/?tab=1")
             .header(header::COOKIE, &session)
+            .header(header::ACCEPT, "text/html")
             .body(Body::empty())
             .unwrap();
-        assert_eq!(
-            send(&app, again).await.0,
-            StatusCode::SEE_OTHER,
-            "signed out: back to /login"
-        );
+        let (status, headers, _) = send(&app, again).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "signed out: back to /login");
+        assert_eq!(headers[header::LOCATION], "/login?return_to=%2F%3Ftab%3D1");
 
         let api = Request::post("/api/login")
             .header(header::CONTENT_TYPE, "application/json")
