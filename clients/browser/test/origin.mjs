@@ -90,7 +90,9 @@ export async function watch(context, page, base) {
     e.headers = { ...e.headers, ...lower(headers) };
   });
   cdp.on('Network.responseReceived', ({ requestId, response }) => {
-    Object.assign(entry(requestId), { status: response.status, responseHeaders: lower(response.headers) });
+    const e = entry(requestId);
+    e.status = response.status;
+    e.responseHeaders = { ...lower(response.headers), ...e.responseHeaders };
   });
   cdp.on('Network.responseReceivedExtraInfo', ({ requestId, statusCode, headers }) => {
     const e = entry(requestId);
