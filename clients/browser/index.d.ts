@@ -14,6 +14,23 @@ export interface Me {
   expires_at?: number;
 }
 
+/** One signed-in device of the account, as `devices()` lists it. */
+export interface Device {
+  /** The session's id: what `signOutDevice` takes. */
+  session_id: string;
+  /** Whether this is the session of this browser. */
+  current: boolean;
+  /** A short description of the browser, such as `Firefox 133 on Windows`. */
+  device: string;
+  user_agent: string | null;
+  ip: string | null;
+  label: string | null;
+  /** In seconds since the epoch. */
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
 export interface TesseraOptions {
   /**
    * Where Tessera is: the page's own origin by default. Another origin works when Tessera lists
@@ -35,7 +52,7 @@ export interface TesseraOptions {
 /** Tessera refused or failed a call. */
 export class TesseraError extends Error {
   name: 'TesseraError';
-  /** The HTTP status, when Tessera answered. */
+  /** The HTTP status, when Tessera answered (none: the network failed, or CORS refused this origin). */
   status?: number;
   /** Tessera's RFC 9457 problem document, when it sent one (`detail` says what to do). */
   problem?: { type?: string; title?: string; status?: number; detail?: string; [key: string]: unknown };
@@ -86,6 +103,30 @@ export class Tessera extends EventTarget {
 
   /** Ends the session (`POST /auth/logout`); every tab drops its token and fires `signedout`. */
   signOut(): Promise<void>;
+
+  /**
+   * This account's signed-in devices (`GET /auth/sessions`), newest first.
+   * @throws {TesseraError} status 401 when signed out (every tab then fires `signedout`)
+   */
+  devices(): Promise<Device[]>;
+
+  /**
+   * Signs one of this account's devices out (`DELETE /auth/sessions/{sid}`). For this one, use
+   * `signOut()`.
+   * @throws {TesseraError} status 404 for a session that is not this account's
+   */
+  signOutDevice(sessionId: string): Promise<void>;
+
+  /** Signs every other device of this account out (`DELETE /auth/sessions/others`); how many. */
+  signOutOthers(): Promise<number>;
+
+  /**
+   * Changes the password (`POST /auth/password`). Every other device is signed out; this
+   * session goes on, with a new cookie.
+   * @throws {TesseraError} status 403 for a wrong current password, 400 for a new one too
+   *   short, 429 when locked out
+   */
+  changePassword(current: string, next: string): Promise<void>;
 
   /** Stops listening to the other tabs. */
   close(): void;

@@ -76,8 +76,7 @@ export class Tessera extends EventTarget {
     if (typeof user !== 'string' || typeof password !== 'string') {
       throw new TypeError('signIn(user, password) takes two strings');
     }
-    const body = JSON.stringify({ user, password });
-    const me = await this.#json(await this.#post('/auth/login', { headers: { 'Content-Type': 'application/json' }, body }));
+    const me = await this.#json(await this.#post('/auth/login', { user, password }));
     this.#session(me.csrf_token);
     this.#tabs.post({ t: 'in', csrf: me.csrf_token, user: me });
     this.#enter(me, true);
@@ -96,9 +95,30 @@ export class Tessera extends EventTarget {
 
   /** Ends the session on the server; every tab drops its token and fires `signedout`. */
   async signOut() {
-    const res = await this.#post('/auth/logout', {});
+    const res = await this.#post('/auth/logout');
     if (res.status !== 401) await this.#json(res);
     this.#out(true);
+  }
+
+  /** This account's signed-in devices (`GET /auth/sessions`), newest first; `current` marks this one. */
+  async devices() {
+    return (await this.#account(this.#call('/auth/sessions'))).sessions;
+  }
+
+  /** Signs one of this account's devices out (this one: use `signOut()`). */
+  async signOutDevice(sid) {
+    await this.#account(this.#post(`/auth/sessions/${encodeURIComponent(sid)}`, null, 'DELETE'));
+  }
+
+  /** Signs out every device of this account but this one; how many. */
+  async signOutOthers() {
+    return (await this.#account(this.#post('/auth/sessions/others', null, 'DELETE'))).revoked;
+  }
+
+  /** Changes the password (the other devices are signed out); this session goes on with a new cookie. */
+  async changePassword(current, next) {
+    await this.#account(this.#post('/auth/password', { current, new: next }));
+    await this.#csrfToken();
   }
 
   /** Stops listening to the other tabs. */
@@ -127,7 +147,7 @@ export class Tessera extends EventTarget {
 
   async #mint() {
     if (this.#csrf === null && (await this.#csrfToken()) === null) return this.#out(true);
-    const res = await this.#post('/auth/refresh', {});
+    const res = await this.#post('/auth/refresh');
     if (res.status === 401 || res.status === 410) return this.#out(true);
     const { access_token: token, expires_in: life } = await this.#json(res);
     if (typeof token !== 'string' || !(life > 0)) throw new TesseraError('POST /auth/refresh answered no token', res.status);
@@ -180,20 +200,36 @@ export class Tessera extends EventTarget {
     return this.#csrf;
   }
 
-  /** A POST with the CSRF token; a 403 (a token of another session) is tried once more with the current one. */
-  async #post(path, init, again) {
-    const headers = { ...init.headers };
+  /**
+   * An unsafe request with the CSRF token (and `body` as JSON). A refused CSRF token (403
+   * `forbidden`: one of another session) is tried once more with the current one; another 403
+   * (a wrong current password) is not, lest it count twice towards a lockout.
+   */
+  async #post(path, body, method = 'POST', again) {
+    const headers = body ? { 'Content-Type': 'application/json' } : {};
     if (this.#csrf) headers['X-CSRF-Token'] = this.#csrf;
-    const res = await this.#call(path, { ...init, method: 'POST', headers });
-    if (res.status !== 403 || again) return res;
+    const res = await this.#call(path, { method, headers, body: body && JSON.stringify(body) });
+    if (res.status !== 403 || again || !/:forbidden$/.test((await res.clone().json().catch(() => null))?.type)) return res;
     await this.#csrfToken();
-    return this.#post(path, init, true);
+    return this.#post(path, body, method, true);
+  }
+
+  /** The answer of an account route; a 401 there means the session is gone: every tab signs out. */
+  async #account(call) {
+    const res = await call;
+    if (res.status === 401) this.#out(true);
+    return this.#json(res);
   }
 
   #call(path, init = {}) {
     const headers = { Accept: 'application/json', ...init.headers };
     // A call that hangs must not hold the other tabs' lock for ever.
-    return fetch(this.#base + path, { credentials: 'include', signal: AbortSignal.timeout(TIMEOUT), ...init, headers });
+    return fetch(this.#base + path, { credentials: 'include', signal: AbortSignal.timeout(TIMEOUT), ...init, headers }).catch((e) => {
+      // The browser tells a page no more than "failed": offline, or refused by CORS.
+      throw e.name === 'TypeError'
+        ? new TesseraError(`no answer from Tessera (${this.#base}): the network failed, or Tessera does not allow this page's origin (cors_origins)`)
+        : e;
+    });
   }
 
   async #json(res) {

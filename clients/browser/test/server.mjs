@@ -2,7 +2,7 @@
 // HTTPS), a temp data dir, accounts and a verify-scoped key made with the CLI before it starts.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,10 +44,12 @@ function waitForListening(child) {
 }
 
 /**
- * Starts Tessera with `users` (each with PASSWORD) and the shortest access-token lifetime.
- * @returns the origin, the accounts' ids, API clients with a sessions and a verify key, `stop()`
+ * Starts Tessera with `users` (each with PASSWORD) and the shortest access-token lifetime, plus
+ * the settings of `env` (TESSERA_CORS_ORIGINS, say).
+ * @returns the origin, the accounts' ids, API clients with a sessions and a verify key, the TLS
+ *   certificate and key (PEM; SAN IP:127.0.0.1), `stop()`
  */
-export async function startTessera(bin, users) {
+export async function startTessera(bin, users, env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kit-browser-'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-days', '1', '-subj', '/CN=tessera-test', '-addext', 'subjectAltName=IP:127.0.0.1',
@@ -67,6 +69,7 @@ export async function startTessera(bin, users) {
       TESSERA_TLS_KEY: 'key.pem',
       TESSERA_PUBLIC_ORIGIN: base,
       TESSERA_ACCESS_TTL: '10s', // the least the server accepts: the tests wait out expiries
+      ...env,
     }),
   });
   await waitForListening(child);
@@ -78,6 +81,7 @@ export async function startTessera(bin, users) {
   return {
     base,
     ids,
+    tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) },
     backend: await client(backendKey),
     verifier: await client(verifyKey),
     async stop() {
