@@ -30,7 +30,7 @@ use tessera::{
 
 use crate::cookie::CookieSettings;
 use crate::layer::Tessera;
-use crate::upkeep::Upkeep;
+use crate::upkeep;
 
 /// The OS clock: an application that does not choose one gets it here.
 pub type SystemClock = tessera::SystemClock;
@@ -125,7 +125,7 @@ impl<S: Store + 'static> TesseraBuilder<S> {
         }
         let manager = SessionManager::start(self.store, SystemClock::default(), settings).await?;
         let manager = Arc::new(manager);
-        let upkeep = Upkeep::start(&manager);
+        let upkeep = upkeep::chores(&manager);
         Ok(Tessera::with_upkeep(
             manager,
             self.cookie,

@@ -15,7 +15,7 @@ use crate::extract::{Bearer, BrowserSession, CsrfToken};
 use crate::guard::{Admit, Guarded};
 use crate::header::bearer_token;
 use crate::problem::Rejection;
-use crate::upkeep::Upkeep;
+use crate::upkeep::Tasks;
 
 /// Largest form body read to find a `_csrf` field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -30,7 +30,7 @@ struct Inner<S, C> {
     cookie: CookieSettings,
     origins: Vec<String>,
     /// The background chores, when [`Tessera::builder`] started them; stopped on drop.
-    _upkeep: Option<Upkeep>,
+    _upkeep: Option<Tasks>,
 }
 
 impl<S, C> Clone for Tessera<S, C> {
@@ -64,7 +64,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
         manager: Arc<SessionManager<S, C>>,
         cookie: CookieSettings,
         trusted_origins: Vec<String>,
-        upkeep: Upkeep,
+        upkeep: Tasks,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {

@@ -29,6 +29,11 @@
 //! cookie) and returns the result as a response part; [`Tessera::logout`] ends the session
 //! everywhere at once and clears the cookie.
 //!
+//! A service with no store of its own (it only checks the access tokens a Tessera server
+//! issues) uses remote mode instead, behind the `remote` feature: `Remote::connect` fetches
+//! the server's JWKS and follows its revocation feed with a `verify` key, failing closed (503)
+//! when it falls behind, and `Remote::layer` hands handlers the same [`Bearer`] claims.
+//!
 //! ## Compared with tower-sessions and axum-login
 //!
 //! | | tower-sessions + axum-login | tessera-axum |
@@ -38,7 +43,7 @@
 //! | what is stored | the session's data map | session record with device, idle and absolute timeouts, refresh chain; the cookie stored only as a hash |
 //! | CSRF | none: the application adds it | session-bound CSRF tokens checked on every unsafe method, plus `Sec-Fetch-Site`/`Origin` checks |
 //! | logout everywhere, device list | not provided | [`tessera::SessionManager::revoke_user`], [`tessera::SessionManager::list`] |
-//! | APIs and other services | cookies only | bearer access tokens (JWT with rotating keys, JWKS) from the same session, revoked with it |
+//! | APIs and other services | cookies only | bearer access tokens (JWT with rotating keys, JWKS) from the same session, revoked with it; services without the store verify in remote mode |
 //! | several processes | a shared store | a shared store plus a revocation feed each node follows, failing closed when it falls behind |
 //! | upkeep | `ExpiredDeletion` task you spawn | started by [`Tessera::builder`]: keys, revocations, purge |
 //! | guard | `login_required!` macro | [`RequireSignIn`] layer: 303 to sign-in with `return_to` for page loads, 401 problem otherwise |
@@ -53,9 +58,13 @@ mod cookie;
 mod extract;
 mod guard;
 mod header;
+#[cfg(feature = "remote")]
+mod http;
 mod layer;
 mod problem;
 mod rate_limit;
+#[cfg(feature = "remote")]
+mod remote;
 mod require;
 mod sign_in;
 mod upkeep;
@@ -74,5 +83,7 @@ pub use header::{bearer_token, whole_seconds};
 pub use layer::{SessionLayer, SessionService, Tessera};
 pub use problem::Rejection;
 pub use rate_limit::{RateLimitLayer, RateLimitService};
+#[cfg(feature = "remote")]
+pub use remote::{Remote, RemoteLayer, RemoteOptions};
 pub use require::RequireSignIn;
 pub use sign_in::{SignedIn, SignedOut};

@@ -1,6 +1,6 @@
-//! The chores of a session manager, run in the background so an application does not schedule
-//! them: key rotation (and picking up keys other nodes rotated), catching up the revocation
-//! feed, and deleting expired sessions and old audit events.
+//! Background work, so an application does not schedule it: the chores of a session manager
+//! (key rotation and picking up keys other nodes rotated, catching up the revocation feed,
+//! deleting expired sessions and old audit events), and those of a remote verifier.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,33 +19,31 @@ const BATCH: usize = 1000;
 /// How long security events are kept.
 const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
-/// The background tasks of one manager; dropping it stops them.
+/// Background tasks; dropping the value stops them.
 #[derive(Debug)]
-pub(crate) struct Upkeep(Vec<JoinHandle<()>>);
+pub(crate) struct Tasks(pub(crate) Vec<JoinHandle<()>>);
 
-impl Upkeep {
-    /// Starts the chores of `manager` on the current Tokio runtime.
-    pub(crate) fn start<S: Store + 'static, C: Clock + 'static>(
-        manager: &Arc<SessionManager<S, C>>,
-    ) -> Self {
-        Self(vec![
-            every("keys", KEYS, manager, |m| async move {
-                m.sync_keys().await.map(drop)
-            }),
-            every("revocations", FEED, manager, |m| async move {
-                m.sync_revocations().await.map(drop)
-            }),
-            every("purge", PURGE, manager, |m| async move { purge(&m).await }),
-        ])
-    }
-}
-
-impl Drop for Upkeep {
+impl Drop for Tasks {
     fn drop(&mut self) {
         for task in &self.0 {
             task.abort();
         }
     }
+}
+
+/// Starts the chores of `manager` on the current Tokio runtime.
+pub(crate) fn chores<S: Store + 'static, C: Clock + 'static>(
+    manager: &Arc<SessionManager<S, C>>,
+) -> Tasks {
+    Tasks(vec![
+        every("keys", KEYS, manager, |m| async move {
+            m.sync_keys().await.map(drop)
+        }),
+        every("revocations", FEED, manager, |m| async move {
+            m.sync_revocations().await.map(drop)
+        }),
+        every("purge", PURGE, manager, |m| async move { purge(&m).await }),
+    ])
 }
 
 async fn purge<S: Store, C: Clock>(m: &SessionManager<S, C>) -> Result<(), tessera::Error> {
@@ -54,30 +52,30 @@ async fn purge<S: Store, C: Clock>(m: &SessionManager<S, C>) -> Result<(), tesse
     Ok(())
 }
 
-fn every<S, C, F, Fut>(
+/// Runs `work` on `target` every `period`, the first time one period from now (the target was
+/// brought up to date as it started), logging failures and retrying at the next round.
+pub(crate) fn every<T, F, Fut>(
     name: &'static str,
     period: Duration,
-    manager: &Arc<SessionManager<S, C>>,
+    target: &Arc<T>,
     work: F,
 ) -> JoinHandle<()>
 where
-    S: Store + 'static,
-    C: Clock + 'static,
-    F: Fn(Arc<SessionManager<S, C>>) -> Fut + Send + 'static,
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), tessera::Error>> + Send,
 {
-    // A weak handle: the tasks never keep a manager alive that the application dropped.
-    let manager = Arc::downgrade(manager);
+    // A weak handle: the task never keeps alive what the application dropped.
+    let target = Arc::downgrade(target);
     tokio::spawn(async move {
-        // The manager was caught up when it started: the first round is one period away.
         let start = tokio::time::Instant::now() + period;
         let mut ticker = tokio::time::interval_at(start, period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let Some(m) = manager.upgrade() else { break };
-            if let Err(e) = work(m).await {
-                tracing::warn!(task = name, error = %e, "tessera upkeep failed; will retry");
+            let Some(t) = target.upgrade() else { break };
+            if let Err(e) = work(t).await {
+                tracing::warn!(task = name, error = %e, "tessera background work failed; will retry");
             }
         }
     })

@@ -15,6 +15,7 @@ mod server {
     pub mod interop;
     pub mod pages;
     pub mod properties;
+    pub mod remote;
     pub mod spa;
     pub mod support;
 }

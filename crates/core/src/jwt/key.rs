@@ -76,6 +76,44 @@ impl VerifyingKey {
         Ok(Self::new(kid, Algorithm::RS256, Public::Rsa(components)))
     }
 
+    /// The key a JWKS publishes (RFC 7517), pinned to the algorithm its type and curve name:
+    /// `OKP`/`Ed25519` is EdDSA, `EC`/`P-256` is ES256, `RSA` is RS256. The JWK's `alg`, when
+    /// present, must agree; `oct` (a shared secret) and anything else is refused, so no
+    /// document can make a verifier accept HMAC tokens keyed with public material.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for another key type or curve, a disagreeing `alg` or `use`, or
+    /// malformed key material.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, Error> {
+        let part = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(crate::encoding::b64_decode)
+                .ok_or(Error::InvalidKey("JWK key material"))
+        };
+        let (alg, key) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => {
+                (Algorithm::EdDSA, Self::ed25519(&jwk.kid, &part(&jwk.x)?)?)
+            }
+            ("EC", Some("P-256")) => {
+                let (x, y) = (part(&jwk.x)?, part(&jwk.y)?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(Error::InvalidKey("P-256 coordinates"));
+                }
+                let point = [&[4u8][..], &x, &y].concat();
+                (Algorithm::ES256, Self::es256(&jwk.kid, &point)?)
+            }
+            ("RSA", None) => (
+                Algorithm::RS256,
+                Self::rs256(&jwk.kid, &part(&jwk.n)?, &part(&jwk.e)?)?,
+            ),
+            _ => return Err(Error::InvalidKey("JWK type: OKP Ed25519, EC P-256 or RSA")),
+        };
+        if jwk.alg != alg.as_str() || !matches!(jwk.key_use.as_str(), "sig") {
+            return Err(Error::InvalidKey("JWK alg or use disagrees with its key"));
+        }
+        Ok(key)
+    }
+
     fn new(kid: impl Into<String>, alg: Algorithm, public: Public) -> Self {
         Self {
             kid: kid.into(),
@@ -332,6 +370,70 @@ impl fmt::Debug for SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_keys_are_read_back_pinned_to_their_algorithm() {
+        for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+            let key = SigningKey::generate(alg).unwrap();
+            let jwk = key.verifying_key().to_jwk().unwrap();
+            let read = VerifyingKey::from_jwk(&jwk).unwrap();
+            assert_eq!((read.kid(), read.algorithm()), (key.kid(), alg));
+            let sig = key.sign(b"message").unwrap();
+            assert!(read.verify(b"message", &sig), "{alg}");
+            let lying = Jwk {
+                alg: "HS256".into(),
+                ..jwk.clone()
+            };
+            assert!(
+                VerifyingKey::from_jwk(&lying).is_err(),
+                "{alg}: alg must agree"
+            );
+            let encrypting = Jwk {
+                key_use: "enc".into(),
+                ..jwk.clone()
+            };
+            assert!(VerifyingKey::from_jwk(&encrypting).is_err(), "{alg}: use");
+        }
+        let ed = SigningKey::generate(Algorithm::EdDSA)
+            .unwrap()
+            .verifying_key()
+            .to_jwk()
+            .unwrap();
+        for bad in [
+            Jwk {
+                kty: "oct".into(),
+                ..ed.clone()
+            },
+            Jwk {
+                crv: Some("X25519".into()),
+                ..ed.clone()
+            },
+            Jwk {
+                x: Some("AAAA".into()),
+                ..ed.clone()
+            },
+            Jwk {
+                x: None,
+                ..ed.clone()
+            },
+            Jwk {
+                x: Some("not base64!".into()),
+                ..ed.clone()
+            },
+        ] {
+            assert!(VerifyingKey::from_jwk(&bad).is_err(), "{bad:?}");
+        }
+        let ec = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .verifying_key()
+            .to_jwk()
+            .unwrap();
+        let short = Jwk {
+            y: Some(crate::encoding::b64_encode(&[1; 31])),
+            ..ec
+        };
+        assert!(VerifyingKey::from_jwk(&short).is_err());
+    }
 
     #[test]
     fn every_algorithm_signs_and_verifies_and_round_trips() {

@@ -1,0 +1,307 @@
+//! tessera-axum's remote mode against the real binary: a service with no store of its own
+//! verifies tokens from the JWKS and follows the revocation feed, failing closed.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use tessera::{Error, TokenRejection, Validation};
+use tessera_axum::{Bearer, Remote, RemoteOptions};
+use tower::ServiceExt;
+
+use super::support::{Process, http, temp_dir};
+
+const ISSUER: &str = "https://auth.test";
+
+fn json(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+) -> serde_json::Value {
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, _, text) = http(addr, method, path, &headers, body);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+/// A CA (`<name>-ca.crt`) and a server certificate for 127.0.0.1 it signed (`<name>.crt`,
+/// `<name>.key`): rustls, rightly, refuses a self-signed CA certificate as a server's.
+fn issued_by_a_ca(dir: &std::path::Path, name: &str) {
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("openssl is needed to make test certificates (apt-get install openssl)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let (ca, ca_key, key, csr, crt) = (
+        format!("{name}-ca.crt"),
+        format!("{name}-ca.key"),
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "1",
+                "-subj",
+                "/CN=test-ca",
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca,
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-new"][..],
+            &ec,
+            &["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        &crt,
+    ]);
+}
+
+fn options(ca_file: &std::path::Path) -> RemoteOptions {
+    RemoteOptions {
+        ca_file: ca_file.to_owned(),
+        feed_staleness: Duration::from_secs(2),
+        ..RemoteOptions::default()
+    }
+}
+
+fn service(remote: &Remote) -> Router {
+    Router::new()
+        .route("/me", get(|Bearer(c): Bearer| async move { c.sub }))
+        .layer(remote.layer())
+}
+
+async fn call(app: &Router, token: Option<&str>) -> (StatusCode, String) {
+    let mut req = Request::get("/me");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let r = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_service_without_a_store_verifies_and_follows_revocations() {
+    let dir = temp_dir();
+    let mut server = Process::serve(&dir, &[("TESSERA_ISSUER", ISSUER)], &[]);
+    let (addr, admin) = (server.addr, server.admin_key());
+    let key = json(
+        addr,
+        "POST",
+        "/v1/api-keys",
+        &admin,
+        r#"{"name":"orders","scope":"verify"}"#,
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issued = json(
+        addr,
+        "POST",
+        "/v1/sessions",
+        &admin,
+        r#"{"user_id":"alice"}"#,
+    );
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    let base = format!("http://{addr}");
+    let ca = dir.join("none.pem");
+
+    let remote = Remote::connect_with(
+        &base,
+        &key,
+        Validation::new(ISSUER, "tessera"),
+        options(&ca),
+    )
+    .await
+    .unwrap();
+    assert_eq!(remote.verify(&token).await.unwrap().sub, "alice");
+    let app = service(&remote);
+    assert_eq!(
+        call(&app, Some(&token)).await,
+        (StatusCode::OK, "alice".into())
+    );
+    assert_eq!(call(&app, None).await.0, StatusCode::UNAUTHORIZED);
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(remote.verify(&tampered).await.is_err());
+    assert_eq!(
+        call(&app, Some(&tampered)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Tokens for another audience or issuer are refused.
+    let elsewhere = Remote::connect_with(
+        &base,
+        &key,
+        Validation::new(ISSUER, "billing"),
+        options(&ca),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        elsewhere.verify(&token).await,
+        Err(Error::InvalidToken(TokenRejection::WrongAudience))
+    ));
+
+    // A logout reaches the service through the feed within a couple of seconds.
+    let sid = issued["session_id"].as_str().unwrap();
+    let (status, _, _) = http(
+        addr,
+        "DELETE",
+        &format!("/v1/sessions/{sid}"),
+        &[("authorization", &format!("Bearer {admin}"))],
+        "",
+    );
+    assert_eq!(status, 204);
+    let mut revoked = false;
+    for _ in 0..40 {
+        if matches!(
+            remote.verify(&token).await,
+            Err(Error::InvalidToken(TokenRejection::Revoked))
+        ) {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(revoked, "the revocation reached the remote verifier");
+    assert_eq!(call(&app, Some(&token)).await.0, StatusCode::UNAUTHORIZED);
+
+    // Tessera gone: after feed_staleness the service cannot tell, so it fails closed (503).
+    let fresh = json(addr, "POST", "/v1/sessions", &admin, r#"{"user_id":"bob"}"#)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(call(&app, Some(&fresh)).await.0, StatusCode::OK);
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(matches!(
+        remote.verify(&fresh).await,
+        Err(Error::InvalidToken(TokenRejection::RevocationStale))
+    ));
+    assert_eq!(
+        call(&app, Some(&fresh)).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
+    let dir = temp_dir();
+    issued_by_a_ca(&dir, "live");
+    issued_by_a_ca(&dir, "other");
+    let server = Process::serve(
+        &dir,
+        &[
+            ("TESSERA_ISSUER", ISSUER),
+            ("TESSERA_TLS_CERT", "live.crt"),
+            ("TESSERA_TLS_KEY", "live.key"),
+        ],
+        &[],
+    );
+    let admin = server.admin_key();
+    let base = format!("https://{}", server.addr);
+    let validation = || Validation::new(ISSUER, "tessera");
+    let ok = Remote::connect_with(
+        &base,
+        &admin,
+        validation(),
+        options(&dir.join("live-ca.crt")),
+    )
+    .await;
+    assert!(
+        ok.is_ok(),
+        "TLS verified against the CA file: {:?}",
+        ok.err()
+    );
+    let untrusted = Remote::connect_with(
+        &base,
+        &admin,
+        validation(),
+        options(&dir.join("other-ca.crt")),
+    )
+    .await;
+    assert!(
+        untrusted.is_err(),
+        "a certificate the CA file does not vouch for"
+    );
+    let wrong_key = Remote::connect_with(
+        &base,
+        "tsk_wrong",
+        validation(),
+        options(&dir.join("live-ca.crt")),
+    )
+    .await;
+    assert!(wrong_key.is_err(), "the feed refuses a wrong key");
+    for bad in [
+        "auth.test",
+        "ftp://auth.test",
+        "https://auth.test/path",
+        "https://user@auth.test",
+    ] {
+        let r = Remote::connect_with(bad, &admin, validation(), options(&dir.join("live-ca.crt")))
+            .await;
+        assert!(matches!(r, Err(Error::InvalidConfig(_))), "{bad}");
+    }
+}
