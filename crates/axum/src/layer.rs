@@ -105,7 +105,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
         if !is_safe_method(req.method().as_str()) {
             if let OriginDecision::Reject(why) = self.origin_decision(&req) {
                 tracing::info!(why, "cross-site request refused");
-                return Err(Rejection::Forbidden);
+                return Err(Rejection::CrossOrigin);
             }
             if let Some(s) = &session {
                 let (token, rebuilt) = csrf_token_of(req).await?;

@@ -10,8 +10,10 @@ use serde_json::json;
 pub enum Rejection {
     /// No valid session or token (401).
     Unauthenticated,
-    /// A cross-site request, or a missing or wrong CSRF token (403).
+    /// A missing or wrong CSRF token (403).
     Forbidden,
+    /// An unsafe request from an origin the application does not trust (403).
+    CrossOrigin,
     /// Two session cookies of the same name (400).
     AmbiguousCookie,
     /// Over a rate limit (429), with seconds to wait and the limit.
@@ -33,7 +35,7 @@ impl IntoResponse for Rejection {
                 "unauthenticated",
                 "Sign-in required",
             ),
-            Self::Forbidden => (
+            Self::Forbidden | Self::CrossOrigin => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "The request was refused",
@@ -54,7 +56,21 @@ impl IntoResponse for Rejection {
                 "Temporarily unavailable",
             ),
         };
-        let body = json!({ "type": format!("urn:tessera:problem:{slug}"), "title": title, "status": status.as_u16() });
+        let mut body = json!({ "type": format!("urn:tessera:problem:{slug}"), "title": title, "status": status.as_u16() });
+        // Which of the two refusals it was, so a client knows whether fetching a fresh CSRF
+        // token can help. Neither says anything an attacker does not know already.
+        let detail = match self {
+            Self::Forbidden => Some(
+                "missing or wrong CSRF token: send the session's token in X-CSRF-Token (or a _csrf form field)",
+            ),
+            Self::CrossOrigin => Some(
+                "this origin may not make this request; a single-page app on another origin must be in the server's cors_origins",
+            ),
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            body["detail"] = detail.into();
+        }
         let mut response = (status, axum::Json(body)).into_response();
         let h = response.headers_mut();
         h.insert(

@@ -66,15 +66,15 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 /// When start-up fails (bad store, address in use, …).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let state = state(config).await?;
-    let tls = match &state.config.tls {
-        Some(files) => Some((files.clone(), Arc::new(RwLock::new(files.load()?)))),
-        None => None,
-    };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let state = state(config.bound_to(addr)).await?;
+    let tls = match &state.config.tls {
+        Some(files) => Some((files.clone(), Arc::new(RwLock::new(files.load()?)))),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let mut tasks = background::spawn(&state, &stopped);
     if let Some(addr) = state.config.metrics_listen {

@@ -307,6 +307,24 @@ impl Config {
         })
     }
 
+    /// The configuration once listening on `addr`. With an ephemeral `listen` port (`:0`),
+    /// the defaults derived from it (the issuer, `public_origin`) name the port actually bound:
+    /// tokens must not say `iss: http://127.0.0.1:0`, which no verifier could match.
+    pub fn bound_to(mut self, addr: SocketAddr) -> Self {
+        if self.listen.port() != 0 {
+            return self;
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        if self.public_origin == format!("{scheme}://{}", self.listen) {
+            self.public_origin = format!("{scheme}://{addr}");
+        }
+        if !self.issuer_configured {
+            self.validation = self.validation.with_issuer(format!("http://{addr}"));
+        }
+        self.listen = addr;
+        self
+    }
+
     /// The database path.
     pub fn database_path(&self) -> PathBuf {
         match &self.store {

@@ -280,3 +280,41 @@ fn key_encryption_keys_are_required_on_shared_stores_and_must_be_random() {
     let err = Config::from_toml("metrics_listen = \"nowhere\"").unwrap_err();
     assert!(err.contains("metrics_listen"), "{err}");
 }
+
+#[test]
+fn an_ephemeral_port_is_named_once_bound() {
+    let bound: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+    let c = Config::from_raw(RawConfig {
+        listen: Some("127.0.0.1:0".into()),
+        ..raw()
+    })
+    .unwrap()
+    .bound_to(bound);
+    assert_eq!(c.validation.issuer(), "http://127.0.0.1:40123");
+    assert_eq!(c.public_origin, "http://127.0.0.1:40123");
+    let chosen = Config::from_raw(RawConfig {
+        listen: Some("127.0.0.1:0".into()),
+        issuer: Some("https://auth.example".into()),
+        public_origin: Some("https://auth.example".into()),
+        ..raw()
+    })
+    .unwrap()
+    .bound_to(bound);
+    assert_eq!(
+        chosen.validation.issuer(),
+        "https://auth.example",
+        "a chosen issuer stays"
+    );
+    assert_eq!(chosen.public_origin, "https://auth.example");
+    let fixed = Config::from_raw(RawConfig {
+        listen: Some("127.0.0.1:8080".into()),
+        ..raw()
+    })
+    .unwrap()
+    .bound_to(bound);
+    assert_eq!(
+        fixed.validation.issuer(),
+        "http://127.0.0.1:8080",
+        "a fixed port is as given"
+    );
+}

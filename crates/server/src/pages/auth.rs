@@ -186,6 +186,7 @@ async fn sign_in(
             "user_id": account.id.as_str(),
             "login": account.login.as_str(),
             "session_id": issued.session.sid.to_string(),
+            "expires_at": issued.session.expires_at().as_secs(),
             "csrf_token": csrf,
         });
         axum::Json(body).into_response()

@@ -305,3 +305,22 @@ async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
         assert!(matches!(r, Err(Error::InvalidConfig(_))), "{bad}");
     }
 }
+
+/// On an ephemeral port the issuer names the port bound, so a verifier can be told it.
+#[test]
+fn the_default_issuer_names_the_port_actually_bound() {
+    let dir = temp_dir();
+    let server = Process::serve(&dir, &[], &[]);
+    let (addr, admin) = (server.addr, server.admin_key());
+    let issued = json(
+        addr,
+        "POST",
+        "/v1/sessions",
+        &admin,
+        r#"{"user_id":"alice"}"#,
+    );
+    let token = issued["access_token"].as_str().unwrap();
+    let body = format!(r#"{{"access_token":"{token}"}}"#);
+    let verified = json(addr, "POST", "/v1/sessions/verify", &admin, &body);
+    assert_eq!(verified["claims"]["iss"], format!("http://{addr}"));
+}
