@@ -34,6 +34,13 @@ pub enum AuditKind {
         /// The new active key.
         kid: String,
     },
+    /// Another system's public key is accepted until `until` (`tessera keys import`).
+    KeyTrusted {
+        /// Its key id.
+        kid: String,
+        /// When it stops being accepted.
+        until: Timestamp,
+    },
     /// A password sign-in succeeded.
     LoginSucceeded,
     /// A password sign-in failed (recorded for existing accounts only).

@@ -80,6 +80,20 @@ pub enum KeysAction {
     Rewrap,
     /// Print a fresh key-encryption key, for `key_encryption_key`. Nothing is stored.
     NewKek,
+    /// Take another system's key into the keyset (moving from hand-rolled JWTs): a PEM private
+    /// key (PKCS#8: Ed25519, P-256, RSA) signs from now on, so services that check tokens with
+    /// its public key keep accepting Tessera's; a PEM public key is trusted for `--trust-for`,
+    /// so tokens the old system issued keep verifying from the JWKS while they live.
+    Import {
+        /// The PEM file.
+        file: std::path::PathBuf,
+        /// The key id the old system's tokens carry in their header.
+        #[arg(long)]
+        kid: String,
+        /// For a public key: how long to accept it (the old tokens' longest lifetime, e.g. 1h).
+        #[arg(long)]
+        trust_for: Option<String>,
+    },
 }
 
 /// `tessera sessions …`

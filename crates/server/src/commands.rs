@@ -42,6 +42,50 @@ fn require_data(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tessera keys import FILE --kid KID [--trust-for DURATION]`.
+async fn import(
+    config: &Config,
+    file: &std::path::Path,
+    kid: &str,
+    trust_for: Option<&str>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let pem =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let key = tessera::jwt::ImportedKey::from_pem(&pem, kid)
+        .with_context(|| format!("{} holds no key Tessera can use", file.display()))?;
+    let trust_for = match (&key, trust_for) {
+        (tessera::jwt::ImportedKey::Verifying(_), None) => anyhow::bail!(
+            "a public key is trusted for a while only: add --trust-for with the longest lifetime              of the old system's tokens (e.g. --trust-for 1h)"
+        ),
+        (tessera::jwt::ImportedKey::Signing(_), Some(_)) => anyhow::bail!(
+            "--trust-for is for public keys; a private key signs until the next rotation"
+        ),
+        (_, Some(text)) => {
+            crate::config::parse_duration(text, "--trust-for").map_err(anyhow::Error::msg)?
+        }
+        (_, None) => std::time::Duration::ZERO,
+    };
+    let signing = matches!(key, tessera::jwt::ImportedKey::Signing(_));
+    let m = existing(config).await?;
+    m.import_key(key, trust_for)
+        .await
+        .context("import failed")?;
+    if signing {
+        writeln!(
+            out,
+            "imported {kid}: it signs from now on (running servers switch within 30 seconds)"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "imported {kid}: tokens it signed verify until {}",
+            date(tessera::Clock::now(m.clock()).plus(trust_for))
+        )?;
+    }
+    Ok(())
+}
+
 /// `tessera keys list|rotate`.
 ///
 /// # Errors
@@ -53,6 +97,11 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             return Ok(());
         }
         KeysAction::Rewrap => return rewrap(config, out).await,
+        KeysAction::Import {
+            file,
+            kid,
+            trust_for,
+        } => return import(config, &file, &kid, trust_for.as_deref(), out).await,
         KeysAction::List | KeysAction::Rotate => {}
     }
     let m = existing(config).await?;
@@ -77,6 +126,14 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             entry.algorithm,
             state,
             date(entry.since)
+        )?;
+    }
+    for (kid, alg, until) in m.trusted_keys() {
+        writeln!(
+            out,
+            "{kid:<18} {alg:<7} {:<8} until {}",
+            "trusted",
+            date(until)
         )?;
     }
     Ok(())

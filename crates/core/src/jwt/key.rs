@@ -281,7 +281,8 @@ impl SigningKey {
         let bad = |_| Error::InvalidKey("key material does not match its algorithm");
         let (private, public) = match alg {
             Algorithm::EdDSA => {
-                let kp = Ed25519KeyPair::from_pkcs8(&material).map_err(bad)?;
+                // PKCS#8 v1 (what OpenSSL writes) carries no public key to check against.
+                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&material).map_err(bad)?;
                 let pk =
                     <[u8; 32]>::try_from(kp.public_key().as_ref()).map_err(|_| Error::Crypto)?;
                 (Private::Ed25519(kp), Public::Ed25519(pk))

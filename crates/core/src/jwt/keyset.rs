@@ -3,13 +3,17 @@
 //! A *next* key is published before it signs anything, so verifiers that cache the JWKS already
 //! know it when it starts signing; a *retired* key stays published until every token it signed
 //! has expired. Exactly one key is active.
+//!
+//! Keys of another system can join (see [`super::ImportedKey`]): a private key becomes the
+//! active key at once, a public key is *trusted* (published and accepted, never signing) until
+//! a set time, so tokens the old system issued keep verifying while they live.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Algorithm, JwkSet, SigningKey, VerifyingKey};
+use super::{Algorithm, Jwk, JwkSet, SigningKey, VerifyingKey};
 use crate::encoding::{b64_decode, b64_encode};
 use crate::{Error, Sealer, Timestamp};
 
@@ -93,6 +97,26 @@ impl KeyEntry {
 #[derive(Default)]
 pub struct Keyset {
     entries: Vec<KeyEntry>,
+    trusted: Vec<TrustedKey>,
+}
+
+/// Another system's public key: accepted (and published) until `until`, never signing.
+#[derive(Clone)]
+pub struct TrustedKey {
+    key: VerifyingKey,
+    until: Timestamp,
+}
+
+impl TrustedKey {
+    /// The key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// When it stops being accepted.
+    pub fn until(&self) -> Timestamp {
+        self.until
+    }
 }
 
 impl Keyset {
@@ -110,7 +134,57 @@ impl Keyset {
                 state: KeyState::Active,
                 since: now,
             }],
+            trusted: Vec::new(),
         }
+    }
+
+    /// Makes `key` (another system's private key) the active key at `now`; the active key
+    /// retires as in a rotation. The next rotation ends its turn as it would any key's.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if its `kid` is taken.
+    pub fn import_signing(&mut self, key: SigningKey, now: Timestamp) -> Result<(), Error> {
+        self.check_kid_free(key.kid())?;
+        for entry in &mut self.entries {
+            if entry.state == KeyState::Active {
+                entry.state = KeyState::Retired;
+                entry.since = now;
+            }
+        }
+        self.entries.push(KeyEntry {
+            key,
+            state: KeyState::Active,
+            since: now,
+        });
+        Ok(())
+    }
+
+    /// Accepts tokens `key` (another system's public key) signed until `until`, and publishes
+    /// it until then.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if its `kid` is taken, or for an HS256 secret (never published).
+    pub fn trust(&mut self, key: VerifyingKey, until: Timestamp) -> Result<(), Error> {
+        self.check_kid_free(key.kid())?;
+        if key.to_jwk().is_none() {
+            return Err(Error::InvalidKey("only public keys can be trusted"));
+        }
+        self.trusted.push(TrustedKey { key, until });
+        Ok(())
+    }
+
+    fn check_kid_free(&self, kid: &str) -> Result<(), Error> {
+        if self.verifying_keys().any(|k| k.kid() == kid) {
+            return Err(Error::InvalidKey(
+                "a key with this kid is in the keyset already",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The trusted keys of other systems.
+    pub fn trusted(&self) -> &[TrustedKey] {
+        &self.trusted
     }
 
     /// Applies every transition that is due at `now`: drops expired retired keys, ensures a
@@ -121,10 +195,11 @@ impl Keyset {
     /// # Errors
     /// Key generation failures.
     pub fn rotate_due(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<bool, Error> {
-        let before = self.entries.len();
+        let before = self.entries.len() + self.trusted.len();
         self.entries
             .retain(|e| e.state != KeyState::Retired || now < e.since.plus(policy.retire_after));
-        let mut changed = before != self.entries.len();
+        self.trusted.retain(|t| now < t.until);
+        let mut changed = before != self.entries.len() + self.trusted.len();
         changed |= self.ensure_next(policy, now)?;
         let due = match (self.find(KeyState::Active), self.find(KeyState::Next)) {
             (None, _) => true,
@@ -194,9 +269,10 @@ impl Keyset {
         &self.entries
     }
 
-    /// Keys a verifier accepts: every published key.
+    /// Keys a verifier accepts: every published key, trusted keys of other systems included.
     pub fn verifying_keys(&self) -> impl Iterator<Item = &VerifyingKey> {
-        self.entries.iter().map(|e| e.key.verifying_key())
+        let own = self.entries.iter().map(|e| e.key.verifying_key());
+        own.chain(self.trusted.iter().map(|t| &t.key))
     }
 
     /// The public JWKS: next, active and retired keys (never an HS256 secret).
@@ -215,11 +291,15 @@ impl Keyset {
     /// # Errors
     /// [`Error::Crypto`] or [`Error::Random`] if sealing fails.
     pub fn to_document(&self, sealer: Option<&Sealer>) -> Result<Vec<u8>, Error> {
-        let stored = self
+        let own = self
             .entries
             .iter()
-            .map(|e| StoredKey::seal(e, sealer))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|e| StoredKey::seal(e, sealer).map(Stored::Key));
+        let trusted = self
+            .trusted
+            .iter()
+            .map(|t| StoredTrusted::seal(t, sealer).map(Stored::Trusted));
+        let stored = own.chain(trusted).collect::<Result<Vec<_>, _>>()?;
         serde_json::to_vec(&stored).map_err(|_| Error::Crypto)
     }
 
@@ -233,18 +313,25 @@ impl Keyset {
     /// # Errors
     /// [`Error::InvalidKey`] if the document or any key in it does not parse or open.
     pub fn from_document(bytes: &[u8], sealer: Option<&Sealer>) -> Result<(Self, bool), Error> {
-        let stored: Vec<StoredKey> =
+        let stored: Vec<Stored> =
             serde_json::from_slice(bytes).map_err(|_| Error::InvalidKey("keyset document"))?;
         let mut clear = false;
-        let entries = stored
-            .into_iter()
-            .map(|k| {
-                let (entry, sealed) = k.into_entry(sealer)?;
-                clear |= !sealed;
-                Ok(entry)
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok((Self { entries }, clear))
+        let mut keyset = Self::new();
+        for item in stored {
+            match item {
+                Stored::Key(k) => {
+                    let (entry, sealed) = k.into_entry(sealer)?;
+                    clear |= !sealed;
+                    keyset.entries.push(entry);
+                }
+                Stored::Trusted(t) => {
+                    let (trusted, sealed) = t.open(sealer)?;
+                    clear |= !sealed;
+                    keyset.trusted.push(trusted);
+                }
+            }
+        }
+        Ok((keyset, clear))
     }
 }
 
@@ -257,6 +344,87 @@ impl fmt::Debug for Keyset {
 }
 
 const SIGNING_KEY: &str = "signing-key";
+const TRUSTED_KEY: &str = "trusted-key";
+
+/// One item of the stored document: a key of ours, or another system's trusted public key.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Key(StoredKey),
+    Trusted(StoredTrusted),
+}
+
+/// A trusted key: public, but sealed when a sealer is configured all the same, so that a key
+/// planted in the store (which would let its owner forge tokens) does not open.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTrusted {
+    trusted_kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clear: Option<TrustedBody>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrustedBody {
+    jwk: Jwk,
+    until: Timestamp,
+}
+
+impl StoredTrusted {
+    fn seal(t: &TrustedKey, sealer: Option<&Sealer>) -> Result<Self, Error> {
+        let jwk = t.key.to_jwk().ok_or(Error::Crypto)?;
+        let body = TrustedBody {
+            jwk,
+            until: t.until,
+        };
+        let kid = t.key.kid().to_owned();
+        let (sealed, clear) = match sealer {
+            Some(s) => {
+                let bytes = serde_json::to_vec(&body).map_err(|_| Error::Crypto)?;
+                (Some(b64_encode(&s.seal(TRUSTED_KEY, &kid, &bytes)?)), None)
+            }
+            None => (None, Some(body)),
+        };
+        Ok(Self {
+            trusted_kid: kid,
+            sealed,
+            clear,
+        })
+    }
+
+    /// The trusted key, and whether it was sealed.
+    fn open(self, sealer: Option<&Sealer>) -> Result<(TrustedKey, bool), Error> {
+        let bad = || Error::InvalidKey("keyset document");
+        let (body, sealed) = match (self.sealed, self.clear, sealer) {
+            (Some(sealed), None, Some(s)) => {
+                let bytes = s.open(
+                    TRUSTED_KEY,
+                    &self.trusted_kid,
+                    &b64_decode(&sealed).ok_or_else(bad)?,
+                )?;
+                (
+                    serde_json::from_slice::<TrustedBody>(&bytes).map_err(|_| bad())?,
+                    true,
+                )
+            }
+            (None, Some(body), _) => (body, false),
+            _ => return Err(bad()),
+        };
+        if body.jwk.kid != self.trusted_kid {
+            return Err(bad());
+        }
+        let key = VerifyingKey::from_jwk(&body.jwk)?;
+        Ok((
+            TrustedKey {
+                key,
+                until: body.until,
+            },
+            sealed,
+        ))
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
@@ -498,5 +666,65 @@ mod tests {
             .validate()
             .is_err()
         );
+    }
+
+    #[test]
+    fn other_systems_keys_sign_or_are_trusted_until_their_time() {
+        let t0 = Timestamp::from_secs(1_700_000_000);
+        let mut ks = Keyset::new();
+        ks.rotate_due(&policy(), t0).unwrap();
+        let ours = ks.active().unwrap().kid().to_owned();
+        let imported = SigningKey::generate(Algorithm::ES256).unwrap();
+        let imported =
+            SigningKey::from_material("old-sign", Algorithm::ES256, imported.material().to_vec())
+                .unwrap();
+        ks.import_signing(imported, t0).unwrap();
+        assert_eq!(ks.active().unwrap().kid(), "old-sign", "signs at once");
+        assert!(
+            states(&ks).contains(&(ours.clone(), KeyState::Retired)),
+            "ours retired"
+        );
+        let public = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let public = VerifyingKey::ed25519(
+            "old-verify",
+            &public
+                .verifying_key()
+                .to_jwk()
+                .map(|j| crate::encoding::b64_decode(&j.x.unwrap()).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        ks.trust(public.clone(), t0.plus(HOUR)).unwrap();
+        assert!(ks.trust(public, t0.plus(HOUR)).is_err(), "a kid once");
+        assert!(
+            ks.jwks().keys.iter().any(|k| k.kid == "old-verify"),
+            "published"
+        );
+        assert!(ks.verifying_keys().any(|k| k.kid() == "old-verify"));
+
+        // Sealed in the document, so a planted one does not open; in clear it is flagged.
+        let sealer = Sealer::new(crate::KeyEncryptionKey::generate().unwrap(), Vec::new());
+        let doc = ks.to_document(Some(&sealer)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&doc).contains("\"crv\""),
+            "no key material in clear"
+        );
+        let (back, clear) = Keyset::from_document(&doc, Some(&sealer)).unwrap();
+        assert!(!clear);
+        assert_eq!(back.trusted().len(), 1);
+        assert_eq!(back.trusted()[0].until(), t0.plus(HOUR));
+        let (_, clear) =
+            Keyset::from_document(&ks.to_document(None).unwrap(), Some(&sealer)).unwrap();
+        assert!(
+            clear,
+            "a trusted key in clear is reported, so a sealed store refuses it"
+        );
+        let other = Sealer::new(crate::KeyEncryptionKey::generate().unwrap(), Vec::new());
+        assert!(Keyset::from_document(&doc, Some(&other)).is_err());
+
+        // Its time over, it is gone.
+        assert!(ks.rotate_due(&policy(), t0.plus(HOUR)).unwrap());
+        assert!(ks.trusted().is_empty());
+        assert!(!ks.jwks().keys.iter().any(|k| k.kid == "old-verify"));
     }
 }

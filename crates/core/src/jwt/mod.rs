@@ -9,6 +9,7 @@
 mod algorithm;
 mod cache;
 mod claims;
+mod import;
 mod json;
 mod jwk;
 mod jws;
@@ -18,9 +19,10 @@ mod verifier;
 
 pub use algorithm::Algorithm;
 pub use claims::{AccessClaims, VerifiedClaims};
+pub use import::ImportedKey;
 pub use jwk::{Jwk, JwkSet};
 pub use key::{SigningKey, VerifyingKey};
-pub use keyset::{KeyEntry, KeyState, Keyset, RotationPolicy};
+pub use keyset::{KeyEntry, KeyState, Keyset, RotationPolicy, TrustedKey};
 pub use verifier::{Validation, Verifier};
 
 pub(crate) use cache::VerifiedCache;

@@ -2,9 +2,10 @@
 //! through the store's compare-and-save.
 
 use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use super::SessionManager;
-use crate::jwt::{Keyset, Validation, VerifiedCache, Verifier};
+use crate::jwt::{ImportedKey, Keyset, SigningKey, Validation, VerifiedCache, Verifier};
 use crate::{Clock, Error, Store};
 
 /// A keyset with the verifier built from it and the cache of tokens it verified, swapped as
@@ -85,6 +86,42 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .map(|_| ())
     }
 
+    /// Takes another system's key into the keyset (see [`ImportedKey`]): a private key
+    /// becomes the active signing key at once (the active key retires, as in a rotation); a
+    /// public key is accepted and published for `trust_for`, then dropped. Audited; running
+    /// nodes pick it up at their next key sync.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] where an HS256 secret pins the keyset; [`Error::InvalidKey`]
+    /// for a `kid` already in the keyset; store errors.
+    pub async fn import_key(&self, key: ImportedKey, trust_for: Duration) -> Result<(), Error> {
+        if self.settings.hs256_secret.is_some() {
+            return Err(Error::InvalidConfig(
+                "no key can be imported while an HS256 secret pins the keyset".into(),
+            ));
+        }
+        match key {
+            ImportedKey::Signing(signing) => {
+                let (kid, alg) = (signing.kid().to_owned(), signing.algorithm());
+                let material = signing.material().to_vec();
+                self.update_keys(|ks, _, now| {
+                    let key = SigningKey::from_material(kid.clone(), alg, material.clone())?;
+                    ks.import_signing(key, now).map(|()| true)
+                })
+                .await?;
+            }
+            ImportedKey::Verifying(verifying) => {
+                let kid = verifying.kid().to_owned();
+                let until = self.clock.now().plus(trust_for);
+                self.update_keys(|ks, _, _| ks.trust(verifying.clone(), until).map(|()| true))
+                    .await?;
+                let trusted = crate::AuditKind::KeyTrusted { kid, until };
+                self.note(None, None, trusted).await;
+            }
+        }
+        Ok(())
+    }
+
     async fn update_keys(
         &self,
         change: impl Fn(&mut Keyset, &crate::RotationPolicy, crate::Timestamp) -> Result<bool, Error>,
@@ -139,6 +176,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             return Ok(changed);
         }
         Err(Error::Conflict)
+    }
+
+    /// Other systems' public keys accepted for now (`kid`, algorithm, accepted until).
+    pub fn trusted_keys(&self) -> Vec<(String, crate::Algorithm, crate::Timestamp)> {
+        let ring = Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner));
+        ring.keyset
+            .trusted()
+            .iter()
+            .map(|t| (t.key().kid().to_owned(), t.key().algorithm(), t.until()))
+            .collect()
     }
 
     /// The keys in use, with their states.

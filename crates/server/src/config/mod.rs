@@ -334,6 +334,14 @@ impl Config {
     }
 }
 
+/// A duration typed on the command line (`90`, `15m`, `1h`), or a message naming `name`.
+///
+/// # Errors
+/// The message, for text that is not a duration.
+pub fn parse_duration(text: &str, name: &str) -> Result<Duration, String> {
+    duration::DurationValue::Text(text.to_owned()).parse(name)
+}
+
 fn duration(
     value: &Option<duration::DurationValue>,
     name: &str,

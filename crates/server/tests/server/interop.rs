@@ -11,7 +11,7 @@ use super::support::{Process, http, temp_dir};
 
 /// The venv's Python that scripts/test set up with the pinned PyJWT: never a system Python,
 /// whose PyJWT (if any) is of whatever version the machine happens to carry.
-fn python() -> String {
+pub fn python() -> String {
     let Ok(python) = std::env::var("PYJWT_PYTHON") else {
         panic!(
             "PYJWT_PYTHON is not set: run scripts/test, which makes a venv with the pinned \
