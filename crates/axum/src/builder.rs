@@ -130,7 +130,7 @@ impl<S: Store + 'static> TesseraBuilder<S> {
             manager,
             self.cookie,
             self.trusted,
-            upkeep,
+            Some(upkeep),
         ))
     }
 }

@@ -50,28 +50,22 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
         cookie: CookieSettings,
         trusted_origins: Vec<String>,
     ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                manager,
-                cookie,
-                origins: trusted_origins,
-                _upkeep: None,
-            }),
-        }
+        Self::with_upkeep(manager, cookie, trusted_origins, None)
     }
 
+    /// [`Tessera::new`], owning the background tasks that keep `manager` current.
     pub(crate) fn with_upkeep(
         manager: Arc<SessionManager<S, C>>,
         cookie: CookieSettings,
         trusted_origins: Vec<String>,
-        upkeep: Tasks,
+        upkeep: Option<Tasks>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 manager,
                 cookie,
                 origins: trusted_origins,
-                _upkeep: Some(upkeep),
+                _upkeep: upkeep,
             }),
         }
     }

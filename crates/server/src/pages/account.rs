@@ -162,21 +162,27 @@ pub async fn show(
     }
 }
 
-/// `sid` as one of the signed-in user's own sessions; `None` for anything else (another
-/// user's session, a malformed or unknown id), which callers answer as "not found".
+/// Signs out `sid` if it is one of the signed-in user's own sessions; whether it was. Anything
+/// else (another user's session, a malformed or unknown id) is `false`, which callers answer
+/// as "not found".
 ///
 /// # Errors
 /// Store errors.
-pub(super) async fn own_session(
+pub(super) async fn revoke_own(
     state: &AppState,
     s: &Session,
     sid: &str,
-) -> Result<Option<SessionId>, tessera::Error> {
+) -> Result<bool, tessera::Error> {
     let Ok(target) = sid.parse::<SessionId>() else {
-        return Ok(None);
+        return Ok(false);
     };
-    let found = state.manager.get(&target).await?;
-    Ok(found.filter(|t| t.user_id == s.user_id).map(|t| t.sid))
+    match state.manager.get(&target).await? {
+        Some(t) if t.user_id == s.user_id => {
+            state.manager.revoke(&t.sid, RevokeReason::Logout).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 pub async fn revoke_one(
@@ -187,14 +193,7 @@ pub async fn revoke_one(
     if super::account_of(&state, &s).await.is_none() {
         return Redirect::to("/auth/login").into_response();
     }
-    let revoked = async {
-        let Some(target) = own_session(&state, &s, &sid).await? else {
-            return Ok(false);
-        };
-        state.manager.revoke(&target, RevokeReason::Logout).await?;
-        Ok::<_, tessera::Error>(true)
-    };
-    match revoked.await {
+    match revoke_own(&state, &s, &sid).await {
         Ok(true) => Redirect::to("/auth/account").into_response(),
         Ok(false) => ApiError::NotFound.into_response(),
         Err(_) => super::unavailable(),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tessera::{Clock, RevokeReason, Session};
 use tessera_axum::{BrowserSession, CsrfToken};
 
-use super::account::own_session;
+use super::account::revoke_own;
 use crate::http::ApiError;
 use crate::state::AppState;
 
@@ -65,14 +65,7 @@ pub async fn revoke_one(
     if let Err(answer) = signed_in(&state, &s).await {
         return answer;
     }
-    let revoked = async {
-        let Some(target) = own_session(&state, &s, &sid).await? else {
-            return Ok(false);
-        };
-        state.manager.revoke(&target, RevokeReason::Logout).await?;
-        Ok::<_, tessera::Error>(true)
-    };
-    match revoked.await {
+    match revoke_own(&state, &s, &sid).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => ApiError::NotFound.into_response(),
         Err(_) => super::unavailable(),

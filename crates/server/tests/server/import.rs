@@ -1,13 +1,12 @@
 //! `tessera keys import`: a team moving from its own JWTs brings its keys. Real OpenSSL keys,
 //! and PyJWT playing the old system and its verifiers.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use super::interop::python;
+use super::interop::{pyjwt_verify, python};
 use super::support::{Process, cli, http, temp_dir};
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -36,7 +35,6 @@ fn old_system(dir: &Path, command: &str, pem: &str, kid: &str, alg: &str) -> Str
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// PyJWT's verdict on `token` with the keys of `jwks` (the kid's key, that algorithm only).
 fn pyjwt_accepts(
     token: &str,
     jwks: &str,
@@ -44,26 +42,7 @@ fn pyjwt_accepts(
     audience: &str,
     alg: &str,
 ) -> Result<Value, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_pyjwt.py");
-    let mut child = Command::new(python())
-        .args([script, token, issuer, audience, alg])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(jwks.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).unwrap())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    pyjwt_verify(token, jwks, issuer, audience, alg, None)
 }
 
 fn jwks(server: &Process) -> String {

@@ -37,8 +37,40 @@ pub fn python() -> String {
     python
 }
 
+/// PyJWT's verdict on `token`: the claims, if it verifies with the `kid`'s key of `jwks` (that
+/// key's algorithm `alg` only) or, for HS256, with `hs256_secret`; else what PyJWT said.
+pub fn pyjwt_verify(
+    token: &str,
+    jwks: &str,
+    issuer: &str,
+    audience: &str,
+    alg: &str,
+    hs256_secret: Option<&str>,
+) -> Result<Value, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_pyjwt.py");
+    let mut child = Command::new(python())
+        .args([script, token, issuer, audience, alg])
+        .env("HS256_SECRET", hs256_secret.unwrap_or(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(jwks.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 fn verify_with_pyjwt(alg: &str, env: &[(&str, &str)], hs256_secret: Option<&str>) {
-    let python = python();
     let dir = temp_dir();
     let mut env = env.to_vec();
     env.push(("TESSERA_ALGORITHM", alg));
@@ -60,34 +92,15 @@ fn verify_with_pyjwt(alg: &str, env: &[(&str, &str)], hs256_secret: Option<&str>
     let token: Value = serde_json::from_str(&body).unwrap();
     let (_, _, jwks) = http(server.addr, "GET", "/.well-known/jwks.json", &[], "");
     let issuer = "https://tessera.test".to_owned();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_pyjwt.py");
-    let mut child = Command::new(&python)
-        .args([
-            script,
-            token["access_token"].as_str().unwrap(),
-            &issuer,
-            "tessera",
-            alg,
-        ])
-        .env("HS256_SECRET", hs256_secret.unwrap_or(""))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(jwks.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "PyJWT rejected our {alg} token: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let verified = pyjwt_verify(
+        token["access_token"].as_str().unwrap(),
+        &jwks,
+        &issuer,
+        "tessera",
+        alg,
+        hs256_secret,
     );
-    let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let claims = verified.unwrap_or_else(|e| panic!("PyJWT rejected our {alg} token: {e}"));
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["role"], "admin");
     assert_eq!(claims["sid"], token["session_id"]);

@@ -262,37 +262,25 @@ async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
     );
     let admin = server.admin_key();
     let base = format!("https://{}", server.addr);
-    let validation = || Validation::new(ISSUER, "tessera");
-    let ok = Remote::connect_with(
-        &base,
-        &admin,
-        validation(),
-        options(&dir.join("live-ca.crt")),
-    )
-    .await;
+    let connect = |base: &str, key: &str, ca: &str| {
+        let options = options(&dir.join(ca));
+        let (base, key) = (base.to_owned(), key.to_owned());
+        async move {
+            Remote::connect_with(&base, &key, Validation::new(ISSUER, "tessera"), options).await
+        }
+    };
+    let ok = connect(&base, &admin, "live-ca.crt").await;
     assert!(
         ok.is_ok(),
         "TLS verified against the CA file: {:?}",
         ok.err()
     );
-    let untrusted = Remote::connect_with(
-        &base,
-        &admin,
-        validation(),
-        options(&dir.join("other-ca.crt")),
-    )
-    .await;
+    let untrusted = connect(&base, &admin, "other-ca.crt").await;
     assert!(
         untrusted.is_err(),
         "a certificate the CA file does not vouch for"
     );
-    let wrong_key = Remote::connect_with(
-        &base,
-        "tsk_wrong",
-        validation(),
-        options(&dir.join("live-ca.crt")),
-    )
-    .await;
+    let wrong_key = connect(&base, "tsk_wrong", "live-ca.crt").await;
     assert!(wrong_key.is_err(), "the feed refuses a wrong key");
     for bad in [
         "auth.test",
@@ -300,8 +288,7 @@ async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
         "https://auth.test/path",
         "https://user@auth.test",
     ] {
-        let r = Remote::connect_with(bad, &admin, validation(), options(&dir.join("live-ca.crt")))
-            .await;
+        let r = connect(bad, &admin, "live-ca.crt").await;
         assert!(matches!(r, Err(Error::InvalidConfig(_))), "{bad}");
     }
 }
