@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::interop::{pyjwt_verify, python};
-use super::support::{Process, cli, http, temp_dir};
+use super::support::{Process, cli, http, json, temp_dir};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
@@ -143,25 +143,16 @@ fn an_old_systems_keys_are_trusted_or_signed_with() {
         "a kid is taken once: {out}{err}"
     );
     let server = Process::serve(&dir, &env, &[]);
-    let auth = format!("Bearer {}", server.admin_key());
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let (status, _, body) = http(
+    let issued = json(
         server.addr,
         "POST",
         "/v1/sessions",
-        &headers,
+        &server.admin_key(),
         r#"{"user_id":"bob"}"#,
     );
-    assert_eq!(status, 201, "{body}");
-    let token = serde_json::from_str::<Value>(&body).unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = issued["access_token"].as_str().unwrap();
     let old_verifier = old_system(&dir, "jwks", "ec.pem", "ec-old", "ES256");
-    let claims = pyjwt_accepts(&token, &old_verifier, ISSUER, "tessera", "ES256");
+    let claims = pyjwt_accepts(token, &old_verifier, ISSUER, "tessera", "ES256");
     assert_eq!(
         claims.unwrap()["sub"],
         "bob",

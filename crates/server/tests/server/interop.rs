@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use super::support::{Process, http, temp_dir};
+use super::support::{Process, http, json, temp_dir};
 
 /// The venv's Python that scripts/test set up with the pinned PyJWT: never a system Python,
 /// whose PyJWT (if any) is of whatever version the machine happens to carry.
@@ -76,20 +76,14 @@ fn verify_with_pyjwt(alg: &str, env: &[(&str, &str)], hs256_secret: Option<&str>
     env.push(("TESSERA_ALGORITHM", alg));
     env.push(("TESSERA_ISSUER", "https://tessera.test"));
     let server = Process::serve(&dir, &env, &[]);
-    let auth = format!("Bearer {}", server.admin_key());
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let (status, _, body) = http(
+    let body = r#"{"user_id":"alice","claims":{"role":"admin"}}"#;
+    let token = json(
         server.addr,
         "POST",
         "/v1/sessions",
-        &headers,
-        r#"{"user_id":"alice","claims":{"role":"admin"}}"#,
+        &server.admin_key(),
+        body,
     );
-    assert_eq!(status, 201, "{body}");
-    let token: Value = serde_json::from_str(&body).unwrap();
     let (_, _, jwks) = http(server.addr, "GET", "/.well-known/jwks.json", &[], "");
     let issuer = "https://tessera.test".to_owned();
     let verified = pyjwt_verify(

@@ -11,29 +11,9 @@ use tessera::{Error, TokenRejection, Validation};
 use tessera_axum::{Bearer, Remote, RemoteOptions};
 use tower::ServiceExt;
 
-use super::support::{Process, http, temp_dir};
+use super::support::{Process, http, json, temp_dir};
 
 const ISSUER: &str = "https://auth.test";
-
-fn json(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: &str,
-) -> serde_json::Value {
-    let auth = format!("Bearer {key}");
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let (status, _, text) = http(addr, method, path, &headers, body);
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path}: {status} {text}"
-    );
-    serde_json::from_str(&text).unwrap_or_default()
-}
 
 /// A CA (`<name>-ca.crt`) and a server certificate for 127.0.0.1 it signed (`<name>.crt`,
 /// `<name>.key`): rustls, rightly, refuses a self-signed CA certificate as a server's.

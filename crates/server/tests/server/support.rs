@@ -287,6 +287,27 @@ impl Drop for Process {
 }
 
 /// A minimal HTTP/1.1 client: one request per connection.
+/// A JSON call with API key `key` that must succeed (2xx); the answer (null when empty).
+pub fn json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+) -> serde_json::Value {
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, _, text) = http(addr, method, path, &headers, body);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
 pub fn http(
     addr: SocketAddr,
     method: &str,
