@@ -21,9 +21,13 @@ export class Tessera extends EventTarget {
   /** When the token stops being handed out (its expiry less the skew), in ms since the epoch. */
   #stale = 0;
   #csrf = null;
+  /** The session the token and CSRF token are of: its id (`sid`). */
+  #sid = null;
   /** true signed in, false signed out, null not known yet. */
   #in = null;
   #pending = null;
+  /** Called after each message from another tab, while this one waits for a token. */
+  #wake = null;
 
   /**
    * @param {{ baseUrl?: string, tokenOrigins?: string[], skew?: number }} [options]
@@ -77,8 +81,8 @@ export class Tessera extends EventTarget {
       throw new TypeError('signIn(user, password) takes two strings');
     }
     const me = await this.#json(await this.#post('/auth/login', { user, password }));
-    this.#session(me.csrf_token);
-    this.#tabs.post({ t: 'in', csrf: me.csrf_token, user: me });
+    this.#session(me.session_id, me.csrf_token);
+    this.#tabs.post({ t: 'in', sid: me.session_id, csrf: me.csrf_token, user: me });
     this.#enter(me, true);
     return me;
   }
@@ -88,7 +92,7 @@ export class Tessera extends EventTarget {
     const res = await this.#call('/auth/me');
     if (res.status === 401) return this.#out(true);
     const me = await this.#json(res);
-    this.#session(me.csrf_token);
+    this.#session(me.session_id, me.csrf_token);
     this.#enter(me, false);
     return me;
   }
@@ -135,7 +139,19 @@ export class Tessera extends EventTarget {
     if (this.#in === false) return Promise.resolve(null);
     this.#pending ??= this.#tabs
       .lock(async () => {
-        if (!this.#usable(rejected)) await this.#tabs.sync();
+        // The newest token a tab minted, whose message this one may not have heard yet (the lock
+        // can come first) or never will (this tab is newer): ask for it, and wait until it comes,
+        // the tab that minted it leaves, or a sign-out.
+        const newest = this.#usable(rejected) ? 0 : await this.#tabs.newest();
+        if (newest > this.#stale && newest > Date.now()) {
+          let left;
+          this.#tabs.gone(newest).then(() => {
+            left = 1;
+            this.#wake?.();
+          });
+          this.#tabs.post({ t: 'ask' });
+          while (!left && this.#stale < newest && this.#in !== false) await new Promise((r) => (this.#wake = r));
+        }
         if (this.#usable(rejected)) return this.#token;
         return this.#in === false ? null : this.#mint();
       })
@@ -152,30 +168,49 @@ export class Tessera extends EventTarget {
     const { access_token: token, expires_in: life } = await this.#json(res);
     if (typeof token !== 'string' || !(life > 0)) throw new TesseraError('POST /auth/refresh answered no token', res.status);
     const stale = Date.now() + life * 1000 - Math.min(this.#skew, life * 250);
-    this.#have(token, stale, this.#csrf);
-    this.#tabs.post({ t: 'token', token, stale, csrf: this.#csrf });
+    const { sid } = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    this.#have(token, stale, sid, this.#csrf);
+    // Marked before the lock is let go: the next tab to hold it knows this token exists.
+    await this.#tabs.mark(stale);
+    this.#tell();
     return token;
   }
 
   #heard(m) {
     if (m?.t === 'out') this.#out(false);
     if (m?.t === 'in') {
-      this.#session(m.csrf);
+      this.#session(m.sid, m.csrf);
       this.#enter(m.user, true);
     }
-    if (m?.t === 'token' && typeof m.token === 'string') this.#have(m.token, m.stale, m.csrf);
+    if (m?.t === 'token' && typeof m.token === 'string') this.#have(m.token, m.stale, m.sid, m.csrf);
+    if (m?.t === 'ask' && this.#token) this.#tell();
+    this.#wake?.();
   }
 
-  #have(token, stale, csrf) {
-    this.#session(csrf);
+  #tell() {
+    this.#tabs.post({ t: 'token', token: this.#token, stale: this.#stale, sid: this.#sid, csrf: this.#csrf });
+  }
+
+  #have(token, stale, sid, csrf) {
+    this.#session(sid, csrf);
+    // A token of this session no newer than ours was heard late (or answers an ask): keep ours.
+    if (this.#token && stale <= this.#stale) return;
     this.#token = token;
     this.#stale = stale;
     this.#enter(null, false);
   }
 
-  /** The session's CSRF token; another one means another session, whose token we lack. */
-  #session(csrf) {
-    if (csrf !== this.#csrf) this.#token = null;
+  /**
+   * The session (`sid`) and its newest CSRF token. Tessera masks the CSRF token afresh in each
+   * answer, and any of them is good for the whole session: only another session id means another
+   * session, whose access token we lack.
+   */
+  #session(sid, csrf) {
+    if (sid !== this.#sid) {
+      this.#token = null;
+      this.#tabs.mark(0);
+    }
+    this.#sid = sid;
     this.#csrf = csrf;
   }
 
@@ -187,7 +222,8 @@ export class Tessera extends EventTarget {
 
   #out(tell) {
     const was = this.#in;
-    this.#token = this.#csrf = null;
+    this.#token = this.#csrf = this.#sid = null;
+    this.#tabs.mark(0);
     this.#in = false;
     if (tell) this.#tabs.post({ t: 'out' });
     if (was !== false) this.dispatchEvent(new Event('signedout'));
@@ -195,9 +231,9 @@ export class Tessera extends EventTarget {
   }
 
   async #csrfToken() {
+    // The same session (its id is not in this answer), another cookie perhaps: the access token stays.
     const res = await this.#call('/auth/csrf');
-    this.#session(res.status === 401 ? null : (await this.#json(res)).csrf_token);
-    return this.#csrf;
+    return (this.#csrf = res.status === 401 ? null : (await this.#json(res)).csrf_token);
   }
 
   /**

@@ -211,7 +211,12 @@ test('on a granted origin: list devices, sign one out, sign the others out, chan
     assert.equal((await sent(a.seen, 'POST', '/auth/password')).length, 1, 'a wrong password is not sent twice');
     assert.equal(await a.page.evaluate(() => tessera.signedIn), true, 'a wrong password signs nobody out');
 
+    // Taken just before: the change takes far less than the token's 7.5 s of use (TTL 10 s, skew).
+    const before = await a.page.evaluate(() => tessera.token());
+    const minted = (await sent(a.seen, 'POST', '/auth/refresh')).length;
     assert.deepEqual(await outcome(a.page, 'changePassword', PASSWORD, NEW_PASSWORD), { resolved: undefined });
+    assert.equal(await a.page.evaluate(() => tessera.token()), before, 'the new cookie is of the same session: the token stays');
+    assert.equal((await sent(a.seen, 'POST', '/auth/refresh')).length, minted, 'no refresh for it');
     const changes = await sent(a.seen, 'POST', '/auth/password', 2);
     assert.equal(changes.length, 2);
     assert.equal(changes[1].status, 204);

@@ -103,6 +103,14 @@ test('three tabs share one refresh per expiry', async () => {
     for (const r of to(log, '/auth/refresh')) {
       assert.equal(r.csrf, me.csrf_token, 'each refresh carries the session\'s CSRF token');
     }
+
+    // A tab opened after the token was minted heard none of it: it asks the others.
+    const late = await pages[0].context().newPage();
+    await late.goto(pages[0].url());
+    await late.waitForFunction(() => window.ready);
+    assert.equal(await late.evaluate(() => tessera.token()), second[0], 'a new tab gets the live token');
+    assert.equal(refreshes(log), 2, 'without a refresh of its own');
+    await late.close();
     for (const page of pages) {
       assert.deepEqual(await page.evaluate(() => events), ['signedin'], 'every tab learned of the sign-in once');
       assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ''],
@@ -140,6 +148,13 @@ test('the fetch wrapper signs requests, sends the CSRF token, and retries once a
     const ok = await page.evaluate(async () => (await tessera.fetch('/__api/whoami')).json());
     assert.equal(ok.sub, tessera.ids.ben);
     assert.equal(refreshes(log), 3, 'the fresh token is reused');
+
+    const again = await page.evaluate(() => tessera.me());
+    assert.equal(again.session_id, me.session_id);
+    assert.notEqual(again.csrf_token, me.csrf_token, 'Tessera masks the CSRF token afresh in each answer');
+    assert.equal((await page.evaluate(async () => (await tessera.fetch('/__api/whoami', { method: 'POST' })).status)), 200);
+    assert.equal(refreshes(log), 3, 'a new-looking CSRF token of the same session keeps the access token');
+    assert.equal(to(log, '/__api/whoami').at(-1).csrf, again.csrf_token, 'and the newest CSRF token is sent');
 
     const elsewhere = await page.evaluate(() => tessera.fetch('https://elsewhere.invalid/x').then(
       () => 'sent', (e) => `${e.name}: ${e.message}`));
