@@ -175,7 +175,19 @@ async fn sign_in(
             AuditKind::LoginSucceeded,
         )
         .await;
-    let set = state.tessera.cookie_settings().set(&cookie);
+    let settings = state.tessera.cookie_settings();
+    let set = if form.remember {
+        let now = state.manager.clock().now().as_secs();
+        let left = issued
+            .session
+            .absolute_expires_at
+            .as_secs()
+            .saturating_sub(now);
+        let left = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0));
+        settings.set_persistent(&cookie, left)
+    } else {
+        settings.set(&cookie)
+    };
     let mut response = if form.json {
         let csrf = state
             .manager

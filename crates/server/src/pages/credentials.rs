@@ -102,7 +102,8 @@ pub(super) fn credentials_form(
          <input id=\"user\" name=\"user\" type=\"text\" autocomplete=\"username\" required maxlength=\"256\">\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"{autocomplete}\" required minlength=\"8\">\
-         {confirm}<button type=\"submit\">{button}</button></form>{other}</section>",
+         {confirm}<label class=\"check\"><input type=\"checkbox\" name=\"remember\" value=\"1\"> Keep me signed in on this device</label>\
+         <button type=\"submit\">{button}</button></form>{other}</section>",
         alert(message),
         hidden("_login", &token)
             + session_csrf
@@ -131,6 +132,8 @@ pub(super) struct Submitted {
     ///
     /// [`Config::return_target`]: crate::config::Config::return_target
     pub(super) return_to: Option<String>,
+    /// "Keep me signed in": a cookie that outlives the browser, until the session's end.
+    pub(super) remember: bool,
     pub(super) json: bool,
 }
 
@@ -141,6 +144,8 @@ pub(super) struct Submitted {
 struct JsonCredentials {
     user: String,
     password: String,
+    #[serde(default)]
+    remember: bool,
 }
 
 /// Why a submission is refused before its credentials are looked at.
@@ -209,6 +214,7 @@ pub(super) fn parse(
             confirm: None,
             login_token: None,
             return_to: None,
+            remember: c.remember,
             json,
         });
     }
@@ -224,6 +230,7 @@ pub(super) fn parse(
         confirm: fields.remove("confirm"),
         login_token: fields.remove("_login"),
         return_to: fields.remove("return_to"),
+        remember: fields.remove("remember").is_some(),
         json,
     })
 }

@@ -412,3 +412,61 @@ async fn sign_in_returns_only_to_trusted_places() {
         assert_eq!(r.header("location"), "/auth/account", "{bad:?}");
     }
 }
+
+/// "Keep me signed in" makes the cookie outlive the browser, until the session's absolute end;
+/// without it the cookie ends with the browser.
+#[tokio::test]
+async fn keep_me_signed_in_outlives_the_browser() {
+    let app = granting().await;
+    sign_up(&app, &mut Jar::default(), "alice", PASSWORD).await;
+    let login = |remember: &'static str| {
+        let app = &app;
+        async move {
+            let body =
+                format!(r#"{{"user":"alice","password":"correct horse battery"{remember}}}"#);
+            let r = app
+                .send(
+                    Method::POST,
+                    "/auth/login",
+                    &[("content-type", "application/json")],
+                    &body,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.headers
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .find(|c| c.starts_with("__Host-tessera="))
+                .unwrap()
+        }
+    };
+    let remembered = login(r#","remember":true"#).await;
+    let age: u64 = between(&remembered, "Max-Age=", ";").parse().unwrap();
+    let thirty_days = 30 * 86_400;
+    assert!(
+        (thirty_days - 60..=thirty_days).contains(&age),
+        "{remembered}"
+    );
+    for forgetful in [login("").await, login(r#","remember":false"#).await] {
+        assert!(
+            !forgetful.contains("Max-Age"),
+            "a browser-session cookie: {forgetful}"
+        );
+    }
+    let mut jar = Jar::default();
+    let page = get(&app, &mut jar, "/auth/login").await;
+    assert!(
+        page.text.contains("name=\"remember\""),
+        "the form offers it"
+    );
+    let token = between(&page.text, "name=\"_login\" value=\"", "\"").to_owned();
+    let body = format!("user=alice&password=correct+horse+battery&_login={token}&remember=1");
+    let r = post_form(&app, &mut jar, "/auth/login", &body).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        r.header("set-cookie").contains("Max-Age="),
+        "{}",
+        r.header("set-cookie")
+    );
+}
