@@ -127,6 +127,20 @@ fn x_forwarded_proto(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// Whether `host` (a name, an IPv4 address, or an IPv6 address with or without brackets)
+/// names this machine: `localhost`, `127.0.0.0/8` or `::1`. A name that merely starts with
+/// `127.` (`127.attacker.example`) is not one.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +268,30 @@ mod tests {
             let c = resolve_client(ip("10.0.0.2"), false, &headers(&bad), &proxies());
             assert_eq!(c.ip, ip("10.0.0.2"), "{bad:?}");
             assert!(!c.proxied);
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_addresses_not_prefixes() {
+        for yes in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.9.8.7",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(super::is_loopback_host(yes), "{yes}");
+        }
+        for no in [
+            "127.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "[::2]",
+            "localhost.example",
+            "",
+        ] {
+            assert!(!super::is_loopback_host(no), "{no}");
         }
     }
 }

@@ -26,6 +26,8 @@ const MAX_BODY: usize = 1 << 20;
 pub(crate) struct Client {
     host: String,
     port: u16,
+    /// The `Host` header: `host[:port]`, IPv6 in brackets.
+    authority: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     conn: Mutex<Option<SendRequest<Empty<Bytes>>>>,
 }
@@ -56,15 +58,32 @@ impl Client {
             _ => return Err(bad()),
         };
         let (host, port) = host_port(rest, default_port).ok_or_else(bad)?;
+        if scheme == "http" && !crate::is_loopback_host(&host) {
+            // Keys and the feed over plain HTTP could be answered by anyone on the path.
+            return Err(Error::InvalidConfig(format!(
+                "{base:?}: plain http only to this machine; reach Tessera over https"
+            )));
+        }
         let tls = if scheme == "https" {
             let name = ServerName::try_from(host.clone()).map_err(|_| bad())?;
             Some((connector(ca_file)?, name))
         } else {
             None
         };
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let authority = if port == default_port {
+            bracketed
+        } else {
+            format!("{bracketed}:{port}")
+        };
         Ok(Self {
             host,
             port,
+            authority,
             tls,
             conn: Mutex::new(None),
         })
@@ -84,7 +103,7 @@ impl Client {
             _ => self.connect().await?,
         };
         let req = Request::get(path)
-            .header(header::HOST, &self.host)
+            .header(header::HOST, &self.authority)
             .header(header::AUTHORIZATION, format!("Bearer {key}"))
             .body(Empty::<Bytes>::new())
             .map_err(|_| Error::InvalidInput("request path"))?;

@@ -45,12 +45,17 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
     /// `trusted_origins` are the application's own origins (`https://app.example`) and those
     /// of the single-page apps it grants credentialed CORS to: an unsafe request from any
     /// other origin is refused (see [`tessera::check_origin`]).
+    ///
+    /// # Errors
+    /// [`tessera::Error::InvalidConfig`] for a cookie name or domain that cannot be written
+    /// into a `Set-Cookie` as it is (see [`CookieSettings::check`]).
     pub fn new(
         manager: Arc<SessionManager<S, C>>,
         cookie: CookieSettings,
         trusted_origins: Vec<String>,
-    ) -> Self {
-        Self::with_upkeep(manager, cookie, trusted_origins, None)
+    ) -> Result<Self, tessera::Error> {
+        cookie.check()?;
+        Ok(Self::with_upkeep(manager, cookie, trusted_origins, None))
     }
 
     /// [`Tessera::new`], owning the background tasks that keep `manager` current.

@@ -237,7 +237,15 @@ impl Shared {
         for _ in 0..MAX_PAGES {
             let path = format!("/v1/revocations?after={cursor}&limit={PAGE}");
             let page: FeedPage = self.get_json(&path).await?;
-            entries.extend(page.revocations.iter().filter_map(FeedItem::entry));
+            for item in &page.revocations {
+                // An entry this verifier cannot read might be a revocation: fail closed.
+                entries.push(item.entry().ok_or_else(|| {
+                    Error::Store(StoreError::new(
+                        StoreErrorKind::Corrupt,
+                        "the revocation feed holds an entry this verifier cannot read",
+                    ))
+                })?);
+            }
             cursor = cursor.max(page.next_cursor);
             if !page.more {
                 self.view.apply(&entries, started);

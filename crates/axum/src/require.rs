@@ -56,6 +56,12 @@ impl RequireSignIn {
             .uri()
             .path_and_query()
             .map_or("/", axum::http::uri::PathAndQuery::as_str);
+        // Only a plain path of this site: `//host` or a backslash would send the person away.
+        let here = if here.starts_with("//") || here.contains('\\') {
+            "/"
+        } else {
+            here
+        };
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("return_to", here)
             .finish();

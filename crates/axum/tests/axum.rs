@@ -39,7 +39,8 @@ async fn setup() -> (Tessera<MemoryStore, OsClock>, Router) {
         manager,
         CookieSettings::default(),
         vec!["https://app.test".into()],
-    );
+    )
+    .unwrap();
     let app =
         Router::new()
             .route(
@@ -311,7 +312,8 @@ async fn a_stale_revocation_view_is_an_outage_not_a_bad_token() {
         manager,
         CookieSettings::default(),
         vec!["https://app.test".into()],
-    );
+    )
+    .unwrap();
     let app = Router::new()
         .route("/api", get(|Bearer(c): Bearer| async move { c.sub }))
         .layer(t.layer());

@@ -291,3 +291,26 @@ async fn the_guard_sends_people_to_sign_in_and_programs_get_401() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn the_guard_never_returns_people_to_another_host() {
+    let kek = KeyEncryptionKey::generate().unwrap();
+    let t = built(MemoryStore::new(), &kek, CookieSettings::default()).await;
+    let app = Router::new()
+        .route("/{*rest}", get(|| async { "page" }))
+        .layer(RequireSignIn::redirecting_to("/login"))
+        .layer(t.layer());
+    let page = [("accept", "text/html")];
+    for path in ["//evil.example", "//evil.example/x?y=1"] {
+        let (status, headers, _) = send(&app, request("GET", path, &page)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+        let location = headers.get(header::LOCATION).unwrap().to_str().unwrap();
+        assert_eq!(location, "/login?return_to=%2F", "{path}: {location}");
+    }
+    let (status, headers, _) = send(&app, request("GET", "/orders?id=7", &page)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get(header::LOCATION).unwrap(),
+        "/login?return_to=%2Forders%3Fid%3D7"
+    );
+}

@@ -42,6 +42,9 @@ fn require_data(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The longest another system's public key may be trusted.
+const MAX_TRUST: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// `tessera keys import FILE --kid KID [--trust-for DURATION]`.
 async fn import(
     config: &Config,
@@ -62,7 +65,13 @@ async fn import(
             "--trust-for is for public keys; a private key signs until the next rotation"
         ),
         (_, Some(text)) => {
-            crate::config::parse_duration(text, "--trust-for").map_err(anyhow::Error::msg)?
+            let d =
+                crate::config::parse_duration(text, "--trust-for").map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                d > std::time::Duration::ZERO && d <= MAX_TRUST,
+                "--trust-for {text}: 1s to 30d; an old key trusted longer is a standing way in"
+            );
+            d
         }
         (_, None) => std::time::Duration::ZERO,
     };

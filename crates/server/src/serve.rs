@@ -46,7 +46,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .chain(&config.cors_origins)
         .cloned()
         .collect();
-    let tessera = Tessera::new(Arc::clone(&manager), cookies, trusted_origins);
+    let tessera = Tessera::new(Arc::clone(&manager), cookies, trusted_origins)?;
     Ok(AppState::new(Shared {
         manager,
         api_keys,

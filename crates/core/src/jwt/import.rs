@@ -18,7 +18,7 @@ pub enum ImportedKey {
     /// A private key: Tessera signs with it.
     Signing(Box<SigningKey>),
     /// A public key: tokens it signed verify, nothing more.
-    Verifying(VerifyingKey),
+    Verifying(Box<VerifyingKey>),
 }
 
 /// Object identifiers, as their DER contents.
@@ -36,8 +36,8 @@ impl ImportedKey {
         let (label, der) = pem_block(pem)?;
         match label {
             "PRIVATE KEY" => private_key(kid, der).map(|k| Self::Signing(Box::new(k))),
-            "PUBLIC KEY" => public_key(kid, &der).map(Self::Verifying),
-            "RSA PUBLIC KEY" => rsa_public_key(kid, &der).map(Self::Verifying),
+            "PUBLIC KEY" => public_key(kid, &der).map(|k| Self::Verifying(Box::new(k))),
+            "RSA PUBLIC KEY" => rsa_public_key(kid, &der).map(|k| Self::Verifying(Box::new(k))),
             "RSA PRIVATE KEY" | "EC PRIVATE KEY" => Err(Error::InvalidKey(
                 "convert the key to PKCS#8 first: openssl pkcs8 -topk8 -nocrypt -in old.pem -out key.pem",
             )),

@@ -13,7 +13,7 @@ use rsa_keygen::{Generate, PrivateKey, pkcs8::EncodePrivateKey};
 
 use super::{Algorithm, Jwk};
 use crate::encoding::b64_encode;
-use crate::{Error, random};
+use crate::{Error, Timestamp, random};
 
 /// Shortest accepted HS256 secret, in bytes (256 bits).
 pub(crate) const MIN_HMAC_SECRET: usize = 32;
@@ -24,6 +24,8 @@ pub struct VerifyingKey {
     kid: String,
     alg: Algorithm,
     public: Public,
+    /// When the key stops being accepted (another system's key, trusted for a while).
+    not_after: Option<Timestamp>,
 }
 
 #[derive(Clone)]
@@ -119,7 +121,20 @@ impl VerifyingKey {
             kid: kid.into(),
             alg,
             public,
+            not_after: None,
         }
+    }
+
+    /// The key, accepted only before `until` (checked at every verification, whatever the
+    /// keyset's upkeep does).
+    pub fn accepted_until(mut self, until: Timestamp) -> Self {
+        self.not_after = Some(until);
+        self
+    }
+
+    /// Whether the key is accepted at `now`.
+    pub fn is_accepted_at(&self, now: Timestamp) -> bool {
+        self.not_after.is_none_or(|until| now < until)
     }
 
     /// The key id.

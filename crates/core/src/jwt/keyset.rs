@@ -169,6 +169,7 @@ impl Keyset {
         if key.to_jwk().is_none() {
             return Err(Error::InvalidKey("only public keys can be trusted"));
         }
+        let key = key.accepted_until(until);
         self.trusted.push(TrustedKey { key, until });
         Ok(())
     }
@@ -415,7 +416,7 @@ impl StoredTrusted {
         if body.jwk.kid != self.trusted_kid {
             return Err(bad());
         }
-        let key = VerifyingKey::from_jwk(&body.jwk)?;
+        let key = VerifyingKey::from_jwk(&body.jwk)?.accepted_until(body.until);
         Ok((
             TrustedKey {
                 key,

@@ -130,6 +130,9 @@ impl Verifier {
         }
         let jws = Compact::split(token)?;
         let key = self.key_for(&jws.header()?)?;
+        if !key.is_accepted_at(now) {
+            return Err(TokenRejection::UnknownKey);
+        }
         if !key.verify(jws.signing_input.as_bytes(), &jws.signature()?) {
             return Err(TokenRejection::BadSignature);
         }

@@ -113,7 +113,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             ImportedKey::Verifying(verifying) => {
                 let kid = verifying.kid().to_owned();
                 let until = self.clock.now().plus(trust_for);
-                self.update_keys(|ks, _, _| ks.trust(verifying.clone(), until).map(|()| true))
+                self.update_keys(|ks, _, _| ks.trust((*verifying).clone(), until).map(|()| true))
                     .await?;
                 let trusted = crate::AuditKind::KeyTrusted { kid, until };
                 self.note(None, None, trusted).await;

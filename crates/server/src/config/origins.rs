@@ -75,7 +75,7 @@ fn origin(text: &str) -> Option<String> {
     } else {
         is_hostname(host)
     };
-    let loopback = matches!(host, "localhost" | "[::1]") || host.starts_with("127.");
+    let loopback = tessera_axum::is_loopback_host(host);
     let scheme_ok = scheme == "https" || (scheme == "http" && loopback);
     (host_ok && scheme_ok).then(|| match port {
         Some(p) => format!("{scheme}://{host}:{p}"),
@@ -154,6 +154,8 @@ mod tests {
             "https://a..b",
             "https://[not-v6]",
             "javascript://x",
+            "http://127.attacker.example",
+            "http://127.0.0.1.nip.io:8000",
         ] {
             assert_eq!(origin(text), None, "{text}");
         }

@@ -267,6 +267,8 @@ async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
         "ftp://auth.test",
         "https://auth.test/path",
         "https://user@auth.test",
+        "http://auth.test",
+        "http://127.attacker.example",
     ] {
         let r = connect(bad, &admin, "live-ca.crt").await;
         assert!(matches!(r, Err(Error::InvalidConfig(_))), "{bad}");

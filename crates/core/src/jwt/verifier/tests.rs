@@ -472,3 +472,17 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn a_trusted_key_is_refused_from_its_end_on_whatever_the_upkeep_does() {
+    let k = key(Algorithm::EdDSA);
+    let until = Timestamp::from_secs(NOW + 60);
+    let trusted = k.verifying_key().clone().accepted_until(until);
+    let v = Verifier::new(Validation::new("https://issuer", "api"), [&trusted]);
+    let token = signed(k, &header(k), &with(claims(), "exp", json!(NOW + 3600)));
+    assert!(v.verify(&token, Timestamp::from_secs(NOW + 59)).is_ok());
+    assert!(matches!(
+        v.verify(&token, until),
+        Err(Error::InvalidToken(TokenRejection::UnknownKey))
+    ));
+}
