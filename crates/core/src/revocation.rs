@@ -24,6 +24,8 @@ struct ViewState {
     tokens: HashMap<String, Timestamp>,
     api_keys: HashMap<TokenHash, Timestamp>,
     cursor: u64,
+    /// The last entry applied: finding it again where it was proves the feed did not go back.
+    last: Option<FeedEntry>,
     synced_at: Option<Timestamp>,
 }
 
@@ -62,7 +64,30 @@ impl RevokedView {
             st.add(e.revoked.clone(), e.until);
             st.cursor = st.cursor.max(e.cursor);
         }
+        if let Some(e) = entries.last() {
+            st.last = Some(e.clone());
+        }
         st.synced_at = Some(now);
+    }
+
+    /// Where to resume the feed: after this cursor, expecting first the last entry applied. If
+    /// that entry is not there, the feed went back (a store restored from an older state, a
+    /// failover that lost the newest writes, or that entry was purged), and numbers this view
+    /// has passed may now name new revocations: see [`RevokedView::rewind`].
+    pub fn resume(&self) -> (u64, Option<FeedEntry>) {
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        match &st.last {
+            Some(e) => (e.cursor.saturating_sub(1), Some(e.clone())),
+            None => (st.cursor, None),
+        }
+    }
+
+    /// Reads the feed again from its start. What the view holds stays: entries are
+    /// idempotent, and the feed holds only live ones.
+    pub fn rewind(&self) {
+        let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        st.cursor = 0;
+        st.last = None;
     }
 
     /// Records a revocation made by this node before the feed delivers it back.

@@ -96,3 +96,65 @@ fn accounts_kept_by_name_move_to_random_ids() {
         assert!(!old);
     });
 }
+
+/// A Redis that comes back from an older state (a failover that lost the newest writes, a
+/// restore) numbers new revocations again from where it went back to. A node that had read
+/// past that point must still see them: it notices the entry it stopped at is gone and reads
+/// the feed again, instead of waiting for numbers it has already passed.
+#[test]
+fn a_feed_that_went_back_is_read_again() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use std::time::Duration;
+        use tessera::{
+            ManualClock, NewSession, RevokeReason, ServerSecret, SessionManager, Settings,
+            Timestamp, Validation,
+        };
+
+        let tag = format!("{{fb-{}}}", tessera::random_id().unwrap());
+        let secret = ServerSecret::generate().unwrap();
+        let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+        let node = || async {
+            let mut settings = Settings::new(Validation::new("https://i", "a"), secret.clone());
+            settings.max_feed_staleness = Some(Duration::from_secs(5));
+            let store = RedisStore::connect(&url(), &tag).await.unwrap();
+            SessionManager::start(store, clock.clone(), settings)
+                .await
+                .unwrap()
+        };
+        let (a, b) = (node().await, node().await);
+        let first = a.create(NewSession::for_user("u1")).await.unwrap();
+        a.revoke(&first.session.sid, RevokeReason::Logout)
+            .await
+            .unwrap();
+        b.sync_revocations().await.unwrap();
+        assert!(
+            b.verify(first.access_token.expose()).is_err(),
+            "b saw entry 1"
+        );
+
+        // Redis loses that write: the entry and the sequence go back one.
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let feed = format!("{tag}:feed");
+        let _: () = conn.zremrangebyrank(&feed, 0, -1).await.unwrap();
+        let _: i64 = conn.decr(format!("{tag}:feed:seq"), 1).await.unwrap();
+
+        // A new revocation takes number 1 again; b, at cursor 1, must not miss it.
+        let second = a.create(NewSession::for_user("u2")).await.unwrap();
+        assert!(b.verify(second.access_token.expose()).is_ok());
+        a.revoke(&second.session.sid, RevokeReason::Logout)
+            .await
+            .unwrap();
+        let entries: Vec<String> = conn.zrange(&feed, 0, -1).await.unwrap();
+        assert!(entries[0].starts_with("1|"), "renumbered: {entries:?}");
+        b.sync_revocations().await.unwrap();
+        assert!(
+            b.verify(second.access_token.expose()).is_err(),
+            "the revocation under a reused number reached b"
+        );
+    });
+}

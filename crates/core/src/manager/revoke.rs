@@ -91,15 +91,25 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// Store errors (the view then turns stale after its bound and verification fails closed).
     pub async fn sync_revocations(&self) -> Result<usize, Error> {
-        let mut applied = 0;
+        let (mut applied, mut rewound) = (0, false);
         loop {
-            let page = self
-                .store
-                .revocations_after(self.view.cursor(), FEED_PAGE)
-                .await?;
+            let (after, expected) = self.view.resume();
+            let page = self.store.revocations_after(after, FEED_PAGE).await?;
+            let fresh = match (&expected, page.split_first()) {
+                (Some(last), Some((first, rest))) if first == last => rest,
+                // The entry this node stopped at is gone or changed: the feed went back, and
+                // new revocations may carry numbers this node has passed. Read it all again
+                // (once per sync: a purge racing the re-read must not loop).
+                (Some(_), _) if !rewound => {
+                    self.view.rewind();
+                    rewound = true;
+                    continue;
+                }
+                _ => &page[..],
+            };
             let now = self.clock.now();
-            self.view.apply(&page, now);
-            applied += page.len();
+            self.view.apply(fresh, now);
+            applied += fresh.len();
             if page.len() < FEED_PAGE {
                 self.view.prune(now);
                 return Ok(applied);
