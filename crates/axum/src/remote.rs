@@ -28,7 +28,6 @@
 )]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -93,7 +92,8 @@ struct Shared {
     validation: Validation,
     verifier: RwLock<Arc<Verifier>>,
     view: RevokedView,
-    cursor: AtomicU64,
+    /// Where this verifier is in the feed: the cursor and the fingerprint of the entry there.
+    position: Mutex<(u64, Option<String>)>,
     /// When unknown `kid`s last caused a JWKS fetch.
     fetched_for_kid: Mutex<Option<Timestamp>>,
     cooldown: Duration,
@@ -133,7 +133,7 @@ impl Remote {
             verifier: RwLock::new(Arc::new(Verifier::new(validation.clone(), []))),
             validation,
             view: RevokedView::shared(options.feed_staleness),
-            cursor: AtomicU64::new(0),
+            position: Mutex::new((0, None)),
             fetched_for_kid: Mutex::new(None),
             cooldown: options.keys_cooldown,
             clock: tessera::SystemClock,
@@ -232,11 +232,22 @@ impl Shared {
     /// that reached the end.
     async fn sync_feed(&self) -> Result<(), Error> {
         let started = self.clock.now();
-        let mut cursor = self.cursor.load(Ordering::Acquire);
-        let mut entries = Vec::new();
+        let (mut cursor, mut at) = self
+            .position
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let (mut entries, mut rewound) = (Vec::new(), false);
         for _ in 0..MAX_PAGES {
             let path = format!("/v1/revocations?after={cursor}&limit={PAGE}");
             let page: FeedPage = self.get_json(&path).await?;
+            if cursor > 0 && page.at != at && !rewound {
+                // The entry this verifier stopped at is gone or changed: the feed went back
+                // (new revocations may reuse numbers it has passed) or was purged. Read it all
+                // again, once per sync.
+                (cursor, at, rewound) = (0, None, true);
+                continue;
+            }
             for item in &page.revocations {
                 // An entry this verifier cannot read might be a revocation: fail closed.
                 entries.push(item.entry().ok_or_else(|| {
@@ -246,11 +257,13 @@ impl Shared {
                     ))
                 })?);
             }
-            cursor = cursor.max(page.next_cursor);
+            if page.next_cursor > cursor {
+                (cursor, at) = (page.next_cursor, page.next_at);
+            }
             if !page.more {
                 self.view.apply(&entries, started);
                 self.view.prune(started);
-                self.cursor.store(cursor, Ordering::Release);
+                *self.position.lock().unwrap_or_else(PoisonError::into_inner) = (cursor, at);
                 return Ok(());
             }
         }
@@ -258,7 +271,7 @@ impl Shared {
         for e in entries {
             self.view.insert(e.revoked, e.until);
         }
-        self.cursor.store(cursor, Ordering::Release);
+        *self.position.lock().unwrap_or_else(PoisonError::into_inner) = (cursor, at);
         Ok(())
     }
 
@@ -285,6 +298,8 @@ struct FeedPage {
     revocations: Vec<FeedItem>,
     next_cursor: u64,
     more: bool,
+    at: Option<String>,
+    next_at: Option<String>,
 }
 
 #[derive(Deserialize)]

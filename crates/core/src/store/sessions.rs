@@ -188,6 +188,21 @@ pub struct FeedEntry {
     pub until: Timestamp,
 }
 
+impl FeedEntry {
+    /// A short fingerprint of the whole entry, for outside followers to check that the entry
+    /// they stopped at is still the one at that cursor (a feed that went back renumbers).
+    pub fn fingerprint(&self) -> String {
+        let (kind, target) = match &self.revoked {
+            Revoked::Session(sid) => ("s", sid.to_string()),
+            Revoked::Token(jti) => ("t", jti.clone()),
+            Revoked::ApiKey(hash) => ("k", crate::encoding::b64_encode(hash.as_bytes())),
+        };
+        let text = format!("{}|{kind}|{target}|{}", self.cursor, self.until.as_secs());
+        let digest = TokenHash::of(text.as_bytes());
+        crate::encoding::b64_encode(digest.as_bytes().get(..12).unwrap_or_default())
+    }
+}
+
 /// A session limit applied atomically at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitCheck {

@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera::store::Revoked;
 use tessera::store::SessionStore;
+use tessera::store::{FeedEntry, Revoked};
 
 use super::auth::require_verify;
 use super::error::ApiError;
@@ -40,13 +40,25 @@ async fn feed(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
-    let entries = state
+    // The entry at `after` comes along, so a follower can check it is the one it stopped at:
+    // a store that went back (a failover that lost writes) numbers new revocations again.
+    let probe = usize::from(q.after > 0);
+    let mut entries = state
         .manager
         .store()
-        .revocations_after(q.after, limit)
+        .revocations_after(q.after - probe as u64, limit + probe)
         .await
         .map_err(tessera::Error::from)?;
+    let at = match entries.first() {
+        Some(e) if probe == 1 && e.cursor == q.after => Some(entries.remove(0).fingerprint()),
+        _ => None,
+    };
+    entries.truncate(limit);
     let next = entries.last().map_or(q.after, |e| e.cursor);
+    let next_at = entries
+        .last()
+        .map(FeedEntry::fingerprint)
+        .or_else(|| at.clone());
     // A full page of entries may have more behind it, listed or not.
     let more = entries.len() == limit;
     // API-key revocations are for Tessera's own nodes; the cursor still moves past them.
@@ -61,7 +73,11 @@ async fn feed(
             Some(json!({ "cursor": e.cursor, key: value, "until": e.until.as_secs() }))
         })
         .collect();
-    Ok(Json(
-        json!({ "revocations": items, "next_cursor": next, "more": more }),
-    ))
+    Ok(Json(json!({
+        "revocations": items,
+        "next_cursor": next,
+        "more": more,
+        "at": at,
+        "next_at": next_at,
+    })))
 }

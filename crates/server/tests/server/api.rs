@@ -353,6 +353,8 @@ async fn the_revocation_feed_pages_by_cursor() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["session_id"], sids[0].as_str());
     assert_eq!(page["more"], true, "a full page");
+    assert_eq!(page["at"], Value::Null, "nothing stands at cursor 0");
+    assert!(page["next_at"].is_string());
     let next = page["next_cursor"].as_u64().unwrap();
     let rest = app
         .json(Method::GET, &format!("/v1/revocations?after={next}"), "")
@@ -360,6 +362,20 @@ async fn the_revocation_feed_pages_by_cursor() {
         .body();
     assert_eq!(rest["revocations"][0]["session_id"], sids[2].as_str());
     assert_eq!(rest["more"], false, "the end");
+    assert_eq!(
+        rest["at"], page["next_at"],
+        "the entry the follower stopped at is still there"
+    );
+    assert_ne!(rest["next_at"], rest["at"]);
+    let beyond = app
+        .json(Method::GET, "/v1/revocations?after=999", "")
+        .await
+        .body();
+    assert_eq!(
+        beyond["at"],
+        Value::Null,
+        "a cursor past the feed: read it again"
+    );
     assert!(rest["revocations"][0]["until"].as_i64().unwrap() > 0);
     app.json(Method::GET, "/v1/revocations?limit=0", "")
         .await

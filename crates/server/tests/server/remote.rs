@@ -293,3 +293,92 @@ fn the_default_issuer_names_the_port_actually_bound() {
     let verified = json(addr, "POST", "/v1/sessions/verify", &admin, &body);
     assert_eq!(verified["claims"]["iss"], format!("http://{addr}"));
 }
+
+/// A Redis that went back (a failover that lost the newest writes) numbers new revocations
+/// again; a remote verifier that had passed those numbers notices by the fingerprint of the
+/// entry it stopped at, and reads the feed again instead of skipping them.
+#[tokio::test]
+async fn a_remote_verifier_notices_a_feed_that_went_back() {
+    use redis::AsyncCommands;
+    let url =
+        std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
+    let tag = format!("{{rb-{}}}", tessera::random_id().unwrap());
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let admin = tessera::ApiKey::generate().unwrap().expose();
+    let env = [
+        ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
+        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
+        ("TESSERA_ADMIN_API_KEY", admin.as_str()),
+        ("TESSERA_ISSUER", ISSUER),
+    ];
+    let server = Process::serve(&temp_dir(), &env, &[]);
+    let addr = server.addr;
+    let key = json(
+        addr,
+        "POST",
+        "/v1/api-keys",
+        &admin,
+        r#"{"name":"svc","scope":"verify"}"#,
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ca = temp_dir().join("none.pem");
+    let remote = Remote::connect_with(
+        &format!("http://{addr}"),
+        &key,
+        Validation::new(ISSUER, "tessera"),
+        options(&ca),
+    )
+    .await
+    .unwrap();
+    let revoke = |sid: &str| {
+        let auth = format!("Bearer {admin}");
+        let (status, _, _) = http(
+            addr,
+            "DELETE",
+            &format!("/v1/sessions/{sid}"),
+            &[("authorization", &auth)],
+            "",
+        );
+        assert_eq!(status, 204);
+    };
+    let eventually_refused = |token: String| {
+        let remote = remote.clone();
+        async move {
+            for _ in 0..40 {
+                if remote.verify(&token).await.is_err() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    let first = json(addr, "POST", "/v1/sessions", &admin, r#"{"user_id":"u1"}"#);
+    revoke(first["session_id"].as_str().unwrap());
+    assert!(eventually_refused(first["access_token"].as_str().unwrap().to_owned()).await);
+
+    // Redis loses the newest feed entries and its sequence goes back.
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let seq: i64 = conn.get(format!("{tag}:feed:seq")).await.unwrap();
+    let _: () = conn
+        .zrembyscore(format!("{tag}:feed"), 1, seq)
+        .await
+        .unwrap();
+    let _: () = conn.set(format!("{tag}:feed:seq"), 0).await.unwrap();
+
+    let second = json(addr, "POST", "/v1/sessions", &admin, r#"{"user_id":"u2"}"#);
+    let token = second["access_token"].as_str().unwrap().to_owned();
+    assert!(remote.verify(&token).await.is_ok());
+    revoke(second["session_id"].as_str().unwrap());
+    assert!(
+        eventually_refused(token).await,
+        "the revocation under a reused number reached the remote verifier"
+    );
+}
