@@ -2,6 +2,15 @@
 // until its `until` (when its last access token has expired anyway) plus the clock leeway. The feed is polled on an
 // interval and paged until caught up; `fresh()` says whether it was caught up recently enough
 // to trust an absence from the set. Timers are unref'ed, so the feed never keeps a process alive.
+//
+// A feed that went back: a Redis restored from an older state (or a failover that lost the newest
+// writes) numbers new revocations again from where it went back to, so a cursor past that point
+// would skip them forever. The feed therefore keeps, with its cursor, the fingerprint of the entry
+// at that cursor (the server's `next_at`); each answer says which entry is at `after` now (`at`).
+// If they differ (the feed went back, or the entry was purged), the feed is read again from its
+// start: entries are idempotent and the feed holds only live ones, so what is known stays. This is
+// done at most once per poll (the server does the same), so a purge racing the re-read cannot loop.
+// A server older than the fingerprints answers neither field: then nothing is checked.
 
 /** Most pages read in one poll before yielding to the next tick. */
 const MAX_PAGES = 100;
@@ -17,6 +26,9 @@ export class RevocationFeed {
     /** @type {Map<string, number>} revoked id → until (ms) */
     this.revoked = new Map();
     this.cursor = 0;
+    /** @type {string | null | undefined} the fingerprint of the entry at `cursor`: null for none
+     * (cursor 0), undefined when unknown (the server did not say: an older server) */
+    this.at = null;
     this.caughtUpAt = undefined;
     this.timer = undefined;
     this.closed = false;
@@ -63,8 +75,15 @@ export class RevocationFeed {
   /** Reads pages until the server says no more follow; then the feed is caught up. */
   async poll() {
     const started = this.now();
+    let rewound = false;
     for (let page = 0; page < MAX_PAGES; page += 1) {
-      if (!(await this.readPage())) {
+      const next = await this.readPage(!rewound);
+      if (next === 'rewind') {
+        // Not caught up until the re-read reaches the end (a later poll may finish it).
+        rewound = true;
+        continue;
+      }
+      if (!next) {
         this.caughtUpAt = started;
         this.prune();
         return;
@@ -72,7 +91,13 @@ export class RevocationFeed {
     }
   }
 
-  async readPage() {
+  /**
+   * Reads and applies one page. Answers whether more may follow, or `'rewind'` when `check` is
+   * set and the entry at the cursor is not the one kept: the cursor is then back at 0.
+   * @param {boolean} check
+   * @returns {Promise<boolean | 'rewind'>}
+   */
+  async readPage(check = true) {
     const url = `${this.url}/v1/revocations?after=${this.cursor}&limit=${this.pageSize}`;
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]);
     const res = await this.fetch(url, { headers: { authorization: `Bearer ${this.apiKey}` }, signal });
@@ -81,19 +106,38 @@ export class RevocationFeed {
     if (!Array.isArray(body?.revocations) || !Number.isSafeInteger(body.next_cursor) || typeof body.more !== 'boolean') {
       throw new Error('revocation feed answered an unexpected body');
     }
+    if (!isFingerprint(body.at) || !isFingerprint(body.next_at)) {
+      throw new Error('revocation feed answered an unexpected body');
+    }
+    // `at` missing: an older server, nothing to check. Otherwise it must name the entry kept with
+    // the cursor (a kept fingerprint that is unknown, from an older server, never matches).
+    if (check && this.cursor > 0 && body.at !== undefined && body.at !== this.at) {
+      this.cursor = 0;
+      this.at = null;
+      return 'rewind';
+    }
     for (const entry of body.revocations) {
       const id = entry.session_id ?? entry.token_id;
       if (typeof id === 'string' && Number.isFinite(entry.until)) this.revoked.set(id, entry.until * 1000 + this.graceMs);
     }
     // Only forward: an answer with a smaller cursor must not make old entries count as new.
-    this.cursor = Math.max(this.cursor, body.next_cursor);
+    if (body.next_cursor >= this.cursor) {
+      this.cursor = body.next_cursor;
+      this.at = body.next_cursor === 0 ? null : body.next_at;
+    }
     // Whether the page was full: the number listed cannot tell, as the server leaves out
     // revocations of its own API keys.
     return body.more;
   }
 
+  /** Forgets revocations whose tokens have all expired. */
   prune() {
     const now = this.now();
     for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
   }
+}
+
+/** A fingerprint as the server answers it: a string, null for none, or absent (older server). */
+function isFingerprint(value) {
+  return value === undefined || value === null || typeof value === 'string';
 }

@@ -5,6 +5,16 @@ feed is read with a ``verify`` API key, page by page, into two small maps (sessi
 id to the time its last token expires), and entries are forgotten once no token they cover can
 still be valid. While the view cannot show it caught up within ``staleness`` seconds, it
 vouches for nothing: verification fails closed with :class:`FeedStale`.
+
+A feed that went back: a Redis restored from an older state (or a failover that lost the newest
+writes) numbers new revocations again from where it went back to, so a cursor past that point
+would skip them forever. The view therefore keeps, with its cursor, the fingerprint of the entry
+at that cursor (the server's ``next_at``), and each answer says which entry is at ``after`` now
+(``at``). If they differ (the feed went back, or that entry was purged), the feed is read again
+from its start: entries are idempotent and the feed holds only live ones, so what the view knows
+stays. That happens at most once per sync (as in the server's own sync), so a purge racing the
+re-read cannot loop. A server older than the fingerprints answers neither field: then nothing is
+checked, as before.
 """
 
 from __future__ import annotations
@@ -25,6 +35,11 @@ DEFAULT_STALENESS = 5.0
 PAGE = 1000
 #: Pages read in one sync at most; the next sync goes on from there.
 MAX_PAGES = 100
+
+#: A fingerprint the server did not send (a server older than ``at``/``next_at``).
+_UNKNOWN = object()
+#: What :meth:`RevocationFeed._read_page` answers when the feed must be read again from 0.
+_REWIND = object()
 
 
 class RevocationFeed:
@@ -54,6 +69,9 @@ class RevocationFeed:
         self._sessions: Dict[str, int] = {}
         self._tokens: Dict[str, int] = {}
         self._cursor = 0
+        # The fingerprint of the entry at the cursor: None for none (cursor 0), _UNKNOWN when
+        # the server did not say (an older server; it never matches a server that does).
+        self._at: object = None
         self._synced_at: Optional[float] = None
 
     @property
@@ -70,8 +88,16 @@ class RevocationFeed:
         """
         with self._sync_lock:
             started = self._clock()
+            rewound = False
             for _ in range(MAX_PAGES):
-                if not self._read_page():
+                more = self._read_page(check=not rewound)
+                if more is _REWIND:
+                    # Not caught up until this re-read reaches the end (a later sync may).
+                    log.warning("the revocation feed went back (or its entry at the cursor was "
+                                "purged); reading it again from the start")
+                    rewound = True
+                    continue
+                if not more:
                     break
             else:
                 return  # more to read: not caught up yet
@@ -79,16 +105,24 @@ class RevocationFeed:
                 self._synced_at = started
                 self._prune(int(started))
 
-    def _read_page(self) -> bool:
-        """Applies one page; whether the next page may hold more."""
+    def _read_page(self, check: bool = True) -> object:
+        """Applies one page; whether the next page may hold more, or ``_REWIND`` when ``check``
+        is set and the entry at the cursor is not the one kept (the cursor is then back at 0)."""
         url = f"{self._url}?after={self._cursor}&limit={self._page_size}"
         _status, doc, _headers = _http.request("GET", url, api_key=self._api_key,
                                                timeout=self._timeout)
-        entries, next_cursor, more = _page(doc)
+        entries, next_cursor, more, at, next_at = _page(doc)
         with self._lock:
+            # ``at`` absent: an older server, nothing to check.
+            if check and self._cursor > 0 and at is not _UNKNOWN and at != self._at:
+                self._cursor, self._at = 0, None
+                return _REWIND
             for entry in entries:
                 self._apply(entry)
-            self._cursor = max(self._cursor, next_cursor)
+            # Only forward: an answer with a smaller cursor must not make old entries new.
+            if next_cursor >= self._cursor:
+                self._cursor = next_cursor
+                self._at = None if next_cursor == 0 else next_at
         # The server says whether the page was full: it leaves out entries that are not for
         # apps (its own API keys), so the number listed cannot tell.
         return more
@@ -118,14 +152,17 @@ class RevocationFeed:
             return session_id in self._sessions or token_id in self._tokens
 
 
-def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int, bool]":
+def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int, bool, object, object]":
+    """The entries, ``next_cursor``, ``more``, ``at`` and ``next_at`` (``_UNKNOWN`` if absent)."""
     if (not isinstance(doc, dict) or not isinstance(doc.get("next_cursor"), int)
-            or not isinstance(doc.get("more"), bool)):
+            or not isinstance(doc.get("more"), bool)
+            or not all(doc.get(f) is None or isinstance(doc[f], str) for f in ("at", "next_at"))):
         raise TesseraError(0, message="the revocation feed answered an unexpected document")
     items = doc.get("revocations")
     entries = [e for e in items if isinstance(e, dict) and isinstance(e.get("cursor"), int)] \
         if isinstance(items, list) else []
-    return entries, doc["next_cursor"], doc["more"]
+    return (entries, doc["next_cursor"], doc["more"], doc.get("at", _UNKNOWN),
+            doc.get("next_at", _UNKNOWN))
 
 
 class FeedFollower:
