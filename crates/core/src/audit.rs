@@ -49,6 +49,8 @@ pub enum AuditKind {
     PasswordChanged,
     /// A change of password was refused: the current password given was wrong.
     PasswordChangeFailed,
+    /// A one-time password-reset link was made for the account (`tessera users reset-link`).
+    ResetLinkIssued,
     /// An account was created (sign-up, or `tessera users create`).
     AccountCreated,
     /// A named API key was created.

@@ -33,8 +33,8 @@ use crate::chain::Chain;
 use crate::jwt::{AccessClaims, JwkSet, sign_compact};
 use crate::store::{CreateOutcome, LimitCheck, Revoked, SessionUpdate, Store, UpdateOutcome};
 use crate::{
-    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshToken, RevokeReason,
-    RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
+    AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, RefreshToken, ResetLinks,
+    RevokeReason, RevokedView, Session, SessionId, Timestamp, TokenHash, TokenRejection, random,
 };
 
 use keys::KeyRing;
@@ -58,6 +58,7 @@ pub struct SessionManager<S, C> {
     view: RevokedView,
     csrf: Csrf,
     devices: KnownDevices,
+    resets: ResetLinks,
     audit_failures: AtomicU64,
 }
 
@@ -90,6 +91,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         let chain = Chain::new(&settings.secret);
         let csrf = Csrf::new(&settings.secret);
         let devices = KnownDevices::new(&settings.secret);
+        let resets = ResetLinks::new(&settings.secret);
         Ok(Self {
             store,
             clock,
@@ -99,6 +101,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             view,
             csrf,
             devices,
+            resets,
             audit_failures: AtomicU64::new(0),
         })
     }

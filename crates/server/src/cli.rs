@@ -121,6 +121,22 @@ pub enum UsersAction {
         /// The login name (normalized: compatibility forms folded, lower case).
         user: String,
     },
+    /// Set an account's password (read from standard input, as for `create`); every session
+    /// of the account ends.
+    Passwd {
+        /// The login name.
+        user: String,
+    },
+    /// Print a one-time link that lets the person set a new password (recovery without
+    /// email): it works once, ends at `--valid`, and is stored nowhere. Hand it over by a
+    /// channel you trust.
+    ResetLink {
+        /// The login name.
+        user: String,
+        /// How long the link works (at most a day).
+        #[arg(long, default_value = "1h")]
+        valid: String,
+    },
 }
 
 /// `tessera api-key …`

@@ -265,11 +265,28 @@ pub async fn users(
     input: &mut impl std::io::BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let UsersAction::Create { user } = action;
-    let login = LoginName::parse(&user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match action {
+        UsersAction::Create { user } => create_user(config, &user, input, out).await,
+        UsersAction::Passwd { user } => passwd(config, &user, input, out).await,
+        UsersAction::ResetLink { user, valid } => reset_link(config, &user, &valid, out).await,
+    }
+}
+
+/// A password read from `input`, checked and hashed (off the runtime).
+async fn new_password(input: &mut impl std::io::BufRead) -> anyhow::Result<tessera::PasswordHash> {
     let password = read_password(input)?;
     tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??;
+    Ok(tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??)
+}
+
+async fn create_user(
+    config: &Config,
+    user: &str,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let login = LoginName::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = new_password(input).await?;
     let m = manager(config).await?;
     let account = m
         .create_user(&login, hash)
@@ -278,6 +295,77 @@ pub async fn users(
     m.record(Some(account.id.as_str()), None, AuditKind::AccountCreated)
         .await?;
     writeln!(out, "created {login} as {}", account.id)?;
+    Ok(())
+}
+
+/// The account named `user` on existing data.
+async fn account(
+    config: &Config,
+    user: &str,
+) -> anyhow::Result<(boot::Manager, tessera::store::User)> {
+    let login = LoginName::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let m = existing(config).await?;
+    let account = m
+        .find_user(&login)
+        .await?
+        .with_context(|| format!("no account is named {login}"))?;
+    Ok((m, account))
+}
+
+async fn passwd(
+    config: &Config,
+    user: &str,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let hash = new_password(input).await?;
+    let (m, account) = self::account(config, user).await?;
+    m.set_password(&account.id, &hash).await?;
+    let ended = m
+        .revoke_user(
+            account.id.as_str(),
+            None,
+            tessera::RevokeReason::PasswordChanged,
+        )
+        .await?;
+    m.record(Some(account.id.as_str()), None, AuditKind::PasswordChanged)
+        .await?;
+    writeln!(
+        out,
+        "password of {} set; {} session(s) ended",
+        account.login,
+        ended.len()
+    )?;
+    Ok(())
+}
+
+/// The longest a reset link works.
+const MAX_RESET_LINK: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+async fn reset_link(
+    config: &Config,
+    user: &str,
+    valid: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let valid = crate::config::parse_duration(valid, "--valid").map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        valid > std::time::Duration::ZERO && valid <= MAX_RESET_LINK,
+        "--valid: 1s to 1d; a long-lived link is a standing way in"
+    );
+    let (m, account) = self::account(config, user).await?;
+    let until = tessera::Clock::now(m.clock()).plus(valid);
+    let token = m
+        .reset_links()
+        .issue(&account.id, account.password.as_str().as_bytes(), until);
+    m.record(Some(account.id.as_str()), None, AuditKind::ResetLinkIssued)
+        .await?;
+    writeln!(out, "{}/auth/reset?token={token}", config.public_origin)?;
+    writeln!(
+        out,
+        "(works once, until {}; hand it over by a channel you trust)",
+        date(until)
+    )?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod server {
     pub mod interop;
     pub mod pages;
     pub mod properties;
+    pub mod recovery;
     pub mod remote;
     pub mod spa;
     pub mod support;

@@ -56,6 +56,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         &self.devices
     }
 
+    /// One-time password-reset links, keyed from the server secret.
+    pub fn reset_links(&self) -> &crate::ResetLinks {
+        &self.resets
+    }
+
     /// CSRF tokens, keyed from the server secret.
     pub fn csrf(&self) -> &Csrf {
         &self.csrf

@@ -91,6 +91,7 @@ fn describe(kind: &Value) -> String {
         "session_revoked" => "Session ended",
         "password_changed" => "Password changed",
         "password_change_failed" => "Wrong current password given to change the password",
+        "reset_link_issued" => "A one-time link to set a new password was made",
         "account_created" => "Account created",
         "rate_limited" => "Requests slowed down",
         other => other,

@@ -132,14 +132,14 @@ fn login_of(typed: &str) -> Option<LoginName> {
     })
 }
 
-fn client_ip(client: Option<Extension<Client>>) -> String {
+pub(super) fn client_ip(client: Option<Extension<Client>>) -> String {
     client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string())
 }
 
 /// Creates the browser session with a fresh cookie; a session this browser had before (its
 /// own, or one planted in it) is ended, so nothing from before sign-in survives. The browser
 /// becomes a known device of the account.
-async fn sign_in(
+pub(super) async fn sign_in(
     state: &AppState,
     form: &Submitted,
     account: &User,

@@ -10,6 +10,7 @@ mod devices;
 mod html;
 mod password_change;
 mod passwords;
+mod reset;
 mod spa;
 
 use axum::Router;
@@ -67,6 +68,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/style.css", get(style))
         .route("/auth/login", get(auth::login_page).post(auth::login))
         .route("/auth/signup", get(auth::signup_page).post(auth::signup))
+        .route("/auth/reset", get(reset::page_for).post(reset::reset))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/account", get(account::show))
         .route("/auth/sessions", get(spa::sessions))
