@@ -61,7 +61,7 @@ fn invalid() -> Response {
                 <p>It was used already, it is too old, or it was copied wrong. Ask for a new one.</p>\
                 <p class=\"note\"><a href=\"/auth/login\">Sign in</a></p></section>";
     (
-        StatusCode::BAD_REQUEST,
+        StatusCode::NOT_FOUND, // no live link has this token: a used or ended one is gone
         Html(page("This link does not work", body)),
     )
         .into_response()

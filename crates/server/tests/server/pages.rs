@@ -94,6 +94,15 @@ pub async fn sign_in(app: &App, jar: &mut Jar, user: &str, password: &str) -> Re
     post_form(app, jar, "/auth/login", &body).await
 }
 
+/// A JSON sign-in as `user` with `password`: its status.
+pub async fn json_login(app: &App, user: &str, password: &str) -> StatusCode {
+    let body = format!(r#"{{"user":"{user}","password":"{password}"}}"#);
+    let json = [("content-type", "application/json")];
+    app.send(Method::POST, "/auth/login", &json, &body)
+        .await
+        .status
+}
+
 /// Self sign-up, which these tests use to make accounts (it is closed by default).
 pub const OPEN: &str = "signup = \"open\"";
 

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use super::pages::{Jar, OPEN, between, get, post_form, sign_up};
+use super::pages::{Jar, OPEN, between, get, json_login, post_form, sign_up};
 use super::support::{App, Reply};
 
 const SPA: &str = "https://spa.example";
@@ -339,23 +339,12 @@ async fn the_password_changes_as_json() {
         StatusCode::UNAUTHORIZED,
         "every other device out"
     );
-    let login = |password: &'static str| {
-        let app = &app;
-        async move {
-            let body = format!(r#"{{"user":"alice","password":"{password}"}}"#);
-            app.send(
-                Method::POST,
-                "/auth/login",
-                &[("content-type", "application/json")],
-                &body,
-            )
-            .await
-            .status
-        }
-    };
-    assert_eq!(login("a much better passphrase").await, StatusCode::OK);
     assert_eq!(
-        login("correct horse battery").await,
+        json_login(&app, "alice", "a much better passphrase").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        json_login(&app, "alice", "correct horse battery").await,
         StatusCode::UNAUTHORIZED
     );
 }
