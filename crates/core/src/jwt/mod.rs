@@ -15,6 +15,7 @@ mod jwk;
 mod jws;
 mod key;
 mod keyset;
+mod stored;
 mod verifier;
 
 pub use algorithm::Algorithm;
