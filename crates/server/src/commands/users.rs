@@ -1,0 +1,141 @@
+//! `tessera users …`: accounts, their passwords, and one-time reset links.
+
+use std::io::Write;
+
+use anyhow::Context;
+use tessera::{AuditKind, LoginName};
+
+use super::{date, existing, manager};
+use crate::boot;
+use crate::cli::UsersAction;
+use crate::config::Config;
+
+/// `tessera users create NAME`, password on standard input. The name is normalized as the
+/// sign-in page normalizes what people type; the account gets a fresh `usr_` id.
+///
+/// # Errors
+/// A bad user name or password, a taken name, store errors.
+pub async fn users(
+    config: &Config,
+    action: UsersAction,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match action {
+        UsersAction::Create { user } => create_user(config, &user, input, out).await,
+        UsersAction::Passwd { user } => passwd(config, &user, input, out).await,
+        UsersAction::ResetLink { user, valid } => reset_link(config, &user, &valid, out).await,
+    }
+}
+
+/// A password read from `input`, checked and hashed (off the runtime).
+async fn new_password(input: &mut impl std::io::BufRead) -> anyhow::Result<tessera::PasswordHash> {
+    let password = read_password(input)?;
+    tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??)
+}
+
+async fn create_user(
+    config: &Config,
+    user: &str,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let login = LoginName::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = new_password(input).await?;
+    let m = manager(config).await?;
+    let account = m
+        .create_user(&login, hash)
+        .await?
+        .with_context(|| format!("the login name {login} is taken"))?;
+    m.record(Some(account.id.as_str()), None, AuditKind::AccountCreated)
+        .await?;
+    writeln!(out, "created {login} as {}", account.id)?;
+    Ok(())
+}
+
+/// The account named `user` on existing data.
+async fn account(
+    config: &Config,
+    user: &str,
+) -> anyhow::Result<(boot::Manager, tessera::store::User)> {
+    let login = LoginName::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let m = existing(config).await?;
+    let account = m
+        .find_user(&login)
+        .await?
+        .with_context(|| format!("no account is named {login}"))?;
+    Ok((m, account))
+}
+
+async fn passwd(
+    config: &Config,
+    user: &str,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let hash = new_password(input).await?;
+    let (m, account) = self::account(config, user).await?;
+    m.set_password(&account.id, &hash).await?;
+    let ended = m
+        .revoke_user(
+            account.id.as_str(),
+            None,
+            tessera::RevokeReason::PasswordChanged,
+        )
+        .await?;
+    m.record(Some(account.id.as_str()), None, AuditKind::PasswordChanged)
+        .await?;
+    writeln!(
+        out,
+        "password of {} set; {} session(s) ended",
+        account.login,
+        ended.len()
+    )?;
+    Ok(())
+}
+
+/// The longest a reset link works.
+const MAX_RESET_LINK: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+async fn reset_link(
+    config: &Config,
+    user: &str,
+    valid: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let valid = crate::config::parse_duration(valid, "--valid").map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        valid > std::time::Duration::ZERO && valid <= MAX_RESET_LINK,
+        "--valid: 1s to 1d; a long-lived link is a standing way in"
+    );
+    let (m, account) = self::account(config, user).await?;
+    let until = tessera::Clock::now(m.clock()).plus(valid);
+    let token = m
+        .reset_links()
+        .issue(&account.id, account.password.as_str().as_bytes(), until);
+    m.record(Some(account.id.as_str()), None, AuditKind::ResetLinkIssued)
+        .await?;
+    writeln!(out, "{}/auth/reset?token={token}", config.public_origin)?;
+    writeln!(
+        out,
+        "(works once, until {}; hand it over by a channel you trust)",
+        date(until)
+    )?;
+    Ok(())
+}
+
+/// The password: typed at the terminal without echo (twice, to catch a typo), or the first
+/// line of standard input when that is a pipe or a file.
+fn read_password(input: &mut impl std::io::BufRead) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Repeat the password: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        return Ok(first);
+    }
+    let mut password = String::new();
+    input.read_line(&mut password)?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
