@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{Process, cli, http, temp_dir};
+use super::support::{Process, RedisDeployment, cli, http, temp_dir};
 
 fn json_headers(key: &str) -> [(&'static str, String); 2] {
     [
@@ -934,18 +934,11 @@ fn api_keys_are_managed_from_the_cli() {
     reason = "measures how long a revocation takes to reach the other node"
 )]
 fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
-    let tag = format!("{{mn-{}}}", tessera::random_id().unwrap());
-    let key = tessera::ApiKey::generate().unwrap().expose();
-    let url = "redis+cluster://127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002".to_owned();
-    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let redis = RedisDeployment::cluster("mn");
+    let key = redis.admin.clone();
     // Sixteen racing refreshes of one session would trip its refresh rate: not what this tests.
-    let env = [
-        ("TESSERA_STORE", url.as_str()),
-        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
-        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
-        ("TESSERA_ADMIN_API_KEY", key.as_str()),
-        ("TESSERA_RATE_LIMITS_REFRESH_SESSION", "off"),
-    ];
+    let mut env = redis.env();
+    env.push(("TESSERA_RATE_LIMITS_REFRESH_SESSION", "off"));
     let a = Process::serve(&temp_dir(), &env, &[]);
     let b = Process::serve(&temp_dir(), &env, &[]);
 
@@ -1295,17 +1288,9 @@ fn metrics_listen_serves_metrics_alone() {
 /// another issuer refuses to start instead of rejecting every token of the others.
 #[test]
 fn nodes_sharing_a_store_agree_on_the_issuer() {
-    let url =
-        std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
-    let tag = format!("{{iss-{}}}", tessera::random_id().unwrap());
-    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
-    let key = tessera::ApiKey::generate().unwrap().expose();
-    let env = [
-        ("TESSERA_STORE", url.as_str()),
-        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
-        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
-        ("TESSERA_ADMIN_API_KEY", key.as_str()),
-    ];
+    let redis = RedisDeployment::single("iss");
+    let (url, key) = (redis.url.clone(), redis.admin.clone());
+    let env = redis.env();
     let a = Process::serve(&temp_dir(), &env, &[]);
     let b = Process::serve(&temp_dir(), &env, &[]);
     assert_ne!(a.addr.port(), b.addr.port());

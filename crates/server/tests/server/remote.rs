@@ -11,7 +11,7 @@ use tessera::{Error, TokenRejection, Validation};
 use tessera_axum::{Bearer, Remote, RemoteOptions};
 use tower::ServiceExt;
 
-use super::support::{Process, http, json, temp_dir};
+use super::support::{Process, RedisDeployment, http, json, temp_dir};
 
 const ISSUER: &str = "https://auth.test";
 
@@ -300,18 +300,14 @@ fn the_default_issuer_names_the_port_actually_bound() {
 #[tokio::test]
 async fn a_remote_verifier_notices_a_feed_that_went_back() {
     use redis::AsyncCommands;
-    let url =
-        std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
-    let tag = format!("{{rb-{}}}", tessera::random_id().unwrap());
-    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
-    let admin = tessera::ApiKey::generate().unwrap().expose();
-    let env = [
-        ("TESSERA_STORE", url.as_str()),
-        ("TESSERA_REDIS_KEY_TAG", tag.as_str()),
-        ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
-        ("TESSERA_ADMIN_API_KEY", admin.as_str()),
-        ("TESSERA_ISSUER", ISSUER),
-    ];
+    let redis_node = RedisDeployment::single("rb");
+    let (url, tag, admin) = (
+        redis_node.url.clone(),
+        redis_node.tag.clone(),
+        redis_node.admin.clone(),
+    );
+    let mut env = redis_node.env();
+    env.push(("TESSERA_ISSUER", ISSUER));
     let server = Process::serve(&temp_dir(), &env, &[]);
     let addr = server.addr;
     let key = json(

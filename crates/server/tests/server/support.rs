@@ -287,6 +287,59 @@ impl Drop for Process {
 }
 
 /// A minimal HTTP/1.1 client: one request per connection.
+/// A deployment on the test Redis that `scripts/redis` starts: a key tag of its own, and the
+/// key-encryption key and admin key its nodes share.
+pub struct RedisDeployment {
+    pub url: String,
+    pub tag: String,
+    pub kek: String,
+    pub admin: String,
+}
+
+impl RedisDeployment {
+    /// On the single Redis (`TESSERA_TEST_REDIS`, default port 16379).
+    pub fn single(name: &str) -> Self {
+        let url = std::env::var("TESSERA_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:16379/".into());
+        Self::on(url, name, "start")
+    }
+
+    /// On the three-master Cluster (ports 17000-17002).
+    pub fn cluster(name: &str) -> Self {
+        let url = "redis+cluster://127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002".to_owned();
+        Self::on(url, name, "start-cluster")
+    }
+
+    /// Fails, naming the command to run, when nothing listens at the first address of `url`.
+    fn on(url: String, name: &str, command: &str) -> Self {
+        let first = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split([',', '/']).next())
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| panic!("{url} names no address"));
+        if TcpStream::connect_timeout(&first, Duration::from_secs(2)).is_err() {
+            panic!("no Redis at {url}: run `scripts/redis {command}` (scripts/test does)");
+        }
+        Self {
+            url,
+            tag: format!("{{{name}-{}}}", tessera::random_id().unwrap()),
+            kek: tessera::KeyEncryptionKey::generate().unwrap().expose(),
+            admin: tessera::ApiKey::generate().unwrap().expose(),
+        }
+    }
+
+    /// The settings of a node of this deployment.
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("TESSERA_STORE", self.url.as_str()),
+            ("TESSERA_REDIS_KEY_TAG", self.tag.as_str()),
+            ("TESSERA_KEY_ENCRYPTION_KEY", self.kek.as_str()),
+            ("TESSERA_ADMIN_API_KEY", self.admin.as_str()),
+        ]
+    }
+}
+
 /// A JSON call with API key `key` that must succeed (2xx); the answer (null when empty).
 pub fn json(
     addr: SocketAddr,
