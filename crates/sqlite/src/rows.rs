@@ -1,8 +1,9 @@
 //! A session's row: its columns (what a refresh changes) and its JSON record (the rest), read
 //! and written whole; and migration 5, which split whole-session records into that shape.
 
-use rusqlite::{Connection, Row, params};
-use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp, TokenHash};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params, params_from_iter};
+use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use crate::codec::{Cold, db_error, hash_of, int, ms, purge_at, uint};
 
@@ -86,33 +87,46 @@ pub(crate) fn session_of(row: RawRow) -> Result<Session> {
     })
 }
 
+/// The hot columns of `s` (what a refresh or activity changes, and the absolute end), in the
+/// order the insert and the update below name them: one list of values for both.
+fn hot_values(s: &Session) -> [Value; 9] {
+    [
+        Value::Integer(int(s.refresh.generation)),
+        Value::Blob(s.refresh.current.as_bytes().to_vec()),
+        s.refresh
+            .previous
+            .as_ref()
+            .map_or(Value::Null, |p| Value::Blob(p.as_bytes().to_vec())),
+        Value::Integer(ms(s.refresh.rotated_at)),
+        Value::Integer(ms(s.last_seen_at)),
+        Value::Integer(ms(s.idle_expires_at)),
+        Value::Integer(ms(s.absolute_expires_at)),
+        Value::Integer(int(s.refreshes)),
+        s.refreshed_from.clone().map_or(Value::Null, Value::Text),
+    ]
+}
+
 /// Inserts `session` (whose id is new).
 pub(crate) fn insert(conn: &Connection, s: &Session) -> Result<()> {
+    let record = Cold::encode(s)?;
+    let head = [
+        Value::Blob(s.sid.as_bytes().to_vec()),
+        Value::Text(s.user_id.clone()),
+        Value::Integer(ms(s.created_at)),
+        Value::Integer(purge_at(s)),
+        Value::Integer(i64::from(s.revoked_at.is_some())),
+    ];
+    let values = head
+        .into_iter()
+        .chain(hot_values(s))
+        .chain([Value::Text(record)]);
     conn.prepare_cached(
         "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
              refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
              absolute_expires_at, refreshes, refreshed_from, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
-    .and_then(|mut st| {
-        st.execute(params![
-            s.sid.as_bytes(),
-            s.user_id,
-            ms(s.created_at),
-            purge_at(s),
-            s.revoked_at.is_some(),
-            int(s.refresh.generation),
-            s.refresh.current.as_bytes(),
-            s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-            ms(s.refresh.rotated_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            ms(s.absolute_expires_at),
-            int(s.refreshes),
-            s.refreshed_from,
-            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-        ])
-    })
+    .and_then(|mut st| st.execute(params_from_iter(values)))
     .map_err(db_error)?;
     Ok(())
 }
@@ -154,23 +168,13 @@ pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<
 /// Writes the columns of the fields a refresh or activity changes (and the absolute end) from
 /// `s`, leaving the record alone.
 pub(crate) fn write_columns(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
+    let sid = Value::Blob(s.sid.as_bytes().to_vec());
     conn.prepare_cached(
         "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
              rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
              refreshes = ?9, refreshed_from = ?10
          WHERE sid = ?1",
     )?
-    .execute(params![
-        s.sid.as_bytes(),
-        int(s.refresh.generation),
-        s.refresh.current.as_bytes(),
-        s.refresh.previous.as_ref().map(TokenHash::as_bytes),
-        ms(s.refresh.rotated_at),
-        ms(s.last_seen_at),
-        ms(s.idle_expires_at),
-        ms(s.absolute_expires_at),
-        int(s.refreshes),
-        s.refreshed_from,
-    ])?;
+    .execute(params_from_iter(std::iter::once(sid).chain(hot_values(s))))?;
     Ok(())
 }
