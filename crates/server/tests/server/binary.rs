@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{Process, RedisDeployment, cli, http, temp_dir};
+use super::support::{Process, RedisDeployment, cli, http, openssl, temp_dir};
 
 fn json_headers(key: &str) -> [(&'static str, String); 2] {
     [
@@ -474,9 +474,10 @@ fn json_logs_are_one_object_per_line() {
 
 /// A self-signed certificate for 127.0.0.1, written as `<name>.crt` and `<name>.key` in `dir`.
 fn certificate(dir: &std::path::Path, name: &str) {
-    let status = Command::new("openssl")
-        .current_dir(dir)
-        .args([
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    openssl(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -486,23 +487,16 @@ fn certificate(dir: &std::path::Path, name: &str) {
             "-nodes",
             "-days",
             "1",
-        ])
-        .args([
             "-subj",
             "/CN=tessera-test",
             "-addext",
             "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ])
-        .args([
             "-keyout",
-            &format!("{name}.key"),
+            &key,
             "-out",
-            &format!("{name}.crt"),
-        ])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is needed to make test certificates (apt-get install openssl)");
-    assert!(status.success());
+            &crt,
+        ],
+    );
 }
 
 fn curl_tls(

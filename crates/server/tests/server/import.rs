@@ -2,21 +2,28 @@
 //! and PyJWT playing the old system and its verifiers.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 use super::interop::{pyjwt_verify, python};
-use super::support::{Process, cli, http, json, temp_dir};
+use super::support::{Process, cli, http, json, openssl, temp_dir};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is needed to make test keys (apt-get install openssl)");
-    assert!(status.success(), "openssl {args:?}");
+/// An RSA private key of `bits` bits, PKCS#8, as `out`.
+fn rsa_key(dir: &Path, bits: &str, out: &str) {
+    let bits = format!("rsa_keygen_bits:{bits}");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &bits,
+            "-out",
+            out,
+        ],
+    );
 }
 
 /// The old system's script (`sign` or `jwks`) with `pem`, `kid` and `alg`.
@@ -163,18 +170,7 @@ fn an_old_systems_keys_are_trusted_or_signed_with() {
 #[test]
 fn keys_in_other_forms_are_refused_with_the_command_that_converts_them() {
     let dir = temp_dir();
-    openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "rsa.pem",
-        ],
-    );
+    rsa_key(&dir, "2048", "rsa.pem");
     openssl(
         &dir,
         &[
@@ -192,18 +188,7 @@ fn keys_in_other_forms_are_refused_with_the_command_that_converts_them() {
             "req", "-x509", "-key", "rsa.pem", "-subj", "/CN=old", "-days", "1", "-out", "cert.pem",
         ],
     );
-    openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:1024",
-            "-out",
-            "weak.pem",
-        ],
-    );
+    rsa_key(&dir, "1024", "weak.pem");
     std::fs::write(dir.join("junk.pem"), "hello").unwrap();
     let mut server = Process::serve(&dir, &[], &[]);
     server.terminate();

@@ -11,23 +11,14 @@ use tessera::{Error, TokenRejection, Validation};
 use tessera_axum::{Bearer, Remote, RemoteOptions};
 use tower::ServiceExt;
 
-use super::support::{Process, RedisDeployment, http, json, temp_dir};
+use super::support::{Process, RedisDeployment, http, json, openssl, temp_dir};
 
 const ISSUER: &str = "https://auth.test";
 
 /// A CA (`<name>-ca.crt`) and a server certificate for 127.0.0.1 it signed (`<name>.crt`,
 /// `<name>.key`): rustls, rightly, refuses a self-signed CA certificate as a server's.
 fn issued_by_a_ca(dir: &std::path::Path, name: &str) {
-    let openssl = |args: &[&str]| {
-        let status = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("openssl is needed to make test certificates (apt-get install openssl)");
-        assert!(status.success(), "openssl {args:?}");
-    };
+    let openssl = |args: &[&str]| openssl(dir, args);
     let (ca, ca_key, key, csr, crt) = (
         format!("{name}-ca.crt"),
         format!("{name}-ca.key"),
@@ -146,14 +137,16 @@ async fn a_service_without_a_store_verifies_and_follows_revocations() {
     let base = format!("http://{addr}");
     let ca = dir.join("none.pem");
 
-    let remote = Remote::connect_with(
-        &base,
-        &key,
-        Validation::new(ISSUER, "tessera"),
-        options(&ca),
-    )
-    .await
-    .unwrap();
+    let connect = |audience: &'static str| {
+        let (base, key, options) = (base.clone(), key.clone(), options(&ca));
+        async move {
+            let validation = Validation::new(ISSUER, audience);
+            Remote::connect_with(&base, &key, validation, options)
+                .await
+                .unwrap()
+        }
+    };
+    let remote = connect("tessera").await;
     assert_eq!(remote.verify(&token).await.unwrap().sub, "alice");
     let app = service(&remote);
     assert_eq!(
@@ -171,14 +164,7 @@ async fn a_service_without_a_store_verifies_and_follows_revocations() {
     );
 
     // Tokens for another audience or issuer are refused.
-    let elsewhere = Remote::connect_with(
-        &base,
-        &key,
-        Validation::new(ISSUER, "billing"),
-        options(&ca),
-    )
-    .await
-    .unwrap();
+    let elsewhere = connect("billing").await;
     assert!(matches!(
         elsewhere.verify(&token).await,
         Err(Error::InvalidToken(TokenRejection::WrongAudience))
