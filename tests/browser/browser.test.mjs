@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
+
+import { cleanEnv, freePort, launchChromium } from '../support/tessera.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -27,20 +28,9 @@ let browser;
 let base;
 let attackerUrl;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function startTessera(dir, port) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_')));
-  Object.assign(env, {
+  const env = cleanEnv({
     TESSERA_TLS_CERT: 'cert.pem',
     TESSERA_TLS_KEY: 'key.pem',
     TESSERA_PUBLIC_ORIGIN: base,
@@ -87,11 +77,7 @@ before(async () => {
   const attackerPort = await freePort();
   attackerUrl = `http://localhost:${attackerPort}/`;
   attacker = await startAttacker(attackerPort);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-  });
+  browser = await launchChromium(chromium, chromiumPath);
 });
 
 after(async () => {

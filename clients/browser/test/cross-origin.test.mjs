@@ -12,6 +12,8 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
+import { launchChromium } from '../../../tests/support/tessera.mjs';
+
 import { listenApp, watch } from './origin.mjs';
 import { PASSWORD, startTessera } from './server.mjs';
 
@@ -36,11 +38,7 @@ before(async () => {
   tessera = await startTessera(bin, USERS, { TESSERA_CORS_ORIGINS: granted.origin });
   granted.serve(tessera);
   other.serve(tessera);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-  });
+  browser = await launchChromium(chromium, chromiumPath);
 });
 
 after(async () => {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
+import { launchChromium } from '../../../tests/support/tessera.mjs';
+
 import { serveApp } from './app.mjs';
 import { PASSWORD, startTessera } from './server.mjs';
 
@@ -25,11 +27,7 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: run apt-get install -y chromium`);
   mkdirSync(artifacts, { recursive: true });
   tessera = await startTessera(bin, USERS);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-  });
+  browser = await launchChromium(chromium, chromiumPath);
 });
 
 after(async () => {

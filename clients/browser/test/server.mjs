@@ -3,30 +3,16 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { request } from 'playwright-core';
 
+import { cleanEnv, freePort } from '../../../tests/support/tessera.mjs';
+
 export const PASSWORD = 'correct horse battery';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
-/** The environment without the caller's TESSERA_* settings, plus `extra`. */
-function environment(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_')));
-  return Object.assign(env, extra);
-}
 
 function waitForListening(child) {
   return new Promise((resolve, reject) => {
@@ -54,7 +40,7 @@ export async function startTessera(bin, users, env = {}) {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-days', '1', '-subj', '/CN=tessera-test', '-addext', 'subjectAltName=IP:127.0.0.1',
     '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: dir, stdio: 'ignore' });
-  const cli = (args, input) => execFileSync(bin, args, { cwd: dir, env: environment({}), input, encoding: 'utf8', stdio: 'pipe' }).trim();
+  const cli = (args, input) => execFileSync(bin, args, { cwd: dir, env: cleanEnv({}), input, encoding: 'utf8', stdio: 'pipe' }).trim();
   const ids = Object.fromEntries(users.map((u) => [u, cli(['users', 'create', u], `${PASSWORD}\n`).match(/usr_\S+/)?.[0]]));
   const verifyKey = cli(['api-key', 'create', '--name', 'app', '--scope', 'verify']).match(/tsk_\S+/)?.[0];
   const backendKey = cli(['api-key', 'create', '--name', 'backend', '--scope', 'sessions']).match(/tsk_\S+/)?.[0];
@@ -64,7 +50,7 @@ export async function startTessera(bin, users, env = {}) {
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], {
     cwd: dir,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: environment({
+    env: cleanEnv({
       TESSERA_TLS_CERT: 'cert.pem',
       TESSERA_TLS_KEY: 'key.pem',
       TESSERA_PUBLIC_ORIGIN: base,

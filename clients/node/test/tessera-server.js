@@ -3,29 +3,14 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { cleanEnv, freePort } from '../../../tests/support/tessera.mjs';
+
+export { freePort };
+
 const bin = process.env.TESSERA_BIN ?? '/var/tmp/tessera-bin/tessera';
-
-/** A free loopback port. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** The environment without the caller's TESSERA_* settings, plus `extra`. */
-function cleanEnv(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_')));
-  return { ...env, ...extra };
-}
 
 /** A Tessera server in a temp dir. `start()` it, `stop()` it, `start()` it again on the same port. */
 export class TesseraServer {
