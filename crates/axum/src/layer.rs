@@ -28,6 +28,8 @@ pub struct Tessera<S, C> {
 struct Inner<S, C> {
     manager: Arc<SessionManager<S, C>>,
     cookie: CookieSettings,
+    /// The cookie's full name, read on every request: worked out once.
+    cookie_name: String,
     origins: Vec<String>,
     /// The background chores, when [`Tessera::builder`] started them; stopped on drop.
     _upkeep: Option<Tasks>,
@@ -68,6 +70,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
         Self {
             inner: Arc::new(Inner {
                 manager,
+                cookie_name: cookie.name(),
                 cookie,
                 origins: trusted_origins,
                 _upkeep: upkeep,
@@ -95,7 +98,7 @@ impl<S: Store + 'static, C: Clock + 'static> Tessera<S, C> {
     /// Authenticates and checks a request; the request to pass on, or why not.
     async fn check_request(&self, req: Request<Body>) -> Result<Request<Body>, Rejection> {
         let m = &self.inner.manager;
-        let values: Vec<String> = cookie_values(req.headers(), &self.inner.cookie.name())
+        let values: Vec<String> = cookie_values(req.headers(), &self.inner.cookie_name)
             .into_iter()
             .map(str::to_owned)
             .collect();
