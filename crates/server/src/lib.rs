@@ -19,6 +19,7 @@ mod pages;
 mod serve;
 mod state;
 mod store;
+mod strength;
 mod tls;
 
 pub use config::Config;

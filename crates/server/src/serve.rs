@@ -21,7 +21,7 @@ use tessera_axum::{CookieSettings, Tessera};
 
 use crate::api_keys::ApiKeys;
 use crate::metrics::Metrics;
-use crate::pages::PasswordQueue;
+use crate::pages::{PasswordQueue, Views};
 use crate::tls::{self, TlsListener};
 use crate::{background, boot, http};
 
@@ -47,6 +47,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .cloned()
         .collect();
     let tessera = Tessera::new(Arc::clone(&manager), cookies, trusted_origins)?;
+    let views = Views::load(&config.branding).map_err(anyhow::Error::msg)?;
     Ok(AppState::new(Shared {
         manager,
         api_keys,
@@ -57,6 +58,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         passwords: PasswordQueue::new(config_hash_queue.0, config_hash_queue.1),
         local_limits: RateLimiter::default(),
         request_ids: RequestIds::new()?,
+        views,
     }))
 }
 

@@ -12,7 +12,7 @@ use crate::boot::{Manager, ServerClock};
 use crate::config::Config;
 use crate::http::RequestIds;
 use crate::metrics::Metrics;
-use crate::pages::PasswordQueue;
+use crate::pages::{PasswordQueue, Views};
 use crate::store::AnyStore;
 
 /// Shared application state behind one `Arc`: every layer and handler clones it per request,
@@ -56,4 +56,6 @@ pub struct Shared {
     pub local_limits: RateLimiter,
     /// Ids for requests that bring none.
     pub request_ids: RequestIds,
+    /// The built-in pages' templates and assets.
+    pub views: Views,
 }

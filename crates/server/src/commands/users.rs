@@ -28,10 +28,16 @@ pub async fn users(
     }
 }
 
-/// A password read from `input`, checked and hashed (off the runtime).
-async fn new_password(input: &mut impl std::io::BufRead) -> anyhow::Result<tessera::PasswordHash> {
+/// A password for the account `login` read from `input`, checked as the pages check one
+/// (length, the common-password list, `password_min_strength`) and hashed (off the runtime).
+async fn new_password(
+    config: &Config,
+    login: &str,
+    input: &mut impl std::io::BufRead,
+) -> anyhow::Result<tessera::PasswordHash> {
     let password = read_password(input)?;
-    tessera::check_password_length(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::strength::check(&password, login, config.password_min_strength)
+        .map_err(|weak| anyhow::anyhow!("{weak}"))?;
     Ok(tokio::task::spawn_blocking(move || tessera::PasswordHash::new(&password)).await??)
 }
 
@@ -42,7 +48,7 @@ async fn create_user(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let login = LoginName::parse(user).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = new_password(input).await?;
+    let hash = new_password(config, login.as_str(), input).await?;
     let m = manager(config).await?;
     let account = m
         .create_user(&login, hash)
@@ -74,7 +80,7 @@ async fn passwd(
     input: &mut impl std::io::BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let hash = new_password(input).await?;
+    let hash = new_password(config, user, input).await?;
     let (m, account) = self::account(config, user).await?;
     m.set_password(&account.id, &hash).await?;
     let ended = m

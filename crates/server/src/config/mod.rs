@@ -2,6 +2,7 @@
 //! (`RawConfig`, later sources winning) becomes one validated, typed [`Config`], passed by
 //! value. Unsafe or inconsistent settings stop start-up with a message saying what to change.
 
+mod branding;
 mod duration;
 mod limits;
 mod origins;
@@ -20,6 +21,7 @@ use tessera::{
 };
 use tessera_axum::SameSite;
 
+pub use branding::{Accent, Branding};
 pub use limits::{LimitBy, LimitClass, RateLimits};
 pub(crate) use raw::RawConfig;
 pub use sign_in::SignIn;
@@ -95,6 +97,10 @@ pub struct Config {
     pub feed_staleness: Duration,
     /// The built-in sign-in: sign-up, guessing budgets, hashing queue.
     pub sign_in: SignIn,
+    /// How the built-in pages look.
+    pub branding: Branding,
+    /// The least zxcvbn strength (0-4) of a new password; 0 checks only its length.
+    pub password_min_strength: u8,
     /// The key-encryption key sealing signing keys and the server secret. `None` on the
     /// embedded default: it lives in `<data_dir>/key-encryption-key` (mode 0600).
     pub key_encryption_key: Option<KeyEncryptionKey>,
@@ -279,6 +285,8 @@ impl Config {
             rate_limits: RateLimits::from_raw(raw.rate_limits.as_ref())?,
             store,
             sign_in: SignIn::from_raw(&raw)?,
+            branding: Branding::from_raw(&raw)?,
+            password_min_strength: branding::min_strength(&raw)?,
             key_encryption_key,
             previous_key_encryption_keys,
             metrics_listen,

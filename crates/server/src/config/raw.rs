@@ -55,6 +55,11 @@ pub struct RawConfig {
     pub key_encryption_key: Option<String>,
     pub previous_key_encryption_keys: Option<StringList>,
     pub metrics_listen: Option<String>,
+    pub pages_dir: Option<PathBuf>,
+    pub product_name: Option<String>,
+    pub logo: Option<PathBuf>,
+    pub accent_color: Option<String>,
+    pub password_min_strength: Option<u8>,
 }
 
 /// A list, written as a TOML array or as one comma-separated string (the environment's form).
@@ -84,7 +89,12 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 41] = [
+pub const KEYS: [&str; 46] = [
+    "pages_dir",
+    "product_name",
+    "logo",
+    "accent_color",
+    "password_min_strength",
     "cors_origins",
     "signup",
     "signup_client_limit",
@@ -224,7 +234,12 @@ impl RawConfig {
             password_hash_wait,
             key_encryption_key,
             previous_key_encryption_keys,
-            metrics_listen
+            metrics_listen,
+            pages_dir,
+            product_name,
+            logo,
+            accent_color,
+            password_min_strength
         )
     }
 }
@@ -284,7 +299,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// An environment string as the TOML value its setting expects.
 fn typed(key: &str, value: &str) -> Result<toml::Value, String> {
     match key {
-        "max_sessions_per_user" | "max_body_bytes" | "password_hash_queue" => value
+        "max_sessions_per_user"
+        | "max_body_bytes"
+        | "password_hash_queue"
+        | "password_min_strength" => value
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("{value:?} is not a whole number")),

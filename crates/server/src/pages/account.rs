@@ -6,23 +6,79 @@ use std::collections::HashMap;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera::store::User;
 use tessera::{RevokeReason, Session, SessionId};
 use tessera_axum::{BrowserSession, Client, CsrfToken};
 
 use super::credentials;
-use super::html::{alert, escape, hidden, page};
 use super::password_change::{self, Refused, with_cookies};
+use super::view::{FieldErrors, Message, PASSWORD_HINT, When};
 use crate::http::{ApiError, Problem};
 use crate::state::AppState;
 
-fn when(secs: i64) -> String {
-    crate::commands::date(tessera::Timestamp::from_secs(secs))
+/// What the account template is given.
+#[derive(Debug, Serialize)]
+pub struct AccountPage {
+    pub login: String,
+    pub csrf: String,
+    pub devices: Vec<DeviceView>,
+    /// How many devices "sign out everywhere else" would sign out.
+    pub others: usize,
+    pub events: Vec<EventView>,
+    /// A refusal of the password form as a whole (a lock-out).
+    pub alert: Option<Message>,
+    pub success: Option<String>,
+    pub errors: FieldErrors,
+    pub password_hint: &'static str,
+}
+
+/// One signed-in device.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    pub sid: String,
+    /// "Chrome 131 on Linux".
+    pub summary: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub created: When,
+    pub last_seen: When,
+    /// The device looking at the page.
+    pub current: bool,
+}
+
+/// One recent security event.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub label: String,
+    pub at: When,
+}
+
+/// What the page says after a redirect back to it (`?done=…`). Only these fixed words are
+/// shown: the query never puts text on the page.
+fn success_of(query: Option<&str>) -> Option<String> {
+    let done = form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "done")?
+        .1;
+    let text = match done.as_ref() {
+        "device" => "The device was signed out.",
+        "others" => "Every other device was signed out.",
+        "password" => "Your password was changed, and every other device was signed out.",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// The parts of the account page that vary with what just happened.
+#[derive(Default)]
+struct Outcome {
+    alert: Option<Message>,
+    success: Option<String>,
+    errors: FieldErrors,
 }
 
 /// "Chrome 156 on Linux" from a user agent; the raw string stays available as a tooltip.
@@ -60,27 +116,6 @@ pub(super) fn summarize_agent(ua: &str) -> String {
     }
 }
 
-fn device_row(s: &Session, current: &SessionId, csrf: &str) -> String {
-    let raw = s.device.user_agent.as_deref().unwrap_or("");
-    let this = if s.sid == *current {
-        "<span class=\"badge\">This device</span>".to_owned()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/auth/sessions/{}/revoke\">{}<button class=\"secondary\" type=\"submit\">Sign out</button></form>",
-            s.sid,
-            hidden("_csrf", csrf)
-        )
-    };
-    format!(
-        "<tr><td title=\"{}\">{}</td><td>{}</td><td class=\"when\">{}</td><td class=\"when\">{}</td><td>{this}</td></tr>",
-        escape(raw),
-        escape(&summarize_agent(raw)),
-        escape(s.device.ip.as_deref().unwrap_or("")),
-        when(s.created_at.as_secs()),
-        when(s.last_seen_at.as_secs()),
-    )
-}
-
 fn describe(kind: &Value) -> String {
     let label = match kind["type"].as_str().unwrap_or("") {
         "login_succeeded" => "Signed in",
@@ -96,7 +131,7 @@ fn describe(kind: &Value) -> String {
         "rate_limited" => "Requests slowed down",
         other => other,
     };
-    escape(label)
+    label.to_owned()
 }
 
 async fn page_for(
@@ -104,60 +139,66 @@ async fn page_for(
     s: &Session,
     account: &User,
     csrf: &str,
-    message: Option<&str>,
+    status: StatusCode,
+    outcome: Outcome,
 ) -> Response {
-    let (Ok(devices), Ok(events)) = (
+    let (Ok(sessions), Ok(events)) = (
         state.manager.list(&s.user_id).await,
         state.manager.events(&s.user_id, None, 10).await,
     ) else {
         return super::unavailable();
     };
-    let rows: String = devices
+    let devices: Vec<DeviceView> = sessions
         .iter()
-        .map(|d| device_row(d, &s.sid, csrf))
-        .collect();
-    let activity: String = events
-        .iter()
-        .map(|e| {
-            let v = serde_json::to_value(&e.event).unwrap_or_default();
-            format!(
-                "<li>{} <span class=\"note\">{}</span></li>",
-                describe(&v),
-                when(e.event.at.as_secs())
-            )
+        .map(|d| {
+            let user_agent = d.device.user_agent.clone().unwrap_or_default();
+            DeviceView {
+                sid: d.sid.to_string(),
+                summary: summarize_agent(&user_agent),
+                user_agent,
+                ip: d.device.ip.clone().unwrap_or_default(),
+                created: When::at(d.created_at),
+                last_seen: When::at(d.last_seen_at),
+                current: d.sid == s.sid,
+            }
         })
         .collect();
-    let body = format!(
-        "<section class=\"card\"><div class=\"row\"><h1>Your account</h1>\
-         <form method=\"post\" action=\"/auth/logout\">{csrf_field}<button type=\"submit\">Sign out</button></form></div>\
-         <p class=\"note\">Signed in as <strong>{user}</strong></p>{alert}</section>\
-         <section class=\"card\"><h2>Your devices</h2><table><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">IP address</th>\
-         <th scope=\"col\">Signed in</th><th scope=\"col\">Last seen</th><th scope=\"col\"><span class=\"note\">Action</span></th></tr></thead>\
-         <tbody>{rows}</tbody></table>\
-         <form method=\"post\" action=\"/auth/sessions/others/revoke\">{csrf_field}<button type=\"submit\">Sign out everywhere else</button></form></section>\
-         <section class=\"card\"><h2>Change password</h2><form method=\"post\" action=\"/auth/password\">{csrf_field}\
-         <label for=\"current\">Current password</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"new\">New password</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
-         <button type=\"submit\">Change password</button></form>\
-         <p class=\"note\">Changing the password signs you out on every other device.</p></section>\
-         <section class=\"card\"><h2>Recent security activity</h2><ul class=\"events\">{activity}</ul></section>",
-        csrf_field = hidden("_csrf", csrf),
-        user = escape(account.login.as_str()),
-        alert = alert(message),
-    );
-    Html(page("Your account", &body)).into_response()
+    let events = events
+        .iter()
+        .map(|e| EventView {
+            label: describe(&serde_json::to_value(&e.event).unwrap_or_default()),
+            at: When::at(e.event.at),
+        })
+        .collect();
+    let page = AccountPage {
+        login: account.login.to_string(),
+        csrf: csrf.to_owned(),
+        others: devices.iter().filter(|d| !d.current).count(),
+        devices,
+        events,
+        alert: outcome.alert,
+        success: outcome.success,
+        errors: outcome.errors,
+        password_hint: PASSWORD_HINT,
+    };
+    state.views.page(status, "account.html", &page)
 }
 
 pub async fn show(
     State(state): State<AppState>,
     session: Option<BrowserSession>,
     csrf: Option<CsrfToken>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let (Some(BrowserSession(s)), Some(CsrfToken(csrf))) = (session, csrf) else {
         return Redirect::to("/auth/login").into_response();
     };
+    let outcome = Outcome {
+        success: success_of(query.as_deref()),
+        ..Outcome::default()
+    };
     match super::account(&state, &s).await {
-        Ok(Some(account)) => page_for(&state, &s, &account, &csrf, None).await,
+        Ok(Some(account)) => page_for(&state, &s, &account, &csrf, StatusCode::OK, outcome).await,
         Ok(None) => Redirect::to("/auth/login").into_response(),
         Err(_) => super::unavailable(),
     }
@@ -195,7 +236,7 @@ pub async fn revoke_one(
         return Redirect::to("/auth/login").into_response();
     }
     match revoke_own(&state, &s, &sid).await {
-        Ok(true) => Redirect::to("/auth/account").into_response(),
+        Ok(true) => Redirect::to("/auth/account?done=device").into_response(),
         Ok(false) => ApiError::NotFound.into_response(),
         Err(_) => super::unavailable(),
     }
@@ -213,7 +254,7 @@ pub async fn revoke_others(
         .revoke_user(&s.user_id, Some(&s.sid), RevokeReason::LogoutAll)
         .await
     {
-        Ok(_) => Redirect::to("/auth/account").into_response(),
+        Ok(_) => Redirect::to("/auth/account?done=others").into_response(),
         Err(_) => super::unavailable(),
     }
 }
@@ -248,7 +289,7 @@ fn passwords(body: &[u8], json: bool) -> Result<(String, String), ApiError> {
 /// The problem document for a JSON client whose change was refused.
 fn problem(refused: &Refused) -> Response {
     let (status, slug, title) = match refused {
-        Refused::TooShort => (
+        Refused::Weak(_) => (
             StatusCode::BAD_REQUEST,
             "invalid-request",
             "The request is not valid",
@@ -267,7 +308,7 @@ fn problem(refused: &Refused) -> Response {
     };
     refused.lock_out(
         Problem::new(status, slug, title)
-            .detail(refused.message())
+            .detail(refused.message().1.text)
             .into_response(),
     )
 }
@@ -299,11 +340,25 @@ pub async fn change_password(
     let changed = password_change::change(&state, &s, account.clone(), &headers, client, submitted);
     match changed.await {
         Ok(cookies) if json => with_cookies(StatusCode::NO_CONTENT.into_response(), cookies),
-        Ok(cookies) => with_cookies(Redirect::to("/auth/account").into_response(), cookies),
+        Ok(cookies) => {
+            let done = Redirect::to("/auth/account?done=password").into_response();
+            with_cookies(done, cookies)
+        }
         Err(refused) if json => problem(&refused),
         Err(Refused::Unavailable) => super::unavailable(),
         Err(refused) => {
-            let page = page_for(&state, &s, &account, &csrf, Some(&refused.message())).await;
+            let mut outcome = Outcome::default();
+            match refused.message() {
+                (Some(field), message) => {
+                    outcome.errors.insert(field, message);
+                }
+                (None, message) => outcome.alert = Some(message),
+            }
+            let status = match refused {
+                Refused::Wrong => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let page = page_for(&state, &s, &account, &csrf, status, outcome).await;
             refused.lock_out(page)
         }
     }

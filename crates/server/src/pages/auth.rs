@@ -13,9 +13,13 @@ use tessera::store::User;
 use tessera::{AuditKind, Clock, Device, LoginName, NewSession, RateDecision, RevokeReason};
 use tessera_axum::{BrowserSession, CsrfToken};
 
-use super::credentials::{Submitted, credentials_form, refuse, submitted, too_many};
+use super::credentials::{
+    Refused, Shown, Submitted, credentials_form, expired, refuse, submitted, too_many,
+};
 use super::devices;
+use super::errors::wants_html;
 use super::passwords::{self, Attempt};
+use super::view::Message;
 use crate::http::ApiError;
 use crate::state::AppState;
 use tessera_axum::Client;
@@ -35,15 +39,13 @@ pub async fn login_page(
         Some(BrowserSession(s)) => super::account_of(&state, &s).await,
         None => None,
     };
-    let note = account.map(|a| {
-        format!(
-            "Signed in as {}. Signing in again replaces that session.",
-            a.login
-        )
-    });
-    let return_to = return_to_of(&state, query.as_deref());
-    let form = (csrf.map(|c| c.0), return_to.as_deref());
-    credentials_form(&state, "login", note.as_deref(), StatusCode::OK, form)
+    let shown = Shown {
+        signed_in_as: account.map(|a| a.login.to_string()),
+        session_csrf: csrf.map(|c| c.0),
+        return_to: return_to_of(&state, query.as_deref()),
+        ..Shown::default()
+    };
+    credentials_form(&state, "login", StatusCode::OK, shown)
 }
 
 /// A `?return_to=` the configuration accepts (see [`Config::return_target`]); others are
@@ -62,8 +64,11 @@ pub async fn signup_page(State(state): State<AppState>, csrf: Option<CsrfToken>)
     if !state.config.sign_in.signup_open {
         return ApiError::NotFound.into_response();
     }
-    let form = (csrf.map(|c| c.0), None);
-    credentials_form(&state, "signup", None, StatusCode::OK, form)
+    let shown = Shown {
+        session_csrf: csrf.map(|c| c.0),
+        ..Shown::default()
+    };
+    credentials_form(&state, "signup", StatusCode::OK, shown)
 }
 
 pub async fn login(
@@ -75,15 +80,17 @@ pub async fn login(
 ) -> Response {
     let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
+        Err(Refused::Forged) if wants_html(&headers) => return expired(&state, "login"),
         Err(refusal) => return refusal.into_response(),
     };
     let wrong = |state: &AppState, form: &Submitted| {
+        let message = Message::new("wrong-credentials", "Wrong user name or password.");
         refuse(
             state,
             form,
             "login",
             StatusCode::UNAUTHORIZED,
-            "Wrong user name or password.",
+            (None, message),
         )
     };
     let Some(login) = login_of(&form.user) else {
@@ -227,21 +234,43 @@ pub async fn signup(
     }
     let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
+        Err(Refused::Forged) if wants_html(&headers) => return expired(&state, "signup"),
         Err(refusal) => return refusal.into_response(),
     };
-    let bad = |message: &str| refuse(&state, &form, "signup", StatusCode::BAD_REQUEST, message);
+    let bad = |field, code, text: String| {
+        let message = Message::new(code, text);
+        refuse(
+            &state,
+            &form,
+            "signup",
+            StatusCode::BAD_REQUEST,
+            (Some(field), message),
+        )
+    };
     let login = match LoginName::parse(&form.user) {
         Ok(login) => login,
         Err(tessera::Error::InvalidInput(why)) => {
-            return bad(&format!("Choose another name: {why}."));
+            return bad(
+                "user",
+                "name-refused",
+                format!("Choose another name: {why}."),
+            );
         }
-        Err(_) => return bad("Choose another name."),
+        Err(_) => return bad("user", "name-refused", "Choose another name.".into()),
     };
-    if form.confirm.as_ref().is_some_and(|c| *c != form.password) {
-        return bad("The two passwords differ.");
+    if let Err(weak) = crate::strength::check(
+        &form.password,
+        login.as_str(),
+        state.config.password_min_strength,
+    ) {
+        return bad("password", weak.code(), weak.to_string());
     }
-    if tessera::check_password_length(&form.password).is_err() {
-        return bad("Use a password of 8 to 256 characters.");
+    if form.confirm.as_ref().is_some_and(|c| *c != form.password) {
+        return bad(
+            "confirm",
+            "passwords-differ",
+            "The two passwords differ.".into(),
+        );
     }
     let ip = client_ip(client);
     if let Some(quota) = state.config.sign_in.signup_per_client {
@@ -269,18 +298,25 @@ pub async fn signup(
     }
     let hash = match state.passwords.hash(form.password.clone()).await {
         Ok(Ok(hash)) => hash,
-        Ok(Err(_)) => return bad("That password cannot be used."),
+        Ok(Err(_)) => {
+            return bad(
+                "password",
+                "password-refused",
+                "That password cannot be used.".into(),
+            );
+        }
         Err(_) => return super::unavailable(),
     };
     let account = match state.manager.create_user(&login, hash).await {
         Ok(Some(account)) => account,
         Ok(None) => {
+            let taken = Message::new("name-taken", "That user name is taken.");
             return refuse(
                 &state,
                 &form,
                 "signup",
                 StatusCode::CONFLICT,
-                "That user name is taken.",
+                (Some("user"), taken),
             );
         }
         Err(_) => return super::unavailable(),

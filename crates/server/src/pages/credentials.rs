@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use tessera::Clock;
 use tessera_axum::cookie_values;
 
-use super::html::{alert, hidden, page};
 use super::passwords::Attempt;
+use super::view::{FieldErrors, Message, PASSWORD_HINT};
 use crate::http::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -56,69 +56,70 @@ pub(super) fn login_csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &
         .verify_login(cookie, form_token, state.manager.clock().now())
 }
 
-/// The sign-in or sign-up form; `return_to` (already checked by [`Config::return_target`])
-/// rides along as a hidden field.
+/// What the sign-in and sign-up templates are given.
+#[derive(Debug, Serialize)]
+pub struct SignInPage {
+    /// `login` or `signup`.
+    pub mode: &'static str,
+    /// The account this browser is signed in to already.
+    pub signed_in_as: Option<String>,
+    pub alert: Option<Message>,
+    pub login_token: String,
+    pub session_csrf: Option<String>,
+    pub return_to: Option<String>,
+    pub values: Values,
+    pub errors: FieldErrors,
+    pub password_hint: &'static str,
+    pub signup_open: bool,
+}
+
+/// What a form keeps of what was typed: never a password.
+#[derive(Debug, Default, Serialize)]
+pub struct Values {
+    pub user: String,
+    pub remember: bool,
+}
+
+/// The parts of a sign-in or sign-up form that vary: a note, an alert or field errors, the
+/// values typed, the session's CSRF token and `return_to` (already checked by
+/// [`Config::return_target`]) riding along as hidden fields.
 ///
 /// [`Config::return_target`]: crate::config::Config::return_target
+#[derive(Debug, Default)]
+pub(super) struct Shown {
+    pub(super) signed_in_as: Option<String>,
+    pub(super) alert: Option<Message>,
+    pub(super) errors: FieldErrors,
+    pub(super) session_csrf: Option<String>,
+    pub(super) return_to: Option<String>,
+    pub(super) values: Values,
+}
+
+/// The sign-in (`mode` "login") or sign-up ("signup") form, with a fresh login-CSRF cookie.
 pub(super) fn credentials_form(
     state: &AppState,
-    action: &str,
-    message: Option<&str>,
+    mode: &'static str,
     status: StatusCode,
-    (session_csrf, return_to): (Option<String>, Option<&str>),
+    shown: Shown,
 ) -> Response {
-    let Some((cookie, token)) = login_csrf(state) else {
+    let Some((cookie, login_token)) = login_csrf(state) else {
         return super::unavailable();
     };
-    let (title, button, other) = if action == "signup" {
-        (
-            "Create your account",
-            "Create account",
-            "<p class=\"note\"><a href=\"/auth/login\">I already have an account</a></p>",
-        )
-    } else if state.config.sign_in.signup_open {
-        (
-            "Sign in",
-            "Sign in",
-            "<p class=\"note\"><a href=\"/auth/signup\">Create an account</a></p>",
-        )
-    } else {
-        ("Sign in", "Sign in", "")
+    let page = SignInPage {
+        mode,
+        signed_in_as: shown.signed_in_as,
+        alert: shown.alert,
+        login_token,
+        session_csrf: shown.session_csrf,
+        return_to: shown.return_to,
+        values: shown.values,
+        errors: shown.errors,
+        password_hint: PASSWORD_HINT,
+        signup_open: state.config.sign_in.signup_open,
     };
-    let confirm = if action == "signup" {
-        "<label for=\"confirm\">Repeat the password</label>\
-         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">"
-    } else {
-        ""
-    };
-    let autocomplete = if action == "signup" {
-        "new-password"
-    } else {
-        "current-password"
-    };
-    let body = format!(
-        "<section class=\"card narrow\"><h1>{title}</h1>{}<form method=\"post\" action=\"/auth/{action}\">{}\
-         <label for=\"user\">User name or email</label>\
-         <input id=\"user\" name=\"user\" type=\"text\" autocomplete=\"username\" required maxlength=\"256\">\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"{autocomplete}\" required minlength=\"8\">\
-         {confirm}<label class=\"check\"><input type=\"checkbox\" name=\"remember\" value=\"1\"> Keep me signed in on this device</label>\
-         <button type=\"submit\">{button}</button></form>{other}</section>",
-        alert(message),
-        hidden("_login", &token)
-            + session_csrf
-                .map_or_else(String::new, |t| hidden("_csrf", &t))
-                .as_str()
-            + return_to
-                .map_or_else(String::new, |r| hidden("return_to", r))
-                .as_str(),
-    );
-    (
-        status,
-        [(header::SET_COOKIE, cookie)],
-        Html(page(title, &body)),
-    )
-        .into_response()
+    let mut response = state.views.page(status, "sign_in.html", &page);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
 }
 
 /// A submitted sign-in or sign-up, from a form or a JSON body.
@@ -154,7 +155,7 @@ pub(super) enum Refused {
     Api(ApiError),
     /// Neither JSON nor a form (415).
     MediaType,
-    /// A form without a valid `_login` token (403).
+    /// A form without a valid `_login` token (403): the form again, empty, saying so.
     Forged,
 }
 
@@ -236,13 +237,14 @@ pub(super) fn parse(
 }
 
 /// A refused submission: to a JSON client a problem document (its `detail` says what to do;
-/// `error` keeps the code earlier clients read), to a person the form again with the message.
+/// `error` keeps the code earlier clients read), to a person the form again with what was typed
+/// (never the password) and the message beside `field`, or above the form without one.
 pub(super) fn refuse(
     state: &AppState,
     form: &Submitted,
-    action: &str,
+    mode: &'static str,
     status: StatusCode,
-    message: &str,
+    (field, message): (Option<&'static str>, Message),
 ) -> Response {
     if form.json {
         let (slug, title, code) = match status {
@@ -262,28 +264,55 @@ pub(super) fn refuse(
             ),
         };
         return Problem::new(status, slug, title)
-            .detail(message)
+            .detail(message.text)
             .with("error", code)
             .into_response();
     }
-    let return_to = form.return_to.as_deref();
-    credentials_form(state, action, Some(message), status, (None, return_to))
+    let mut shown = Shown {
+        return_to: form.return_to.clone(),
+        values: Values {
+            user: form.user.clone(),
+            remember: form.remember,
+        },
+        ..Shown::default()
+    };
+    match field {
+        Some(field) => {
+            shown.errors.insert(field, message);
+        }
+        None => shown.alert = Some(message),
+    }
+    credentials_form(state, mode, status, shown)
+}
+
+/// A form posted without its double-submit token (its sign-in form cookie was lost or is over
+/// an hour old, or another site sent it): the form again, empty, since nothing in it can be
+/// trusted, with a word on what happened.
+pub(super) fn expired(state: &AppState, mode: &'static str) -> Response {
+    let shown = Shown {
+        alert: Some(Message::new(
+            "form-expired",
+            "This form had expired, so nothing was sent. Please fill it in again.",
+        )),
+        ..Shown::default()
+    };
+    credentials_form(state, mode, StatusCode::FORBIDDEN, shown)
 }
 
 /// 429 with `Retry-After` and `RateLimit-*`: locked out of guessing (or of signing up).
 pub(super) fn too_many(
     state: &AppState,
     form: &Submitted,
-    action: &str,
+    mode: &'static str,
     lock: &Attempt,
 ) -> Response {
-    let message = lock.message();
+    let message = Message::new("too-many-attempts", lock.message());
     lock.lock_out(refuse(
         state,
         form,
-        action,
+        mode,
         StatusCode::TOO_MANY_REQUESTS,
-        &message,
+        (None, message),
     ))
 }
 

@@ -7,18 +7,21 @@ mod account;
 mod auth;
 mod credentials;
 mod devices;
-mod html;
+mod errors;
 mod password_change;
 mod passwords;
 mod reset;
 mod spa;
+mod view;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Redirect, Response};
 use axum::routing::{delete, get, post};
 
 pub use passwords::PasswordQueue;
+pub use view::Views;
 
 use tessera::store::User;
 use tessera::{AccountId, Session};
@@ -57,20 +60,32 @@ pub(crate) fn forbidden() -> Response {
     axum::response::IntoResponse::into_response(tessera_axum::Rejection::Forbidden)
 }
 
-/// No script, no inline style, nothing framed, forms only to ourselves.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+/// Our own stylesheet, script and images only (no inline script or style), nothing framed,
+/// forms only to ourselves.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages and `/auth` JSON routes, behind the session layer.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/auth/account") }))
-        .route("/auth/style.css", get(style))
+        .route(
+            "/auth/style.css",
+            get(|State(s): State<AppState>| async move { s.views.style() }),
+        )
+        .route(
+            "/auth/logo",
+            get(|State(s): State<AppState>| async move { s.views.logo() }),
+        )
+        .route("/auth/pages.js", get(|| async { view::script() }))
         .route("/auth/login", get(auth::login_page).post(auth::login))
         .route("/auth/signup", get(auth::signup_page).post(auth::signup))
         .route("/auth/reset", get(reset::page_for).post(reset::reset))
         .route("/auth/logout", post(auth::logout))
-        .route("/auth/account", get(account::show))
+        .route(
+            "/auth/account",
+            get(account::show).post(account::change_password),
+        )
         .route("/auth/sessions", get(spa::sessions))
         .route("/auth/sessions/others", delete(spa::revoke_others))
         .route("/auth/sessions/{sid}", delete(spa::revoke_one))
@@ -80,22 +95,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/me", get(spa::me))
         .route("/auth/csrf", get(spa::csrf))
         .route("/auth/refresh", post(spa::refresh))
-        .layer(axum::middleware::map_response(security_headers))
+        // Outermost last: every answer, the session layer's refusals included, gets the
+        // security headers; a refusal reaching a person becomes a page.
         .layer(state.tessera.layer())
-}
-
-async fn style() -> Response {
-    let mut response = axum::response::IntoResponse::into_response(include_str!("style.css"));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    response
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            errors::html_errors,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
 }
 
 async fn security_headers(mut response: Response) -> Response {

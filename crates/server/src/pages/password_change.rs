@@ -16,12 +16,13 @@ use tessera_axum::Client;
 
 use super::devices;
 use super::passwords::{self, Attempt};
+use super::view::Message;
 use crate::state::AppState;
 
 /// Why a change was not made.
 pub(super) enum Refused {
-    /// The new password is not 8 to 256 characters.
-    TooShort,
+    /// The new password is too short, too long, common or easy to guess.
+    Weak(crate::strength::Weak),
     /// Too many wrong guesses: locked out for a while.
     Locked(Attempt),
     /// The current password is wrong.
@@ -31,13 +32,19 @@ pub(super) enum Refused {
 }
 
 impl Refused {
-    /// What the person is told.
-    pub(super) fn message(&self) -> String {
+    /// What the person is told, and the form field it is about (`None`: the whole form).
+    pub(super) fn message(&self) -> (Option<&'static str>, Message) {
         match self {
-            Self::TooShort => "Use a new password of 8 to 256 characters.".into(),
-            Self::Locked(lock) => lock.message(),
-            Self::Wrong => "The current password is wrong.".into(),
-            Self::Unavailable => "The service is busy; try again in a moment.".into(),
+            Self::Weak(weak) => (Some("new"), Message::new(weak.code(), weak.to_string())),
+            Self::Locked(lock) => (None, Message::new("too-many-attempts", lock.message())),
+            Self::Wrong => (
+                Some("current"),
+                Message::new("wrong-password", "The current password is wrong."),
+            ),
+            Self::Unavailable => (
+                None,
+                Message::new("unavailable", "The service is busy; try again in a moment."),
+            ),
         }
     }
 
@@ -60,9 +67,8 @@ pub(super) async fn change(
     client: Option<Extension<Client>>,
     (current, new): (String, String),
 ) -> Result<Vec<HeaderValue>, Refused> {
-    if tessera::check_password_length(&new).is_err() {
-        return Err(Refused::TooShort);
-    }
+    let min = state.config.password_min_strength;
+    crate::strength::check(&new, account.login.as_str(), min).map_err(Refused::Weak)?;
     let device = devices::recognise(state, headers, &account);
     let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
     let limits = &state.config.sign_in;

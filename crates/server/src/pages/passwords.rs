@@ -187,8 +187,8 @@ impl Attempt {
         let Attempt::Locked { retry_after, .. } = self else {
             return String::new();
         };
-        let minutes = retry_after.as_secs().div_ceil(60).max(1);
-        format!("Too many attempts. Try again in {minutes} minute(s).")
+        let wait = super::errors::wait(tessera_axum::whole_seconds(*retry_after));
+        format!("Too many attempts. Try again in {wait}.")
     }
 
     /// Makes `response` a 429 with `Retry-After` and `RateLimit-*`, as the API's are.

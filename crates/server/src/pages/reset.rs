@@ -11,14 +11,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use tessera::store::User;
 use tessera::{AuditKind, Clock, RevokeReason};
 use tessera_axum::{BrowserSession, Client};
 
 use super::auth::{client_ip, sign_in};
 use super::credentials::{Refused, Submitted, login_csrf, login_csrf_ok, read_body};
-use super::html::{alert, hidden, page};
+use super::errors::ErrorPage;
+use super::view::{FieldErrors, Message, PASSWORD_HINT};
 use crate::state::AppState;
 
 /// The account a live link names; `None` for a link that is malformed, forged, used or over.
@@ -35,36 +37,51 @@ async fn account_of(state: &AppState, token: &str) -> Result<Option<User>, tesse
     Ok(live.then_some(user))
 }
 
-fn form(state: &AppState, token: &str, message: Option<&str>, status: StatusCode) -> Response {
-    let Some((cookie, login)) = login_csrf(state) else {
-        return super::unavailable();
-    };
-    let body = format!(
-        "<section class=\"card narrow\"><h1>Choose a new password</h1>{}\
-         <form method=\"post\" action=\"/auth/reset\">{}{}\
-         <label for=\"password\">New password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
-         <label for=\"confirm\">Repeat the new password</label>\
-         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
-         <button type=\"submit\">Set the password</button></form>\
-         <p class=\"note\">Setting it signs you out on every other device.</p></section>",
-        alert(message),
-        hidden("token", token),
-        hidden("_login", &login),
-    );
-    let page = Html(page("Choose a new password", &body));
-    (status, [(header::SET_COOKIE, cookie)], page).into_response()
+/// What the reset template is given.
+#[derive(Debug, Serialize)]
+pub struct ResetPage {
+    pub login: String,
+    pub token: String,
+    pub login_token: String,
+    pub errors: FieldErrors,
+    pub password_hint: &'static str,
 }
 
-fn invalid() -> Response {
-    let body = "<section class=\"card narrow\"><h1>This link does not work</h1>\
-                <p>It was used already, it is too old, or it was copied wrong. Ask for a new one.</p>\
-                <p class=\"note\"><a href=\"/auth/login\">Sign in</a></p></section>";
-    (
-        StatusCode::NOT_FOUND, // no live link has this token: a used or ended one is gone
-        Html(page("This link does not work", body)),
-    )
-        .into_response()
+fn form(
+    state: &AppState,
+    account: &User,
+    token: &str,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Response {
+    let Some((cookie, login_token)) = login_csrf(state) else {
+        return super::unavailable();
+    };
+    let page = ResetPage {
+        login: account.login.to_string(),
+        token: token.to_owned(),
+        login_token,
+        errors,
+        password_hint: PASSWORD_HINT,
+    };
+    let mut response = state.views.page(status, "reset.html", &page);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+fn invalid(state: &AppState) -> Response {
+    let page = ErrorPage {
+        status: 404,
+        title: "This link does not work".into(),
+        detail: Some(
+            "It was used already, it is too old, or it was copied wrong. Ask for a new one.".into(),
+        ),
+        retry_after: None,
+        next_href: "/auth/login",
+        next_label: "Sign in",
+    };
+    // No live link has this token: a used or ended one is gone.
+    state.views.page(StatusCode::NOT_FOUND, "error.html", &page)
 }
 
 /// `GET /auth/reset?token=…`: the form, if the link is live.
@@ -75,8 +92,8 @@ pub async fn page_for(State(state): State<AppState>, RawQuery(query): RawQuery) 
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     match account_of(&state, &token).await {
-        Ok(Some(_)) => form(&state, &token, None, StatusCode::OK),
-        Ok(None) => invalid(),
+        Ok(Some(account)) => form(&state, &account, &token, FieldErrors::new(), StatusCode::OK),
+        Ok(None) => invalid(&state),
         Err(_) => super::unavailable(),
     }
 }
@@ -106,15 +123,20 @@ pub async fn reset(
     }
     let account = match account_of(&state, &token).await {
         Ok(Some(account)) => account,
-        Ok(None) => return invalid(),
+        Ok(None) => return invalid(&state),
         Err(_) => return super::unavailable(),
     };
-    let bad = |message: &str| form(&state, &token, Some(message), StatusCode::BAD_REQUEST);
-    if password != confirm {
-        return bad("The two passwords differ.");
+    let bad = |field, message| {
+        let errors = FieldErrors::from([(field, message)]);
+        form(&state, &account, &token, errors, StatusCode::BAD_REQUEST)
+    };
+    let min = state.config.password_min_strength;
+    if let Err(weak) = crate::strength::check(&password, account.login.as_str(), min) {
+        return bad("password", Message::new(weak.code(), weak.to_string()));
     }
-    if tessera::check_password_length(&password).is_err() {
-        return bad("Use a password of 8 to 256 characters.");
+    if password != confirm {
+        let differ = Message::new("passwords-differ", "The two passwords differ.");
+        return bad("confirm", differ);
     }
     let Ok(Ok(hash)) = state.passwords.hash(password).await else {
         return super::unavailable();
