@@ -92,7 +92,7 @@ pub const MIN_LOGIN_CHARS: usize = 3;
 pub const MAX_LOGIN_BYTES: usize = 256;
 
 /// The name a person signs in with, normalized: compared and stored only in this form.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LoginName(String);
 
 impl LoginName {

@@ -53,6 +53,8 @@ pub enum AuditKind {
     ResetLinkIssued,
     /// An account was created (sign-up, or `tessera users create`).
     AccountCreated,
+    /// An account was deleted (`tessera users delete`), its sessions ended first.
+    AccountDeleted,
     /// A named API key was created.
     ApiKeyCreated {
         /// Its name.

@@ -97,6 +97,56 @@ fn accounts_kept_by_name_move_to_random_ids() {
     });
 }
 
+/// Accounts made before the login-name index existed (today's layout, and the older one kept
+/// by name) are all listed: the first listing builds the index in bounded steps.
+#[test]
+fn accounts_from_before_the_login_index_are_listed() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use tessera::store::{AccountStore, User};
+        use tessera::{AccountId, LoginName, PasswordHash, Timestamp};
+
+        let tag = format!("{{i-{}}}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &tag).await.unwrap();
+        let hash = PasswordHash::new("a password for all").unwrap();
+        for name in ["carol", "alice"] {
+            let user = User {
+                id: AccountId::generate().unwrap(),
+                login: LoginName::parse(name).unwrap(),
+                password: hash.clone(),
+                created_at: Timestamp::from_secs(1),
+            };
+            assert!(store.create_user(&user).await.unwrap());
+        }
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        // As an older Tessera left it: no index, and one account still kept by its name.
+        let _: () = conn
+            .del(&[format!("{tag}:logins"), format!("{tag}:logins:indexed")])
+            .await
+            .unwrap();
+        let _: () = conn
+            .hset_multiple(
+                format!("{tag}:user:bob"),
+                &[("password", hash.as_str()), ("created", "1")],
+            )
+            .await
+            .unwrap();
+        let listed = store.list_users(None, 10).await.unwrap();
+        let names: Vec<&str> = listed.iter().map(|u| u.login.as_str()).collect();
+        assert_eq!(names, ["alice", "bob", "carol"]);
+        assert!(
+            AccountId::is_reserved(listed[1].id.as_str()),
+            "bob moved to an id"
+        );
+        let indexed: bool = conn.exists(format!("{tag}:logins:indexed")).await.unwrap();
+        assert!(indexed);
+    });
+}
+
 /// A Redis that comes back from an older state (a failover that lost the newest writes, a
 /// restore) numbers new revocations again from where it went back to. A node that had read
 /// past that point must still see them: it notices the entry it stopped at is gone and reads

@@ -137,6 +137,24 @@ pub enum UsersAction {
         #[arg(long, default_value = "1h")]
         valid: String,
     },
+    /// List accounts in login-name order: login name, id, created, live sessions.
+    List {
+        /// Start after this login name (the last one of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        /// How many to list.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
+    /// Delete an account: every session of it ends at once (on every node), then the account
+    /// goes and its name is free. Its audit trail stays until its retention ends.
+    Delete {
+        /// The login name.
+        user: String,
+        /// Delete without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `tessera api-key …`

@@ -184,6 +184,18 @@ impl AccountStore for AnyStore {
     ) -> Result<bool, StoreError> {
         forward!(self.set_password(id, password))
     }
+
+    async fn list_users(
+        &self,
+        after: Option<&LoginName>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        forward!(self.list_users(after, limit))
+    }
+
+    async fn delete_user(&self, id: &AccountId) -> Result<bool, StoreError> {
+        forward!(self.delete_user(id))
+    }
 }
 
 impl ApiKeyStore for AnyStore {

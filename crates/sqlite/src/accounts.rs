@@ -75,6 +75,33 @@ pub(crate) fn set_password(
     Ok(n == 1)
 }
 
+pub(crate) fn list_users(
+    conn: &Connection,
+    after: Option<&LoginName>,
+    limit: usize,
+) -> Result<Vec<User>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    conn.prepare_cached(&format!(
+        "{ACCOUNT_COLUMNS} WHERE login > ?1 ORDER BY login LIMIT ?2"
+    ))
+    .and_then(|mut st| {
+        st.query_map(params![after.map_or("", LoginName::as_str), limit], account)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .map_err(db_error)?
+    .into_iter()
+    .map(user_of)
+    .collect()
+}
+
+pub(crate) fn delete_user(conn: &Connection, id: &AccountId) -> Result<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM accounts WHERE id = ?1")
+        .and_then(|mut st| st.execute([id.as_str()]))
+        .map_err(db_error)?;
+    Ok(n == 1)
+}
+
 /// Migration 4: every account of the old `users` table (keyed by the name its owner typed)
 /// gets a fresh random id and keeps its password. Names already in today's normal form keep
 /// it first (they are what people type); any other takes its normal form if free, else stays
@@ -130,5 +157,17 @@ impl AccountStore for SqliteStore {
         self.writer
             .write(move |c| set_password(c, &id, &password))
             .await
+    }
+
+    async fn list_users(&self, after: Option<&LoginName>, limit: usize) -> Result<Vec<User>> {
+        let after = after.cloned();
+        self.readers
+            .read(move |c| list_users(c, after.as_ref(), limit))
+            .await
+    }
+
+    async fn delete_user(&self, id: &AccountId) -> Result<bool> {
+        let id = id.clone();
+        self.writer.write(move |c| delete_user(c, &id)).await
     }
 }

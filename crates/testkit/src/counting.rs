@@ -191,6 +191,18 @@ impl<S: AccountStore> AccountStore for CountingStore<S> {
     ) -> Result<bool, StoreError> {
         self.count().set_password(id, password).await
     }
+
+    async fn list_users(
+        &self,
+        after: Option<&LoginName>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        self.count().list_users(after, limit).await
+    }
+
+    async fn delete_user(&self, id: &AccountId) -> Result<bool, StoreError> {
+        self.count().delete_user(id).await
+    }
 }
 
 impl<S: ApiKeyStore> ApiKeyStore for CountingStore<S> {

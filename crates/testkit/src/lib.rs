@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             browser::browser_cookies_authenticate_and_rotate,
             browser::csrf_tokens_bind_to_the_cookie,
             browser::accounts_are_created_once,
+            browser::accounts_are_listed_in_pages_and_deleted,
             browser::account_ids_are_reserved,
             keys::private_keys_are_sealed_at_rest,
             keys::api_keys_are_named_and_revoked_everywhere,

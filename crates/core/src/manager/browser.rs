@@ -8,7 +8,8 @@
 use super::SessionManager;
 use crate::store::{SessionUpdate, Store, User};
 use crate::{
-    AccountId, Clock, CookieToken, Csrf, Error, KnownDevices, LoginName, PasswordHash, Session,
+    AccountId, AuditKind, Clock, CookieToken, Csrf, Error, KnownDevices, LoginName, PasswordHash,
+    RevokeReason, Session, SessionId,
 };
 
 impl<S: Store, C: Clock> SessionManager<S, C> {
@@ -129,5 +130,34 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         } else {
             Err(Error::AccountNotFound)
         }
+    }
+
+    /// Up to `limit` accounts in login-name order, after `after` (see
+    /// [`AccountStore::list_users`](crate::store::AccountStore::list_users)).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn users(&self, after: Option<&LoginName>, limit: usize) -> Result<Vec<User>, Error> {
+        Ok(self.store.list_users(after, limit).await?)
+    }
+
+    /// Deletes an account: ends every session of it (each on the revocation feed), then removes
+    /// the account, freeing its login name, and audits it. The sessions ended come back.
+    ///
+    /// # Errors
+    /// [`Error::AccountNotFound`] when there is no such account; store errors.
+    pub async fn delete_user(&self, id: &AccountId) -> Result<Vec<SessionId>, Error> {
+        if self.store.get_user(id).await?.is_none() {
+            return Err(Error::AccountNotFound);
+        }
+        let ended = self
+            .revoke_user(id.as_str(), None, RevokeReason::Admin)
+            .await?;
+        if !self.store.delete_user(id).await? {
+            return Err(Error::AccountNotFound);
+        }
+        self.record(Some(id.as_str()), None, AuditKind::AccountDeleted)
+            .await?;
+        Ok(ended)
     }
 }

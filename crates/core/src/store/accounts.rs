@@ -41,4 +41,16 @@ pub trait AccountStore: Send + Sync {
         id: &AccountId,
         password: &PasswordHash,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Up to `limit` accounts in login-name order (bytewise), starting after `after`: a page
+    /// of the whole list, which stays consistent while accounts come and go.
+    fn list_users(
+        &self,
+        after: Option<&LoginName>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+
+    /// Deletes an account: its id and its login name, in one step (the name is free again at
+    /// once). Returns whether it existed. Its sessions are the caller's to end first.
+    fn delete_user(&self, id: &AccountId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -25,7 +25,83 @@ pub async fn users(
         UsersAction::Create { user } => create_user(config, &user, input, out).await,
         UsersAction::Passwd { user } => passwd(config, &user, input, out).await,
         UsersAction::ResetLink { user, valid } => reset_link(config, &user, &valid, out).await,
+        UsersAction::List { after, limit } => list(config, after.as_deref(), limit, out).await,
+        UsersAction::Delete { user, yes } => delete(config, &user, yes, input, out).await,
     }
+}
+
+async fn list(
+    config: &Config,
+    after: Option<&str>,
+    limit: u32,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let after = after
+        .map(|a| LoginName::parse(a).map_err(|e| anyhow::anyhow!("--after: {e}")))
+        .transpose()?;
+    let m = existing(config).await?;
+    let users = m.users(after.as_ref(), limit as usize).await?;
+    if users.is_empty() {
+        writeln!(out, "no accounts")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32}  {:<36}  {:<19}  sessions",
+        "login", "id", "created"
+    )?;
+    for u in &users {
+        let live = m.list(u.id.as_str()).await?.len();
+        writeln!(
+            out,
+            "{:<32}  {:<36}  {:<19}  {live}",
+            u.login.as_str(),
+            u.id.as_str(),
+            date(u.created_at)
+        )?;
+    }
+    if users.len() == limit as usize {
+        if let Some(last) = users.last() {
+            writeln!(out, "(more: --after {})", last.login)?;
+        }
+    }
+    Ok(())
+}
+
+async fn delete(
+    config: &Config,
+    user: &str,
+    yes: bool,
+    input: &mut impl std::io::BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let (m, account) = self::account(config, user).await?;
+    if !yes {
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "deleting {} cannot be undone: add --yes to do it without a terminal",
+            account.login
+        );
+        write!(
+            out,
+            "Delete {} ({}) and end its sessions? Type its name to confirm: ",
+            account.login, account.id
+        )?;
+        out.flush()?;
+        let mut typed = String::new();
+        input.read_line(&mut typed)?;
+        anyhow::ensure!(typed.trim() == account.login.as_str(), "not deleted");
+    }
+    let ended = m.delete_user(&account.id).await?;
+    writeln!(
+        out,
+        "deleted {} ({}); {} session(s) ended",
+        account.login,
+        account.id,
+        ended.len()
+    )?;
+    Ok(())
 }
 
 /// A password for the account `login` read from `input`, checked as the pages check one

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use tessera::{Clock, LoginName};
 
 use super::pages::{Jar, OPEN, between, get, json_login, post_form, sign_in, sign_up};
-use super::support::{App, cli, temp_dir};
+use super::support::{App, cli, cli_with_input, temp_dir};
 
 const OLD: &str = "correct+horse+battery";
 
@@ -141,22 +141,13 @@ async fn forged_expired_and_cross_site_resets_are_refused() {
 #[test]
 fn the_cli_makes_links_and_sets_passwords() {
     let dir = temp_dir();
-    let create = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .current_dir(&dir)
-        .args(["users", "create", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let mut create = create;
-    create
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    assert!(create.wait_with_output().unwrap().status.success());
+    let (ok, out, err) = cli_with_input(
+        &dir,
+        &[],
+        &["users", "create", "alice"],
+        "correct horse battery\n",
+    );
+    assert!(ok, "{out}{err}");
     let env = [("TESSERA_PUBLIC_ORIGIN", "https://auth.example")];
     let (ok, out, err) = cli(
         &dir,
@@ -176,23 +167,47 @@ fn the_cli_makes_links_and_sets_passwords() {
         &["users", "reset-link", "alice", "--valid", "2d"],
     );
     assert!(!ok && err.contains("1d"), "{err}");
-    let mut passwd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .current_dir(&dir)
-        .args(["users", "passwd", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    passwd
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a different passphrase\n")
-        .unwrap();
-    let out = passwd.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let passwd = ["users", "passwd", "alice"];
+    let (ok, _, err) = cli_with_input(&dir, &[], &passwd, "iloveyou1\n");
     assert!(
-        out.status.success() && text.contains("session(s) ended"),
-        "{text}"
+        !ok && err.contains("most common"),
+        "the pages' rules: {err}"
     );
+    let (ok, out, err) = cli_with_input(&dir, &[], &passwd, "a different passphrase\n");
+    assert!(ok && out.contains("session(s) ended"), "{out}{err}");
+}
+
+#[test]
+fn the_cli_lists_and_deletes_accounts() {
+    let dir = temp_dir();
+    for name in ["carol", "alice", "bob"] {
+        let create = ["users", "create", name];
+        let (ok, out, err) = cli_with_input(&dir, &[], &create, "correct horse battery\n");
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, out, err) = cli(&dir, &[], &["users", "list", "--limit", "2"]);
+    assert!(ok, "{err}");
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "(more:"], "{out}");
+    assert!(out.contains("--after bob"), "{out}");
+    let (_, out, _) = cli(&dir, &[], &["users", "list", "--after", "bob"]);
+    assert!(out.contains("carol") && !out.contains("alice"), "{out}");
+
+    let (ok, _, err) = cli(&dir, &[], &["users", "delete", "bob"]);
+    assert!(!ok && err.contains("--yes"), "no terminal, no --yes: {err}");
+    let (ok, out, err) = cli(&dir, &[], &["users", "delete", "bob", "--yes"]);
+    assert!(ok && out.contains("deleted bob"), "{out}{err}");
+    let (ok, _, err) = cli(&dir, &[], &["users", "delete", "bob", "--yes"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    let (_, out, _) = cli(&dir, &[], &["users", "list"]);
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["alice", "carol"], "{out}");
 }

@@ -407,13 +407,36 @@ pub fn http(
 
 /// Runs `tessera` with `args` in `dir` to completion: (success, stdout, stderr).
 pub fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    cli_with_input(dir, env, args, "")
+}
+
+/// [`cli`] with `input` on standard input (a pipe, never a terminal).
+pub fn cli_with_input(
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    input: &str,
+) -> (bool, String, String) {
+    use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.current_dir(dir).args(args);
     hermetic(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -115,6 +115,84 @@ pub async fn csrf_tokens_bind_to_the_cookie<S: Store + Clone + 'static>(store: S
     assert!(f.manager.csrf_token(&api_only).is_err());
 }
 
+/// Accounts are listed a page at a time in login-name order; deleting one ends its sessions
+/// and frees its name.
+pub async fn accounts_are_listed_in_pages_and_deleted<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let hash = PasswordHash::new("a password for all").unwrap();
+    let mut made = Vec::new();
+    for name in ["mallory", "alice", "carol", "bob", "zoë", "dave"] {
+        let login = LoginName::parse(name).unwrap();
+        made.push(
+            f.manager
+                .create_user(&login, hash.clone())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let mut listed = Vec::new();
+    let mut after: Option<LoginName> = None;
+    loop {
+        let page = f.manager.users(after.as_ref(), 4).await.unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = Some(last.login.clone());
+        listed.extend(page);
+    }
+    let names: Vec<&str> = listed.iter().map(|u| u.login.as_str()).collect();
+    assert_eq!(names, ["alice", "bob", "carol", "dave", "mallory", "zoë"]);
+    let alice = made.iter().find(|u| u.login.as_str() == "alice").unwrap();
+    assert_eq!(listed[0], *alice, "whole accounts, ids and hashes included");
+
+    let bob = made.iter().find(|u| u.login.as_str() == "bob").unwrap();
+    let new = NewSession {
+        user_id: bob.id.to_string(),
+        ..NewSession::default()
+    };
+    let session = f.manager.create(new).await.unwrap().session;
+    let ended = f.manager.delete_user(&bob.id).await.unwrap();
+    assert_eq!(ended, vec![session.sid]);
+    assert!(f.manager.user(&bob.id).await.unwrap().is_none());
+    assert!(f.manager.find_user(&bob.login).await.unwrap().is_none());
+    let got = f.manager.get(&session.sid).await.unwrap();
+    assert!(
+        got.is_none_or(|s| s.revoked_at.is_some()),
+        "its session ended"
+    );
+    let names: Vec<String> = f
+        .manager
+        .users(None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.login.to_string())
+        .collect();
+    assert_eq!(names, ["alice", "carol", "dave", "mallory", "zoë"]);
+    assert!(matches!(
+        f.manager.delete_user(&bob.id).await,
+        Err(Error::AccountNotFound)
+    ));
+    let again = f
+        .manager
+        .create_user(&bob.login, hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        again.id, bob.id,
+        "the name is free; the old id is not reused"
+    );
+    let after_zoe = LoginName::parse("zoë").unwrap();
+    assert!(
+        f.manager
+            .users(Some(&after_zoe), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Accounts get a fresh server-chosen id; login names are unique; passwords can be replaced.
 pub async fn accounts_are_created_once<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;

@@ -40,4 +40,31 @@ impl AccountStore for MemoryStore {
         user.password = password.clone();
         Ok(true)
     }
+
+    async fn list_users(
+        &self,
+        after: Option<&LoginName>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let st = self.lock();
+        let from = match after {
+            Some(a) => std::ops::Bound::Excluded(a.clone()),
+            None => std::ops::Bound::Unbounded,
+        };
+        Ok(st
+            .logins
+            .range((from, std::ops::Bound::Unbounded))
+            .filter_map(|(_, id)| st.users.get(id).cloned())
+            .take(limit)
+            .collect())
+    }
+
+    async fn delete_user(&self, id: &AccountId) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let Some(user) = st.users.remove(id) else {
+            return Ok(false);
+        };
+        st.logins.remove(&user.login);
+        Ok(true)
+    }
 }

@@ -36,7 +36,7 @@ struct State {
     keyset: Option<StoredKeyset>,
     /// Accounts by id, and their ids by login name.
     users: HashMap<AccountId, User>,
-    logins: HashMap<LoginName, AccountId>,
+    logins: BTreeMap<LoginName, AccountId>,
     api_keys: BTreeMap<String, StoredApiKey>,
     audit: BTreeMap<u64, AuditEvent>,
     audit_by_user: HashMap<String, BTreeSet<u64>>,
