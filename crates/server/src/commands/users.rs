@@ -60,10 +60,8 @@ async fn list(
             date(u.created_at)
         )?;
     }
-    if users.len() == limit as usize {
-        if let Some(last) = users.last() {
-            writeln!(out, "(more: --after {})", last.login)?;
-        }
+    if let Some(last) = users.last().filter(|_| users.len() == limit as usize) {
+        writeln!(out, "(more: --after {})", last.login)?;
     }
     Ok(())
 }
