@@ -5,16 +5,14 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { cleanEnv, freePort, launchChromium } from '../support/tessera.mjs';
+import { freePort, launchChromium, startTlsTessera } from '../support/tessera.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -27,29 +25,6 @@ let attacker;
 let browser;
 let base;
 let attackerUrl;
-
-
-function startTessera(dir, port) {
-  const env = cleanEnv({
-    TESSERA_TLS_CERT: 'cert.pem',
-    TESSERA_TLS_KEY: 'key.pem',
-    TESSERA_PUBLIC_ORIGIN: base,
-    TESSERA_SIGNUP: 'open', // the tests make their accounts on the sign-up page
-  });
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`tessera did not start:\n${log}`)), 30_000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      if (log.includes('listening')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`tessera exited with ${code}:\n${log}`)));
-  });
-}
 
 // A page on another origin that tries a cross-site form POST and a credentialed fetch.
 function startAttacker(port) {
@@ -67,13 +42,9 @@ fetch('${base}/auth/logout', { method: 'POST', credentials: 'include', mode: 'no
 before(async () => {
   assert.ok(bin, 'set TESSERA_BIN to the tessera binary (scripts/test does)');
   mkdirSync(artifacts, { recursive: true });
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-days', '1', '-subj', '/CN=tessera-test', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: dir, stdio: 'ignore' });
-  const port = await freePort();
-  base = `https://127.0.0.1:${port}`;
-  server = await startTessera(dir, port);
+  // The tests make their accounts on the sign-up page.
+  server = await startTlsTessera(bin, { env: { TESSERA_SIGNUP: 'open' } });
+  base = server.base;
   const attackerPort = await freePort();
   attackerUrl = `http://localhost:${attackerPort}/`;
   attacker = await startAttacker(attackerPort);
@@ -82,7 +53,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill();
+  await server?.stop();
   attacker?.close();
 });
 
@@ -115,7 +86,7 @@ test('devices: sign up, sign in elsewhere, revoke it, change the password', asyn
   await signUp(a.page, 'alice');
   assert.match(a.page.url(), /\/auth\/account$/);
   assert.match(await a.page.textContent('main'), /Signed in as alice/);
-  assert.match(await a.page.textContent('tbody'), /This device/);
+  assert.match(await a.page.textContent('ul.devices'), /This device/);
   const [cookie] = (await a.context.cookies()).filter((c) => c.name === '__Host-tessera');
   assert.ok(cookie, 'the __Host- session cookie is set');
   assert.equal(cookie.httpOnly, true);
@@ -127,13 +98,13 @@ test('devices: sign up, sign in elsewhere, revoke it, change the password', asyn
   await signIn(b.page, 'alice');
   assert.match(b.page.url(), /\/auth\/account$/);
   await a.page.reload();
-  assert.equal(await a.page.locator('tbody tr').count(), 2, 'the account page lists both devices');
+  assert.equal(await a.page.locator('ul.devices > li').count(), 2, 'the account page lists both devices');
   await a.page.screenshot({ path: join(artifacts, 'account.png'), fullPage: true });
 
   // Revoke the other device from the first: its next request finds it signed out.
-  const other = a.page.locator('tbody tr', { hasNotText: 'This device' });
+  const other = a.page.locator('ul.devices > li', { hasNotText: 'This device' });
   await Promise.all([a.page.waitForNavigation(), other.getByRole('button', { name: 'Sign out' }).click()]);
-  assert.equal(await a.page.locator('tbody tr').count(), 1);
+  assert.equal(await a.page.locator('ul.devices > li').count(), 1);
   await b.page.reload();
   assert.match(b.page.url(), /\/auth\/login$/, 'the revoked browser is signed out');
 
@@ -173,7 +144,7 @@ test('a cross-site form POST and a credentialed fetch change nothing', async () 
   // Nothing changed: both of bob's browsers are still signed in.
   await victim.page.goto(`${base}/auth/account`);
   assert.match(victim.page.url(), /\/auth\/account$/);
-  assert.equal(await victim.page.locator('tbody tr').count(), 2);
+  assert.equal(await victim.page.locator('ul.devices > li').count(), 2);
   await laptop.page.reload();
   assert.match(laptop.page.url(), /\/auth\/account$/);
   await victim.context.close();
