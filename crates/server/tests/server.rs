@@ -12,6 +12,7 @@ mod server {
     pub mod api;
     pub mod binary;
     pub mod edges;
+    pub mod forms;
     pub mod import;
     pub mod interop;
     pub mod pages;

@@ -80,7 +80,9 @@ pub async fn login(
 ) -> Response {
     let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
-        Err(Refused::Forged) if wants_html(&headers) => return expired(&state, "login"),
+        Err(Refused::Forged(return_to)) if wants_html(&headers) => {
+            return expired(&state, "login", return_to);
+        }
         Err(refusal) => return refusal.into_response(),
     };
     let wrong = |state: &AppState, form: &Submitted| {
@@ -234,7 +236,9 @@ pub async fn signup(
     }
     let form = match submitted(&state, &headers, body) {
         Ok(form) => form,
-        Err(Refused::Forged) if wants_html(&headers) => return expired(&state, "signup"),
+        Err(Refused::Forged(return_to)) if wants_html(&headers) => {
+            return expired(&state, "signup", return_to);
+        }
         Err(refusal) => return refusal.into_response(),
     };
     let bad = |field, code, text: String| {

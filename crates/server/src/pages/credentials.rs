@@ -155,8 +155,9 @@ pub(super) enum Refused {
     Api(ApiError),
     /// Neither JSON nor a form (415).
     MediaType,
-    /// A form without a valid `_login` token (403): the form again, empty, saying so.
-    Forged,
+    /// A form without a valid `_login` token (403): the form again, empty, saying so. The
+    /// `return_to` it carried, unchecked.
+    Forged(Option<String>),
 }
 
 impl IntoResponse for Refused {
@@ -169,7 +170,7 @@ impl IntoResponse for Refused {
                 "The request body must be application/json or application/x-www-form-urlencoded",
             )
             .into_response(),
-            Self::Forged => super::forbidden(),
+            Self::Forged(_) => super::forbidden(),
         }
     }
 }
@@ -286,14 +287,18 @@ pub(super) fn refuse(
 }
 
 /// A form posted without its double-submit token (its sign-in form cookie was lost or is over
-/// an hour old, or another site sent it): the form again, empty, since nothing in it can be
-/// trusted, with a word on what happened.
-pub(super) fn expired(state: &AppState, mode: &'static str) -> Response {
+/// an hour old, or another site sent it): the form again, empty, since nothing typed in it can
+/// be trusted, with a word on what happened. Where it was going is kept if
+/// [`Config::return_target`] accepts it, as any `return_to` is.
+///
+/// [`Config::return_target`]: crate::config::Config::return_target
+pub(super) fn expired(state: &AppState, mode: &'static str, return_to: Option<String>) -> Response {
     let shown = Shown {
         alert: Some(Message::new(
             "form-expired",
             "This form had expired, so nothing was sent. Please fill it in again.",
         )),
+        return_to: return_to.filter(|r| state.config.return_target(r).is_some()),
         ..Shown::default()
     };
     credentials_form(state, mode, StatusCode::FORBIDDEN, shown)
@@ -326,7 +331,7 @@ pub(super) fn submitted(
 ) -> Result<Submitted, Refused> {
     let mut form = parse(headers, body)?;
     if forgery(state, headers, &form) {
-        return Err(Refused::Forged);
+        return Err(Refused::Forged(form.return_to));
     }
     form.return_to = form
         .return_to

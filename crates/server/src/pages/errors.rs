@@ -28,9 +28,11 @@ pub struct ErrorPage {
 /// Largest problem document read back to be shown as a page.
 const MAX_PROBLEM: usize = 16 * 1024;
 
-/// Middleware: a problem document for a browser becomes [`ErrorPage`].
+/// Middleware, app-wide: a problem document for a browser, on the pages' addresses (`/` and
+/// `/auth/…`, routed or not), becomes [`ErrorPage`]. The API's answers are never touched.
 pub async fn html_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let for_person = wants_html(request.headers());
+    let path = request.uri().path();
+    let for_person = (path == "/" || path.starts_with("/auth/")) && wants_html(request.headers());
     let response = next.run(request).await;
     if !for_person || !is_problem(response.headers()) {
         return response;
@@ -48,7 +50,7 @@ pub async fn html_errors(State(state): State<AppState>, request: Request, next: 
         parts.headers.insert(name, value.clone());
     }
     parts.status = html_parts.status;
-    Response::from_parts(parts, Body::new(html_body))
+    super::security_headers(Response::from_parts(parts, Body::new(html_body))).await
 }
 
 /// A page load or form post: the browser lists `text/html` among what it accepts.
@@ -97,7 +99,11 @@ fn page_for(status: StatusCode, problem: &Value, headers: &HeaderMap) -> ErrorPa
         ),
         "not-found" => (
             "Not found",
-            Some("That device is signed out already, or the address is wrong.".into()),
+            Some(
+                "There is nothing at this address: the link is wrong, or what it named is gone \
+                 (a device signed out already, say)."
+                    .into(),
+            ),
             account,
         ),
         "unavailable" => (

@@ -20,6 +20,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Redirect, Response};
 use axum::routing::{delete, get, post};
 
+pub use errors::html_errors;
 pub use passwords::PasswordQueue;
 pub use view::Views;
 
@@ -96,16 +97,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/csrf", get(spa::csrf))
         .route("/auth/refresh", post(spa::refresh))
         // Outermost last: every answer, the session layer's refusals included, gets the
-        // security headers; a refusal reaching a person becomes a page.
+        // security headers. (Refusals reaching a person become pages app-wide: see
+        // [`html_errors`], which also covers unknown addresses.)
         .layer(state.tessera.layer())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            errors::html_errors,
-        ))
         .layer(axum::middleware::map_response(security_headers))
 }
 
-async fn security_headers(mut response: Response) -> Response {
+pub(crate) async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
