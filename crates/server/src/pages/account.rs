@@ -163,10 +163,22 @@ async fn page_for(
             }
         })
         .collect();
+    let values: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(&e.event).unwrap_or_default())
+        .collect();
+    // A sign-in records its session's creation too: one line for both.
+    let signed_in = |sid: &Value| {
+        values
+            .iter()
+            .any(|v| v["type"] == "login_succeeded" && v["sid"] == *sid)
+    };
     let events = events
         .iter()
-        .map(|e| EventView {
-            label: describe(&serde_json::to_value(&e.event).unwrap_or_default()),
+        .zip(&values)
+        .filter(|(_, v)| !(v["type"] == "session_created" && signed_in(&v["sid"])))
+        .map(|(e, v)| EventView {
+            label: describe(v),
             at: When::at(e.event.at),
         })
         .collect();

@@ -220,6 +220,13 @@ async fn the_account_page_confirms_and_reports_what_was_done() {
     assert!(iso.ends_with('Z') && iso.contains('T'), "{iso}");
     assert!(between(&page.text, &format!("{iso}\">"), "<").ends_with(" UTC"));
 
+    let activity = between(&page.text, "<ul class=\"events\">", "</ul>");
+    assert_eq!(activity.matches("Signed in").count(), 2, "{activity}");
+    assert!(
+        !activity.contains("New session"),
+        "a sign-in is one line: {activity}"
+    );
+
     let csrf = csrf_of(&page.text);
     let r = post_form(
         &app,
