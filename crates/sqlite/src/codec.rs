@@ -1,9 +1,7 @@
 //! Conversions between core types and SQLite values, and error mapping.
 
 use rusqlite::ErrorCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use tessera::{Device, RevokeReason, Session, StoreError, StoreErrorKind, Timestamp, TokenHash};
+use tessera::{Session, StoreError, StoreErrorKind, Timestamp, TokenHash};
 
 /// Maps a SQLite error to a store error: busy, locked and I/O trouble are `Unavailable`.
 pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
@@ -24,52 +22,6 @@ pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
         _ => StoreErrorKind::Other,
     };
     StoreError::new(kind, e)
-}
-
-/// The part of a session kept as one JSON `record`: what changes rarely (the columns hold the
-/// rest).
-#[derive(Deserialize)]
-pub(crate) struct Cold {
-    pub claims: Map<String, Value>,
-    pub data: Value,
-    #[serde(default)]
-    pub device: Device,
-    #[serde(default)]
-    pub cookie: Option<TokenHash>,
-    pub version: u64,
-    pub revoked_at: Option<Timestamp>,
-    pub revoke_reason: Option<RevokeReason>,
-}
-
-/// [`Cold`], borrowed from a session for writing.
-#[derive(Serialize)]
-struct ColdRef<'a> {
-    claims: &'a Map<String, Value>,
-    data: &'a Value,
-    device: &'a Device,
-    cookie: &'a Option<TokenHash>,
-    version: u64,
-    revoked_at: Option<Timestamp>,
-    revoke_reason: Option<RevokeReason>,
-}
-
-impl Cold {
-    pub(crate) fn decode(record: &str) -> Result<Self, StoreError> {
-        serde_json::from_str(record).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
-    }
-
-    pub(crate) fn encode(s: &Session) -> Result<String, StoreError> {
-        serde_json::to_string(&ColdRef {
-            claims: &s.claims,
-            data: &s.data,
-            device: &s.device,
-            cookie: &s.cookie,
-            version: s.version,
-            revoked_at: s.revoked_at,
-            revoke_reason: s.revoke_reason,
-        })
-        .map_err(|e| StoreError::new(StoreErrorKind::Other, e))
-    }
 }
 
 /// A token hash from its 32-byte column.

@@ -5,7 +5,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params, params_from_iter};
 use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp};
 
-use crate::codec::{Cold, db_error, hash_of, int, ms, purge_at, uint};
+use tessera::store::SessionRecord;
+
+use crate::codec::{db_error, hash_of, int, ms, purge_at, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -61,7 +63,7 @@ pub(crate) fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
 }
 
 pub(crate) fn session_of(row: RawRow) -> Result<Session> {
-    let cold = Cold::decode(&row.record)?;
+    let cold = SessionRecord::decode(&row.record)?;
     Ok(Session {
         sid: sid_of(&row.sid)?,
         user_id: row.user_id,
@@ -108,7 +110,7 @@ fn hot_values(s: &Session) -> [Value; 9] {
 
 /// Inserts `session` (whose id is new).
 pub(crate) fn insert(conn: &Connection, s: &Session) -> Result<()> {
-    let record = Cold::encode(s)?;
+    let record = SessionRecord::encode(s)?;
     let head = [
         Value::Blob(s.sid.as_bytes().to_vec()),
         Value::Text(s.user_id.clone()),
@@ -139,7 +141,7 @@ pub(crate) fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
     .and_then(|mut st| {
         st.execute(params![
             s.sid.as_bytes(),
-            Cold::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            SessionRecord::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             purge_at(s),
             s.revoked_at.is_some(),
         ])

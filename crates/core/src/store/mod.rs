@@ -31,6 +31,7 @@ mod audit;
 mod keys;
 mod limits;
 mod memory;
+mod record;
 mod sessions;
 
 pub use accounts::{AccountStore, User};
@@ -39,6 +40,7 @@ pub use audit::AuditStore;
 pub use keys::{KeyStore, StoredKeyset};
 pub use limits::RateLimitStore;
 pub use memory::MemoryStore;
+pub use record::SessionRecord;
 pub use sessions::{
     CreateOutcome, FeedEntry, LimitCheck, RateCharge, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
