@@ -141,7 +141,8 @@ pub(crate) fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
     .and_then(|mut st| {
         st.execute(params![
             s.sid.as_bytes(),
-            SessionRecord::encode(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            SessionRecord::encode(s)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             purge_at(s),
             s.revoked_at.is_some(),
         ])

@@ -6,10 +6,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use serde_json::json;
-use tessera::store::{CreateOutcome, RotateOutcome, Rotation, SessionStore};
-use tessera::{RefreshState, Session, SessionId, Timestamp, TokenHash};
+use tessera::SessionId;
+use tessera::store::{CreateOutcome, RotateOutcome, SessionStore};
 use tessera_sqlite::SqliteStore;
+use tessera_testkit::durability::{rotation, session};
 
 /// A fresh database file in the system temp directory.
 fn fresh_path() -> PathBuf {
@@ -26,40 +26,6 @@ tessera_testkit::conformance_tests!(store);
 
 const CHILD_DB: &str = "TESSERA_DURABILITY_DB";
 const ACKNOWLEDGED: usize = 300;
-
-fn session(i: usize) -> Session {
-    let now = Timestamp::from_secs(1_700_000_000);
-    let far = Timestamp::from_secs(1_900_000_000);
-    Session {
-        data: json!({ "i": i }),
-        ..Session::started(
-            SessionId::generate().unwrap(),
-            format!("user-{}", i % 7),
-            now,
-            far,
-            far,
-            TokenHash::of(&[1]),
-        )
-    }
-}
-
-/// A refresh of `s` (still at its first generation) to the second.
-fn rotation(s: &Session) -> Rotation {
-    Rotation {
-        expected_generation: 1,
-        presented: s.refresh.current,
-        next: RefreshState {
-            generation: 2,
-            current: TokenHash::of(&[2]),
-            previous: Some(s.refresh.current),
-            rotated_at: s.created_at,
-        },
-        at: s.created_at,
-        idle_expires_at: s.idle_expires_at,
-        rate: None,
-        client: None,
-    }
-}
 
 /// The child process of `sigkill_loses_no_acknowledged_write`: creates and then refreshes
 /// sessions concurrently forever, printing each id only once both writes were acknowledged.

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod counting;
+pub mod durability;
 mod fixture;
 pub mod suite;
 

@@ -1,0 +1,93 @@
+//! The signing keyset (sealed) and server-wide settings.
+
+use tessera::store::{KeyStore, StoredKeyset};
+use tessera::{StoreError, StoreErrorKind};
+
+use crate::PostgresStore;
+use crate::store::{db_error, int, uint};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+impl KeyStore for PostgresStore {
+    async fn load_keyset(&self) -> Result<Option<StoredKeyset>> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT version, document FROM keyset WHERE id = 1", &[])
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| StoredKeyset {
+            version: uint(r.get(0)),
+            document: r.get(1),
+        }))
+    }
+
+    async fn save_keyset(&self, expected: Option<u64>, document: &[u8]) -> Result<bool> {
+        let conn = self.conn().await?;
+        let n = match expected {
+            None => {
+                conn.execute(
+                    "INSERT INTO keyset (id, version, document) VALUES (1, 1, $1)
+                     ON CONFLICT DO NOTHING",
+                    &[&document],
+                )
+                .await
+            }
+            Some(v) => {
+                conn.execute(
+                    "UPDATE keyset SET version = version + 1, document = $1
+                     WHERE id = 1 AND version = $2",
+                    &[&document, &int(v)],
+                )
+                .await
+            }
+        }
+        .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.conn()
+            .await?
+            .execute(
+                "INSERT INTO settings (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                &[&name, &value],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
+        // Inserted unless present, then whatever is there: the first writer's value wins.
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "WITH put AS (INSERT INTO settings (name, value) VALUES ($1, $2)
+                              ON CONFLICT (name) DO NOTHING RETURNING value)
+                 SELECT value FROM put UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
+                &[&name, &value],
+            )
+            .await
+            .map_err(|e| {
+                if e.code().is_none() {
+                    db_error(e)
+                } else {
+                    StoreError::new(StoreErrorKind::Other, e)
+                }
+            })?;
+        Ok(row.get(0))
+    }
+}

@@ -1,0 +1,401 @@
+//! Sessions and the revocation feed. A session row keeps what every refresh and activity
+//! changes in columns of its own and the rest as one JSON record (core's [`SessionRecord`]),
+//! rewritten only when that changes. Each step is one statement or one transaction; a step
+//! that decides on what it read locks the row it read (`FOR UPDATE`) until it commits.
+
+use deadpool_postgres::GenericClient;
+use tessera::store::{
+    CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
+    SessionRecord, SessionStore, SessionUpdate, UpdateOutcome,
+};
+use tessera::{
+    AuditEvent, OnLimit, RateDecision, RefreshState, RevokeReason, Session, SessionId, StoreError,
+    Timestamp, TokenHash,
+};
+use tokio_postgres::Row;
+
+use crate::PostgresStore;
+use crate::feed::{append, revocations_after};
+use crate::store::{charge, corrupt, db_error, int, ms, uint};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+const COLUMNS: &str = "sid, user_id, created_at, generation, refresh_current, refresh_previous,
+     rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
+     record";
+
+fn sid_of(bytes: &[u8]) -> Result<SessionId> {
+    <[u8; 16]>::try_from(bytes)
+        .map(SessionId::from_bytes)
+        .map_err(|_| corrupt("session id of the wrong length"))
+}
+
+fn hash_of(bytes: &[u8]) -> Result<TokenHash> {
+    <[u8; 32]>::try_from(bytes)
+        .map(TokenHash::from_bytes)
+        .map_err(|_| corrupt("a token hash of the wrong length"))
+}
+
+fn session_of(r: &Row) -> Result<Session> {
+    let cold = SessionRecord::decode(r.get::<_, &str>(12))?;
+    let previous: Option<&[u8]> = r.get(5);
+    Ok(Session {
+        sid: sid_of(r.get(0))?,
+        user_id: r.get(1),
+        claims: cold.claims,
+        data: cold.data,
+        device: cold.device,
+        created_at: Timestamp::from_millis(r.get(2)),
+        last_seen_at: Timestamp::from_millis(r.get(7)),
+        idle_expires_at: Timestamp::from_millis(r.get(8)),
+        absolute_expires_at: Timestamp::from_millis(r.get(9)),
+        refresh: RefreshState {
+            generation: uint(r.get(3)),
+            current: hash_of(r.get(4))?,
+            previous: previous.map(hash_of).transpose()?,
+            rotated_at: Timestamp::from_millis(r.get(6)),
+        },
+        cookie: cold.cookie,
+        version: cold.version,
+        refreshes: uint(r.get(10)),
+        refreshed_from: r.get(11),
+        revoked_at: cold.revoked_at,
+        revoke_reason: cold.revoke_reason,
+    })
+}
+
+/// When a session stops being live (and may be purged).
+fn purge_at(s: &Session) -> i64 {
+    let expires = s.expires_at();
+    s.revoked_at.map_or(expires, |r| r.min(expires)).as_millis()
+}
+
+/// The session, its row locked until the transaction ends when `lock`.
+async fn get(c: &impl GenericClient, sid: &SessionId, lock: bool) -> Result<Option<Session>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE sid = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    c.query_opt(&sql, &[&sid.as_bytes().as_slice()])
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(session_of)
+        .transpose()
+}
+
+async fn live_sessions(
+    c: &impl GenericClient,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Vec<Session>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND NOT revoked
+         AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY created_at, sid"
+    );
+    c.query(&sql, &[&user_id, &ms(now)])
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(session_of)
+        .collect()
+}
+
+async fn insert(c: &impl GenericClient, s: &Session) -> Result<bool> {
+    let record = SessionRecord::encode(s)?;
+    let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
+    let n = c
+        .execute(
+            "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
+                 refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
+                 absolute_expires_at, refreshes, refreshed_from, record)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (sid) DO NOTHING",
+            &[
+                &s.sid.as_bytes().as_slice(),
+                &s.user_id,
+                &ms(s.created_at),
+                &purge_at(s),
+                &s.revoked_at.is_some(),
+                &int(s.refresh.generation),
+                &s.refresh.current.as_bytes().as_slice(),
+                &previous,
+                &ms(s.refresh.rotated_at),
+                &ms(s.last_seen_at),
+                &ms(s.idle_expires_at),
+                &ms(s.absolute_expires_at),
+                &int(s.refreshes),
+                &s.refreshed_from,
+                &record,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(n == 1)
+}
+
+/// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
+async fn rewrite_record(c: &impl GenericClient, s: &Session) -> Result<()> {
+    c.execute(
+        "UPDATE sessions SET record = $2, purge_at = $3, revoked = $4 WHERE sid = $1",
+        &[
+            &s.sid.as_bytes().as_slice(),
+            &SessionRecord::encode(s)?,
+            &purge_at(s),
+            &s.revoked_at.is_some(),
+        ],
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Revokes `sid` in the caller's transaction: its row locked, its record rewritten, its feed
+/// entry appended. The user id, if it was revoked now.
+async fn revoke_in(
+    c: &impl GenericClient,
+    sid: &SessionId,
+    r: Revocation,
+) -> Result<Option<String>> {
+    let Some(mut s) = get(c, sid, true).await? else {
+        return Ok(None);
+    };
+    if s.revoked_at.is_some() {
+        return Ok(None);
+    }
+    s.revoked_at = Some(r.at);
+    s.revoke_reason = Some(r.reason);
+    rewrite_record(c, &s).await?;
+    append(c, &Revoked::Session(*sid), r.until).await?;
+    Ok(Some(s.user_id))
+}
+
+/// Serializes the steps that count a user's sessions (creation under a limit) for one user,
+/// until the transaction ends.
+async fn lock_user(c: &impl GenericClient, user_id: &str) -> Result<()> {
+    c.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&format!("tessera-user:{user_id}")],
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+impl SessionStore for PostgresStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<LimitCheck>,
+        created: Option<&AuditEvent>,
+    ) -> Result<CreateOutcome> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let mut evicted = Vec::new();
+        if let Some(check) = limit {
+            lock_user(&tx, &session.user_id).await?;
+            let live = live_sessions(&tx, &session.user_id, check.now).await?;
+            if live.len() >= check.limit.max {
+                if check.limit.on_limit == OnLimit::Deny {
+                    return Ok(CreateOutcome::LimitReached);
+                }
+                let eviction = Revocation {
+                    reason: RevokeReason::Evicted,
+                    ..check.eviction
+                };
+                for old in live.iter().take(live.len() + 1 - check.limit.max) {
+                    if revoke_in(&tx, &old.sid, eviction).await?.is_some() {
+                        evicted.push(old.sid);
+                    }
+                }
+            }
+        }
+        if !insert(&tx, session).await? {
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        if let Some(event) = created {
+            crate::audit::append(&tx, event).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(CreateOutcome::Created { evicted })
+    }
+
+    async fn get(&self, sid: &SessionId) -> Result<Option<Session>> {
+        get(&self.conn().await?, sid, false).await
+    }
+
+    async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let Some(mut s) = get(&tx, sid, true).await? else {
+            return Ok(RotateOutcome::Refused(None));
+        };
+        if !rotation.applies_to(&s) {
+            return Ok(RotateOutcome::Refused(Some(Box::new(s))));
+        }
+        let decision = match &rotation.rate {
+            Some(rate) => Some(charge(&tx, &rate.key, &rate.quota, rotation.at).await?),
+            None => None,
+        };
+        if let Some(RateDecision::Limited {
+            retry_after,
+            reset_after,
+        }) = decision
+        {
+            return Ok(RotateOutcome::Limited {
+                retry_after,
+                reset_after,
+            });
+        }
+        rotation.apply(&mut s);
+        let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
+        tx.execute(
+            "UPDATE sessions SET generation = $2, refresh_current = $3, refresh_previous = $4,
+                 rotated_at = $5, last_seen_at = $6, idle_expires_at = $7, refreshes = $8,
+                 refreshed_from = $9
+             WHERE sid = $1",
+            &[
+                &sid.as_bytes().as_slice(),
+                &int(s.refresh.generation),
+                &s.refresh.current.as_bytes().as_slice(),
+                &previous,
+                &ms(s.refresh.rotated_at),
+                &ms(s.last_seen_at),
+                &ms(s.idle_expires_at),
+                &int(s.refreshes),
+                &s.refreshed_from,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(RotateOutcome::Rotated(Box::new(s)))
+    }
+
+    async fn touch(&self, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool> {
+        // The purge time is not re-indexed here (see purge_expired).
+        let n = self
+            .conn()
+            .await?
+            .execute(
+                "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
+                 WHERE sid = $1 AND NOT revoked",
+                &[&sid.as_bytes().as_slice(), &ms(seen), &ms(idle)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
+    async fn update(
+        &self,
+        sid: &SessionId,
+        expected: u64,
+        update: &SessionUpdate,
+    ) -> Result<UpdateOutcome> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let Some(mut s) = get(&tx, sid, true).await? else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        let outcome = update.apply_to(&mut s, expected);
+        if let UpdateOutcome::Updated(_) = outcome {
+            rewrite_record(&tx, &s).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn revoke(&self, sid: &SessionId, revocation: Revocation) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let user = revoke_in(&tx, sid, revocation).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(user)
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        except: Option<&SessionId>,
+        r: Revocation,
+    ) -> Result<Vec<SessionId>> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let rows = tx
+            .query(
+                "SELECT sid FROM sessions WHERE user_id = $1 AND NOT revoked ORDER BY created_at, sid",
+                &[&user_id],
+            )
+            .await
+            .map_err(db_error)?;
+        let mut revoked = Vec::new();
+        for row in &rows {
+            let sid = sid_of(row.get(0))?;
+            if Some(&sid) != except && revoke_in(&tx, &sid, r).await?.is_some() {
+                revoked.push(sid);
+            }
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(revoked)
+    }
+
+    async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        append(&tx, &Revoked::Token(jti.to_owned()), until).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn list_user(&self, user_id: &str, now: Timestamp) -> Result<Vec<Session>> {
+        live_sessions(&self.conn().await?, user_id, now).await
+    }
+
+    async fn count_live(&self, now: Timestamp) -> Result<u64> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM sessions WHERE purge_at > $1 AND NOT revoked",
+                &[&ms(now)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(uint(row.get(0)))
+    }
+
+    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
+        revocations_after(&self.conn().await?, after, limit).await
+    }
+
+    /// In bounded batches, each its own short statement: sessions whose indexed end has come
+    /// are re-indexed if a refresh or activity moved their end later, deleted otherwise.
+    async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize> {
+        let conn = self.conn().await?;
+        let (now, batch) = (ms(now), int(batch as u64));
+        conn.execute(
+            "UPDATE sessions SET purge_at = LEAST(idle_expires_at, absolute_expires_at)
+             WHERE sid IN (SELECT sid FROM sessions WHERE purge_at <= $1 ORDER BY purge_at
+                           LIMIT $2 FOR UPDATE SKIP LOCKED)
+             AND NOT revoked AND LEAST(idle_expires_at, absolute_expires_at) > $1",
+            &[&now, &batch],
+        )
+        .await
+        .map_err(db_error)?;
+        let purged = conn
+            .execute(
+                "DELETE FROM sessions WHERE sid IN
+                 (SELECT sid FROM sessions WHERE purge_at <= $1 ORDER BY purge_at
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&now, &batch],
+            )
+            .await
+            .map_err(db_error)?;
+        crate::feed::purge(&conn, Timestamp::from_millis(now), batch).await?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+}

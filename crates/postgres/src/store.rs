@@ -1,0 +1,241 @@
+//! [`PostgresStore`]: the connection pool every concern's implementation hangs off, TLS,
+//! error mapping, and shared rate limits.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use rustls::pki_types::pem::PemObject;
+use tessera::store::RateLimitStore;
+use tessera::{Quota, RateDecision, StoreError, StoreErrorKind, Timestamp};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Connections in the pool, at most.
+const POOL_SIZE: usize = 16;
+/// Longest a step waits for a connection (or to make one) before the request gets 503.
+const POOL_WAIT: Duration = Duration::from_secs(2);
+
+/// A Tessera store in a PostgreSQL database. Clones share the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pub(crate) pool: Pool,
+    pub(crate) config: Arc<tokio_postgres::Config>,
+    pub(crate) tls: MakeRustlsConnect,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host[:port]/database`), applying
+    /// migrations. TLS: `sslmode=require` with `sslrootcert=PATH`, the CA certificate(s) the
+    /// database's certificate must chain to (its host name is checked too); given a
+    /// `sslrootcert`, TLS is required. Without one, the connection is plain: for a database
+    /// on the same host or a private network only.
+    ///
+    /// # Errors
+    /// A malformed URL, an unreadable CA file, a database that cannot be reached or migrated.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (config, tls) = parse(url)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+        let store = Self {
+            pool,
+            config: Arc::new(config),
+            tls,
+        };
+        let mut conn = store.conn().await?;
+        crate::schema::migrate(&mut conn).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection; none within [`POOL_WAIT`] is `Unavailable`.
+    pub(crate) async fn conn(&self) -> Result<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::new(StoreErrorKind::Unavailable, e))
+    }
+}
+
+/// The client configuration and TLS connector of `url`.
+fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect)> {
+    let invalid = |e: String| StoreError::new(StoreErrorKind::Other, e);
+    // tokio-postgres does not know libpq's sslrootcert: take it out, and use it here.
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut root_file = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => root_file = Some(path.to_owned()),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| invalid(format!("store URL: {e}")))?;
+    let mut roots = rustls::RootCertStore::empty();
+    match (&root_file, config.get_ssl_mode()) {
+        (Some(file), _) => {
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(Path::new(file))
+                .map_err(|e| invalid(format!("sslrootcert {file}: {e}")))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| invalid(format!("sslrootcert {file}: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| invalid(format!("sslrootcert {file}: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(invalid(format!("sslrootcert {file}: no certificate in it")));
+            }
+            config.ssl_mode(SslMode::Require);
+        }
+        (None, SslMode::Require) => {
+            return Err(invalid(
+                "store URL: sslmode=require needs sslrootcert=PATH, the CA certificate the \
+                 database's certificate chains to"
+                    .into(),
+            ));
+        }
+        (None, _) => {
+            config.ssl_mode(SslMode::Disable);
+        }
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POOL_WAIT);
+    }
+    // A database that vanishes without closing its connections (a failover, a dead host) is
+    // noticed by the LISTEN connection too, not only by the next query.
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10));
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| invalid(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(tls)))
+}
+
+/// A database error as a store error: a lost, refused or overloaded connection, a server
+/// shutting down, or a transaction to retry is `Unavailable` (503 and `Retry-After`).
+pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    let transient = match e.code() {
+        None => true, // the connection: closed, reset, timed out
+        Some(code) => {
+            let class = code.code().get(..2).unwrap_or("");
+            matches!(class, "08" | "53" | "57" | "58")
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+        }
+    };
+    let kind = if transient {
+        StoreErrorKind::Unavailable
+    } else {
+        StoreErrorKind::Other
+    };
+    StoreError::new(kind, e)
+}
+
+pub(crate) fn corrupt(what: &'static str) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, what)
+}
+
+/// Milliseconds for a BIGINT column.
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.as_millis()
+}
+
+/// A `u64` for a BIGINT column.
+pub(crate) fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A `u64` back from a BIGINT column.
+pub(crate) fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Charges `quota` for `key` in the transaction `tx` (GCRA, the same as every store): the
+/// limit's row is locked until commit, so every node shares one limit.
+pub(crate) async fn charge(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key: &str,
+    quota: &Quota,
+    now: Timestamp,
+) -> Result<RateDecision> {
+    // A first charge creates the row (a TAT of 0 is a full bucket) so that racing first
+    // charges wait on one row lock instead of both finding nothing.
+    tx.execute(
+        "INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
+        &[&key],
+    )
+    .await
+    .map_err(db_error)?;
+    let tat: i64 = tx
+        .query_one(
+            "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await
+        .map_err(db_error)?
+        .get(0);
+    let (decision, next) = tessera::gcra(Some(i128::from(tat)), quota, now);
+    if decision.allowed() {
+        let next = i64::try_from(next).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE rate_limits SET tat = $2 WHERE key = $1",
+            &[&key, &next],
+        )
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(decision)
+}
+
+impl RateLimitStore for PostgresStore {
+    async fn rate_limit(&self, key: &str, quota: &Quota, now: Timestamp) -> Result<RateDecision> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let decision = charge(&tx, key, quota, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(decision)
+    }
+
+    async fn reset_rate_limit(&self, key: &str) -> Result<()> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM rate_limits WHERE key = $1", &[&key])
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}

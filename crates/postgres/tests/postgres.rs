@@ -1,0 +1,200 @@
+//! The PostgreSQL store on a real PostgreSQL (`scripts/postgres start`; scripts/test starts
+//! it): the whole conformance suite, each test in a schema of its own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "integration tests"
+)]
+
+use tessera_postgres::PostgresStore;
+
+/// The test database: `TESSERA_TEST_POSTGRES_URL`, or what `scripts/postgres start` makes.
+fn url() -> String {
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://tessera:tessera@127.0.0.1:15432/tessera".into())
+}
+
+/// A store in a fresh schema of the test database.
+async fn store() -> PostgresStore {
+    let url = url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no PostgreSQL at {url}: run `scripts/postgres start` (scripts/test does): {e}")
+        });
+    tokio::spawn(connection);
+    let schema = format!("t_{}", tessera::random_id().unwrap().to_lowercase());
+    let schema: String = schema
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    PostgresStore::connect(&format!("{url}?options=-csearch_path%3D{schema}"))
+        .await
+        .unwrap()
+}
+
+tessera_testkit::conformance_tests!(store);
+
+/// `scripts/postgres ARGS` for the server on `port` (the tests that kill a server use one of
+/// their own).
+fn script(port: u16, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .env("TESSERA_TEST_POSTGRES_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/postgres {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A revocation made on one node is announced to the others as it commits.
+#[test]
+fn revocations_are_announced_to_every_node() {
+    tessera_testkit::run(async {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tessera::store::{Revocation, SessionStore};
+        use tessera::{RevokeReason, Timestamp};
+
+        let here = store().await;
+        let heard = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let follower = {
+            let (here, heard) = (here.clone(), Arc::clone(&heard));
+            tokio::spawn(async move {
+                here.follow_revocations(move || {
+                    heard.fetch_add(1, Ordering::SeqCst);
+                    let _ = tx.send(());
+                })
+                .await
+            })
+        };
+        // Once listening, it is called to catch up.
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap();
+        let revocation = Revocation {
+            reason: RevokeReason::Admin,
+            at: Timestamp::from_secs(1),
+            until: Timestamp::from_secs(2),
+        };
+        here.revoke_token("jti-1", revocation.until).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the announcement arrives");
+        assert_eq!(heard.load(Ordering::SeqCst), 2);
+        assert!(!follower.is_finished());
+        follower.abort();
+    });
+}
+
+/// With `sslrootcert`, TLS is required and the server's certificate must chain to that CA.
+#[test]
+fn tls_to_the_database_is_verified() {
+    tessera_testkit::run(async {
+        use tessera::store::KeyStore;
+        let ca = script(15432, &["ca"]);
+        let good = format!("{}?sslrootcert={ca}", url());
+        let store = PostgresStore::connect(&good).await.unwrap();
+        assert!(store.get_setting("none").await.unwrap().is_none());
+
+        // A CA of someone else's: refused.
+        let dir = std::env::temp_dir().join(format!("tessera-pg-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let other = dir.join("other.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=other", "-keyout"])
+            .arg(dir.join("other.key"))
+            .arg("-out")
+            .arg(&other)
+            .output()
+            .unwrap();
+        assert!(made.status.success());
+        let wrong = format!("{}?sslrootcert={}", url(), other.display());
+        let refused = PostgresStore::connect(&wrong).await.unwrap_err();
+        assert!(refused.to_string().contains("TLS handshake"), "{refused}");
+        let unverified = format!("{}?sslmode=require", url());
+        let refused = PostgresStore::connect(&unverified).await.unwrap_err();
+        assert!(refused.to_string().contains("sslrootcert"), "{refused}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}
+
+/// SIGKILL of the database while sessions are created and refreshed: every write it
+/// acknowledged is there after it restarts (fsync and synchronous commit are on, as in
+/// production).
+#[test]
+fn sigkill_of_the_database_loses_no_acknowledged_write() {
+    tessera_testkit::run(async {
+        use std::time::Duration;
+        use tessera::store::{RotateOutcome, SessionStore};
+        use tessera_testkit::durability::{rotation, session};
+
+        const PORT: u16 = 15442;
+        script(PORT, &["start"]);
+        let url = script(PORT, &["url"]);
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let writer = tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                let s = session(i);
+                if store.create(&s, None, None).await.is_err() {
+                    break;
+                }
+                match store.rotate(&s.sid, &rotation(&s)).await {
+                    Ok(RotateOutcome::Rotated(_)) => acknowledged.push((s.sid, true)),
+                    Ok(other) => panic!("{other:?}"),
+                    Err(_) => {
+                        acknowledged.push((s.sid, false));
+                        break;
+                    }
+                }
+            }
+            acknowledged
+        });
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        script(PORT, &["kill"]);
+        let acknowledged = tokio::time::timeout(Duration::from_secs(30), writer)
+            .await
+            .expect("writes fail once the database is gone")
+            .unwrap();
+        assert!(
+            acknowledged.len() > 20,
+            "{} writes before the kill",
+            acknowledged.len()
+        );
+        script(PORT, &["start"]);
+        let store = PostgresStore::connect(&url).await.unwrap();
+        for (sid, rotated) in &acknowledged {
+            let s = store
+                .get(sid)
+                .await
+                .unwrap()
+                .expect("an acknowledged session");
+            if *rotated {
+                assert_eq!(s.refresh.generation, 2, "an acknowledged refresh");
+            }
+        }
+        script(PORT, &["stop"]);
+    });
+}
