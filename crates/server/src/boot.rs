@@ -16,6 +16,7 @@ use tessera_sqlite::SqliteStore;
 
 use std::sync::Arc;
 
+use tessera_postgres::PostgresStore;
 use tessera_redis::RedisStore;
 
 use crate::config::StoreUrl;
@@ -69,6 +70,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
                     )
                 })?;
             return Ok(AnyStore::Redis(store));
+        }
+        StoreUrl::Postgres(url) => {
+            let store = PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot use PostgreSQL at {}", redact(url)))?;
+            return Ok(AnyStore::Postgres(store));
         }
         StoreUrl::Sqlite(_) => {}
     }

@@ -9,6 +9,7 @@ use tessera::{
     AccountId, AuditEvent, LoginName, PasswordHash, Quota, RateDecision, Session, SessionId,
     StoreError, StoredEvent, Timestamp, TokenHash,
 };
+use tessera_postgres::PostgresStore;
 use tessera_redis::RedisStore;
 use tessera_sqlite::SqliteStore;
 
@@ -19,11 +20,14 @@ pub enum AnyStore {
     Sqlite(SqliteStore),
     /// Redis, shared by several nodes.
     Redis(RedisStore),
+    /// PostgreSQL, shared by several nodes.
+    Postgres(PostgresStore),
 }
 
 impl AnyStore {
     /// Follows the announcements of revocations made elsewhere, calling `heard` for each (see
-    /// [`RedisStore::follow_revocations`]). A store without announcements never returns.
+    /// [`RedisStore::follow_revocations`], [`PostgresStore::follow_revocations`]). A store
+    /// without announcements never returns.
     ///
     /// # Errors
     /// When the subscription is lost; call again after a pause.
@@ -31,6 +35,7 @@ impl AnyStore {
         match self {
             AnyStore::Sqlite(_) => std::future::pending().await,
             AnyStore::Redis(s) => s.follow_revocations(heard).await,
+            AnyStore::Postgres(s) => s.follow_revocations(heard).await,
         }
     }
 }
@@ -39,8 +44,9 @@ impl AnyStore {
 macro_rules! forward {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match $self {
-                        AnyStore::Sqlite(s) => s.$method($($arg),*).await,
+            AnyStore::Sqlite(s) => s.$method($($arg),*).await,
             AnyStore::Redis(s) => s.$method($($arg),*).await,
+            AnyStore::Postgres(s) => s.$method($($arg),*).await,
         }
     };
 }
@@ -50,6 +56,7 @@ impl SessionStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.is_shared(),
             AnyStore::Redis(s) => s.is_shared(),
+            AnyStore::Postgres(s) => s.is_shared(),
         }
     }
 

@@ -121,6 +121,8 @@ pub enum StoreUrl {
     Redis(String),
     /// `redis+cluster://host:port,host:port,…`: the Cluster's nodes as `redis://host:port`.
     RedisCluster(Vec<String>),
+    /// `postgres://user:password@host[:port]/database[?sslmode=require&sslrootcert=PATH]`.
+    Postgres(String),
 }
 
 fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, String> {
@@ -129,6 +131,9 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
     };
     if let Some(path) = url.strip_prefix("sqlite://") {
         return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(StoreUrl::Postgres(url.to_owned()));
     }
     if url.starts_with("redis://") || url.starts_with("rediss://") {
         return Ok(StoreUrl::Redis(url.to_owned()));
@@ -146,7 +151,8 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
         return Ok(StoreUrl::RedisCluster(nodes));
     }
     Err(format!(
-        "store = {url:?}; use sqlite://PATH, redis://host:port[/db] or redis+cluster://host:port,host:port"
+        "store = {url:?}; use sqlite://PATH, postgres://user:password@host/database, \
+         redis://host:port[/db] or redis+cluster://host:port,host:port"
     ))
 }
 
@@ -337,7 +343,9 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         match &self.store {
             StoreUrl::Sqlite(path) => path.clone(),
-            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => self.data_dir.join(DATABASE_FILE),
+            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) | StoreUrl::Postgres(_) => {
+                self.data_dir.join(DATABASE_FILE)
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{Process, RedisDeployment, cli, http, openssl, temp_dir};
+use super::support::{PostgresDeployment, Process, RedisDeployment, cli, http, openssl, temp_dir};
 
 fn json_headers(key: &str) -> [(&'static str, String); 2] {
     [
@@ -923,15 +923,25 @@ fn api_keys_are_managed_from_the_cli() {
 /// Two nodes on one Redis Cluster: a session made on A refreshes on B, a logout on A reaches B
 /// at once (pushed over pub/sub), and refreshes of one token racing on both nodes converge.
 #[test]
+fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
+    let redis = RedisDeployment::cluster("mn");
+    two_nodes_share_sessions_and_revocations(redis.env(), &redis.admin);
+}
+
+/// The same on PostgreSQL: the logout reaches B by `NOTIFY`.
+#[test]
+fn two_nodes_on_postgres_share_sessions_and_revocations() {
+    let postgres = PostgresDeployment::new("mn");
+    two_nodes_share_sessions_and_revocations(postgres.env(), &postgres.admin);
+}
+
 #[allow(
     clippy::disallowed_methods,
     reason = "measures how long a revocation takes to reach the other node"
 )]
-fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
-    let redis = RedisDeployment::cluster("mn");
-    let key = redis.admin.clone();
+fn two_nodes_share_sessions_and_revocations(mut env: Vec<(&str, &str)>, key: &str) {
+    let key = key.to_owned();
     // Sixteen racing refreshes of one session would trip its refresh rate: not what this tests.
-    let mut env = redis.env();
     env.push(("TESSERA_RATE_LIMITS_REFRESH_SESSION", "off"));
     let a = Process::serve(&temp_dir(), &env, &[]);
     let b = Process::serve(&temp_dir(), &env, &[]);
@@ -987,8 +997,10 @@ fn two_nodes_on_a_redis_cluster_share_sessions_and_revocations() {
     }
     waits.sort();
     println!(
-        "revocation propagation A -> B over 100 revocations: p50 {:?}, p99 {:?}",
-        waits[49], waits[98]
+        "revocation propagation A -> B over 100 revocations ({}): p50 {:?}, p99 {:?}",
+        env[0].1.split("://").next().unwrap_or_default(),
+        waits[49],
+        waits[98]
     );
 
     // Concurrent refreshes of one token split across the nodes: one generation, one next token.
@@ -1080,6 +1092,80 @@ impl OwnRedis {
     }
 }
 
+/// A database this test may kill (SIGKILL, no shutdown) and start again.
+trait Outage {
+    fn kill(&mut self);
+    fn restart(&mut self);
+}
+
+impl Outage for OwnRedis {
+    fn kill(&mut self) {
+        OwnRedis::kill(self);
+    }
+
+    fn restart(&mut self) {
+        OwnRedis::restart(self);
+    }
+}
+
+/// A PostgreSQL of this test's own (`scripts/postgres` on a port of its own).
+struct OwnPostgres {
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start(port: u16) -> Self {
+        let own = Self { port };
+        own.script("start");
+        own
+    }
+
+    fn url(&self) -> String {
+        self.script("url")
+    }
+
+    fn script(&self, command: &str) -> String {
+        let out = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/postgres"
+            ))
+            .arg(command)
+            .env("TESSERA_TEST_POSTGRES_PORT", self.port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/postgres {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Outage for OwnPostgres {
+    fn kill(&mut self) {
+        self.script("kill");
+    }
+
+    fn restart(&mut self) {
+        self.script("start");
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/postgres"
+            ))
+            .arg("stop")
+            .env("TESSERA_TEST_POSTGRES_PORT", self.port.to_string())
+            .output();
+    }
+}
+
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -1103,10 +1189,22 @@ fn a_redis_outage_is_survived_and_loses_nothing() {
     let dir = temp_dir();
     let mut redis = OwnRedis::start(free_port(), &dir);
     let url = format!("redis://127.0.0.1:{}/", redis.port);
+    an_outage_is_survived_and_loses_nothing(&mut redis, &url);
+}
+
+/// The same with PostgreSQL killed under the node (fsync and synchronous commit on).
+#[test]
+fn a_postgres_outage_is_survived_and_loses_nothing() {
+    let mut postgres = OwnPostgres::start(15452);
+    let url = postgres.url();
+    an_outage_is_survived_and_loses_nothing(&mut postgres, &url);
+}
+
+fn an_outage_is_survived_and_loses_nothing(db: &mut impl Outage, url: &str) {
     let key = tessera::ApiKey::generate().unwrap().expose();
     let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
     let env = [
-        ("TESSERA_STORE", url.as_str()),
+        ("TESSERA_STORE", url),
         ("TESSERA_KEY_ENCRYPTION_KEY", kek.as_str()),
         ("TESSERA_ADMIN_API_KEY", key.as_str()),
         ("TESSERA_FEED_STALENESS", "2s"),
@@ -1130,7 +1228,7 @@ fn a_redis_outage_is_survived_and_loses_nothing() {
     );
     assert_eq!(post(&node, &key, "/v1/sessions/verify", &verify).0, 200);
 
-    redis.kill();
+    db.kill();
     let h = json_headers(&key);
     let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, head, body) = http(
@@ -1167,7 +1265,7 @@ fn a_redis_outage_is_survived_and_loses_nothing() {
     );
     assert_eq!(status, 503, "introspection has no 'unknown' either: {body}");
 
-    redis.restart();
+    db.restart();
     let mut ready = false;
     for _ in 0..100 {
         if http(node.addr, "GET", "/readyz", &[], "").0 == 200

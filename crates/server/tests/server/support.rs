@@ -352,6 +352,50 @@ impl RedisDeployment {
     }
 }
 
+/// A deployment on the test PostgreSQL that `scripts/postgres start` runs: a schema of its own
+/// (made with `psql`), and the key-encryption key and admin key its nodes share.
+pub struct PostgresDeployment {
+    pub url: String,
+    pub kek: String,
+    pub admin: String,
+}
+
+impl PostgresDeployment {
+    /// On `TESSERA_TEST_POSTGRES_URL`, by default what `scripts/postgres start` runs.
+    pub fn new(name: &str) -> Self {
+        let base = std::env::var("TESSERA_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://tessera:tessera@127.0.0.1:15432/tessera".into());
+        let schema = format!("{name}_{}", tessera::random_id().unwrap().to_lowercase())
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let made = Command::new("psql")
+            .arg(&base)
+            .args(["-qc", &format!("CREATE SCHEMA {schema}")])
+            .output()
+            .expect(
+                "psql is needed: scripts/test installs PostgreSQL (apt-get install postgresql)",
+            );
+        assert!(
+            made.status.success(),
+            "no PostgreSQL at {base}: run `scripts/postgres start` (scripts/test does): {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        Self {
+            url: format!("{base}?options=-csearch_path%3D{schema}"),
+            kek: tessera::KeyEncryptionKey::generate().unwrap().expose(),
+            admin: tessera::ApiKey::generate().unwrap().expose(),
+        }
+    }
+
+    /// The settings of a node of this deployment.
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("TESSERA_STORE", self.url.as_str()),
+            ("TESSERA_KEY_ENCRYPTION_KEY", self.kek.as_str()),
+            ("TESSERA_ADMIN_API_KEY", self.admin.as_str()),
+        ]
+    }
+}
+
 /// A JSON call with API key `key` that must succeed (2xx); the answer (null when empty).
 pub fn json(
     addr: SocketAddr,
