@@ -5,7 +5,7 @@ use tessera::{AccountId, LoginName, PasswordHash, StoreError, Timestamp};
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
-use crate::store::{corrupt, db_error, int, ms};
+use crate::store::{corrupt, int, maybe_row, ms, rows, run};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -26,11 +26,8 @@ fn user_of(r: &Row) -> Result<User> {
 impl PostgresStore {
     async fn one_user(&self, filter: &str, value: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM accounts WHERE {filter} = $1");
-        self.conn()
+        maybe_row(&self.conn().await?, &sql, &[&value])
             .await?
-            .query_opt(&sql, &[&value])
-            .await
-            .map_err(db_error)?
             .as_ref()
             .map(user_of)
             .transpose()
@@ -39,21 +36,18 @@ impl PostgresStore {
 
 impl AccountStore for PostgresStore {
     async fn create_user(&self, user: &User) -> Result<bool> {
-        let n = self
-            .conn()
-            .await?
-            .execute(
-                "INSERT INTO accounts (id, login, password, created_at) VALUES ($1, $2, $3, $4)
+        let n = run(
+            &self.conn().await?,
+            "INSERT INTO accounts (id, login, password, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                &[
-                    &user.id.as_str(),
-                    &user.login.as_str(),
-                    &user.password.as_str(),
-                    &ms(user.created_at),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+            &[
+                &user.id.as_str(),
+                &user.login.as_str(),
+                &user.password.as_str(),
+                &ms(user.created_at),
+            ],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -66,41 +60,36 @@ impl AccountStore for PostgresStore {
     }
 
     async fn set_password(&self, id: &AccountId, password: &PasswordHash) -> Result<bool> {
-        let n = self
-            .conn()
-            .await?
-            .execute(
-                "UPDATE accounts SET password = $2 WHERE id = $1",
-                &[&id.as_str(), &password.as_str()],
-            )
-            .await
-            .map_err(db_error)?;
+        let n = run(
+            &self.conn().await?,
+            "UPDATE accounts SET password = $2 WHERE id = $1",
+            &[&id.as_str(), &password.as_str()],
+        )
+        .await?;
         Ok(n == 1)
     }
 
     async fn list_users(&self, after: Option<&LoginName>, limit: usize) -> Result<Vec<User>> {
         let sql =
             format!("SELECT {COLUMNS} FROM accounts WHERE login > $1 ORDER BY login LIMIT $2");
-        self.conn()
-            .await?
-            .query(
-                &sql,
-                &[&after.map_or("", LoginName::as_str), &int(limit as u64)],
-            )
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(user_of)
-            .collect()
+        rows(
+            &self.conn().await?,
+            &sql,
+            &[&after.map_or("", LoginName::as_str), &int(limit as u64)],
+        )
+        .await?
+        .iter()
+        .map(user_of)
+        .collect()
     }
 
     async fn delete_user(&self, id: &AccountId) -> Result<bool> {
-        let n = self
-            .conn()
-            .await?
-            .execute("DELETE FROM accounts WHERE id = $1", &[&id.as_str()])
-            .await
-            .map_err(db_error)?;
+        let n = run(
+            &self.conn().await?,
+            "DELETE FROM accounts WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await?;
         Ok(n == 1)
     }
 }

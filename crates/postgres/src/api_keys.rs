@@ -4,7 +4,7 @@ use tessera::store::{ApiKeyStore, Revoked, StoredApiKey};
 use tessera::{ApiScope, StoreError, Timestamp, TokenHash};
 
 use crate::PostgresStore;
-use crate::store::{corrupt, db_error, ms};
+use crate::store::{corrupt, db_error, maybe_row, ms, rows, run};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -16,34 +16,28 @@ fn hash_of(bytes: &[u8]) -> Result<TokenHash> {
 
 impl ApiKeyStore for PostgresStore {
     async fn create_api_key(&self, key: &StoredApiKey) -> Result<bool> {
-        let n = self
-            .conn()
-            .await?
-            .execute(
-                "INSERT INTO api_keys (name, scope, hash, created_at) VALUES ($1, $2, $3, $4)
+        let n = run(
+            &self.conn().await?,
+            "INSERT INTO api_keys (name, scope, hash, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                &[
-                    &key.name,
-                    &key.scope.as_str(),
-                    &key.hash.as_bytes().as_slice(),
-                    &ms(key.created_at),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+            &[
+                &key.name,
+                &key.scope.as_str(),
+                &key.hash.as_bytes().as_slice(),
+                &ms(key.created_at),
+            ],
+        )
+        .await?;
         Ok(n == 1)
     }
 
     async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>> {
-        let rows = self
-            .conn()
-            .await?
-            .query(
-                "SELECT name, scope, hash, created_at, last_used_at FROM api_keys ORDER BY name",
-                &[],
-            )
-            .await
-            .map_err(db_error)?;
+        let rows = rows(
+            &self.conn().await?,
+            "SELECT name, scope, hash, created_at, last_used_at FROM api_keys ORDER BY name",
+            &[],
+        )
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(StoredApiKey {
@@ -63,13 +57,12 @@ impl ApiKeyStore for PostgresStore {
     async fn revoke_api_key(&self, name: &str, until: Timestamp) -> Result<Option<TokenHash>> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db_error)?;
-        let Some(row) = tx
-            .query_opt(
-                "DELETE FROM api_keys WHERE name = $1 RETURNING hash",
-                &[&name],
-            )
-            .await
-            .map_err(db_error)?
+        let Some(row) = maybe_row(
+            &tx,
+            "DELETE FROM api_keys WHERE name = $1 RETURNING hash",
+            &[&name],
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -80,15 +73,13 @@ impl ApiKeyStore for PostgresStore {
     }
 
     async fn record_api_key_use(&self, name: &str, hash: &TokenHash, at: Timestamp) -> Result<()> {
-        self.conn()
-            .await?
-            .execute(
-                "UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $3)
+        run(
+            &self.conn().await?,
+            "UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $3)
                  WHERE name = $1 AND hash = $2",
-                &[&name, &hash.as_bytes().as_slice(), &ms(at)],
-            )
-            .await
-            .map_err(db_error)?;
+            &[&name, &hash.as_bytes().as_slice(), &ms(at)],
+        )
+        .await?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use tessera::store::AuditStore;
 use tessera::{AuditEvent, StoreError, StoreErrorKind, StoredEvent, Timestamp};
 
 use crate::PostgresStore;
-use crate::store::{db_error, int, ms, uint};
+use crate::store::{db_error, int, ms, rows, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -13,12 +13,12 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub(crate) async fn append(c: &impl GenericClient, event: &AuditEvent) -> Result<()> {
     let json =
         serde_json::to_string(event).map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
-    c.execute(
+    run(
+        c,
         "INSERT INTO audit (at, user_id, event) VALUES ($1, $2, $3)",
         &[&ms(event.at), &event.user_id, &json],
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -38,15 +38,12 @@ impl AuditStore for PostgresStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = self
-            .conn()
-            .await?
-            .query(
-                "SELECT id, event FROM audit WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-                &[&user_id, &before.map_or(i64::MAX, int), &int(limit as u64)],
-            )
-            .await
-            .map_err(db_error)?;
+        let rows = rows(
+            &self.conn().await?,
+            "SELECT id, event FROM audit WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            &[&user_id, &before.map_or(i64::MAX, int), &int(limit as u64)],
+        )
+        .await?;
         rows.iter()
             .map(|r| {
                 let event = serde_json::from_str(r.get::<_, &str>(1))
@@ -60,16 +57,13 @@ impl AuditStore for PostgresStore {
     }
 
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize> {
-        let n = self
-            .conn()
-            .await?
-            .execute(
-                "DELETE FROM audit WHERE id IN
+        let n = run(
+            &self.conn().await?,
+            "DELETE FROM audit WHERE id IN
                  (SELECT id FROM audit WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                &[&ms(cutoff), &int(batch as u64)],
-            )
-            .await
-            .map_err(db_error)?;
+            &[&ms(cutoff), &int(batch as u64)],
+        )
+        .await?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

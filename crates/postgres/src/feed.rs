@@ -8,7 +8,7 @@ use tessera::{StoreError, StoreErrorKind, Timestamp, TokenHash};
 use tokio_postgres::AsyncMessage;
 
 use crate::PostgresStore;
-use crate::store::{corrupt, db_error, int, ms, uint};
+use crate::store::{corrupt, db_error, int, ms, row, rows, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -27,23 +27,25 @@ pub(crate) async fn append(
         Revoked::Token(jti) => (1, jti.clone()),
         Revoked::ApiKey(hash) => (2, hash.to_base64()),
     };
-    let row = tx
-        .query_one(
-            "UPDATE feed_head SET cursor = cursor + 1 WHERE id = 1 RETURNING cursor",
-            &[],
-        )
-        .await
-        .map_err(db_error)?;
+    let row = row(
+        tx,
+        "UPDATE feed_head SET cursor = cursor + 1 WHERE id = 1 RETURNING cursor",
+        &[],
+    )
+    .await?;
     let cursor: i64 = row.get(0);
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO revocations (cursor, kind, target, until) VALUES ($1, $2, $3, $4)",
         &[&cursor, &kind, &target, &ms(until)],
     )
-    .await
-    .map_err(db_error)?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &cursor.to_string()])
-        .await
-        .map_err(db_error)?;
+    .await?;
+    run(
+        tx,
+        "SELECT pg_notify($1, $2)",
+        &[&CHANNEL, &cursor.to_string()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -52,14 +54,13 @@ pub(crate) async fn revocations_after(
     after: u64,
     limit: usize,
 ) -> Result<Vec<FeedEntry>> {
-    let rows = client
-        .query(
-            "SELECT cursor, kind, target, until FROM revocations WHERE cursor > $1
+    let rows = rows(
+        client,
+        "SELECT cursor, kind, target, until FROM revocations WHERE cursor > $1
              ORDER BY cursor LIMIT $2",
-            &[&int(after), &int(limit as u64)],
-        )
-        .await
-        .map_err(db_error)?;
+        &[&int(after), &int(limit as u64)],
+    )
+    .await?;
     rows.iter()
         .map(|r| {
             let (cursor, kind, target, until): (i64, i16, String, i64) =
@@ -87,14 +88,13 @@ pub(crate) async fn revocations_after(
 
 /// Deletes up to `batch` entries past their `until`.
 pub(crate) async fn purge(client: &impl GenericClient, now: Timestamp, batch: i64) -> Result<()> {
-    client
-        .execute(
-            "DELETE FROM revocations WHERE cursor IN
+    run(
+        client,
+        "DELETE FROM revocations WHERE cursor IN
              (SELECT cursor FROM revocations WHERE until <= $1 ORDER BY until LIMIT $2)",
-            &[&ms(now), &batch],
-        )
-        .await
-        .map_err(db_error)?;
+        &[&ms(now), &batch],
+    )
+    .await?;
     Ok(())
 }
 

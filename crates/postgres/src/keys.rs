@@ -1,21 +1,21 @@
 //! The signing keyset (sealed) and server-wide settings.
 
+use tessera::StoreError;
 use tessera::store::{KeyStore, StoredKeyset};
-use tessera::{StoreError, StoreErrorKind};
 
 use crate::PostgresStore;
-use crate::store::{db_error, int, uint};
+use crate::store::{int, maybe_row, row, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 impl KeyStore for PostgresStore {
     async fn load_keyset(&self) -> Result<Option<StoredKeyset>> {
-        let row = self
-            .conn()
-            .await?
-            .query_opt("SELECT version, document FROM keyset WHERE id = 1", &[])
-            .await
-            .map_err(db_error)?;
+        let row = maybe_row(
+            &self.conn().await?,
+            "SELECT version, document FROM keyset WHERE id = 1",
+            &[],
+        )
+        .await?;
         Ok(row.map(|r| StoredKeyset {
             version: uint(r.get(0)),
             document: r.get(1),
@@ -26,68 +26,58 @@ impl KeyStore for PostgresStore {
         let conn = self.conn().await?;
         let n = match expected {
             None => {
-                conn.execute(
+                run(
+                    &conn,
                     "INSERT INTO keyset (id, version, document) VALUES (1, 1, $1)
                      ON CONFLICT DO NOTHING",
                     &[&document],
                 )
-                .await
+                .await?
             }
             Some(v) => {
-                conn.execute(
+                run(
+                    &conn,
                     "UPDATE keyset SET version = version + 1, document = $1
                      WHERE id = 1 AND version = $2",
                     &[&document, &int(v)],
                 )
-                .await
+                .await?
             }
-        }
-        .map_err(db_error)?;
+        };
         Ok(n == 1)
     }
 
     async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let row = self
-            .conn()
-            .await?
-            .query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
-            .await
-            .map_err(db_error)?;
+        let row = maybe_row(
+            &self.conn().await?,
+            "SELECT value FROM settings WHERE name = $1",
+            &[&name],
+        )
+        .await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     async fn put_setting(&self, name: &str, value: &[u8]) -> Result<()> {
-        self.conn()
-            .await?
-            .execute(
-                "INSERT INTO settings (name, value) VALUES ($1, $2)
+        run(
+            &self.conn().await?,
+            "INSERT INTO settings (name, value) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                &[&name, &value],
-            )
-            .await
-            .map_err(db_error)?;
+            &[&name, &value],
+        )
+        .await?;
         Ok(())
     }
 
     async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
         // Inserted unless present, then whatever is there: the first writer's value wins.
-        let row = self
-            .conn()
-            .await?
-            .query_one(
-                "WITH put AS (INSERT INTO settings (name, value) VALUES ($1, $2)
-                              ON CONFLICT (name) DO NOTHING RETURNING value)
-                 SELECT value FROM put UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
-                &[&name, &value],
-            )
-            .await
-            .map_err(|e| {
-                if e.code().is_none() {
-                    db_error(e)
-                } else {
-                    StoreError::new(StoreErrorKind::Other, e)
-                }
-            })?;
+        let row = row(
+            &self.conn().await?,
+            "WITH put AS (INSERT INTO settings (name, value) VALUES ($1, $2)
+                          ON CONFLICT (name) DO NOTHING RETURNING value)
+             SELECT value FROM put UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
+            &[&name, &value],
+        )
+        .await?;
         Ok(row.get(0))
     }
 }

@@ -4,7 +4,7 @@
 use deadpool_postgres::Object;
 use tessera::StoreError;
 
-use crate::store::db_error;
+use crate::store::{db_error, maybe_row, run};
 
 /// Any number, as long as it is ours: the key of the migration lock.
 const MIGRATION_LOCK: i64 = 0x7465_7373_6572_6101; // "tessera" + 1
@@ -27,6 +27,7 @@ CREATE TABLE sessions (
     absolute_expires_at BIGINT NOT NULL,
     refreshes           BIGINT NOT NULL DEFAULT 0,
     refreshed_from      TEXT,
+    refresh_tat         BIGINT NOT NULL DEFAULT 0, -- the per-session refresh rate (GCRA, ns)
     record              TEXT NOT NULL    -- claims, data, device, cookie hash, version, revocation
 );
 CREATE INDEX sessions_by_user ON sessions (user_id, created_at, sid);
@@ -78,16 +79,12 @@ CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat BIGINT NOT NULL); -- GCRA, n
 /// Database errors; a database migrated by a newer Tessera than this one.
 pub(crate) async fn migrate(conn: &mut Object) -> Result<(), StoreError> {
     let tx = conn.transaction().await.map_err(db_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(db_error)?;
+    run(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS tessera_schema (version INT NOT NULL)")
         .await
         .map_err(db_error)?;
-    let version: i32 = tx
-        .query_opt("SELECT version FROM tessera_schema", &[])
-        .await
-        .map_err(db_error)?
+    let version: i32 = maybe_row(&tx, "SELECT version FROM tessera_schema", &[])
+        .await?
         .map_or(0, |r| r.get(0));
     let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
     if version > known {
@@ -106,12 +103,8 @@ pub(crate) async fn migrate(conn: &mut Object) -> Result<(), StoreError> {
         tx.batch_execute(sql).await.map_err(db_error)?;
     }
     if version < known {
-        tx.execute("DELETE FROM tessera_schema", &[])
-            .await
-            .map_err(db_error)?;
-        tx.execute("INSERT INTO tessera_schema VALUES ($1)", &[&known])
-            .await
-            .map_err(db_error)?;
+        run(&tx, "DELETE FROM tessera_schema", &[]).await?;
+        run(&tx, "INSERT INTO tessera_schema VALUES ($1)", &[&known]).await?;
     }
     tx.commit().await.map_err(db_error)
 }

@@ -16,13 +16,13 @@ use tokio_postgres::Row;
 
 use crate::PostgresStore;
 use crate::feed::{append, revocations_after};
-use crate::store::{charge, corrupt, db_error, int, ms, uint};
+use crate::store::{corrupt, db_error, int, maybe_row, ms, row, rows, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 const COLUMNS: &str = "sid, user_id, created_at, generation, refresh_current, refresh_previous,
      rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
-     record";
+     record, refresh_tat";
 
 fn sid_of(bytes: &[u8]) -> Result<SessionId> {
     <[u8; 16]>::try_from(bytes)
@@ -76,9 +76,8 @@ async fn get(c: &impl GenericClient, sid: &SessionId, lock: bool) -> Result<Opti
         "SELECT {COLUMNS} FROM sessions WHERE sid = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    c.query_opt(&sql, &[&sid.as_bytes().as_slice()])
-        .await
-        .map_err(db_error)?
+    maybe_row(c, &sql, &[&sid.as_bytes().as_slice()])
+        .await?
         .as_ref()
         .map(session_of)
         .transpose()
@@ -93,9 +92,8 @@ async fn live_sessions(
         "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND NOT revoked
          AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY created_at, sid"
     );
-    c.query(&sql, &[&user_id, &ms(now)])
-        .await
-        .map_err(db_error)?
+    rows(c, &sql, &[&user_id, &ms(now)])
+        .await?
         .iter()
         .map(session_of)
         .collect()
@@ -104,39 +102,39 @@ async fn live_sessions(
 async fn insert(c: &impl GenericClient, s: &Session) -> Result<bool> {
     let record = SessionRecord::encode(s)?;
     let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
-    let n = c
-        .execute(
-            "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
+    let n = run(
+        c,
+        "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
                  refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
                  absolute_expires_at, refreshes, refreshed_from, record)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (sid) DO NOTHING",
-            &[
-                &s.sid.as_bytes().as_slice(),
-                &s.user_id,
-                &ms(s.created_at),
-                &purge_at(s),
-                &s.revoked_at.is_some(),
-                &int(s.refresh.generation),
-                &s.refresh.current.as_bytes().as_slice(),
-                &previous,
-                &ms(s.refresh.rotated_at),
-                &ms(s.last_seen_at),
-                &ms(s.idle_expires_at),
-                &ms(s.absolute_expires_at),
-                &int(s.refreshes),
-                &s.refreshed_from,
-                &record,
-            ],
-        )
-        .await
-        .map_err(db_error)?;
+        &[
+            &s.sid.as_bytes().as_slice(),
+            &s.user_id,
+            &ms(s.created_at),
+            &purge_at(s),
+            &s.revoked_at.is_some(),
+            &int(s.refresh.generation),
+            &s.refresh.current.as_bytes().as_slice(),
+            &previous,
+            &ms(s.refresh.rotated_at),
+            &ms(s.last_seen_at),
+            &ms(s.idle_expires_at),
+            &ms(s.absolute_expires_at),
+            &int(s.refreshes),
+            &s.refreshed_from,
+            &record,
+        ],
+    )
+    .await?;
     Ok(n == 1)
 }
 
 /// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
 async fn rewrite_record(c: &impl GenericClient, s: &Session) -> Result<()> {
-    c.execute(
+    run(
+        c,
         "UPDATE sessions SET record = $2, purge_at = $3, revoked = $4 WHERE sid = $1",
         &[
             &s.sid.as_bytes().as_slice(),
@@ -145,8 +143,7 @@ async fn rewrite_record(c: &impl GenericClient, s: &Session) -> Result<()> {
             &s.revoked_at.is_some(),
         ],
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -173,12 +170,12 @@ async fn revoke_in(
 /// Serializes the steps that count a user's sessions (creation under a limit) for one user,
 /// until the transaction ends.
 async fn lock_user(c: &impl GenericClient, user_id: &str) -> Result<()> {
-    c.execute(
+    run(
+        c,
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         &[&format!("tessera-user:{user_id}")],
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -228,35 +225,46 @@ impl SessionStore for PostgresStore {
         get(&self.conn().await?, sid, false).await
     }
 
+    /// The per-session refresh rate lives in the session's row (`refresh_tat`), like Redis's
+    /// `rl` field: charging it costs no statement of its own.
     async fn rotate(&self, sid: &SessionId, rotation: &Rotation) -> Result<RotateOutcome> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db_error)?;
-        let Some(mut s) = get(&tx, sid, true).await? else {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE sid = $1 FOR UPDATE");
+        let Some(found) = maybe_row(&tx, &sql, &[&sid.as_bytes().as_slice()]).await? else {
             return Ok(RotateOutcome::Refused(None));
         };
+        let mut s = session_of(&found)?;
         if !rotation.applies_to(&s) {
             return Ok(RotateOutcome::Refused(Some(Box::new(s))));
         }
-        let decision = match &rotation.rate {
-            Some(rate) => Some(charge(&tx, &rate.key, &rate.quota, rotation.at).await?),
-            None => None,
-        };
-        if let Some(RateDecision::Limited {
-            retry_after,
-            reset_after,
-        }) = decision
-        {
-            return Ok(RotateOutcome::Limited {
-                retry_after,
-                reset_after,
-            });
+        let mut tat: i64 = found.get(13);
+        if let Some(rate) = &rotation.rate {
+            match tessera::gcra(Some(i128::from(tat)), &rate.quota, rotation.at) {
+                (
+                    RateDecision::Limited {
+                        retry_after,
+                        reset_after,
+                    },
+                    _,
+                ) => {
+                    return Ok(RotateOutcome::Limited {
+                        retry_after,
+                        reset_after,
+                    });
+                }
+                (RateDecision::Allowed { .. }, next) => {
+                    tat = i64::try_from(next).unwrap_or(i64::MAX);
+                }
+            }
         }
         rotation.apply(&mut s);
         let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
-        tx.execute(
+        run(
+            &tx,
             "UPDATE sessions SET generation = $2, refresh_current = $3, refresh_previous = $4,
                  rotated_at = $5, last_seen_at = $6, idle_expires_at = $7, refreshes = $8,
-                 refreshed_from = $9
+                 refreshed_from = $9, refresh_tat = $10
              WHERE sid = $1",
             &[
                 &sid.as_bytes().as_slice(),
@@ -268,26 +276,23 @@ impl SessionStore for PostgresStore {
                 &ms(s.idle_expires_at),
                 &int(s.refreshes),
                 &s.refreshed_from,
+                &tat,
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(RotateOutcome::Rotated(Box::new(s)))
     }
 
     async fn touch(&self, sid: &SessionId, seen: Timestamp, idle: Timestamp) -> Result<bool> {
         // The purge time is not re-indexed here (see purge_expired).
-        let n = self
-            .conn()
-            .await?
-            .execute(
-                "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
+        let n = run(
+            &self.conn().await?,
+            "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
                  WHERE sid = $1 AND NOT revoked",
-                &[&sid.as_bytes().as_slice(), &ms(seen), &ms(idle)],
-            )
-            .await
-            .map_err(db_error)?;
+            &[&sid.as_bytes().as_slice(), &ms(seen), &ms(idle)],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -326,13 +331,12 @@ impl SessionStore for PostgresStore {
     ) -> Result<Vec<SessionId>> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db_error)?;
-        let rows = tx
-            .query(
-                "SELECT sid FROM sessions WHERE user_id = $1 AND NOT revoked ORDER BY created_at, sid",
-                &[&user_id],
-            )
-            .await
-            .map_err(db_error)?;
+        let rows = rows(
+            &tx,
+            "SELECT sid FROM sessions WHERE user_id = $1 AND NOT revoked ORDER BY created_at, sid",
+            &[&user_id],
+        )
+        .await?;
         let mut revoked = Vec::new();
         for row in &rows {
             let sid = sid_of(row.get(0))?;
@@ -356,15 +360,12 @@ impl SessionStore for PostgresStore {
     }
 
     async fn count_live(&self, now: Timestamp) -> Result<u64> {
-        let row = self
-            .conn()
-            .await?
-            .query_one(
-                "SELECT count(*) FROM sessions WHERE purge_at > $1 AND NOT revoked",
-                &[&ms(now)],
-            )
-            .await
-            .map_err(db_error)?;
+        let row = row(
+            &self.conn().await?,
+            "SELECT count(*) FROM sessions WHERE purge_at > $1 AND NOT revoked",
+            &[&ms(now)],
+        )
+        .await?;
         Ok(uint(row.get(0)))
     }
 
@@ -377,24 +378,23 @@ impl SessionStore for PostgresStore {
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize> {
         let conn = self.conn().await?;
         let (now, batch) = (ms(now), int(batch as u64));
-        conn.execute(
+        run(
+            &conn,
             "UPDATE sessions SET purge_at = LEAST(idle_expires_at, absolute_expires_at)
              WHERE sid IN (SELECT sid FROM sessions WHERE purge_at <= $1 ORDER BY purge_at
                            LIMIT $2 FOR UPDATE SKIP LOCKED)
              AND NOT revoked AND LEAST(idle_expires_at, absolute_expires_at) > $1",
             &[&now, &batch],
         )
-        .await
-        .map_err(db_error)?;
-        let purged = conn
-            .execute(
-                "DELETE FROM sessions WHERE sid IN
+        .await?;
+        let purged = run(
+            &conn,
+            "DELETE FROM sessions WHERE sid IN
                  (SELECT sid FROM sessions WHERE purge_at <= $1 ORDER BY purge_at
                   LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                &[&now, &batch],
-            )
-            .await
-            .map_err(db_error)?;
+            &[&now, &batch],
+        )
+        .await?;
         crate::feed::purge(&conn, Timestamp::from_millis(now), batch).await?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }

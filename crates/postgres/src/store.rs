@@ -5,12 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use rustls::pki_types::pem::PemObject;
 use tessera::store::RateLimitStore;
 use tessera::{Quota, RateDecision, StoreError, StoreErrorKind, Timestamp};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -166,6 +170,52 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::new(kind, e)
 }
 
+/// A statement, prepared once per connection: the pool's clients cache them, so a step costs
+/// one round trip per statement, not a parse and plan each time.
+async fn prepared(c: &impl GenericClient, sql: &str) -> Result<Statement> {
+    c.prepare_cached(sql).await.map_err(db_error)
+}
+
+/// Runs a statement; the rows it changed.
+pub(crate) async fn run(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64> {
+    let st = prepared(c, sql).await?;
+    c.execute(&st, params).await.map_err(db_error)
+}
+
+/// The rows of a query.
+pub(crate) async fn rows(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    let st = prepared(c, sql).await?;
+    c.query(&st, params).await.map_err(db_error)
+}
+
+/// The one row of a query.
+pub(crate) async fn row(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row> {
+    let st = prepared(c, sql).await?;
+    c.query_one(&st, params).await.map_err(db_error)
+}
+
+/// The row of a query, if any.
+pub(crate) async fn maybe_row(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let st = prepared(c, sql).await?;
+    c.query_opt(&st, params).await.map_err(db_error)
+}
+
 pub(crate) fn corrupt(what: &'static str) -> StoreError {
     StoreError::new(StoreErrorKind::Corrupt, what)
 }
@@ -195,29 +245,28 @@ pub(crate) async fn charge(
 ) -> Result<RateDecision> {
     // A first charge creates the row (a TAT of 0 is a full bucket) so that racing first
     // charges wait on one row lock instead of both finding nothing.
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
         &[&key],
     )
-    .await
-    .map_err(db_error)?;
-    let tat: i64 = tx
-        .query_one(
-            "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE",
-            &[&key],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0);
+    .await?;
+    let tat: i64 = row(
+        tx,
+        "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE",
+        &[&key],
+    )
+    .await?
+    .get(0);
     let (decision, next) = tessera::gcra(Some(i128::from(tat)), quota, now);
     if decision.allowed() {
         let next = i64::try_from(next).unwrap_or(i64::MAX);
-        tx.execute(
+        run(
+            tx,
             "UPDATE rate_limits SET tat = $2 WHERE key = $1",
             &[&key, &next],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     }
     Ok(decision)
 }
@@ -233,9 +282,7 @@ impl RateLimitStore for PostgresStore {
 
     async fn reset_rate_limit(&self, key: &str) -> Result<()> {
         let conn = self.conn().await?;
-        conn.execute("DELETE FROM rate_limits WHERE key = $1", &[&key])
-            .await
-            .map_err(db_error)?;
+        run(&conn, "DELETE FROM rate_limits WHERE key = $1", &[&key]).await?;
         Ok(())
     }
 }

@@ -18,6 +18,11 @@ fn url() -> String {
 
 /// A store in a fresh schema of the test database.
 async fn store() -> PostgresStore {
+    PostgresStore::connect(&fresh_schema().await).await.unwrap()
+}
+
+/// The URL of a fresh schema of the test database.
+async fn fresh_schema() -> String {
     let url = url();
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
@@ -34,9 +39,7 @@ async fn store() -> PostgresStore {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
-    PostgresStore::connect(&format!("{url}?options=-csearch_path%3D{schema}"))
-        .await
-        .unwrap()
+    format!("{url}?options=-csearch_path%3D{schema}")
 }
 
 tessera_testkit::conformance_tests!(store);
@@ -196,5 +199,34 @@ fn sigkill_of_the_database_loses_no_acknowledged_write() {
             }
         }
         script(PORT, &["stop"]);
+    });
+}
+
+/// Nodes starting at once on a new database: one migrates, the others wait for it, all start.
+#[test]
+fn nodes_starting_together_migrate_once() {
+    tessera_testkit::run(async {
+        use tessera::store::KeyStore;
+        let url = fresh_schema().await;
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { PostgresStore::connect(&url).await })
+            })
+            .collect();
+        for start in starts {
+            let store = start.await.unwrap().unwrap();
+            store.put_setting("probe", b"x").await.unwrap();
+        }
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let rows = client
+            .query("SELECT version FROM tessera_schema", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "one version row");
+        assert_eq!(rows[0].get::<_, i32>(0), 1);
     });
 }

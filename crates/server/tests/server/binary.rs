@@ -1305,6 +1305,49 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     out
 }
 
+/// A dump of a PostgreSQL deployment (`pg_dump` of its schema) yields no private key and no
+/// server secret: they are sealed under the configured KEK, as on Redis.
+#[test]
+fn a_postgres_dump_yields_no_secret() {
+    let postgres = PostgresDeployment::new("dump");
+    let server = Process::serve(&temp_dir(), &postgres.env(), &[]);
+    let key = postgres.admin.clone();
+    let (status, _) = post(&server, &key, "/v1/sessions", r#"{"user_id":"alice"}"#);
+    assert_eq!(status, 201);
+    drop(server);
+    let (base, options) = postgres.url.split_once('?').unwrap();
+    let schema = options.rsplit("%3D").next().unwrap();
+    let dump = Command::new("pg_dump")
+        .args(["--data-only", "--schema", schema, base])
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let secrets = rt.block_on(async {
+        let store = tessera_postgres::PostgresStore::connect(&postgres.url)
+            .await
+            .unwrap();
+        open_secrets(&store, &postgres.kek).await
+    });
+    assert!(secrets.len() >= 3);
+    // pg_dump writes bytea as hex: look for each secret in hex too.
+    let text = String::from_utf8_lossy(&dump.stdout).into_owned();
+    for secret in &secrets {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!text.contains(&hex), "a secret in hex in the dump");
+    }
+    let copy = [(std::path::PathBuf::from("pg_dump"), dump.stdout)];
+    assert_nothing_in_clear(&copy, &secrets, &postgres.kek);
+    assert!(text.contains("COPY"), "the dump has the data");
+}
+
 /// A Redis dump (its append-only files, every write fsynced) yields no private key and no
 /// server secret either: on a shared store they are sealed under the configured KEK.
 #[test]
