@@ -11,7 +11,8 @@ const MIGRATION_LOCK: i64 = 0x7465_7373_6572_6101; // "tessera" + 1
 
 /// Times are milliseconds since the epoch (BIGINT); ids and hashes are bytes; no secret is
 /// ever stored, only hashes.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE sessions (
     sid                 BYTEA PRIMARY KEY,
     user_id             TEXT NOT NULL,
@@ -27,7 +28,6 @@ CREATE TABLE sessions (
     absolute_expires_at BIGINT NOT NULL,
     refreshes           BIGINT NOT NULL DEFAULT 0,
     refreshed_from      TEXT,
-    refresh_tat         BIGINT NOT NULL DEFAULT 0, -- the per-session refresh rate (GCRA, ns)
     record              TEXT NOT NULL    -- claims, data, device, cookie hash, version, revocation
 );
 CREATE INDEX sessions_by_user ON sessions (user_id, created_at, sid);
@@ -71,7 +71,14 @@ CREATE TABLE api_keys (
     last_used_at BIGINT
 );
 CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat BIGINT NOT NULL); -- GCRA, nanoseconds
-"];
+",
+    "
+-- The per-session refresh rate (GCRA, ns) in the session's row: charged by the refresh itself.
+ALTER TABLE sessions ADD COLUMN refresh_tat BIGINT NOT NULL DEFAULT 0;
+-- A rate whose TAT has passed is a full bucket, the same as no row: purged in batches.
+CREATE INDEX rate_limits_by_tat ON rate_limits (tat);
+",
+];
 
 /// Applies the migrations this database has not had.
 ///

@@ -396,6 +396,13 @@ impl SessionStore for PostgresStore {
         )
         .await?;
         crate::feed::purge(&conn, Timestamp::from_millis(now), batch).await?;
+        run(
+            &conn,
+            "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE tat < $1
+             ORDER BY tat LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&now.saturating_mul(1_000_000), &batch],
+        )
+        .await?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 }

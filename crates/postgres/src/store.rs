@@ -235,49 +235,57 @@ pub(crate) fn uint(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// Charges `quota` for `key` in the transaction `tx` (GCRA, the same as every store): the
-/// limit's row is locked until commit, so every node shares one limit.
-pub(crate) async fn charge(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// Nanoseconds as a BIGINT (GCRA instants and intervals; ample until the year 2262).
+fn nanos(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Charges `quota` for `key` (GCRA, the same as every store) in one statement, committed on
+/// its own: the upsert moves the key's theoretical arrival time only when the charge fits, and
+/// its row lock makes concurrent charges of one key take turns on every node.
+async fn charge(
+    c: &impl GenericClient,
     key: &str,
     quota: &Quota,
     now: Timestamp,
 ) -> Result<RateDecision> {
-    // A first charge creates the row (a TAT of 0 is a full bucket) so that racing first
-    // charges wait on one row lock instead of both finding nothing.
-    run(
-        tx,
-        "INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
-        &[&key],
-    )
-    .await?;
-    let tat: i64 = row(
-        tx,
-        "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE",
-        &[&key],
-    )
-    .await?
-    .get(0);
-    let (decision, next) = tessera::gcra(Some(i128::from(tat)), quota, now);
-    if decision.allowed() {
-        let next = i64::try_from(next).unwrap_or(i64::MAX);
-        run(
-            tx,
-            "UPDATE rate_limits SET tat = $2 WHERE key = $1",
-            &[&key, &next],
+    let interval = quota.period() / quota.rate();
+    let tolerance = nanos(interval).saturating_mul(i64::from(quota.burst() - 1));
+    let (now_ns, interval_ns) = (now.as_millis().saturating_mul(1_000_000), nanos(interval));
+    for _ in 0..3 {
+        let charged = maybe_row(
+            c,
+            "INSERT INTO rate_limits (key, tat) VALUES ($1, $2::BIGINT + $3::BIGINT)
+             ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3
+                 WHERE GREATEST(rate_limits.tat, $2) - $2 <= $4::BIGINT
+             RETURNING tat",
+            &[&key, &now_ns, &interval_ns, &tolerance],
         )
         .await?;
+        if let Some(row) = charged {
+            // The decision the charge made, as the core states it.
+            let start = i128::from(row.get::<_, i64>(0)) - i128::from(interval_ns);
+            return Ok(tessera::gcra(Some(start), quota, now).0);
+        }
+        let Some(row) = maybe_row(c, "SELECT tat FROM rate_limits WHERE key = $1", &[&key]).await?
+        else {
+            continue; // reset meanwhile: charge again
+        };
+        let (decision, _) = tessera::gcra(Some(i128::from(row.get::<_, i64>(0))), quota, now);
+        if !decision.allowed() {
+            return Ok(decision);
+        }
+        // Room was made meanwhile: charge again.
     }
-    Ok(decision)
+    Err(StoreError::new(
+        StoreErrorKind::Unavailable,
+        "a rate limit kept changing under its charge",
+    ))
 }
 
 impl RateLimitStore for PostgresStore {
     async fn rate_limit(&self, key: &str, quota: &Quota, now: Timestamp) -> Result<RateDecision> {
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(db_error)?;
-        let decision = charge(&tx, key, quota, now).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(decision)
+        charge(&self.conn().await?, key, quota, now).await
     }
 
     async fn reset_rate_limit(&self, key: &str) -> Result<()> {

@@ -227,6 +227,43 @@ fn nodes_starting_together_migrate_once() {
             .await
             .unwrap();
         assert_eq!(rows.len(), 1, "one version row");
-        assert_eq!(rows[0].get::<_, i32>(0), 1);
+        assert_eq!(rows[0].get::<_, i32>(0), 2);
+    });
+}
+
+/// A rate whose time has passed is a full bucket: purging drops its row, in batches.
+#[test]
+fn rates_whose_time_has_passed_are_purged() {
+    tessera_testkit::run(async {
+        use std::time::Duration;
+        use tessera::store::{RateLimitStore, SessionStore};
+        use tessera::{Quota, Timestamp};
+        let url = fresh_schema().await;
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let quota = Quota::new(10, Duration::from_secs(60), 3).unwrap();
+        let t = Timestamp::from_secs(1_000);
+        for i in 0..5 {
+            let key = format!("client:{i}");
+            assert!(store.rate_limit(&key, &quota, t).await.unwrap().allowed());
+        }
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let count = || async {
+            let row = client
+                .query_one("SELECT count(*) FROM rate_limits", &[])
+                .await
+                .unwrap();
+            row.get::<_, i64>(0)
+        };
+        assert_eq!(count().await, 5);
+        store.purge_expired(t, 100).await.unwrap();
+        assert_eq!(count().await, 5, "still within their interval");
+        let later = Timestamp::from_secs(1_010);
+        store.purge_expired(later, 2).await.unwrap();
+        assert_eq!(count().await, 3, "a bounded batch");
+        store.purge_expired(later, 100).await.unwrap();
+        assert_eq!(count().await, 0);
     });
 }
