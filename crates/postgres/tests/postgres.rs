@@ -155,6 +155,7 @@ fn sigkill_of_the_database_loses_no_acknowledged_write() {
 
         const PORT: u16 = 15442;
         script(PORT, &["start"]);
+        script(PORT, &["fresh"]); // its data directory outlives the test
         let url = script(PORT, &["url"]);
         let store = PostgresStore::connect(&url).await.unwrap();
         let writer = tokio::spawn(async move {

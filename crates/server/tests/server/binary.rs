@@ -1114,9 +1114,11 @@ struct OwnPostgres {
 }
 
 impl OwnPostgres {
+    /// Started with an empty database (its data directory outlives the test).
     fn start(port: u16) -> Self {
         let own = Self { port };
         own.script("start");
+        own.script("fresh");
         own
     }
 
