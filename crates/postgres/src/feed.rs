@@ -4,11 +4,11 @@
 use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
 use tessera::store::{FeedEntry, Revoked};
-use tessera::{StoreError, StoreErrorKind, Timestamp, TokenHash};
+use tessera::{StoreError, StoreErrorKind, Timestamp};
 use tokio_postgres::AsyncMessage;
 
 use crate::PostgresStore;
-use crate::store::{corrupt, db_error, int, ms, row, rows, run, uint};
+use crate::store::{db_error, int, ms, row, rows, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -22,11 +22,8 @@ pub(crate) async fn append(
     revoked: &Revoked,
     until: Timestamp,
 ) -> Result<()> {
-    let (kind, target): (i16, String) = match revoked {
-        Revoked::Session(sid) => (0, sid.to_string()),
-        Revoked::Token(jti) => (1, jti.clone()),
-        Revoked::ApiKey(hash) => (2, hash.to_base64()),
-    };
+    let (kind, target) = revoked.to_stored();
+    let kind = i16::from(kind);
     let row = row(
         tx,
         "UPDATE feed_head SET cursor = cursor + 1 WHERE id = 1 RETURNING cursor",
@@ -65,21 +62,9 @@ pub(crate) async fn revocations_after(
         .map(|r| {
             let (cursor, kind, target, until): (i64, i16, String, i64) =
                 (r.get(0), r.get(1), r.get(2), r.get(3));
-            let revoked = match kind {
-                0 => Revoked::Session(
-                    target
-                        .parse()
-                        .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
-                ),
-                2 => Revoked::ApiKey(
-                    TokenHash::from_base64(&target)
-                        .ok_or_else(|| corrupt("API key hash in the feed"))?,
-                ),
-                _ => Revoked::Token(target),
-            };
             Ok(FeedEntry {
                 cursor: uint(cursor),
-                revoked,
+                revoked: Revoked::from_stored(u8::try_from(kind).unwrap_or(u8::MAX), &target)?,
                 until: Timestamp::from_millis(until),
             })
         })

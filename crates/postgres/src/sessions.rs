@@ -9,10 +9,10 @@ use tessera::store::{
     SessionRecord, SessionStore, SessionUpdate, UpdateOutcome,
 };
 use tessera::{
-    AuditEvent, OnLimit, RateDecision, RefreshState, RevokeReason, Session, SessionId, StoreError,
-    Timestamp, TokenHash,
+    AuditEvent, RateDecision, RefreshState, Session, SessionId, StoreError, Timestamp, TokenHash,
 };
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::feed::{append, revocations_after};
@@ -99,33 +99,68 @@ async fn live_sessions(
         .collect()
 }
 
+/// The columns a refresh writes, as values: one list for the insert and the refresh.
+struct Hot {
+    generation: i64,
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+    rotated_at: i64,
+    last_seen_at: i64,
+    idle_expires_at: i64,
+    refreshes: i64,
+    refreshed_from: Option<String>,
+}
+
+impl Hot {
+    fn of(s: &Session) -> Self {
+        Self {
+            generation: int(s.refresh.generation),
+            current: s.refresh.current.as_bytes().to_vec(),
+            previous: s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec()),
+            rotated_at: ms(s.refresh.rotated_at),
+            last_seen_at: ms(s.last_seen_at),
+            idle_expires_at: ms(s.idle_expires_at),
+            refreshes: int(s.refreshes),
+            refreshed_from: s.refreshed_from.clone(),
+        }
+    }
+
+    /// In the order `generation, refresh_current, refresh_previous, rotated_at, last_seen_at,
+    /// idle_expires_at, refreshes, refreshed_from`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.generation,
+            &self.current,
+            &self.previous,
+            &self.rotated_at,
+            &self.last_seen_at,
+            &self.idle_expires_at,
+            &self.refreshes,
+            &self.refreshed_from,
+        ]
+    }
+}
+
 async fn insert(c: &impl GenericClient, s: &Session) -> Result<bool> {
-    let record = SessionRecord::encode(s)?;
-    let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
+    let (record, hot) = (SessionRecord::encode(s)?, Hot::of(s));
+    let (sid, purge, absolute) = (
+        s.sid.as_bytes().as_slice(),
+        purge_at(s),
+        ms(s.absolute_expires_at),
+    );
+    let (created, revoked) = (ms(s.created_at), s.revoked_at.is_some());
+    let head: [&(dyn ToSql + Sync); 5] = [&sid, &s.user_id, &created, &purge, &revoked];
+    let tail: [&(dyn ToSql + Sync); 2] = [&absolute, &record];
+    let params: Vec<&(dyn ToSql + Sync)> =
+        head.into_iter().chain(hot.params()).chain(tail).collect();
     let n = run(
         c,
         "INSERT INTO sessions (sid, user_id, created_at, purge_at, revoked, generation,
                  refresh_current, refresh_previous, rotated_at, last_seen_at, idle_expires_at,
-                 absolute_expires_at, refreshes, refreshed_from, record)
+                 refreshes, refreshed_from, absolute_expires_at, record)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (sid) DO NOTHING",
-        &[
-            &s.sid.as_bytes().as_slice(),
-            &s.user_id,
-            &ms(s.created_at),
-            &purge_at(s),
-            &s.revoked_at.is_some(),
-            &int(s.refresh.generation),
-            &s.refresh.current.as_bytes().as_slice(),
-            &previous,
-            &ms(s.refresh.rotated_at),
-            &ms(s.last_seen_at),
-            &ms(s.idle_expires_at),
-            &ms(s.absolute_expires_at),
-            &int(s.refreshes),
-            &s.refreshed_from,
-            &record,
-        ],
+        &params,
     )
     .await?;
     Ok(n == 1)
@@ -196,18 +231,15 @@ impl SessionStore for PostgresStore {
         if let Some(check) = limit {
             lock_user(&tx, &session.user_id).await?;
             let live = live_sessions(&tx, &session.user_id, check.now).await?;
-            if live.len() >= check.limit.max {
-                if check.limit.on_limit == OnLimit::Deny {
-                    return Ok(CreateOutcome::LimitReached);
-                }
-                let eviction = Revocation {
-                    reason: RevokeReason::Evicted,
-                    ..check.eviction
-                };
-                for old in live.iter().take(live.len() + 1 - check.limit.max) {
-                    if revoke_in(&tx, &old.sid, eviction).await?.is_some() {
-                        evicted.push(old.sid);
-                    }
+            let Some(old) = check.evict(&live) else {
+                return Ok(CreateOutcome::LimitReached);
+            };
+            for old in old {
+                if revoke_in(&tx, &old.sid, check.eviction_revocation())
+                    .await?
+                    .is_some()
+                {
+                    evicted.push(old.sid);
                 }
             }
         }
@@ -259,25 +291,19 @@ impl SessionStore for PostgresStore {
             }
         }
         rotation.apply(&mut s);
-        let previous = s.refresh.previous.as_ref().map(|p| p.as_bytes().to_vec());
+        let (hot, key) = (Hot::of(&s), sid.as_bytes().as_slice());
+        let params: Vec<&(dyn ToSql + Sync)> = [&key as &(dyn ToSql + Sync)]
+            .into_iter()
+            .chain(hot.params())
+            .chain([&tat as &(dyn ToSql + Sync)])
+            .collect();
         run(
             &tx,
             "UPDATE sessions SET generation = $2, refresh_current = $3, refresh_previous = $4,
                  rotated_at = $5, last_seen_at = $6, idle_expires_at = $7, refreshes = $8,
                  refreshed_from = $9, refresh_tat = $10
              WHERE sid = $1",
-            &[
-                &sid.as_bytes().as_slice(),
-                &int(s.refresh.generation),
-                &s.refresh.current.as_bytes().as_slice(),
-                &previous,
-                &ms(s.refresh.rotated_at),
-                &ms(s.last_seen_at),
-                &ms(s.idle_expires_at),
-                &int(s.refreshes),
-                &s.refreshed_from,
-                &tat,
-            ],
+            &params,
         )
         .await?;
         tx.commit().await.map_err(db_error)?;

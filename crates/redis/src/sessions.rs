@@ -306,16 +306,10 @@ fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
     else {
         return Err(corrupt("feed entry"));
     };
-    let revoked = match kind {
-        "0" => Revoked::Session(target.parse().map_err(|_| corrupt("feed entry"))?),
-        "2" => {
-            Revoked::ApiKey(TokenHash::from_base64(target).ok_or_else(|| corrupt("feed entry"))?)
-        }
-        _ => Revoked::Token(target.to_owned()),
-    };
+    let kind = kind.parse().map_err(|_| corrupt("feed entry"))?;
     Ok(FeedEntry {
         cursor: cursor.parse().map_err(|_| corrupt("feed entry"))?,
-        revoked,
+        revoked: Revoked::from_stored(kind, target)?,
         until: Timestamp::from_millis(until.parse().map_err(|_| corrupt("feed entry"))?),
     })
 }

@@ -47,6 +47,29 @@ mod cluster {
     tessera_testkit::conformance_tests!(store);
 }
 
+/// An account as Tessera kept it before account ids: a hash under its login name. The
+/// connection that wrote it, for the test to look again.
+async fn kept_by_name(
+    tag: &str,
+    name: &str,
+    hash: &tessera::PasswordHash,
+) -> redis::aio::MultiplexedConnection {
+    use redis::AsyncCommands;
+    let mut conn = redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = conn
+        .hset_multiple(
+            format!("{tag}:user:{name}"),
+            &[("password", hash.as_str()), ("created", "1")],
+        )
+        .await
+        .unwrap();
+    conn
+}
+
 /// An account stored under its name before account ids existed is moved to a fresh `usr_` id
 /// the first time its owner signs in, password kept; its name stays taken meanwhile.
 #[test]
@@ -60,18 +83,7 @@ fn accounts_kept_by_name_move_to_random_ids() {
         let tag = format!("{{m-{}}}", tessera::random_id().unwrap());
         let store = RedisStore::connect(&url(), &tag).await.unwrap();
         let hash = PasswordHash::new("alice's password").unwrap();
-        let mut conn = redis::Client::open(url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let _: () = conn
-            .hset_multiple(
-                format!("{tag}:user:alice"),
-                &[("password", hash.as_str()), ("created", "1")],
-            )
-            .await
-            .unwrap();
+        let mut conn = kept_by_name(&tag, "alice", &hash).await;
         let alice = LoginName::parse("Alice").unwrap();
         let squatter = User {
             id: AccountId::generate().unwrap(),
@@ -118,21 +130,10 @@ fn accounts_from_before_the_login_index_are_listed() {
             };
             assert!(store.create_user(&user).await.unwrap());
         }
-        let mut conn = redis::Client::open(url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        // As an older Tessera left it: no index, and one account still kept by its name.
+        // As an older Tessera left it: one account still kept by its name, and no index.
+        let mut conn = kept_by_name(&tag, "bob", &hash).await;
         let _: () = conn
             .del(&[format!("{tag}:logins"), format!("{tag}:logins:indexed")])
-            .await
-            .unwrap();
-        let _: () = conn
-            .hset_multiple(
-                format!("{tag}:user:bob"),
-                &[("password", hash.as_str()), ("created", "1")],
-            )
             .await
             .unwrap();
         let listed = store.list_users(None, 10).await.unwrap();

@@ -2,10 +2,9 @@
 
 use rusqlite::{Connection, params};
 use tessera::store::{FeedEntry, Revoked};
-use tessera::{StoreError, StoreErrorKind, Timestamp, TokenHash};
+use tessera::{StoreError, Timestamp};
 
 use crate::codec::{db_error, int, ms, uint};
-use crate::rows::corrupt;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -14,11 +13,7 @@ pub(crate) const PURGE_FEED: &str = "DELETE FROM revocations WHERE cursor IN
      (SELECT cursor FROM revocations WHERE until <= ?1 ORDER BY until LIMIT ?2)";
 
 pub(crate) fn append(conn: &Connection, revoked: &Revoked, until: Timestamp) -> Result<()> {
-    let (kind, target) = match revoked {
-        Revoked::Session(sid) => (0, sid.to_string()),
-        Revoked::Token(jti) => (1, jti.clone()),
-        Revoked::ApiKey(hash) => (2, hash.to_base64()),
-    };
+    let (kind, target) = revoked.to_stored();
     conn.prepare_cached("INSERT INTO revocations (kind, target, until) VALUES (?1, ?2, ?3)")
         .and_then(|mut st| st.execute(params![kind, target, ms(until)]))
         .map_err(db_error)?;
@@ -43,21 +38,9 @@ pub(crate) fn revocations_after(
         .map_err(db_error)?;
     rows.map(|row| {
         let (cursor, kind, target, until) = row.map_err(db_error)?;
-        let revoked = match kind {
-            0 => Revoked::Session(
-                target
-                    .parse()
-                    .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
-            ),
-            2 => Revoked::ApiKey(
-                TokenHash::from_base64(&target)
-                    .ok_or_else(|| corrupt("API key hash in the feed"))?,
-            ),
-            _ => Revoked::Token(target),
-        };
         Ok(FeedEntry {
             cursor: uint(cursor),
-            revoked,
+            revoked: Revoked::from_stored(u8::try_from(kind).unwrap_or(u8::MAX), &target)?,
             until: Timestamp::from_millis(until),
         })
     })

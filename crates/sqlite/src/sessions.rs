@@ -12,7 +12,7 @@ use tessera::store::{
     CreateOutcome, FeedEntry, LimitCheck, Revocation, Revoked, RotateOutcome, Rotation,
     SessionStore, SessionUpdate, UpdateOutcome,
 };
-use tessera::{AuditEvent, OnLimit, RevokeReason, Session, SessionId, StoreError, Timestamp};
+use tessera::{AuditEvent, Session, SessionId, StoreError, Timestamp};
 
 use crate::SqliteStore;
 use crate::codec::{db_error, int, ms, uint};
@@ -75,18 +75,12 @@ fn create(
     let mut evicted = Vec::new();
     if let Some(check) = limit {
         let live = live_sessions(conn, &session.user_id, check.now)?;
-        if live.len() >= check.limit.max {
-            if check.limit.on_limit == OnLimit::Deny {
-                return Ok(CreateOutcome::LimitReached);
-            }
-            let eviction = Revocation {
-                reason: RevokeReason::Evicted,
-                ..check.eviction
-            };
-            for old in live.iter().take(live.len() + 1 - check.limit.max) {
-                revoke(conn, &old.sid, eviction)?;
-                evicted.push(old.sid);
-            }
+        let Some(old) = check.evict(&live) else {
+            return Ok(CreateOutcome::LimitReached);
+        };
+        for old in old {
+            revoke(conn, &old.sid, check.eviction_revocation())?;
+            evicted.push(old.sid);
         }
     }
     insert(conn, session)?;

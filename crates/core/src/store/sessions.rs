@@ -177,6 +177,37 @@ pub enum Revoked {
     ApiKey(TokenHash),
 }
 
+impl Revoked {
+    /// How every store keeps it: a kind (0 a session, 1 an access token, 2 an API key) and a
+    /// text (the session id, the `jti`, the key hash in base64url).
+    pub fn to_stored(&self) -> (u8, String) {
+        match self {
+            Self::Session(sid) => (0, sid.to_string()),
+            Self::Token(jti) => (1, jti.clone()),
+            Self::ApiKey(hash) => (2, hash.to_base64()),
+        }
+    }
+
+    /// Read back from [`Revoked::to_stored`]'s form.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Corrupt`](crate::StoreErrorKind::Corrupt) for a target of the wrong form.
+    pub fn from_stored(kind: u8, target: &str) -> Result<Self, StoreError> {
+        let corrupt = |what| StoreError::new(crate::StoreErrorKind::Corrupt, what);
+        Ok(match kind {
+            0 => Self::Session(
+                target
+                    .parse()
+                    .map_err(|_| corrupt("a session id in the feed"))?,
+            ),
+            2 => Self::ApiKey(
+                TokenHash::from_base64(target).ok_or_else(|| corrupt("a key hash in the feed"))?,
+            ),
+            _ => Self::Token(target.to_owned()),
+        })
+    }
+}
+
 /// One entry of the revocation feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -212,6 +243,30 @@ pub struct LimitCheck {
     pub now: Timestamp,
     /// The revocation recorded on evicted sessions.
     pub eviction: Revocation,
+}
+
+impl LimitCheck {
+    /// What the limit asks of a creation, given the user's live sessions oldest first: the
+    /// ones to revoke (with [`LimitCheck::eviction_revocation`]) to make room, or `None` when
+    /// the user is at the limit and the policy is to deny. The store does the revoking, in the
+    /// creation's step.
+    pub fn evict<'a, T>(&self, live: &'a [T]) -> Option<&'a [T]> {
+        if live.len() < self.limit.max {
+            return Some(&[]);
+        }
+        if self.limit.on_limit == crate::OnLimit::Deny {
+            return None;
+        }
+        live.get(..live.len() + 1 - self.limit.max)
+    }
+
+    /// The revocation recorded on the sessions [`LimitCheck::evict`] names.
+    pub fn eviction_revocation(&self) -> Revocation {
+        Revocation {
+            reason: RevokeReason::Evicted,
+            ..self.eviction
+        }
+    }
 }
 
 /// Sessions and the revocation feed. Every step that revokes appends its feed entries in the

@@ -2,12 +2,11 @@
 //! JWKS, for every algorithm we publish; HS256, whose secret is never published, with the
 //! shared secret.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-use super::support::{Process, http, json, temp_dir};
+use super::support::{Process, http, json, output_with_input, temp_dir};
 
 /// The venv's Python that scripts/test set up with the pinned PyJWT: never a system Python,
 /// whose PyJWT (if any) is of whatever version the machine happens to carry.
@@ -48,21 +47,10 @@ pub fn pyjwt_verify(
     hs256_secret: Option<&str>,
 ) -> Result<Value, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_pyjwt.py");
-    let mut child = Command::new(python())
-        .args([script, token, issuer, audience, alg])
-        .env("HS256_SECRET", hs256_secret.unwrap_or(""))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(jwks.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new(python());
+    cmd.args([script, token, issuer, audience, alg])
+        .env("HS256_SECRET", hs256_secret.unwrap_or(""));
+    let out = output_with_input(&mut cmd, jwks);
     if out.status.success() {
         Ok(serde_json::from_slice(&out.stdout).unwrap())
     } else {

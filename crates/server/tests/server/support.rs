@@ -454,24 +454,13 @@ pub fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, St
     cli_with_input(dir, env, args, "")
 }
 
-/// [`cli`] with `input` on standard input (a pipe, never a terminal).
-pub fn cli_with_input(
-    dir: &Path,
-    env: &[(&str, &str)],
-    args: &[&str],
-    input: &str,
-) -> (bool, String, String) {
+/// Runs `cmd` with `input` on its standard input (a pipe), to completion.
+pub fn output_with_input(cmd: &mut Command, input: &str) -> std::process::Output {
     use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(dir).args(args);
-    hermetic(&mut cmd);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -480,7 +469,23 @@ pub fn cli_with_input(
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// [`cli`] with `input` on standard input (a pipe, never a terminal).
+pub fn cli_with_input(
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    input: &str,
+) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.current_dir(dir).args(args);
+    hermetic(&mut cmd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = output_with_input(&mut cmd, input);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

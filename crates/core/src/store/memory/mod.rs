@@ -12,10 +12,7 @@ mod limits;
 mod sessions;
 
 use super::{FeedEntry, LimitCheck, Revocation, Revoked, StoredApiKey, StoredKeyset, User};
-use crate::{
-    AccountId, AuditEvent, LoginName, OnLimit, RateLimiter, RevokeReason, Session, SessionId,
-    Timestamp,
-};
+use crate::{AccountId, AuditEvent, LoginName, RateLimiter, Session, SessionId, Timestamp};
 
 /// The in-memory store. Clones share the same data.
 #[derive(Debug, Clone, Default)]
@@ -143,20 +140,9 @@ impl State {
             .into_iter()
             .filter(|sid| self.sessions.get(sid).is_some_and(|s| s.is_live(check.now)))
             .collect();
-        if live.len() < check.limit.max {
-            return Ok(Vec::new());
-        }
-        if check.limit.on_limit == OnLimit::Deny {
-            return Err(());
-        }
-        let excess = live.len() + 1 - check.limit.max;
-        let evicted: Vec<SessionId> = live.into_iter().take(excess).collect();
-        let eviction = Revocation {
-            reason: RevokeReason::Evicted,
-            ..check.eviction
-        };
+        let evicted = check.evict(&live).ok_or(())?.to_vec();
         for sid in &evicted {
-            self.revoke(sid, eviction);
+            self.revoke(sid, check.eviction_revocation());
         }
         Ok(evicted)
     }
