@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+    GenericClient, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    TimeoutType,
 };
 use rustls::pki_types::pem::PemObject;
-use tessera::store::RateLimitStore;
+use tessera::store::{Breaker, RateLimitStore};
 use tessera::{Quota, RateDecision, StoreError, StoreErrorKind, Timestamp};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -28,6 +29,8 @@ const POOL_WAIT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct PostgresStore {
     pub(crate) pool: Pool,
+    /// Fails steps at once while the database is known to be unreachable.
+    breaker: Arc<Breaker>,
     pub(crate) config: Arc<tokio_postgres::Config>,
     pub(crate) tls: MakeRustlsConnect,
 }
@@ -66,6 +69,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
         let store = Self {
             pool,
+            breaker: Arc::default(),
             config: Arc::new(config),
             tls,
         };
@@ -74,12 +78,30 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// A pooled connection; none within [`POOL_WAIT`] is `Unavailable`.
+    /// A pooled connection; none within [`POOL_WAIT`] is `Unavailable`. While the database
+    /// is known to be unreachable (the last connection attempt failed), `Unavailable` at once,
+    /// except for one probe every [`Breaker::PROBE_EVERY`]: a host that drops packets would
+    /// otherwise cost every request the whole wait.
     pub(crate) async fn conn(&self) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::new(StoreErrorKind::Unavailable, e))
+        if !self.breaker.admit() {
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "PostgreSQL is unreachable (failing fast until a probe gets through)",
+            ));
+        }
+        match self.pool.get().await {
+            Ok(conn) => {
+                self.breaker.reached();
+                Ok(conn)
+            }
+            Err(e) => {
+                // Waiting for a busy pool is load, not an unreachable database.
+                if !matches!(e, PoolError::Timeout(TimeoutType::Wait)) {
+                    self.breaker.unreachable();
+                }
+                Err(StoreError::new(StoreErrorKind::Unavailable, e))
+            }
+        }
     }
 }
 

@@ -268,3 +268,39 @@ fn rates_whose_time_has_passed_are_purged() {
         assert_eq!(count().await, 0);
     });
 }
+
+/// With the database down, steps fail at once after the first failure instead of each waiting
+/// to connect; one probe every quarter second finds it back.
+#[test]
+fn an_unreachable_database_fails_fast_until_a_probe_gets_through() {
+    tessera_testkit::run(async {
+        use std::time::{Duration, Instant};
+        use tessera::StoreErrorKind;
+        use tessera::store::KeyStore;
+
+        const PORT: u16 = 15443;
+        script(PORT, &["start"]);
+        script(PORT, &["fresh"]);
+        let store = PostgresStore::connect(&script(PORT, &["url"])).await.unwrap();
+        assert!(store.get_setting("x").await.unwrap().is_none());
+        script(PORT, &["kill"]);
+        // The pooled connection dies with the server; the next attempt to connect fails.
+        let mut failed = 0;
+        for _ in 0..3 {
+            if let Err(e) = store.get_setting("x").await {
+                assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
+                failed += 1;
+            }
+        }
+        assert!(failed >= 2, "the database is gone");
+        let fast = store.get_setting("x").await.unwrap_err();
+        assert!(fast.to_string().contains("failing fast"), "{fast}");
+        script(PORT, &["start"]);
+        let back = Instant::now();
+        while store.get_setting("x").await.is_err() {
+            assert!(back.elapsed() < Duration::from_secs(10), "no probe got through");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        script(PORT, &["stop"]);
+    });
+}

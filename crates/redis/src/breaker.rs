@@ -1,68 +1,26 @@
-//! Knowing that Redis is down: after a connection failure, calls fail at once (the caller
-//! answers 503 with `Retry-After`) instead of each waiting out the connect timeout, and one
-//! call every [`PROBE_EVERY`] goes through to find out whether Redis is back. The first call
-//! that succeeds closes the breaker. Failures that are Redis answering (a script error, a
-//! type error) say nothing about reachability and leave it as it is.
-
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+//! Knowing that Redis is down (core's [`Breaker`]): an I/O failure, a dropped or refused
+//! connection or a timeout opens it; Redis answering, even with an error (a script error, a
+//! type error), says it is reachable.
 
 use redis::{ErrorKind, RedisError, RedisResult};
-use tessera::Clock;
-#[allow(
-    clippy::disallowed_types,
-    reason = "times Redis outages for the breaker; no session rule depends on it"
-)]
-use tessera::SystemClock;
+use tessera::store::Breaker;
 
-/// How often, while Redis is known to be down, one call is let through to probe it.
-pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(250);
-
-/// Open (failing fast) or closed (calling through).
-#[derive(Debug, Default)]
-pub(crate) struct Breaker {
-    /// When the last call was let through while down, in ms since the epoch; 0 when closed.
-    down_probe_at: AtomicI64,
+/// `Err` without calling Redis when it is known to be down and this call is not a probe.
+pub(crate) fn admit(breaker: &Breaker) -> RedisResult<()> {
+    if breaker.admit() {
+        return Ok(());
+    }
+    Err(RedisError::from((
+        ErrorKind::IoError,
+        "Redis is unreachable (failing fast until a probe gets through)",
+    )))
 }
 
-impl Breaker {
-    /// `Err` without calling Redis when it is known to be down and this is not a probe.
-    pub(crate) fn admit(&self) -> RedisResult<()> {
-        let last = self.down_probe_at.load(Ordering::Acquire);
-        if last == 0 {
-            return Ok(());
-        }
-        let now = SystemClock.now().as_millis();
-        let due = now.saturating_sub(last) >= i64::try_from(PROBE_EVERY.as_millis()).unwrap_or(0);
-        if due
-            && self
-                .down_probe_at
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            return Ok(()); // this call probes
-        }
-        Err(RedisError::from((
-            ErrorKind::IoError,
-            "Redis is unreachable (failing fast until a probe gets through)",
-        )))
-    }
-
-    /// Learns from a call's outcome.
-    pub(crate) fn observe<T>(&self, result: &RedisResult<T>) {
-        match result {
-            Ok(_) => self.down_probe_at.store(0, Ordering::Release),
-            Err(e) if unreachable(e) => {
-                let now = SystemClock.now().as_millis().max(1);
-                let _ = self.down_probe_at.compare_exchange(
-                    0,
-                    now,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-            }
-            Err(_) => {}
-        }
+/// Learns from a call's outcome.
+pub(crate) fn observe<T>(breaker: &Breaker, result: &RedisResult<T>) {
+    match result {
+        Err(e) if unreachable(e) => breaker.unreachable(),
+        _ => breaker.reached(),
     }
 }
 
@@ -74,27 +32,20 @@ fn unreachable(e: &RedisError) -> bool {
 mod tests {
     use super::*;
 
-    fn down() -> RedisResult<()> {
-        Err(RedisError::from((ErrorKind::IoError, "connection refused")))
-    }
-
     #[test]
-    fn opens_on_unreachability_probes_and_closes_on_success() {
+    fn only_unreachability_opens_it() {
         let b = Breaker::default();
-        assert!(b.admit().is_ok(), "closed at first");
-        b.observe(&down());
-        assert!(b.admit().is_err(), "known down: fail at once");
-        assert!(b.admit().is_err());
-        std::thread::sleep(PROBE_EVERY + Duration::from_millis(20));
-        assert!(b.admit().is_ok(), "one probe goes through");
-        assert!(b.admit().is_err(), "and only one");
-        b.observe(&Ok::<(), RedisError>(()));
-        assert!(b.admit().is_ok(), "closed again");
         let script_error: RedisResult<()> = Err(RedisError::from((
             ErrorKind::ResponseError,
             "ERR in script",
         )));
-        b.observe(&script_error);
-        assert!(b.admit().is_ok(), "Redis answering is Redis reachable");
+        observe(&b, &script_error);
+        assert!(admit(&b).is_ok(), "Redis answering is Redis reachable");
+        let refused: RedisResult<()> =
+            Err(RedisError::from((ErrorKind::IoError, "connection refused")));
+        observe(&b, &refused);
+        assert!(admit(&b).is_err(), "known down: fail at once");
+        observe(&b, &Ok::<(), RedisError>(()));
+        assert!(admit(&b).is_ok(), "closed again");
     }
 }

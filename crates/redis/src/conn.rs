@@ -7,7 +7,9 @@ use redis::RedisFuture;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 
-use crate::breaker::Breaker;
+use tessera::store::Breaker;
+
+use crate::breaker::{admit, observe};
 
 /// One server, or a Cluster (commands are routed by key slot; every key shares one slot),
 /// behind a [`Breaker`] that fails calls at once while Redis is known to be down.
@@ -35,12 +37,12 @@ impl Conn {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         Box::pin(async move {
-            self.breaker.admit()?;
+            admit(&self.breaker)?;
             let result = match &mut self.link {
                 Link::Single(c) => c.req_packed_command(cmd).await,
                 Link::Cluster(c) => c.req_packed_command(cmd).await,
             };
-            self.breaker.observe(&result);
+            observe(&self.breaker, &result);
             result
         })
     }
@@ -52,12 +54,12 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(async move {
-            self.breaker.admit()?;
+            admit(&self.breaker)?;
             let result = match &mut self.link {
                 Link::Single(c) => c.req_packed_commands(pipeline, offset, count).await,
                 Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
             };
-            self.breaker.observe(&result);
+            observe(&self.breaker, &result);
             result
         })
     }

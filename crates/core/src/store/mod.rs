@@ -28,6 +28,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod breaker;
 mod keys;
 mod limits;
 mod memory;
@@ -37,6 +38,7 @@ mod sessions;
 pub use accounts::{AccountStore, User};
 pub use api_keys::{ApiKeyStore, StoredApiKey};
 pub use audit::AuditStore;
+pub use breaker::Breaker;
 pub use keys::{KeyStore, StoredKeyset};
 pub use limits::RateLimitStore;
 pub use memory::MemoryStore;
