@@ -274,14 +274,16 @@ fn rates_whose_time_has_passed_are_purged() {
 #[test]
 fn an_unreachable_database_fails_fast_until_a_probe_gets_through() {
     tessera_testkit::run(async {
-        use std::time::{Duration, Instant};
+        use std::time::Duration;
         use tessera::StoreErrorKind;
         use tessera::store::KeyStore;
 
         const PORT: u16 = 15443;
         script(PORT, &["start"]);
         script(PORT, &["fresh"]);
-        let store = PostgresStore::connect(&script(PORT, &["url"])).await.unwrap();
+        let store = PostgresStore::connect(&script(PORT, &["url"]))
+            .await
+            .unwrap();
         assert!(store.get_setting("x").await.unwrap().is_none());
         script(PORT, &["kill"]);
         // The pooled connection dies with the server; the next attempt to connect fails.
@@ -296,9 +298,10 @@ fn an_unreachable_database_fails_fast_until_a_probe_gets_through() {
         let fast = store.get_setting("x").await.unwrap_err();
         assert!(fast.to_string().contains("failing fast"), "{fast}");
         script(PORT, &["start"]);
-        let back = Instant::now();
+        let mut tries = 0;
         while store.get_setting("x").await.is_err() {
-            assert!(back.elapsed() < Duration::from_secs(10), "no probe got through");
+            tries += 1;
+            assert!(tries < 200, "no probe got through in 10 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         script(PORT, &["stop"]);
