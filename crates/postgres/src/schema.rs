@@ -78,6 +78,12 @@ ALTER TABLE sessions ADD COLUMN refresh_tat BIGINT NOT NULL DEFAULT 0;
 -- A rate whose TAT has passed is a full bucket, the same as no row: purged in batches.
 CREATE INDEX rate_limits_by_tat ON rate_limits (tat);
 ",
+    "
+-- A user's sessions as listing and revoking read them: the unrevoked ones only (a partial
+-- index), so revoked sessions awaiting purge cost those steps nothing.
+CREATE INDEX sessions_unrevoked_by_user ON sessions (user_id, created_at, sid) WHERE NOT revoked;
+DROP INDEX sessions_by_user;
+",
 ];
 
 /// Applies the migrations this database has not had.
