@@ -53,7 +53,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         StoreUrl::Redis(url) => {
             let store = RedisStore::connect(url, &config.redis_key_tag)
                 .await
-                .with_context(|| format!("cannot reach Redis at {}", redact(url)))?;
+                .with_context(|| format!("cannot reach Redis at {}", crate::config::redact(url)))?;
             return Ok(AnyStore::Redis(store));
         }
         StoreUrl::RedisCluster(nodes) => {
@@ -64,7 +64,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
                         "cannot reach the Redis Cluster at {}",
                         nodes
                             .iter()
-                            .map(|n| redact(n))
+                            .map(|n| crate::config::redact(n))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )
@@ -72,9 +72,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
             return Ok(AnyStore::Redis(store));
         }
         StoreUrl::Postgres(url) => {
-            let store = PostgresStore::connect(url)
-                .await
-                .with_context(|| format!("cannot use PostgreSQL at {}", redact(url)))?;
+            let store = PostgresStore::connect(url).await.with_context(|| {
+                format!("cannot use PostgreSQL at {}", crate::config::redact(url))
+            })?;
             return Ok(AnyStore::Postgres(store));
         }
         StoreUrl::Sqlite(_) => {}
@@ -251,16 +251,6 @@ fn log_audit_event(event: &AuditEvent) {
         tracing::warn!(target: "tessera::audit", event = %json, "security event");
     } else {
         tracing::info!(target: "tessera::audit", event = %json, "security event");
-    }
-}
-
-/// A Redis URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 

@@ -112,8 +112,8 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// The store named by `store` / `--store` / `TESSERA_STORE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The store named by `store` / `--store` / `TESSERA_STORE`. Its `Debug` leaves credentials out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     /// `sqlite://PATH` (the default: `<data_dir>/tessera.db`).
     Sqlite(PathBuf),
@@ -123,6 +123,48 @@ pub enum StoreUrl {
     RedisCluster(Vec<String>),
     /// `postgres://user:password@host[:port]/database[?sslmode=require&sslrootcert=PATH]`.
     Postgres(String),
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Redis(url) => f.debug_tuple("Redis").field(&redact(url)).finish(),
+            Self::RedisCluster(nodes) => {
+                let nodes: Vec<String> = nodes.iter().map(|n| redact(n)).collect();
+                f.debug_tuple("RedisCluster").field(&nodes).finish()
+            }
+            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
+}
+
+/// A store URL without its credentials (the user info, a `password=` parameter), for
+/// messages and `Debug`.
+pub(crate) fn redact(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &base[..scheme + 3], &base[at..])
+        }
+        _ => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let query: Vec<&str> = query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with("password=") {
+                "password=***"
+            } else {
+                pair
+            }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, String> {

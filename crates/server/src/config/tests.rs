@@ -318,3 +318,23 @@ fn an_ephemeral_port_is_named_once_bound() {
         "a fixed port is as given"
     );
 }
+
+#[test]
+fn store_urls_never_show_their_credentials() {
+    let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
+    let config = Config::from_toml(&format!(
+        "store = \"postgres://tessera:hunter2@db.internal/tessera?sslrootcert=/ca.pem&password=hunter3\"\nkey_encryption_key = \"{kek}\""
+    ))
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("hunter3"),
+        "{shown}"
+    );
+    assert!(shown.contains("postgres://***@db.internal/tessera?sslrootcert=/ca.pem&password=***"));
+    let redis = Config::from_toml(&format!(
+        "store = \"redis://:s3cret@127.0.0.1:6379/0\"\nkey_encryption_key = \"{kek}\""
+    ))
+    .unwrap();
+    assert!(!format!("{redis:?}").contains("s3cret"));
+}
