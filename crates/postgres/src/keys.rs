@@ -1,10 +1,10 @@
 //! The signing keyset (sealed) and server-wide settings.
 
-use tessera::StoreError;
 use tessera::store::{KeyStore, StoredKeyset};
+use tessera::{StoreError, StoreErrorKind};
 
 use crate::PostgresStore;
-use crate::store::{int, maybe_row, row, run, uint};
+use crate::store::{int, maybe_row, run, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -69,15 +69,26 @@ impl KeyStore for PostgresStore {
     }
 
     async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
-        // Inserted unless present, then whatever is there: the first writer's value wins.
-        let row = row(
-            &self.conn().await?,
-            "WITH put AS (INSERT INTO settings (name, value) VALUES ($1, $2)
-                          ON CONFLICT (name) DO NOTHING RETURNING value)
-             SELECT value FROM put UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
-            &[&name, &value],
-        )
-        .await?;
-        Ok(row.get(0))
+        // Inserted unless present, then whatever is there: the first writer's value wins. A
+        // statement racing another node's first insert waits for it, then cannot see it (its
+        // snapshot is older): the next statement does.
+        let conn = self.conn().await?;
+        for _ in 0..3 {
+            let found = maybe_row(
+                &conn,
+                "WITH put AS (INSERT INTO settings (name, value) VALUES ($1, $2)
+                              ON CONFLICT (name) DO NOTHING RETURNING value)
+                 SELECT value FROM put UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
+                &[&name, &value],
+            )
+            .await?;
+            if let Some(row) = found {
+                return Ok(row.get(0));
+            }
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "a setting kept changing while it was being initialised",
+        ))
     }
 }
