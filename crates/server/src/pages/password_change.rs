@@ -70,7 +70,7 @@ pub(super) async fn change(
     let min = state.config.password_min_strength;
     crate::strength::check(&new, account.login.as_str(), min).map_err(Refused::Weak)?;
     let device = devices::recognise(state, headers, &account);
-    let ip = client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
+    let ip = super::auth::client_ip(client);
     let limits = &state.config.sign_in;
     let m = &state.manager;
     match passwords::attempt(m, limits, &account.login, device.as_deref(), &ip).await {
