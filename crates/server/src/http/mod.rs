@@ -17,7 +17,9 @@ mod views;
 mod wellknown;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
 
 use cors::cors;
 pub(crate) use error::Problem;
@@ -43,12 +45,18 @@ pub fn app(state: AppState) -> Router {
         .merge(api_keys::router(&state))
         .merge(openapi::router())
         .merge(crate::pages::router(&state))
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::pages::html_errors,
-        ))
+        .fallback(
+            |State(s): State<AppState>, uri: Uri, headers: HeaderMap| async move {
+                let problem = ApiError::NotFound.into_response();
+                crate::pages::unrouted(&s, &uri, &headers, problem).await
+            },
+        )
+        .method_not_allowed_fallback(
+            |State(s): State<AppState>, uri: Uri, headers: HeaderMap| async move {
+                let problem = ApiError::MethodNotAllowed.into_response();
+                crate::pages::unrouted(&s, &uri, &headers, problem).await
+            },
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
         .layer(axum::middleware::from_fn_with_state(

@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
@@ -28,13 +28,36 @@ pub struct ErrorPage {
 /// Largest problem document read back to be shown as a page.
 const MAX_PROBLEM: usize = 16 * 1024;
 
-/// Middleware, app-wide: a problem document for a browser, on the pages' addresses (`/` and
-/// `/auth/…`, routed or not), becomes [`ErrorPage`]. The API's answers are never touched.
+/// Middleware of the pages' router: a problem document for a browser becomes [`ErrorPage`].
+/// (The API's routes never pass through it, so verification pays nothing for it.)
 pub async fn html_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let for_person = (path == "/" || path.starts_with("/auth/")) && wants_html(request.headers());
+    let for_person = wants_html(request.headers());
     let response = next.run(request).await;
-    if !for_person || !is_problem(response.headers()) {
+    if !for_person {
+        return response;
+    }
+    as_page(&state, response).await
+}
+
+/// What the app-wide fallbacks (an unknown address, a wrong method) answer: `problem`, or
+/// on the pages' addresses (`/`, `/auth/…`) to a browser, the same as an [`ErrorPage`].
+pub async fn unrouted(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    problem: Response,
+) -> Response {
+    let path = uri.path();
+    if (path == "/" || path.starts_with("/auth/")) && wants_html(headers) {
+        return as_page(state, problem).await;
+    }
+    problem
+}
+
+/// A problem document as an [`ErrorPage`] with the same status and headers; anything else
+/// as it is.
+async fn as_page(state: &AppState, response: Response) -> Response {
+    if !is_problem(response.headers()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();

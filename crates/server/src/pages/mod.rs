@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Redirect, Response};
 use axum::routing::{delete, get, post};
 
-pub use errors::html_errors;
+pub use errors::unrouted;
 pub use passwords::PasswordQueue;
 pub use view::Views;
 
@@ -96,10 +96,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/me", get(spa::me))
         .route("/auth/csrf", get(spa::csrf))
         .route("/auth/refresh", post(spa::refresh))
-        // Outermost last: every answer, the session layer's refusals included, gets the
-        // security headers. (Refusals reaching a person become pages app-wide: see
-        // [`html_errors`], which also covers unknown addresses.)
+        // Outermost last: a refusal reaching a person (the session layer's included) becomes a
+        // page, and every answer gets the security headers. Unknown addresses under /auth are
+        // the app-wide fallbacks' ([`unrouted`]).
         .layer(state.tessera.layer())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            errors::html_errors,
+        ))
         .layer(axum::middleware::map_response(security_headers))
 }
 
