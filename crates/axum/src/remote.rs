@@ -93,7 +93,7 @@ struct Shared {
     verifier: RwLock<Arc<Verifier>>,
     view: RevokedView,
     /// Where this verifier is in the feed: the cursor and the fingerprint of the entry there.
-    position: Mutex<(u64, Option<String>)>,
+    position: Mutex<(FeedCursor, Option<String>)>,
     /// When unknown `kid`s last caused a JWKS fetch.
     fetched_for_kid: Mutex<Option<Timestamp>>,
     cooldown: Duration,
@@ -132,8 +132,8 @@ impl Remote {
             key: verify_key.to_owned(),
             verifier: RwLock::new(Arc::new(Verifier::new(validation.clone(), []))),
             validation,
-            view: RevokedView::shared(options.feed_staleness),
-            position: Mutex::new((0, None)),
+            view: RevokedView::shared(options.feed_staleness, 1),
+            position: Mutex::new((FeedCursor::START, None)),
             fetched_for_kid: Mutex::new(None),
             cooldown: options.keys_cooldown,
             clock: tessera::SystemClock,
@@ -241,11 +241,11 @@ impl Shared {
         for _ in 0..MAX_PAGES {
             let path = format!("/v1/revocations?after={cursor}&limit={PAGE}");
             let page: FeedPage = self.get_json(&path).await?;
-            if cursor > 0 && page.at != at && !rewound {
+            if cursor != FeedCursor::START && page.at != at && !rewound {
                 // The entry this verifier stopped at is gone or changed: the feed went back
                 // (new revocations may reuse numbers it has passed) or was purged. Read it all
                 // again, once per sync.
-                (cursor, at, rewound) = (0, None, true);
+                (cursor, at, rewound) = (FeedCursor::START, None, true);
                 continue;
             }
             for item in &page.revocations {
@@ -257,11 +257,11 @@ impl Shared {
                     ))
                 })?);
             }
-            if page.next_cursor > cursor {
+            if page.next_cursor.is_past(&cursor) {
                 (cursor, at) = (page.next_cursor, page.next_at);
             }
             if !page.more {
-                self.view.apply(&entries, started);
+                self.view.apply(0, &entries, started);
                 self.view.prune(started);
                 *self.position.lock().unwrap_or_else(PoisonError::into_inner) = (cursor, at);
                 return Ok(());
@@ -293,10 +293,40 @@ fn unavailable(why: impl Into<String>) -> Error {
     Error::Store(StoreError::new(StoreErrorKind::Unavailable, why.into()))
 }
 
+/// A position in the server's feed: a number for a store with one feed, the numbers of every
+/// feed joined by dots for a sharded one. Handed back as it came.
+#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+enum FeedCursor {
+    One(u64),
+    Several(String),
+}
+
+impl FeedCursor {
+    const START: Self = Self::One(0);
+
+    /// Whether `self` is a step forward from `from` (a composite cursor only moves forward).
+    fn is_past(&self, from: &Self) -> bool {
+        match (self, from) {
+            (Self::One(next), Self::One(from)) => next > from,
+            _ => self != from,
+        }
+    }
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::One(n) => write!(f, "{n}"),
+            Self::Several(text) => f.write_str(text),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct FeedPage {
     revocations: Vec<FeedItem>,
-    next_cursor: u64,
+    next_cursor: FeedCursor,
     more: bool,
     at: Option<String>,
     next_at: Option<String>,

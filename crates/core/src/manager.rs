@@ -84,7 +84,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             ));
         }
         let view = match settings.max_feed_staleness {
-            Some(bound) => RevokedView::shared(bound),
+            Some(bound) => RevokedView::shared(bound, store.feeds()),
             None => RevokedView::local(),
         };
         let keys = RwLock::new(Arc::new(KeyRing::empty(&settings.validation)));
@@ -153,7 +153,8 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// reserved or oversized claims or data;
     /// [`Error::SessionLimitReached`] when the user's cap denies it; store errors.
     pub async fn create(&self, new: NewSession) -> Result<Issued, Error> {
-        self.create_with(SessionId::generate()?, new, None).await
+        self.create_with(SessionId::for_user(&new.user_id)?, new, None)
+            .await
     }
 
     /// [`SessionManager::create`] for a browser: also issues the session's cookie.
@@ -161,7 +162,7 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// As [`SessionManager::create`].
     pub async fn create_browser(&self, new: NewSession) -> Result<(Issued, CookieToken), Error> {
-        let sid = SessionId::generate()?;
+        let sid = SessionId::for_user(&new.user_id)?;
         let cookie = CookieToken::generate(sid)?;
         let issued = self.create_with(sid, new, Some(cookie.hash())).await?;
         Ok((issued, cookie))

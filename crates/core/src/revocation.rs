@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::store::{FeedEntry, Revoked};
 use crate::{SessionId, Timestamp, TokenHash};
 
-/// Revoked sessions and tokens, with the feed cursor they reflect.
+/// Revoked sessions and tokens, with the feed cursors they reflect.
 #[derive(Debug)]
 pub struct RevokedView {
     state: RwLock<ViewState>,
@@ -23,6 +23,12 @@ struct ViewState {
     sessions: HashMap<SessionId, Timestamp>,
     tokens: HashMap<String, Timestamp>,
     api_keys: HashMap<TokenHash, Timestamp>,
+    /// Where each of the store's feeds was read to (see `SessionStore::feeds`).
+    feeds: Vec<FeedPosition>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct FeedPosition {
     cursor: u64,
     /// The last entry applied: finding it again where it was proves the feed did not go back.
     last: Option<FeedEntry>,
@@ -37,6 +43,13 @@ impl ViewState {
             Revoked::ApiKey(hash) => self.api_keys.insert(hash, until),
         };
     }
+
+    fn feed(&mut self, feed: usize) -> &mut FeedPosition {
+        if self.feeds.len() <= feed {
+            self.feeds.resize(feed + 1, FeedPosition::default());
+        }
+        &mut self.feeds[feed]
+    }
 }
 
 impl RevokedView {
@@ -48,46 +61,58 @@ impl RevokedView {
         }
     }
 
-    /// A view shared with other nodes through a store: considered stale, and so refusing every
-    /// token, when it has not been synced within `max_staleness`.
-    pub fn shared(max_staleness: Duration) -> Self {
+    /// A view shared with other nodes through a store with `feeds` feeds: considered stale,
+    /// and so refusing every token, when any feed has not been synced within `max_staleness`.
+    pub fn shared(max_staleness: Duration, feeds: usize) -> Self {
+        let state = ViewState {
+            feeds: vec![FeedPosition::default(); feeds.max(1)],
+            ..ViewState::default()
+        };
         Self {
-            state: RwLock::default(),
+            state: RwLock::new(state),
             max_staleness: Some(max_staleness),
         }
     }
 
-    /// Applies feed entries (in cursor order) and records that the view is current at `now`.
-    pub fn apply(&self, entries: &[FeedEntry], now: Timestamp) {
+    /// Applies entries of feed `feed` (in cursor order) and records that this feed is current
+    /// at `now`.
+    pub fn apply(&self, feed: usize, entries: &[FeedEntry], now: Timestamp) {
         let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
         for e in entries {
             st.add(e.revoked.clone(), e.until);
-            st.cursor = st.cursor.max(e.cursor);
+        }
+        let position = st.feed(feed);
+        if let Some(e) = entries.iter().max_by_key(|e| e.cursor) {
+            position.cursor = position.cursor.max(e.cursor);
         }
         if let Some(e) = entries.last() {
-            st.last = Some(e.clone());
+            position.last = Some(e.clone());
         }
-        st.synced_at = Some(now);
+        position.synced_at = Some(now);
     }
 
-    /// Where to resume the feed: after this cursor, expecting first the last entry applied. If
-    /// that entry is not there, the feed went back (a store restored from an older state, a
+    /// Where to resume feed `feed`: after this cursor, expecting first the last entry applied.
+    /// If that entry is not there, the feed went back (a store restored from an older state, a
     /// failover that lost the newest writes, or that entry was purged), and numbers this view
     /// has passed may now name new revocations: see [`RevokedView::rewind`].
-    pub fn resume(&self) -> (u64, Option<FeedEntry>) {
+    pub fn resume(&self, feed: usize) -> (u64, Option<FeedEntry>) {
         let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        match &st.last {
-            Some(e) => (e.cursor.saturating_sub(1), Some(e.clone())),
-            None => (st.cursor, None),
+        match st.feeds.get(feed) {
+            Some(FeedPosition { last: Some(e), .. }) => {
+                (e.cursor.saturating_sub(1), Some(e.clone()))
+            }
+            Some(p) => (p.cursor, None),
+            None => (0, None),
         }
     }
 
-    /// Reads the feed again from its start. What the view holds stays: entries are
+    /// Reads feed `feed` again from its start. What the view holds stays: entries are
     /// idempotent, and the feed holds only live ones.
-    pub fn rewind(&self) {
+    pub fn rewind(&self, feed: usize) {
         let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        st.cursor = 0;
-        st.last = None;
+        let position = st.feed(feed);
+        position.cursor = 0;
+        position.last = None;
     }
 
     /// Records a revocation made by this node before the feed delivers it back.
@@ -98,29 +123,26 @@ impl RevokedView {
             .add(revoked, until);
     }
 
-    /// The cursor to resume the feed from.
+    /// How far the view has read: the sum of its feeds' cursors, which grows with every entry
+    /// applied (a figure for metrics and tests; [`RevokedView::resume`] says where to go on).
     pub fn cursor(&self) -> u64 {
-        self.state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .cursor
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        st.feeds.iter().map(|p| p.cursor).sum()
     }
 
-    /// When the view was last brought up to date from the feed, if ever.
+    /// When the view was last brought up to date from every feed (the oldest feed's last sync),
+    /// if ever.
     pub fn synced_at(&self) -> Option<Timestamp> {
-        self.state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .synced_at
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        st.feeds.iter().map(|p| p.synced_at).min().flatten()
     }
 
-    /// Whether the view can vouch for itself at `now`.
+    /// Whether the view can vouch for itself at `now`: every feed synced within the bound.
     pub fn is_current(&self, now: Timestamp) -> bool {
         let Some(max) = self.max_staleness else {
             return true;
         };
-        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        st.synced_at
+        self.synced_at()
             .is_some_and(|at| now.since(at) <= max && at <= now.plus(max))
     }
 
@@ -177,6 +199,7 @@ mod tests {
         let sid = SessionId::generate().unwrap();
         let other = SessionId::generate().unwrap();
         view.apply(
+            0,
             &[
                 entry(3, Revoked::Session(sid), 100),
                 entry(4, Revoked::Token("j".into()), 50),
@@ -184,6 +207,13 @@ mod tests {
             Timestamp::from_secs(1),
         );
         assert_eq!(view.cursor(), 4);
+        view.apply(
+            1,
+            &[entry(2, Revoked::Token("k".into()), 50)],
+            Timestamp::from_secs(1),
+        );
+        assert_eq!(view.cursor(), 6, "the feeds' cursors add up");
+        assert_eq!(view.resume(1).0, 1, "each feed resumes at its own entry");
         assert!(view.is_revoked(&sid, "x"));
         assert!(view.is_revoked(&other, "j"));
         assert!(!view.is_revoked(&other, "x"));
@@ -195,11 +225,21 @@ mod tests {
 
     #[test]
     fn shared_view_fails_closed_when_stale() {
-        let view = RevokedView::shared(Duration::from_secs(5));
+        let view = RevokedView::shared(Duration::from_secs(5), 2);
         assert!(!view.is_current(Timestamp::from_secs(0)), "never synced");
-        view.apply(&[], Timestamp::from_secs(10));
+        view.apply(0, &[], Timestamp::from_secs(10));
+        assert!(
+            !view.is_current(Timestamp::from_secs(10)),
+            "feed 1 never synced"
+        );
+        view.apply(1, &[], Timestamp::from_secs(12));
         assert!(view.is_current(Timestamp::from_secs(15)));
-        assert!(!view.is_current(Timestamp::from_secs(16)));
+        assert!(
+            !view.is_current(Timestamp::from_secs(16)),
+            "feed 0 is stale"
+        );
+        view.apply(0, &[], Timestamp::from_secs(16));
+        assert!(view.is_current(Timestamp::from_secs(16)));
         assert!(RevokedView::local().is_current(Timestamp::from_secs(0)));
     }
 }

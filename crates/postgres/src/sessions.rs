@@ -395,7 +395,12 @@ impl SessionStore for PostgresStore {
         Ok(uint(row.get(0)))
     }
 
-    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
+    async fn revocations_after(
+        &self,
+        _feed: usize,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
         revocations_after(&self.conn().await?, after, limit).await
     }
 

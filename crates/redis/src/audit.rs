@@ -1,11 +1,13 @@
 //! AuditStore on Redis.
 
+use std::collections::BTreeMap;
 use tessera::store::AuditStore;
-use tessera::{AuditEvent, StoreError, StoredEvent, Timestamp};
+
+use tessera::{AuditEvent, SessionId, StoreError, StoredEvent, Timestamp};
 
 use crate::codec::{corrupt, json, to_json};
 use crate::scripts;
-use crate::store::{RedisStore, ms};
+use crate::store::{RedisStore, invocation, ms};
 
 /// An event as the `audit` Lua function takes it: JSON, time, user (`''` for none).
 pub(crate) fn audit_args(
@@ -20,14 +22,24 @@ pub(crate) fn audit_args(
 
 impl AuditStore for RedisStore {
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut inv = self.run(&scripts::AUDIT);
+        // A user's events go to the user's shard (where the user's sessions append theirs), the
+        // others to the global slot: one script per slot.
+        let mut by_slot: BTreeMap<&str, Vec<&AuditEvent>> = BTreeMap::new();
         for event in events {
-            audit_args(&mut inv, event)?;
+            let tag = match &event.user_id {
+                Some(user) => self.layout.shard(SessionId::shard_of(user)),
+                None => &self.layout.global,
+            };
+            by_slot.entry(tag).or_default().push(event);
         }
-        self.call::<i64>(&inv).await.map(|_| ())
+        for (tag, events) in by_slot {
+            let mut inv = invocation(&scripts::AUDIT, tag);
+            for event in events {
+                audit_args(&mut inv, event)?;
+            }
+            self.call::<i64>(&inv).await?;
+        }
+        Ok(())
     }
 
     async fn audit_for_user(
@@ -36,7 +48,7 @@ impl AuditStore for RedisStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut inv = self.run(&scripts::AUDIT_FOR_USER);
+        let mut inv = self.run_in(SessionId::shard_of(user), &scripts::AUDIT_FOR_USER);
         inv.arg(user)
             .arg(before.map_or_else(|| "+inf".to_owned(), |b| format!("({b}")))
             .arg(limit);
@@ -53,8 +65,15 @@ impl AuditStore for RedisStore {
     }
 
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
-        let mut inv = self.run(&scripts::PURGE_AUDIT);
-        inv.arg(ms(cutoff)).arg(batch);
-        self.call(&inv).await
+        let mut purged = 0;
+        for tag in self.layout.feeds() {
+            let mut inv = invocation(&scripts::PURGE_AUDIT, tag);
+            inv.arg(ms(cutoff)).arg(batch.saturating_sub(purged).max(1));
+            purged += self.call::<usize>(&inv).await?;
+            if purged >= batch {
+                break;
+            }
+        }
+        Ok(purged)
     }
 }

@@ -1,11 +1,14 @@
 //! # tessera-redis
 //!
 //! A Tessera store on Redis, for several `tessera` nodes sharing sessions. Every atomic step is
-//! one Lua script; every key lives under one hash tag (by default `{tessera}`), so every script
-//! touches a single Cluster slot. Sessions are hashes whose native expiry follows their own
-//! idle and absolute timeouts; a user's sessions are indexed in a sorted set, so listing them
-//! never scans. Revocations go to a feed (a sorted set by cursor) and are announced on a
-//! channel for nodes to catch up at once.
+//! one Lua script on one Cluster slot. A user's sessions, their index, rate limits, feed
+//! entries and audit events live in one of 64 shards, named by hash tags whose slots spread
+//! evenly over a Cluster's masters; a session id carries its shard, so no step needs a
+//! directory. Keys, settings, accounts and API keys live in one small global slot (the
+//! deployment's tag, by default `{tessera}`). Sessions are hashes whose native expiry follows
+//! their own idle and absolute timeouts; a user's sessions are indexed in a sorted set, so
+//! listing them never scans. Revocations go to a feed per shard (a sorted set by cursor),
+//! announced on the shard's sharded channel for nodes to catch up at once.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera::StoreError> {
@@ -24,9 +27,12 @@ mod breaker;
 mod codec;
 mod conn;
 mod keys;
+mod layout;
 mod limits;
+mod migrate;
 mod scripts;
 mod sessions;
 mod store;
 
+pub use migrate::Migrated;
 pub use store::RedisStore;

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 use tessera::store::RateLimitStore;
-use tessera::{Quota, RateDecision, StoreError, Timestamp};
+use tessera::{Quota, RateDecision, SessionId, StoreError, Timestamp};
 
 use crate::codec::redis_error;
 use crate::scripts;
-use crate::store::RedisStore;
+use crate::store::{RedisStore, key_in};
 
 /// A quota's emission interval in microseconds, as the `gcra` Lua function takes it.
 pub(crate) fn gcra_interval(quota: &Quota) -> String {
@@ -30,7 +30,8 @@ impl RateLimitStore for RedisStore {
         quota: &Quota,
         now: Timestamp,
     ) -> Result<RateDecision, StoreError> {
-        let mut inv = self.run(&scripts::RATE_LIMIT);
+        // Each subject's limit lives in its own shard: limits spread like users.
+        let mut inv = self.run_in(SessionId::shard_of(key), &scripts::RATE_LIMIT);
         inv.arg(key)
             .arg(gcra_interval(quota))
             .arg(quota.burst())
@@ -52,8 +53,11 @@ impl RateLimitStore for RedisStore {
 
     async fn reset_rate_limit(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        conn.del::<_, ()>(self.key(&["rl", key]))
-            .await
-            .map_err(redis_error)
+        conn.del::<_, ()>(key_in(
+            self.layout.shard(SessionId::shard_of(key)),
+            &["rl", key],
+        ))
+        .await
+        .map_err(redis_error)
     }
 }

@@ -28,3 +28,4 @@ script!(AUDIT_FOR_USER, "lua/audit_for_user.lua");
 script!(PURGE_AUDIT, "lua/purge_audit.lua");
 script!(MISC, "lua/misc.lua");
 script!(ACCOUNTS, "lua/accounts.lua");
+script!(ADOPT, "lua/adopt.lua");

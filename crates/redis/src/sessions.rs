@@ -11,9 +11,13 @@ use tessera::{AuditEvent, OnLimit, Session, SessionId, StoreError, Timestamp, To
 
 use crate::audit::audit_args;
 use crate::codec::{corrupt, pairs, redis_error, session, to_json};
+use crate::layout::GLOBAL_FEED;
 use crate::limits::{gcra_interval, micros};
 use crate::scripts;
-use crate::store::{RedisStore, ms};
+use crate::store::{RedisStore, invocation, key_in, ms};
+
+/// How long a session key outlives its end (as `SLACK` in the Lua prelude).
+const SLACK_MS: i64 = 3_600_000;
 
 /// `current|previous|rotated_at`, the hashes in unpadded base64url (see `refresh_fields` in
 /// the Lua prelude).
@@ -40,13 +44,31 @@ impl SessionStore for RedisStore {
         true
     }
 
+    fn feeds(&self) -> usize {
+        GLOBAL_FEED + 1
+    }
+
     async fn create(
         &self,
         s: &Session,
         limit: Option<LimitCheck>,
         created: Option<&AuditEvent>,
     ) -> Result<CreateOutcome, StoreError> {
-        let mut inv = self.run(&scripts::CREATE);
+        let shard = SessionId::shard_of(&s.user_id);
+        if s.sid.shard() != shard {
+            // An id that names another shard (made before shards, or by a caller that chose
+            // it): that shard keeps a pointer to the user's, as long as the session can live.
+            let lives = s.absolute_expires_at.as_millis() - s.last_seen_at.as_millis();
+            let mut inv = self.run_in(s.sid.shard(), &scripts::MISC);
+            inv.arg("point")
+                .arg(s.sid.to_string())
+                .arg(shard)
+                .arg(lives.max(1) + SLACK_MS);
+            if self.call::<i64>(&inv).await? == 0 {
+                return Ok(CreateOutcome::AlreadyExists);
+            }
+        }
+        let mut inv = self.run_in(shard, &scripts::CREATE);
         inv.arg(s.sid.to_string())
             .arg(&s.user_id)
             .arg(ms(s.created_at))
@@ -105,10 +127,23 @@ impl SessionStore for RedisStore {
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
         let mut conn = self.conn.clone();
-        let flat: Vec<String> = conn
-            .hgetall(self.key(&["s", &sid.to_string()]))
+        let id = sid.to_string();
+        let mut flat: Vec<String> = conn
+            .hgetall(key_in(self.layout.shard(sid.shard()), &["s", &id]))
             .await
             .map_err(redis_error)?;
+        if flat.is_empty() {
+            let elsewhere: Option<u8> = conn
+                .get(key_in(self.layout.shard(sid.shard()), &["m", &id]))
+                .await
+                .map_err(redis_error)?;
+            if let Some(shard) = elsewhere {
+                flat = conn
+                    .hgetall(key_in(self.layout.shard(shard), &["s", &id]))
+                    .await
+                    .map_err(redis_error)?;
+            }
+        }
         if flat.is_empty() {
             return Ok(None);
         }
@@ -116,24 +151,32 @@ impl SessionStore for RedisStore {
     }
 
     async fn rotate(&self, sid: &SessionId, r: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let mut inv = self.run(&scripts::ROTATE);
-        inv.arg(sid.to_string())
-            .arg(r.expected_generation)
-            .arg(r.presented.to_base64())
-            .arg(r.next.generation)
-            .arg(pack_refresh(&r.next))
-            .arg(ms(r.at))
-            .arg(ms(r.idle_expires_at))
-            .arg(r.client.as_deref().unwrap_or_default());
-        // The rate's state is kept in the session itself (see rotate.lua): no key of its own.
-        match &r.rate {
-            Some(charge) => inv
-                .arg(gcra_interval(&charge.quota))
-                .arg(charge.quota.burst())
-                .arg(micros(r.at)),
-            None => inv.arg("").arg(0).arg(0),
-        };
-        let mut reply: Vec<String> = self.call(&inv).await?;
+        let (id, presented, next) = (
+            sid.to_string(),
+            r.presented.to_base64(),
+            pack_refresh(&r.next),
+        );
+        let mut reply: Vec<String> = self
+            .call_for(sid, &scripts::ROTATE, |inv| {
+                inv.arg(&id)
+                    .arg(r.expected_generation)
+                    .arg(&presented)
+                    .arg(r.next.generation)
+                    .arg(&next)
+                    .arg(ms(r.at))
+                    .arg(ms(r.idle_expires_at))
+                    .arg(r.client.as_deref().unwrap_or_default());
+                // The rate's state is kept in the session itself (see rotate.lua): no key of
+                // its own.
+                match &r.rate {
+                    Some(charge) => inv
+                        .arg(gcra_interval(&charge.quota))
+                        .arg(charge.quota.burst())
+                        .arg(micros(r.at)),
+                    None => inv.arg("").arg(0).arg(0),
+                };
+            })
+            .await?;
         if reply.is_empty() {
             return Err(corrupt("rotate reply"));
         }
@@ -169,9 +212,12 @@ impl SessionStore for RedisStore {
         seen: Timestamp,
         idle: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut inv = self.run(&scripts::TOUCH);
-        inv.arg(sid.to_string()).arg(ms(seen)).arg(ms(idle));
-        Ok(self.call::<i64>(&inv).await? == 1)
+        let touched: i64 = self
+            .call_for(sid, &scripts::TOUCH, |inv| {
+                inv.arg(sid.to_string()).arg(ms(seen)).arg(ms(idle));
+            })
+            .await?;
+        Ok(touched == 1)
     }
 
     async fn update(
@@ -180,31 +226,23 @@ impl SessionStore for RedisStore {
         expected: u64,
         u: &SessionUpdate,
     ) -> Result<UpdateOutcome, StoreError> {
-        let mut inv = self.run(&scripts::UPDATE);
-        inv.arg(sid.to_string())
-            .arg(expected)
-            .arg(
-                u.claims
-                    .as_ref()
-                    .map(to_json)
-                    .transpose()?
-                    .unwrap_or_default(),
-            )
-            .arg(
-                u.data
-                    .as_ref()
-                    .map(to_json)
-                    .transpose()?
-                    .unwrap_or_default(),
-            )
-            .arg(
-                u.cookie
-                    .as_ref()
-                    .map(to_json)
-                    .transpose()?
-                    .unwrap_or_default(),
-            );
-        let (kind, version): (String, u64) = self.call(&inv).await?;
+        let claims = u.claims.as_ref().map(to_json).transpose()?;
+        let data = u.data.as_ref().map(to_json).transpose()?;
+        let cookie = u.cookie.as_ref().map(to_json).transpose()?;
+        let (claims, data, cookie) = (
+            claims.unwrap_or_default(),
+            data.unwrap_or_default(),
+            cookie.unwrap_or_default(),
+        );
+        let (kind, version): (String, u64) = self
+            .call_for(sid, &scripts::UPDATE, |inv| {
+                inv.arg(sid.to_string())
+                    .arg(expected)
+                    .arg(&claims)
+                    .arg(&data)
+                    .arg(&cookie);
+            })
+            .await?;
         Ok(match kind.as_str() {
             "updated" => UpdateOutcome::Updated(version),
             "mismatch" => UpdateOutcome::VersionMismatch(version),
@@ -213,12 +251,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
-        let mut inv = self.run(&scripts::REVOKE);
-        inv.arg(sid.to_string())
-            .arg(reason(r.reason)?)
-            .arg(ms(r.at))
-            .arg(ms(r.until));
-        self.call(&inv).await
+        let why = reason(r.reason)?;
+        self.call_for(sid, &scripts::REVOKE, |inv| {
+            inv.arg(sid.to_string())
+                .arg(&why)
+                .arg(ms(r.at))
+                .arg(ms(r.until));
+        })
+        .await
     }
 
     async fn revoke_user(
@@ -227,7 +267,7 @@ impl SessionStore for RedisStore {
         except: Option<&SessionId>,
         r: Revocation,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut inv = self.run(&scripts::REVOKE_USER);
+        let mut inv = self.run_in(SessionId::shard_of(user), &scripts::REVOKE_USER);
         inv.arg(user)
             .arg(except.map(ToString::to_string).unwrap_or_default())
             .arg(reason(r.reason)?)
@@ -240,13 +280,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
-        let mut inv = self.run(&scripts::REVOKE_TOKEN);
+        let mut inv = self.run_in(SessionId::shard_of(jti), &scripts::REVOKE_TOKEN);
         inv.arg(jti).arg(ms(until));
         self.call::<i64>(&inv).await.map(|_| ())
     }
 
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
-        let mut inv = self.run(&scripts::LIST_USER);
+        let mut inv = self.run_in(SessionId::shard_of(user), &scripts::LIST_USER);
         inv.arg(user).arg(ms(now));
         let rows: Vec<Vec<String>> = self.call(&inv).await?;
         rows.into_iter()
@@ -263,24 +303,31 @@ impl SessionStore for RedisStore {
 
     async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        conn.zcount(
-            self.key(&["purge"]),
-            format!("({}", now.as_millis()),
-            "+inf",
-        )
-        .await
-        .map_err(redis_error)
+        let mut live = 0;
+        for shard in self.layout.shards() {
+            let n: u64 = conn
+                .zcount(
+                    key_in(shard, &["purge"]),
+                    format!("({}", now.as_millis()),
+                    "+inf",
+                )
+                .await
+                .map_err(redis_error)?;
+            live += n;
+        }
+        Ok(live)
     }
 
     async fn revocations_after(
         &self,
+        feed: usize,
         after: u64,
         limit: usize,
     ) -> Result<Vec<FeedEntry>, StoreError> {
         let mut conn = self.conn.clone();
         let entries: Vec<String> = conn
             .zrangebyscore_limit(
-                self.key(&["feed"]),
+                key_in(self.layout.feed(feed), &["feed"]),
                 format!("({after}"),
                 "+inf",
                 0,
@@ -292,9 +339,17 @@ impl SessionStore for RedisStore {
     }
 
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
-        let mut inv = self.run(&scripts::PURGE);
-        inv.arg(ms(now)).arg(batch);
-        self.call(&inv).await
+        // Shard by shard within one budget; the global slot holds only feed entries.
+        let mut deleted = 0;
+        for tag in self.layout.feeds() {
+            let mut inv = invocation(&scripts::PURGE, tag);
+            inv.arg(ms(now)).arg(batch.saturating_sub(deleted).max(1));
+            deleted += self.call::<usize>(&inv).await?;
+            if deleted >= batch {
+                break;
+            }
+        }
+        Ok(deleted)
     }
 }
 

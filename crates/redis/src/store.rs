@@ -1,35 +1,40 @@
-//! [`RedisStore`]: the connection every concern's implementation goes through, and the
-//! revocation announcements.
-
-use std::time::Duration;
+//! [`RedisStore`]: the connection every concern's implementation goes through, where each key
+//! lives, and the revocation announcements.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::StreamExt;
+use redis::AsyncConnectionConfig;
 use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClientBuilder;
-use redis::{Script, ScriptInvocation};
-use tessera::{StoreError, StoreErrorKind, Timestamp};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, Script, ScriptInvocation, Value};
+use tessera::{SessionId, StoreError, StoreErrorKind, Timestamp};
 
-use crate::codec::redis_error;
+use crate::codec::{corrupt, redis_error};
 use crate::conn::{Conn, Link};
+use crate::layout::Layout;
+use crate::scripts;
 
 /// A Tessera store on Redis (one server or a Cluster). Clones share the connection, which
 /// reconnects by itself.
 #[derive(Clone)]
 pub struct RedisStore {
     pub(crate) conn: Conn,
-    tag: String,
-    /// Where revocation announcements are heard, on a connection of their own (a subscribed
-    /// connection takes no commands). A Cluster relays every message to every node, so any
-    /// one node will do: they are tried in turn.
-    announcers: Arc<[redis::Client]>,
+    pub(crate) layout: Arc<Layout>,
+    /// Where revocation announcements are heard, on a connection of their own.
+    announcers: Announcers,
+}
+
+#[derive(Clone)]
+enum Announcers {
+    Single(redis::ConnectionInfo),
+    Cluster(Arc<[String]>),
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("tag", &self.tag)
+            .field("tag", &self.layout.global)
             .finish_non_exhaustive()
     }
 }
@@ -38,14 +43,29 @@ pub(crate) fn ms(t: Timestamp) -> String {
     t.as_millis().to_string()
 }
 
+/// The error code a script answers with when a session id names a shard that does not hold
+/// the session (ids made before shards, or for another user): the detail is the shard that does.
+const ELSEWHERE: &str = "TESSERA_ELSEWHERE";
+
 impl RedisStore {
     /// Connects to `url` (`redis://host:port[/db]`); every key goes under the hash tag `tag`
-    /// (`{tessera}`), so several deployments can share a server with different tags.
+    /// (`{tessera}`) or one of its 64 shard tags, so several deployments can share a server
+    /// with different tags.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the URL is invalid or the server unreachable, or if it holds data an
+    /// older Tessera wrote with every key under one tag (see [`RedisStore::migrate`]).
+    pub async fn connect(url: &str, tag: &str) -> Result<Self, StoreError> {
+        Self::connect_to_migrate(url, tag).await?.current().await
+    }
+
+    /// [`RedisStore::connect`] whatever layout the data is in, for [`RedisStore::migrate`].
     ///
     /// # Errors
     /// A [`StoreError`] if the URL is invalid or the server unreachable.
-    pub async fn connect(url: &str, tag: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(redis_error)?;
+    pub async fn connect_to_migrate(url: &str, tag: &str) -> Result<Self, StoreError> {
+        let info = url.into_connection_info().map_err(redis_error)?;
+        let client = redis::Client::open(info.clone()).map_err(redis_error)?;
         // Fail fast while Redis is away (callers answer 503 and retry), reconnect in the background.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_millis(500))
@@ -58,17 +78,34 @@ impl RedisStore {
             .map_err(redis_error)?;
         Ok(Self {
             conn: Conn::new(Link::Single(conn)),
-            tag: tag.to_owned(),
-            announcers: Arc::new([client]),
+            layout: Arc::new(Layout::new(tag)),
+            announcers: Announcers::Single(info),
         })
     }
 
-    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port`). Every key is
-    /// under `tag`, so each step runs on the one master that owns that slot.
+    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port`). Each user's
+    /// data is under one of 64 shard tags, spread over the Cluster's slots, so each step runs
+    /// on the one master that owns the user's shard.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if no node answers, or on data of an older layout (as
+    /// [`RedisStore::connect`]).
+    pub async fn connect_cluster(nodes: &[String], tag: &str) -> Result<Self, StoreError> {
+        Self::connect_cluster_to_migrate(nodes, tag)
+            .await?
+            .current()
+            .await
+    }
+
+    /// [`RedisStore::connect_cluster`] whatever layout the data is in, for
+    /// [`RedisStore::migrate`].
     ///
     /// # Errors
     /// A [`StoreError`] if no node answers.
-    pub async fn connect_cluster(nodes: &[String], tag: &str) -> Result<Self, StoreError> {
+    pub async fn connect_cluster_to_migrate(
+        nodes: &[String],
+        tag: &str,
+    ) -> Result<Self, StoreError> {
         let client = ClusterClientBuilder::new(nodes.to_vec())
             .connection_timeout(Duration::from_millis(500))
             .response_timeout(Duration::from_secs(2))
@@ -76,62 +113,135 @@ impl RedisStore {
             .build()
             .map_err(redis_error)?;
         let conn = client.get_async_connection().await.map_err(redis_error)?;
-        let announcers = nodes
-            .iter()
-            .map(|node| redis::Client::open(node.as_str()))
-            .collect::<Result<Arc<[_]>, _>>()
-            .map_err(redis_error)?;
         Ok(Self {
             conn: Conn::new(Link::Cluster(conn)),
-            tag: tag.to_owned(),
-            announcers,
+            layout: Arc::new(Layout::new(tag)),
+            announcers: Announcers::Cluster(nodes.into()),
         })
     }
 
-    /// Follows the announcements of revocations made by any node: calls `heard` once subscribed
-    /// (to catch up on whatever was missed before) and then for each announcement. Returns
+    /// Follows the announcements of revocations made by any node, one sharded channel per feed
+    /// (`SSUBSCRIBE`: on a Cluster each master announces only its own shards' revocations, to
+    /// the nodes subscribed to them). Calls `heard(None)` once subscribed (to catch up on
+    /// whatever was missed before), then `heard(Some(feed))` for each announcement. Returns
     /// when the subscription is lost; call again (after a pause) to resubscribe.
     ///
     /// # Errors
-    /// A [`StoreError`] when no node can be subscribed to, or the subscription breaks.
-    pub async fn follow_revocations(&self, heard: impl Fn() + Send) -> Result<(), StoreError> {
-        let channel = self.key(&["revocations"]);
-        let mut last = StoreError::new(StoreErrorKind::Unavailable, "no Redis node to follow");
-        for client in self.announcers.iter() {
-            let mut pubsub = match client.get_async_pubsub().await {
-                Ok(pubsub) => pubsub,
-                Err(e) => {
-                    last = redis_error(e);
-                    continue;
-                }
-            };
-            pubsub.subscribe(&channel).await.map_err(redis_error)?;
-            heard();
-            let mut messages = pubsub.on_message();
-            while messages.next().await.is_some() {
-                heard();
+    /// A [`StoreError`] when Redis cannot be subscribed to, or the subscription breaks.
+    pub async fn follow_revocations(
+        &self,
+        heard: impl Fn(Option<usize>) + Send,
+    ) -> Result<(), StoreError> {
+        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+        let channels: Vec<String> = self
+            .layout
+            .feeds()
+            .map(|tag| format!("{tag}:revocations"))
+            .collect();
+        let feed_of: std::collections::HashMap<Vec<u8>, usize> = channels
+            .iter()
+            .enumerate()
+            .map(|(feed, channel)| (channel.as_bytes().to_vec(), feed))
+            .collect();
+        // The connection must live as long as the subscription.
+        let _subscribed: Box<dyn std::any::Any + Send> = match &self.announcers {
+            Announcers::Single(info) => {
+                let mut info = info.clone();
+                info.redis.protocol = ProtocolVersion::RESP3;
+                let client = redis::Client::open(info).map_err(redis_error)?;
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Duration::from_millis(500))
+                    .set_push_sender(tx);
+                let mut conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(redis_error)?;
+                redis::cmd("SSUBSCRIBE")
+                    .arg(&channels)
+                    .exec_async(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+                Box::new(conn)
             }
-            return Err(StoreError::new(
-                StoreErrorKind::Unavailable,
-                "the revocation channel closed",
-            ));
+            Announcers::Cluster(nodes) => {
+                let client = ClusterClientBuilder::new(nodes.to_vec())
+                    .connection_timeout(Duration::from_millis(500))
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(tx)
+                    .build()
+                    .map_err(redis_error)?;
+                let mut conn = client.get_async_connection().await.map_err(redis_error)?;
+                // Each channel lives in its own slot: one SSUBSCRIBE each, to its master.
+                for channel in &channels {
+                    conn.ssubscribe(channel).await.map_err(redis_error)?;
+                }
+                Box::new(conn)
+            }
+        };
+        heard(None);
+        while let Some(push) = pushes.recv().await {
+            match push.kind {
+                PushKind::SMessage => {
+                    let feed = match push.data.first() {
+                        Some(Value::BulkString(channel)) => feed_of.get(channel).copied(),
+                        _ => None,
+                    };
+                    heard(feed);
+                }
+                // A Cluster connection resubscribes by itself (to a promoted replica, say);
+                // whatever was announced meanwhile is caught up on.
+                PushKind::Disconnection if matches!(self.announcers, Announcers::Cluster(_)) => {
+                    heard(None);
+                }
+                PushKind::Disconnection => break,
+                _ => {}
+            }
         }
-        Err(last)
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            "the revocation channels closed",
+        ))
     }
 
+    /// `self`, unless the deployment holds data in the layout before shards: then an error
+    /// that says what to run. An empty deployment is marked as sharded.
+    async fn current(self) -> Result<Self, StoreError> {
+        let mut inv = self.run(&scripts::MISC);
+        inv.arg("layout");
+        let layout: String = self.call(&inv).await?;
+        if layout == "sharded" {
+            return Ok(self);
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            format!(
+                "Redis holds the deployment {} in the layout of Tessera before shards (every key \
+                 under one tag); stop every node and run `tessera migrate`, which moves it to the \
+                 sharded layout and keeps every session valid",
+                self.layout.global
+            ),
+        ))
+    }
+
+    /// The key of the revocation feed holding `user`'s revocations (a sorted set of
+    /// `cursor|kind|target|until` by cursor), for operators and tests that look inside.
+    pub fn feed_key(&self, user: &str) -> String {
+        key_in(self.layout.shard(SessionId::shard_of(user)), &["feed"])
+    }
+
+    /// A key in the global slot.
     pub(crate) fn key(&self, parts: &[&str]) -> String {
-        let mut key = self.tag.clone();
-        for p in parts {
-            key.push(':');
-            key.push_str(p);
-        }
-        key
+        key_in(&self.layout.global, parts)
     }
 
+    /// A script on the global slot.
     pub(crate) fn run<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
-        let mut inv = script.prepare_invoke();
-        inv.key(&self.tag);
-        inv
+        invocation(script, &self.layout.global)
+    }
+
+    /// A script on shard `shard`.
+    pub(crate) fn run_in<'a>(&self, shard: u8, script: &'a Script) -> ScriptInvocation<'a> {
+        invocation(script, self.layout.shard(shard))
     }
 
     pub(crate) async fn call<T: redis::FromRedisValue>(
@@ -141,4 +251,46 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         inv.invoke_async(&mut conn).await.map_err(redis_error)
     }
+
+    /// Runs `script` on the shard holding session `sid`, with the arguments `args` adds: the
+    /// shard its id carries, or, if that shard says the session lives elsewhere (see
+    /// `elsewhere` in the Lua prelude), that one.
+    pub(crate) async fn call_for<T: redis::FromRedisValue>(
+        &self,
+        sid: &SessionId,
+        script: &Script,
+        args: impl Fn(&mut ScriptInvocation<'_>),
+    ) -> Result<T, StoreError> {
+        let mut inv = self.run_in(sid.shard(), script);
+        args(&mut inv);
+        let mut conn = self.conn.clone();
+        match inv.invoke_async(&mut conn).await {
+            Err(e) if e.code() == Some(ELSEWHERE) => {
+                let shard = e
+                    .detail()
+                    .and_then(|d| d.trim().parse().ok())
+                    .ok_or_else(|| corrupt("shard alias"))?;
+                let mut inv = self.run_in(shard, script);
+                args(&mut inv);
+                inv.invoke_async(&mut conn).await.map_err(redis_error)
+            }
+            other => other.map_err(redis_error),
+        }
+    }
+}
+
+pub(crate) fn key_in(tag: &str, parts: &[&str]) -> String {
+    let mut key = tag.to_owned();
+    for p in parts {
+        key.push(':');
+        key.push_str(p);
+    }
+    key
+}
+
+/// `script` on the slot of `tag`.
+pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    inv.key(tag);
+    inv
 }

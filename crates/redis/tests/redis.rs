@@ -30,9 +30,8 @@ tessera_testkit::conformance_tests!(store);
 mod cluster {
     use tessera_redis::RedisStore;
 
-    fn nodes() -> Vec<String> {
-        ["17000", "17001", "17002"]
-            .iter()
+    pub(super) fn nodes() -> Vec<String> {
+        (17000..17003)
             .map(|p| format!("redis://127.0.0.1:{p}/"))
             .collect()
     }
@@ -45,6 +44,132 @@ mod cluster {
     }
 
     tessera_testkit::conformance_tests!(store);
+}
+
+/// The same suite on a six-master Redis Cluster (`scripts/redis start-cluster`).
+mod cluster6 {
+    use tessera_redis::RedisStore;
+
+    pub(super) fn nodes() -> Vec<String> {
+        (17100..17106)
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect()
+    }
+
+    async fn store() -> RedisStore {
+        let tag = format!("{{c6-{}}}", tessera::random_id().unwrap());
+        RedisStore::connect_cluster(&nodes(), &tag)
+            .await
+            .unwrap_or_else(|e| panic!("no Redis Cluster on 17100-17105: run `scripts/redis start-cluster` (scripts/test does): {e}"))
+    }
+
+    tessera_testkit::conformance_tests!(store);
+}
+
+/// Every key of one server matching `pattern`.
+async fn scan(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
+    let (mut cursor, mut keys) = (0u64, Vec::new());
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        keys.extend(page);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+/// Fills a deployment on the Cluster of `nodes` (every node a master) with 100 000 sessions of
+/// 10 000 users, and checks each master holds its share of the deployment's keys and memory,
+/// within 15 %. Counts only this deployment's keys: other tests share the Cluster.
+async fn spreads_evenly(nodes: &[String]) {
+    use std::sync::Arc;
+    use tessera::store::SessionStore;
+    use tessera::{Session, SessionId, Timestamp, TokenHash};
+
+    let name = format!("spread-{}", tessera::random_id().unwrap());
+    let store = Arc::new(
+        RedisStore::connect_cluster(nodes, &format!("{{{name}}}"))
+            .await
+            .unwrap(),
+    );
+    let now = Timestamp::from_secs(1_700_000_000);
+    let (users, per_user) = (10_000, 10);
+    let tasks: Vec<_> = (0..32)
+        .map(|worker| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for i in (worker..users * per_user).step_by(32) {
+                    let i: u64 = i;
+                    let user = format!("user-{}", i / per_user);
+                    let session = Session::started(
+                        SessionId::for_user(&user).unwrap(),
+                        user,
+                        now,
+                        Timestamp::from_secs(now.as_secs() + 86_400),
+                        Timestamp::from_secs(now.as_secs() + 30 * 86_400),
+                        TokenHash::of(&i.to_be_bytes()),
+                    );
+                    store.create(&session, None, None).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (mut keys, mut bytes) = (Vec::new(), Vec::new());
+    for node in nodes {
+        let mut conn = redis::Client::open(node.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let mine = scan(&mut conn, &format!("{{{name}:*")).await;
+        let mut pipe = redis::pipe();
+        for key in &mine {
+            pipe.cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0);
+        }
+        let usage: Vec<u64> = pipe.query_async(&mut conn).await.unwrap();
+        keys.push(mine.len() as f64);
+        bytes.push(usage.iter().sum::<u64>() as f64);
+    }
+    println!("keys per master {keys:?}, bytes per master {bytes:?}");
+    for (what, per_master) in [("keys", &keys), ("bytes", &bytes)] {
+        let mean = per_master.iter().sum::<f64>() / per_master.len() as f64;
+        for (node, n) in nodes.iter().zip(per_master.iter()) {
+            assert!(
+                (n / mean - 1.0).abs() <= 0.15,
+                "{node} holds {n} {what}, the masters' mean is {mean:.0}: {per_master:?}"
+            );
+        }
+    }
+    assert!(
+        keys.iter().sum::<f64>() >= (users * per_user) as f64,
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn spreads_evenly_over_three_masters() {
+    tessera_testkit::run(spreads_evenly(&cluster::nodes()));
+}
+
+#[test]
+fn spreads_evenly_over_six_masters() {
+    tessera_testkit::run(spreads_evenly(&cluster6::nodes()));
 }
 
 /// An account as Tessera kept it before account ids: a hash under its login name. The
@@ -174,6 +299,11 @@ fn a_feed_that_went_back_is_read_again() {
                 .unwrap()
         };
         let (a, b) = (node().await, node().await);
+        // Two users of one shard, so of one feed.
+        let second_user = (2..)
+            .map(|i| format!("u{i}"))
+            .find(|u| tessera::SessionId::shard_of(u) == tessera::SessionId::shard_of("u1"))
+            .unwrap();
         let first = a.create(NewSession::for_user("u1")).await.unwrap();
         a.revoke(&first.session.sid, RevokeReason::Logout)
             .await
@@ -190,12 +320,15 @@ fn a_feed_that_went_back_is_read_again() {
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let feed = format!("{tag}:feed");
+        let feed = RedisStore::connect(&url(), &tag)
+            .await
+            .unwrap()
+            .feed_key("u1");
         let _: () = conn.zremrangebyrank(&feed, 0, -1).await.unwrap();
-        let _: i64 = conn.decr(format!("{tag}:feed:seq"), 1).await.unwrap();
+        let _: i64 = conn.decr(format!("{feed}:seq"), 1).await.unwrap();
 
         // A new revocation takes number 1 again; b, at cursor 1, must not miss it.
-        let second = a.create(NewSession::for_user("u2")).await.unwrap();
+        let second = a.create(NewSession::for_user(&second_user)).await.unwrap();
         assert!(b.verify(second.access_token.expose()).is_ok());
         a.revoke(&second.session.sid, RevokeReason::Logout)
             .await
@@ -206,6 +339,167 @@ fn a_feed_that_went_back_is_read_again() {
         assert!(
             b.verify(second.access_token.expose()).is_err(),
             "the revocation under a reused number reached b"
+        );
+    });
+}
+
+/// Rewrites the deployment under `tag` into the layout of Tessera before shards: every key
+/// under the one tag, audit events renumbered in one sequence. Single server only (keys move
+/// between slots).
+async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
+    use redis::AsyncCommands;
+    let name = tag.trim_matches(['{', '}']);
+    let old = |rest: &str| format!("{tag}:{rest}");
+    let keys = scan(conn, &format!("{{{name}:*")).await;
+    for key in &keys {
+        let (shard, rest) = key.split_once("}:").unwrap();
+        let shard = format!("{shard}}}");
+        if let Some(sid) = rest.strip_prefix("s:") {
+            let fields: Vec<(String, String)> = conn.hgetall(key).await.unwrap();
+            let ttl: i64 = conn.pttl(key).await.unwrap();
+            let _: () = conn
+                .hset_multiple(old(&format!("s:{sid}")), &fields)
+                .await
+                .unwrap();
+            let _: () = conn.pexpire(old(&format!("s:{sid}")), ttl).await.unwrap();
+        } else if rest.starts_with("u:") || rest == "purge" {
+            let members: Vec<(String, f64)> = conn.zrange_withscores(key, 0, -1).await.unwrap();
+            for (member, score) in members {
+                let _: () = conn.zadd(old(rest), member, score).await.unwrap();
+            }
+        } else if let Some(user) = rest.strip_prefix("audit:u:") {
+            let ids: Vec<String> = conn.zrange(key, 0, -1).await.unwrap();
+            for id in ids {
+                let json: String = conn.hget(format!("{shard}:audit"), &id).await.unwrap();
+                let at: f64 = conn.zscore(format!("{shard}:audit:t"), &id).await.unwrap();
+                let new: i64 = conn.incr(old("audit:seq"), 1).await.unwrap();
+                let _: () = conn.hset(old("audit"), new, json).await.unwrap();
+                let _: () = conn.zadd(old("audit:t"), new, at).await.unwrap();
+                let _: () = conn
+                    .zadd(old(&format!("audit:u:{user}")), new, new)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let _: () = conn.del(&keys).await.unwrap();
+    let _: () = conn.del(old("set:layout")).await.unwrap();
+}
+
+/// A deployment an older Tessera wrote (every key under one tag) is refused with the command
+/// to run; `migrate` moves it, resumably, and every session stays valid: refresh tokens,
+/// sessions whose ids name another shard (as old random ids do), listing, revoke-all, audit.
+#[test]
+fn migrate_moves_a_legacy_deployment_and_keeps_sessions_valid() {
+    tessera_testkit::run(async {
+        use std::time::Duration;
+        use tessera::store::{AuditStore, SessionStore};
+        use tessera::{
+            ManualClock, NewSession, RevokeReason, ServerSecret, Session, SessionId,
+            SessionManager, Settings, Timestamp, TokenHash, Validation,
+        };
+
+        let tag = format!("{{mg-{}}}", tessera::random_id().unwrap());
+        let secret = ServerSecret::generate().unwrap();
+        let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+        let node = |store: RedisStore| {
+            let mut settings = Settings::new(Validation::new("https://i", "a"), secret.clone());
+            settings.max_feed_staleness = Some(Duration::from_secs(5));
+            SessionManager::start(store, clock.clone(), settings)
+        };
+        let before = node(RedisStore::connect(&url(), &tag).await.unwrap())
+            .await
+            .unwrap();
+        let mut issued = Vec::new();
+        for user in ["alice", "bob", "carol"] {
+            for _ in 0..2 {
+                issued.push(before.create(NewSession::for_user(user)).await.unwrap());
+            }
+        }
+        let odd = (0..)
+            .map(|_| SessionId::generate().unwrap())
+            .find(|sid| sid.shard() != SessionId::shard_of("carol"))
+            .unwrap();
+        let now = tessera::Clock::now(&clock);
+        before
+            .store()
+            .create(
+                &Session::started(
+                    odd,
+                    "carol".into(),
+                    now,
+                    now.plus(Duration::from_secs(3600)),
+                    now.plus(Duration::from_secs(86_400)),
+                    TokenHash::of(b"odd"),
+                ),
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        let trail = before
+            .store()
+            .audit_for_user("alice", None, 100)
+            .await
+            .unwrap();
+        assert_eq!(trail.len(), 2, "two sign-ins");
+        drop(before);
+
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        legacify(&mut conn, &tag).await;
+        let refused = RedisStore::connect(&url(), &tag).await.unwrap_err();
+        assert!(refused.to_string().contains("tessera migrate"), "{refused}");
+
+        let old = RedisStore::connect_to_migrate(&url(), &tag).await.unwrap();
+        let moved = old.migrate().await.unwrap();
+        assert_eq!(moved.sessions, 7);
+        assert_eq!(moved.audit_events, 6, "each sign-in's event");
+        assert_eq!(
+            old.migrate().await.unwrap(),
+            tessera_redis::Migrated::default(),
+            "run again, it moves nothing"
+        );
+
+        let after = node(RedisStore::connect(&url(), &tag).await.unwrap())
+            .await
+            .unwrap();
+        for i in &issued {
+            assert!(after.verify(i.access_token.expose()).is_ok());
+            after.refresh(&i.refresh_token.expose()).await.unwrap();
+        }
+        assert_eq!(
+            after.store().get(&odd).await.unwrap().unwrap().user_id,
+            "carol"
+        );
+        assert_eq!(after.list("carol").await.unwrap().len(), 3);
+        assert_eq!(
+            after
+                .store()
+                .audit_for_user("alice", None, 100)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "the trail moved with its user"
+        );
+        let ended = after
+            .revoke_user("carol", None, RevokeReason::Admin)
+            .await
+            .unwrap();
+        assert_eq!(ended.len(), 3, "revoke-all reaches the moved sessions");
+        assert!(
+            after
+                .store()
+                .get(&odd)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
         );
     });
 }

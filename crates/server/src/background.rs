@@ -32,9 +32,15 @@ const PURGE_BATCH: usize = 1000;
 pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let purge_every = state.config.purge_interval;
     let pushed = Arc::new(Notify::new());
+    let heard = Arc::new(Heard::default());
     let mut tasks = Vec::new();
     if state.manager.store().is_shared() {
-        tasks.push(listen(state.clone(), Arc::clone(&pushed), shutdown.clone()));
+        tasks.push(listen(
+            state.clone(),
+            Arc::clone(&pushed),
+            Arc::clone(&heard),
+            shutdown.clone(),
+        ));
     }
     tasks.extend([
         every(
@@ -50,7 +56,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             Some(pushed),
             shutdown.clone(),
             state.clone(),
-            sync_revocations,
+            move |state| sync_revocations(state, Arc::clone(&heard)),
         ),
         every("purge", purge_every, shutdown.clone(), state.clone(), purge),
         every(
@@ -71,15 +77,38 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     tasks
 }
 
+/// The feeds announced since the catch-up last ran, and when every feed was last read.
+#[derive(Default)]
+struct Heard {
+    feeds: std::sync::Mutex<std::collections::BTreeSet<usize>>,
+    everything: std::sync::atomic::AtomicBool,
+    full_sync: std::sync::Mutex<Option<tessera::Timestamp>>,
+}
+
+impl Heard {
+    fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Wakes the revocation catch-up whenever another node announces a revocation, so logout
 /// reaches this node in milliseconds rather than at the next tick. Reconnects by itself.
 fn listen(
     state: AppState,
     pushed: Arc<Notify>,
+    feeds: Arc<Heard>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let heard = || pushed.notify_one();
+        let heard = |feed: Option<usize>| {
+            match feed {
+                Some(feed) => {
+                    Heard::lock(&feeds.feeds).insert(feed);
+                }
+                None => feeds.everything.store(true, Ordering::Relaxed),
+            }
+            pushed.notify_one();
+        };
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -152,8 +181,21 @@ async fn sync_keys(state: AppState) -> Result<(), tessera::Error> {
     Ok(())
 }
 
-async fn sync_revocations(state: AppState) -> Result<(), tessera::Error> {
-    state.manager.sync_revocations().await?;
+/// Reads the feeds that announced something; every feed on the tick (at least once per
+/// `FEED_INTERVAL` however busy one feed is, so none turns stale), or after a resubscription.
+async fn sync_revocations(state: AppState, heard: Arc<Heard>) -> Result<(), tessera::Error> {
+    let announced = std::mem::take(&mut *Heard::lock(&heard.feeds));
+    let everything = heard.everything.swap(false, Ordering::Relaxed);
+    let started = state.manager.clock().now();
+    let due = Heard::lock(&heard.full_sync).is_none_or(|at| started.since(at) >= FEED_INTERVAL);
+    if everything || due || announced.is_empty() {
+        state.manager.sync_revocations().await?;
+        *Heard::lock(&heard.full_sync) = Some(started);
+    } else {
+        for feed in announced {
+            state.manager.sync_feed(feed).await?;
+        }
+    }
     state
         .metrics
         .feed_cursor

@@ -52,6 +52,10 @@ pub enum Command {
     },
     /// Delete expired and revoked sessions now.
     Purge,
+    /// Move a Redis deployment written by Tessera before shards (every key under one tag) to
+    /// the sharded layout, keeping every session valid. Stop every node first; safe to run again
+    /// after an interruption.
+    Migrate,
     /// Manage accounts of the built-in sign-in.
     Users {
         /// What to do.

@@ -256,6 +256,39 @@ pub async fn purge(config: &Config, out: &mut impl Write) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `tessera migrate`: moves a Redis deployment to the sharded layout (see
+/// [`tessera_redis::RedisStore::migrate`]). Other stores have nothing to move.
+///
+/// # Errors
+/// Redis unreachable or failing midway (run it again to resume).
+pub async fn migrate(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    let tag = &config.redis_key_tag;
+    let store = match &config.store {
+        StoreUrl::Redis(url) => tessera_redis::RedisStore::connect_to_migrate(url, tag).await,
+        StoreUrl::RedisCluster(nodes) => {
+            tessera_redis::RedisStore::connect_cluster_to_migrate(nodes, tag).await
+        }
+        StoreUrl::Sqlite(_) | StoreUrl::Postgres(_) => {
+            writeln!(
+                out,
+                "nothing to migrate: only a Redis store changes its layout"
+            )?;
+            return Ok(());
+        }
+    }
+    .context("cannot reach Redis")?;
+    let moved = store
+        .migrate()
+        .await
+        .context("the migration stopped; run `tessera migrate` again to resume")?;
+    writeln!(
+        out,
+        "moved {} sessions and {} audit events to the sharded layout; the nodes can start",
+        moved.sessions, moved.audit_events
+    )?;
+    Ok(())
+}
+
 /// `tessera api-key create|list|revoke|new`.
 ///
 /// # Errors

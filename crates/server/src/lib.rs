@@ -65,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Keys { action } => commands::keys(&config, action, &mut out).await,
             Command::Sessions { action } => commands::sessions(&config, action, &mut out).await,
             Command::Purge => commands::purge(&config, &mut out).await,
+            Command::Migrate => commands::migrate(&config, &mut out).await,
             Command::ApiKey { action } => commands::api_key(&config, action, &mut out).await,
             Command::Users { action } => {
                 commands::users(&config, action, &mut std::io::stdin().lock(), &mut out).await

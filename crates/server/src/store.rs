@@ -25,17 +25,21 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// Follows the announcements of revocations made elsewhere, calling `heard` for each (see
+    /// Follows the announcements of revocations made elsewhere, calling `heard` with the feed
+    /// that announced (`None`: catch up on every feed) for each (see
     /// [`RedisStore::follow_revocations`], [`PostgresStore::follow_revocations`]). A store
     /// without announcements never returns.
     ///
     /// # Errors
     /// When the subscription is lost; call again after a pause.
-    pub async fn follow_revocations(&self, heard: impl Fn() + Send) -> Result<(), StoreError> {
+    pub async fn follow_revocations(
+        &self,
+        heard: impl Fn(Option<usize>) + Send,
+    ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(_) => std::future::pending().await,
             AnyStore::Redis(s) => s.follow_revocations(heard).await,
-            AnyStore::Postgres(s) => s.follow_revocations(heard).await,
+            AnyStore::Postgres(s) => s.follow_revocations(move || heard(Some(0))).await,
         }
     }
 }
@@ -124,12 +128,21 @@ impl SessionStore for AnyStore {
         forward!(self.count_live(now))
     }
 
+    fn feeds(&self) -> usize {
+        match self {
+            AnyStore::Sqlite(s) => s.feeds(),
+            AnyStore::Redis(s) => s.feeds(),
+            AnyStore::Postgres(s) => s.feeds(),
+        }
+    }
+
     async fn revocations_after(
         &self,
+        feed: usize,
         after: u64,
         limit: usize,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        forward!(self.revocations_after(after, limit))
+        forward!(self.revocations_after(feed, after, limit))
     }
 
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {

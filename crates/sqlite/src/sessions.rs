@@ -275,7 +275,12 @@ impl SessionStore for SqliteStore {
         self.readers.read(move |c| count_live(c, now)).await
     }
 
-    async fn revocations_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>> {
+    async fn revocations_after(
+        &self,
+        _feed: usize,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
         self.readers
             .read(move |c| revocations_after(c, after, limit))
             .await

@@ -117,12 +117,17 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         self.count().count_live(now).await
     }
 
+    fn feeds(&self) -> usize {
+        self.inner.feeds()
+    }
+
     async fn revocations_after(
         &self,
+        feed: usize,
         after: u64,
         limit: usize,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        self.count().revocations_after(after, limit).await
+        self.count().revocations_after(feed, after, limit).await
     }
 
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {

@@ -86,29 +86,41 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         Ok(())
     }
 
-    /// Reads new feed entries into the revocation view. Returns how many were applied.
+    /// Reads new entries of every feed into the revocation view. Returns how many were applied.
     ///
     /// # Errors
     /// Store errors (the view then turns stale after its bound and verification fails closed).
     pub async fn sync_revocations(&self) -> Result<usize, Error> {
+        let mut applied = 0;
+        for feed in 0..self.store.feeds() {
+            applied += self.sync_feed(feed).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Reads new entries of feed `feed` (one that announced a revocation) into the view.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn sync_feed(&self, feed: usize) -> Result<usize, Error> {
         let (mut applied, mut rewound) = (0, false);
         loop {
-            let (after, expected) = self.view.resume();
-            let page = self.store.revocations_after(after, FEED_PAGE).await?;
+            let (after, expected) = self.view.resume(feed);
+            let page = self.store.revocations_after(feed, after, FEED_PAGE).await?;
             let fresh = match (&expected, page.split_first()) {
                 (Some(last), Some((first, rest))) if first == last => rest,
                 // The entry this node stopped at is gone or changed: the feed went back, and
                 // new revocations may carry numbers this node has passed. Read it all again
                 // (once per sync: a purge racing the re-read must not loop).
                 (Some(_), _) if !rewound => {
-                    self.view.rewind();
+                    self.view.rewind(feed);
                     rewound = true;
                     continue;
                 }
                 _ => &page[..],
             };
             let now = self.clock.now();
-            self.view.apply(fresh, now);
+            self.view.apply(feed, fresh, now);
             applied += fresh.len();
             if page.len() < FEED_PAGE {
                 self.view.prune(now);

@@ -352,9 +352,18 @@ pub trait SessionStore: Send + Sync {
     /// How many sessions are live at `now` (for a gauge; may scan the live-session index).
     fn count_live(&self, now: Timestamp) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Feed entries with a cursor greater than `after`, in cursor order, at most `limit`.
+    /// How many revocation feeds the store keeps, each numbered by its own cursors: one, unless
+    /// the store is sharded (a feed per shard, so a revocation and its entry are one step on
+    /// the shard that holds the session). A follower reads every feed.
+    fn feeds(&self) -> usize {
+        1
+    }
+
+    /// Entries of feed `feed` (below [`SessionStore::feeds`]; stores with one feed ignore it)
+    /// with a cursor greater than `after`, in cursor order, at most `limit`.
     fn revocations_after(
         &self,
+        feed: usize,
         after: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<FeedEntry>, StoreError>> + Send;

@@ -2,7 +2,7 @@
 --       limit_max limit_mode now evict_at evict_until [audit_json audit_at audit_user]
 local sid, user = ARGV[1], ARGV[2]
 local h = k('s', sid)
-if redis.call('EXISTS', h) == 1 then return {'exists'} end
+if redis.call('EXISTS', h) == 1 or redis.call('EXISTS', k('m', sid)) == 1 then return {'exists'} end
 local max, mode, now = tonumber(ARGV[14]), ARGV[15], tonumber(ARGV[16])
 local evicted = {}
 if max > 0 then

@@ -1,6 +1,19 @@
 -- Small atomic steps, by ARGV[1]:
 --   init name value         -> the stored value (set only if absent)
 --   save_keyset expected doc -> 1 saved / 0 stale (expected '' = nothing stored yet)
+--   point sid shard ttl_ms   -> 1 / 0 taken: this shard, which the id names, keeps a pointer
+--                               to the shard that holds the session (see `elsewhere`), unless
+--                               the id is taken here or points to another shard already
+--   layout                   -> 'sharded' (marking an empty deployment so) or 'legacy': data
+--                               an older Tessera wrote with every key under the global tag
+-- and, for `tessera migrate`, on the global tag's legacy keys:
+--   legacy_sessions n        -> up to n {sid, user, purge_score, pttl, {HGETALL}}
+--   forget sid user          -> deletes a moved session and its legacy index entries
+--   legacy_audit cursor      -> {next_cursor, {user, {id, json, at, ...}}...}: users' events
+--   forget_audit user ids... -> deletes moved events
+--   legacy_leftovers cursor  -> the next cursor: deletes legacy user indexes (of sessions that
+--                               expired natively) met on the way
+--   mark                     -> records the sharded layout
 local op = ARGV[1]
 if op == 'init' then
   redis.call('SET', k('set', ARGV[2]), ARGV[3], 'NX')
@@ -10,6 +23,66 @@ elseif op == 'save_keyset' then
   if (ARGV[2] == '' and current) or (ARGV[2] ~= '' and current ~= ARGV[2]) then return 0 end
   local next_version = ARGV[2] == '' and 1 or tonumber(ARGV[2]) + 1
   redis.call('HSET', k('keyset'), 'version', int(next_version), 'document', ARGV[3])
+  return 1
+elseif op == 'point' then
+  local taken = redis.call('GET', k('m', ARGV[2]))
+  if redis.call('EXISTS', k('s', ARGV[2])) == 1 or (taken and taken ~= ARGV[3]) then return 0 end
+  redis.call('SET', k('m', ARGV[2]), ARGV[3], 'PX', ARGV[4])
+  return 1
+elseif op == 'layout' then
+  local mark = redis.call('GET', k('set', 'layout'))
+  if mark then return mark end
+  for _, key in ipairs({k('keyset'), k('purge'), k('audit', 't')}) do
+    if redis.call('EXISTS', key) == 1 then return 'legacy' end
+  end
+  redis.call('SET', k('set', 'layout'), 'sharded')
+  return 'sharded'
+elseif op == 'legacy_sessions' then
+  local out = {}
+  local due = redis.call('ZRANGE', k('purge'), 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
+  for i = 1, #due, 2 do
+    local sep = string.find(due[i], '|', 1, true)
+    local sid = string.sub(due[i], 1, sep - 1)
+    local h = k('s', sid)
+    table.insert(out, {sid, string.sub(due[i], sep + 1), due[i + 1], redis.call('PTTL', h),
+      redis.call('HGETALL', h)})
+  end
+  return out
+elseif op == 'forget' then
+  redis.call('DEL', k('s', ARGV[2]))
+  redis.call('ZREM', k('purge'), ARGV[2] .. '|' .. ARGV[3])
+  redis.call('ZREM', k('u', ARGV[3]), ARGV[2])
+  return 1
+elseif op == 'legacy_audit' then
+  local prefix = k('audit', 'u', '')
+  local scan = redis.call('SCAN', ARGV[2], 'MATCH', prefix .. '*', 'COUNT', 100)
+  local out = {scan[1]}
+  for _, key in ipairs(scan[2]) do
+    local events = {}
+    for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+      local json = redis.call('HGET', k('audit'), id)
+      if json then
+        table.insert(events, id)
+        table.insert(events, json)
+        table.insert(events, redis.call('ZSCORE', k('audit', 't'), id) or '0')
+      end
+    end
+    table.insert(out, {string.sub(key, #prefix + 1), events})
+  end
+  return out
+elseif op == 'forget_audit' then
+  for i = 3, #ARGV do
+    redis.call('HDEL', k('audit'), ARGV[i])
+    redis.call('ZREM', k('audit', 't'), ARGV[i])
+  end
+  redis.call('DEL', k('audit', 'u', ARGV[2]))
+  return 1
+elseif op == 'legacy_leftovers' then
+  local scan = redis.call('SCAN', ARGV[2], 'MATCH', k('u', '*'), 'COUNT', 100)
+  for _, key in ipairs(scan[2]) do redis.call('DEL', key) end
+  return scan[1]
+elseif op == 'mark' then
+  redis.call('SET', k('set', 'layout'), 'sharded')
   return 1
 end
 return redis.error_reply('unknown operation ' .. op)

@@ -1,5 +1,6 @@
 -- Shared helpers, prepended to every script. Every key lives under the hash tag in KEYS[1]
--- (e.g. "{tessera}"), so each script touches one Cluster slot. Numbers are written with
+-- (a shard's, e.g. "{tessera:7:123}", or the global "{tessera}"), so each script touches one
+-- Cluster slot. Numbers are written with
 -- string.format('%d') because Lua's default formatting would round large integers.
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
@@ -37,12 +38,20 @@ local function index(sid, s)
 end
 local function reindex(sid) index(sid, state(k('s', sid))) end
 
--- Appends to the feed; announces it unless told the caller announces once for several.
+-- Appends to this slot's feed; announces it (on the slot's sharded channel, so only the nodes
+-- following this shard hear it) unless told the caller announces once for several.
 local function feed(kind, target, until_ms, quiet)
   local seq = redis.call('INCR', k('feed', 'seq'))
   redis.call('ZADD', k('feed'), seq, seq .. '|' .. kind .. '|' .. target .. '|' .. until_ms)
-  if not quiet then redis.call('PUBLISH', k('revocations'), seq) end
+  if not quiet then redis.call('SPUBLISH', k('revocations'), seq) end
   return seq
+end
+
+-- A session whose id names this shard but which lives in another (an id made before shards, or
+-- for another user): the error that sends the caller there, or nil.
+local function elsewhere(sid)
+  local shard = redis.call('GET', k('m', sid))
+  if shard then return redis.error_reply('TESSERA_ELSEWHERE ' .. shard) end
 end
 
 local function revoke(sid, reason, at, until_ms, quiet)

@@ -8,7 +8,7 @@
 -- absolute end, which never moves.
 local h = k('s', ARGV[1])
 local row = redis.call('HGETALL', h)
-if #row == 0 then return {'gone'} end
+if #row == 0 then return elsewhere(ARGV[1]) or {'gone'} end
 local f = {}
 for i = 1, #row, 2 do f[row[i]] = row[i + 1] end
 local at = tonumber(ARGV[6])

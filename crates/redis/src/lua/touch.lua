@@ -2,6 +2,7 @@
 -- expiry alone (see rotate.lua).
 local h = k('s', ARGV[1])
 local f = redis.call('HMGET', h, 'u', 'ra')
-if not f[1] or f[2] then return 0 end
+if not f[1] then return elsewhere(ARGV[1]) or 0 end
+if f[2] then return 0 end
 redis.call('HSET', h, 'ls', ARGV[2], 'i', ARGV[3])
 return 1

@@ -348,14 +348,26 @@ async fn a_remote_verifier_notices_a_feed_that_went_back() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let seq: i64 = conn.get(format!("{tag}:feed:seq")).await.unwrap();
-    let _: () = conn
-        .zrembyscore(format!("{tag}:feed"), 1, seq)
+    let feed = tessera_redis::RedisStore::connect(&url, &tag)
         .await
-        .unwrap();
-    let _: () = conn.set(format!("{tag}:feed:seq"), 0).await.unwrap();
+        .unwrap()
+        .feed_key("u1");
+    let seq: i64 = conn.get(format!("{feed}:seq")).await.unwrap();
+    let _: () = conn.zrembyscore(&feed, 1, seq).await.unwrap();
+    let _: () = conn.set(format!("{feed}:seq"), 0).await.unwrap();
 
-    let second = json(addr, "POST", "/v1/sessions", &admin, r#"{"user_id":"u2"}"#);
+    // A user of the same shard, so of the same feed.
+    let user = (2..)
+        .map(|i| format!("u{i}"))
+        .find(|u| tessera::SessionId::shard_of(u) == tessera::SessionId::shard_of("u1"))
+        .unwrap();
+    let second = json(
+        addr,
+        "POST",
+        "/v1/sessions",
+        &admin,
+        &format!(r#"{{"user_id":"{user}"}}"#),
+    );
     let token = second["access_token"].as_str().unwrap().to_owned();
     assert!(remote.verify(&token).await.is_ok());
     revoke(second["session_id"].as_str().unwrap());

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tessera::store::{Revocation, Revoked};
+use tessera::store::{FeedEntry, Revocation, Revoked};
 use tessera::{Error, RefreshRejection, RevokeReason, Store, TokenRejection};
 
 use crate::Fixture;
@@ -126,16 +126,25 @@ pub async fn revoke_all_and_all_but_one<S: Store + Clone + 'static>(store: S) {
     );
 }
 
-/// The feed hands out entries in cursor order, after a cursor, at most `limit` at a time.
+/// Every feed's entries after `after` (its cursor per feed; none: from the start).
+async fn every_feed<S: Store>(store: &S, after: Option<&[u64]>) -> Vec<Vec<FeedEntry>> {
+    let mut feeds = Vec::new();
+    for feed in 0..store.feeds() {
+        let from = after.map_or(0, |a| a[feed]);
+        feeds.push(store.revocations_after(feed, from, 1000).await.unwrap());
+    }
+    feeds
+}
+
+/// Each feed hands out entries in cursor order, after a cursor, at most `limit` at a time; one
+/// user's revocations are in one feed, in the order they happened.
 pub async fn feed_is_ordered_by_cursor<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
-    let start = f
-        .store
-        .revocations_after(0, 1000)
+    let start: Vec<u64> = every_feed(&f.store, None)
         .await
-        .unwrap()
-        .last()
-        .map_or(0, |e| e.cursor);
+        .iter()
+        .map(|entries| entries.last().map_or(0, |e| e.cursor))
+        .collect();
     let mut sids = Vec::new();
     for _ in 0..5 {
         let s = f.login("alice").await.session.sid;
@@ -155,31 +164,56 @@ pub async fn feed_is_ordered_by_cursor<S: Store + Clone + 'static>(store: S) {
         .revoke_token("jti-1", f.clock_now().plus(Duration::from_secs(600)))
         .await
         .unwrap();
-    let all = f.store.revocations_after(start, 1000).await.unwrap();
-    assert_eq!(all.len(), 6);
-    assert!(
-        all.windows(2).all(|w| w[0].cursor < w[1].cursor),
-        "strictly increasing"
-    );
-    let got: Vec<_> = all.iter().take(5).map(|e| e.revoked.clone()).collect();
+    let feeds = every_feed(&f.store, Some(&start)).await;
+    for entries in &feeds {
+        assert!(
+            entries.windows(2).all(|w| w[0].cursor < w[1].cursor),
+            "strictly increasing"
+        );
+    }
+    let mut revoked: Vec<_> = feeds.iter().flatten().map(|e| e.revoked.clone()).collect();
+    revoked.sort_by_key(|r| format!("{r:?}"));
+    let mut expected: Vec<_> = sids.iter().map(|s| Revoked::Session(*s)).collect();
+    expected.push(Revoked::Token("jti-1".into()));
+    expected.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(revoked, expected, "every revocation, once");
+
+    let (feed, all) = feeds
+        .iter()
+        .enumerate()
+        .find(|(_, entries)| {
+            entries
+                .iter()
+                .any(|e| e.revoked == Revoked::Session(sids[0]))
+        })
+        .unwrap();
+    let alices: Vec<_> = all
+        .iter()
+        .filter(|e| matches!(e.revoked, Revoked::Session(_)))
+        .map(|e| e.revoked.clone())
+        .collect();
     assert_eq!(
-        got,
+        alices,
         sids.iter()
             .map(|s| Revoked::Session(*s))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        "one user's revocations share a feed, in order"
     );
-    assert_eq!(all[5].revoked, Revoked::Token("jti-1".into()));
-    let page = f.store.revocations_after(start, 2).await.unwrap();
+    let page = f
+        .store
+        .revocations_after(feed, start[feed], 2)
+        .await
+        .unwrap();
     assert_eq!(page, all[..2].to_vec());
     let rest = f
         .store
-        .revocations_after(all[1].cursor, 1000)
+        .revocations_after(feed, all[1].cursor, 1000)
         .await
         .unwrap();
     assert_eq!(rest, all[2..].to_vec());
     assert!(
         f.store
-            .revocations_after(all[5].cursor, 1000)
+            .revocations_after(feed, all[all.len() - 1].cursor, 1000)
             .await
             .unwrap()
             .is_empty()

@@ -139,6 +139,7 @@ impl SessionStore for MemoryStore {
 
     async fn revocations_after(
         &self,
+        _feed: usize,
         after: u64,
         limit: usize,
     ) -> Result<Vec<FeedEntry>, StoreError> {
