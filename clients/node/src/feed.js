@@ -11,6 +11,11 @@
 // start: entries are idempotent and the feed holds only live ones, so what is known stays. This is
 // done at most once per poll (the server does the same), so a purge racing the re-read cannot loop.
 // A server older than the fingerprints answers neither field: then nothing is checked.
+//
+// The cursor is the server's `next_cursor`, handed back as it came: a number for a store with one
+// feed (SQLite, PostgreSQL), or for a sharded Redis (a feed per shard) a string of the feeds'
+// numbers joined by dots. The string is opaque here: any change to it is a step forward (its
+// feeds only move forward), and only its shape is checked. The start is 0 either way.
 
 /** Most pages read in one poll before yielding to the next tick. */
 const MAX_PAGES = 100;
@@ -25,6 +30,7 @@ export class RevocationFeed {
     Object.assign(this, { url, apiKey, intervalMs, stalenessMs, graceMs, pageSize, fetch, now, onError });
     /** @type {Map<string, number>} revoked id → until (ms) */
     this.revoked = new Map();
+    /** @type {number | string} the server's `next_cursor` as it came; 0 is the start */
     this.cursor = 0;
     /** @type {string | null | undefined} the fingerprint of the entry at `cursor`: null for none
      * (cursor 0), undefined when unknown (the server did not say: an older server) */
@@ -103,7 +109,7 @@ export class RevocationFeed {
     const res = await this.fetch(url, { headers: { authorization: `Bearer ${this.apiKey}` }, signal });
     if (!res.ok) throw new Error(`revocation feed answered ${res.status}`);
     const body = await res.json();
-    if (!Array.isArray(body?.revocations) || !Number.isSafeInteger(body.next_cursor) || typeof body.more !== 'boolean') {
+    if (!Array.isArray(body?.revocations) || !isCursor(body.next_cursor) || typeof body.more !== 'boolean') {
       throw new Error('revocation feed answered an unexpected body');
     }
     if (!isFingerprint(body.at) || !isFingerprint(body.next_at)) {
@@ -111,7 +117,7 @@ export class RevocationFeed {
     }
     // `at` missing: an older server, nothing to check. Otherwise it must name the entry kept with
     // the cursor (a kept fingerprint that is unknown, from an older server, never matches).
-    if (check && this.cursor > 0 && body.at !== undefined && body.at !== this.at) {
+    if (check && this.cursor !== 0 && body.at !== undefined && body.at !== this.at) {
       this.cursor = 0;
       this.at = null;
       return 'rewind';
@@ -121,7 +127,7 @@ export class RevocationFeed {
       if (typeof id === 'string' && Number.isFinite(entry.until)) this.revoked.set(id, entry.until * 1000 + this.graceMs);
     }
     // Only forward: an answer with a smaller cursor must not make old entries count as new.
-    if (body.next_cursor >= this.cursor) {
+    if (isForward(body.next_cursor, this.cursor)) {
       this.cursor = body.next_cursor;
       this.at = body.next_cursor === 0 ? null : body.next_at;
     }
@@ -135,6 +141,17 @@ export class RevocationFeed {
     const now = this.now();
     for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
   }
+}
+
+/** A cursor as the server answers it: an integer, or numbers joined by dots (a sharded store). */
+function isCursor(value) {
+  return Number.isSafeInteger(value) || (typeof value === 'string' && /^[0-9]+(\.[0-9]+)*$/.test(value));
+}
+
+/** Whether the feed may move from cursor `from` to `next`: numbers never go back; a string is
+ * opaque, so it is taken as it came (as is a change between a number and a string). */
+function isForward(next, from) {
+  return typeof next === 'number' && typeof from === 'number' ? next >= from : true;
 }
 
 /** A fingerprint as the server answers it: a string, null for none, or absent (older server). */

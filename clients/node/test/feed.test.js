@@ -193,3 +193,92 @@ test('a fingerprint that is not a string is an unexpected body', async () => {
   const feed = follow({ fetch: async () => Response.json({ revocations: [], next_cursor: 0, more: false, at: 5 }) });
   await assert.rejects(feed.poll(), /unexpected body/);
 });
+
+/**
+ * A server answering `answers` in turn (a sharded Redis: a feed per shard, a string cursor);
+ * `urls` records each URL requested, to show what was handed back as `after`.
+ */
+function scripted(answers) {
+  const server = {
+    urls: [],
+    fetch: async (url) => {
+      server.urls.push(url);
+      return Response.json(answers.shift());
+    },
+  };
+  return server;
+}
+
+const urlAfter = (after) => `http://tessera.test/v1/revocations?after=${after}&limit=10`;
+
+test('a sharded feed: string cursors are handed back as `after` as they came', async () => {
+  const entry = (cursor, feed, id) => ({ cursor, session_id: id, until: UNTIL, feed });
+  const server = scripted([
+    { revocations: [entry(1, 0, 's1'), entry(1, 2, 's2')], next_cursor: '1.0.1', more: true, at: 'start', next_at: 'fp-a' },
+    { revocations: [entry(1, 1, 's3')], next_cursor: '1.1.1', more: false, at: 'fp-a', next_at: 'fp-b' },
+    // The next poll: nothing new, the cursor stays.
+    { revocations: [], next_cursor: '1.1.1', more: false, at: 'fp-b', next_at: 'fp-b' },
+    { revocations: [entry(12, 2, 's4')], next_cursor: '1.1.12', more: false, at: 'fp-b', next_at: 'fp-c' },
+  ]);
+  const feed = follow(server);
+  await feed.poll();
+  assert.deepEqual(server.urls, [urlAfter('0'), urlAfter('1.0.1')]);
+  assert.equal(feed.cursor, '1.1.1');
+  assert.equal(feed.at, 'fp-b');
+  for (const id of ['s1', 's2', 's3']) assert.ok(feed.has(id), `${id} is applied`);
+  assert.ok(feed.fresh());
+  await feed.poll();
+  await feed.poll();
+  assert.deepEqual(server.urls, [urlAfter('0'), urlAfter('1.0.1'), urlAfter('1.1.1'), urlAfter('1.1.1')]);
+  assert.ok(feed.has('s4'));
+  assert.equal(feed.cursor, '1.1.12');
+  assert.equal(feed.at, 'fp-c');
+});
+
+test('a sharded feed that went back is read again from after=0', async () => {
+  const entry = (cursor, feed, id) => ({ cursor, session_id: id, until: UNTIL, feed });
+  const server = scripted([
+    { revocations: [entry(3, 0, 's1'), entry(2, 2, 's2')], next_cursor: '3.0.2', more: false, at: 'start', next_at: 'fp-3.0.2' },
+    // A failover lost writes: the entries at 3.0.2 are others now.
+    { revocations: [], next_cursor: '3.0.2', more: false, at: 'fp-other', next_at: 'fp-other' },
+    { revocations: [entry(1, 0, 'new1'), entry(1, 1, 'new2')], next_cursor: '1.1.0', more: false, at: 'start', next_at: 'fp-1.1.0' },
+    // And it goes on from there without reading again.
+    { revocations: [], next_cursor: '1.1.0', more: false, at: 'fp-1.1.0', next_at: 'fp-1.1.0' },
+  ]);
+  const feed = follow(server);
+  await feed.poll();
+  assert.equal(feed.cursor, '3.0.2');
+  await feed.poll();
+  assert.deepEqual(server.urls, [urlAfter('0'), urlAfter('3.0.2'), urlAfter('0')], 'the answer at 3.0.2 names another entry: read again from 0');
+  assert.equal(feed.cursor, '1.1.0');
+  assert.equal(feed.at, 'fp-1.1.0');
+  for (const id of ['new1', 'new2', 's1', 's2']) assert.ok(feed.has(id), `${id} is known`);
+  assert.ok(feed.fresh());
+  await feed.poll();
+  assert.deepEqual(server.urls.slice(3), [urlAfter('1.1.0')]);
+});
+
+test('a cursor that is neither an integer nor numbers joined by dots fails closed', async () => {
+  // On the first page: the feed never catches up, so nothing is vouched for.
+  const first = follow(scripted([{ revocations: [], next_cursor: { feeds: [0, 0] }, more: false, at: null, next_at: null }]));
+  await assert.rejects(first.poll(), /unexpected body/);
+  assert.equal(first.cursor, 0);
+  assert.ok(!first.fresh());
+  // Later: the page is refused as a whole, the cursor stays, and the feed goes stale.
+  for (const bad of ['1.x', '', '1..2', '.1', '1.', '-1', ' 1', '1.0\n', '1e3', '١.٢', 1.5, true, null, [1, 0], { feeds: [1, 0] }]) {
+    const server = scripted([
+      { revocations: [{ cursor: 1, session_id: 's1', until: UNTIL, feed: 0 }], next_cursor: '1.0', more: false, at: 'start', next_at: 'fp-1.0' },
+      { revocations: [{ cursor: 1, session_id: 's2', until: UNTIL, feed: 1 }], next_cursor: bad, more: false, at: 'fp-1.0', next_at: 'fp-x' },
+    ]);
+    let clock = 1_000_000;
+    const feed = follow(server, { now: () => clock });
+    await feed.poll();
+    clock += 6_000; // past the staleness bound
+    await assert.rejects(feed.poll(), /unexpected body/, `next_cursor ${JSON.stringify(bad)}`);
+    assert.deepEqual(server.urls, [urlAfter('0'), urlAfter('1.0')]);
+    assert.equal(feed.cursor, '1.0', 'the cursor stays');
+    assert.equal(feed.at, 'fp-1.0');
+    assert.ok(!feed.has('s2'), 'nothing of the page is applied');
+    assert.ok(!feed.fresh(), 'not caught up: requests fail closed');
+  }
+});

@@ -200,3 +200,113 @@ def test_a_fingerprint_that_is_not_a_string_is_refused(monkeypatch: pytest.Monke
         200, {"revocations": [], "next_cursor": 0, "more": False, "at": 5}, {}))
     with pytest.raises(TesseraError, match="unexpected"):
         follow(clock).sync()
+
+
+class Scripted:
+    """A server answering ``answers`` in turn (a sharded Redis: a feed per shard, a string
+    cursor); ``urls`` records each URL requested, to show what was handed back as ``after``."""
+
+    def __init__(self, answers: List[Dict[str, Any]]) -> None:
+        self.answers = answers
+        self.urls: List[str] = []
+
+    def request(self, method: str, url: str, **_kw: Any) -> "tuple[int, Any, dict]":
+        assert method == "GET"
+        self.urls.append(url)
+        return 200, self.answers.pop(0), {}
+
+
+def url_after(after: str) -> str:
+    return f"http://tessera.test/v1/revocations?after={after}&limit=10"
+
+
+def sharded(cursor: int, feed: int, sid: str) -> Dict[str, Any]:
+    return {"cursor": cursor, "session_id": sid, "until": UNTIL, "feed": feed}
+
+
+def test_string_cursors_are_handed_back_as_they_came(monkeypatch: pytest.MonkeyPatch,
+                                                      clock: Clock) -> None:
+    server = Scripted([
+        {"revocations": [sharded(1, 0, "s1"), sharded(1, 2, "s2")], "next_cursor": "1.0.1",
+         "more": True, "at": "start", "next_at": "fp-a"},
+        {"revocations": [sharded(1, 1, "s3")], "next_cursor": "1.1.1", "more": False,
+         "at": "fp-a", "next_at": "fp-b"},
+        # The next sync: nothing new, the cursor stays.
+        {"revocations": [], "next_cursor": "1.1.1", "more": False, "at": "fp-b", "next_at": "fp-b"},
+        {"revocations": [sharded(12, 2, "s4")], "next_cursor": "1.1.12", "more": False,
+         "at": "fp-b", "next_at": "fp-c"},
+    ])
+    monkeypatch.setattr(_http, "request", server.request)
+    feed = follow(clock)
+    feed.sync()
+    assert server.urls == [url_after("0"), url_after("1.0.1")]
+    assert feed.cursor == "1.1.1"
+    assert all(revoked(feed, s) for s in ("s1", "s2", "s3"))
+    feed.sync()
+    feed.sync()
+    assert server.urls[2:] == [url_after("1.1.1"), url_after("1.1.1")]
+    assert revoked(feed, "s4") and feed.cursor == "1.1.12"
+
+
+def test_a_sharded_feed_that_went_back_is_read_from_after_0(monkeypatch: pytest.MonkeyPatch,
+                                                            clock: Clock) -> None:
+    server = Scripted([
+        {"revocations": [sharded(3, 0, "s1"), sharded(2, 2, "s2")], "next_cursor": "3.0.2",
+         "more": False, "at": "start", "next_at": "fp-3.0.2"},
+        # A failover lost writes: the entries at 3.0.2 are others now.
+        {"revocations": [], "next_cursor": "3.0.2", "more": False, "at": "fp-other",
+         "next_at": "fp-other"},
+        {"revocations": [sharded(1, 0, "new1"), sharded(1, 1, "new2")], "next_cursor": "1.1.0",
+         "more": False, "at": "start", "next_at": "fp-1.1.0"},
+        # And it goes on from there without reading again.
+        {"revocations": [], "next_cursor": "1.1.0", "more": False, "at": "fp-1.1.0",
+         "next_at": "fp-1.1.0"},
+    ])
+    monkeypatch.setattr(_http, "request", server.request)
+    feed = follow(clock)
+    feed.sync()
+    assert feed.cursor == "3.0.2"
+    feed.sync()
+    assert server.urls == [url_after("0"), url_after("3.0.2"), url_after("0")], \
+        "the answer at 3.0.2 names another entry: read again from 0"
+    assert feed.cursor == "1.1.0"
+    assert all(revoked(feed, s) for s in ("new1", "new2", "s1", "s2")), "what was known stays"
+    feed.sync()
+    assert server.urls[3:] == [url_after("1.1.0")]
+
+
+def test_a_malformed_cursor_on_the_first_page_fails_closed(monkeypatch: pytest.MonkeyPatch,
+                                                           clock: Clock) -> None:
+    server = Scripted([{"revocations": [], "next_cursor": {"feeds": [0, 0]}, "more": False,
+                        "at": None, "next_at": None}])
+    monkeypatch.setattr(_http, "request", server.request)
+    feed = follow(clock)
+    with pytest.raises(TesseraError, match="unexpected"):
+        feed.sync()
+    assert feed.cursor == 0
+    with pytest.raises(FeedStale):
+        feed.check("s1", "x")
+
+
+@pytest.mark.parametrize("bad", ["1.x", "", "1..2", ".1", "1.", "-1", " 1", "1.0\n", "1e3", "١.٢",
+                                 1.5, True, None, [1, 0], {"feeds": [1, 0]}])
+def test_a_malformed_cursor_fails_closed(monkeypatch: pytest.MonkeyPatch, clock: Clock,
+                                         bad: Any) -> None:
+    server = Scripted([
+        {"revocations": [sharded(1, 0, "s1")], "next_cursor": "1.0", "more": False, "at": "start",
+         "next_at": "fp-1.0"},
+        {"revocations": [sharded(1, 1, "s2")], "next_cursor": bad, "more": False, "at": "fp-1.0",
+         "next_at": "fp-x"},
+    ])
+    monkeypatch.setattr(_http, "request", server.request)
+    feed = follow(clock)
+    feed.sync()
+    clock.now += 6  # past the staleness since the last sync that caught up
+    with pytest.raises(TesseraError, match="unexpected"):
+        feed.sync()
+    assert server.urls == [url_after("0"), url_after("1.0")]
+    assert feed.cursor == "1.0", "the cursor stays"
+    with pytest.raises(FeedStale):
+        feed.check("s2", "x")  # not caught up: verification fails closed
+    clock.now = NOW
+    assert not revoked(feed, "s2"), "nothing of the page is applied"

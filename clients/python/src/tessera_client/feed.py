@@ -15,14 +15,20 @@ from its start: entries are idempotent and the feed holds only live ones, so wha
 stays. That happens at most once per sync (as in the server's own sync), so a purge racing the
 re-read cannot loop. A server older than the fingerprints answers neither field: then nothing is
 checked, as before.
+
+The cursor is the server's ``next_cursor``, handed back as it came: a number for a store with one
+feed (SQLite, PostgreSQL), or for a sharded Redis (a feed per shard) a string of the feeds'
+numbers joined by dots. The string is opaque here: any change to it is a step forward (its feeds
+only move forward), and only its shape is checked. The start is 0 either way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Union
 
 from . import _http
 from .errors import FeedStale, TesseraError
@@ -35,6 +41,11 @@ DEFAULT_STALENESS = 5.0
 PAGE = 1000
 #: Pages read in one sync at most; the next sync goes on from there.
 MAX_PAGES = 100
+
+#: A position in the feed: a number (one feed) or numbers joined by dots (a sharded store).
+Cursor = Union[int, str]
+#: The shape of a string cursor.
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 
 #: A fingerprint the server did not send (a server older than ``at``/``next_at``).
 _UNKNOWN = object()
@@ -68,15 +79,16 @@ class RevocationFeed:
         self._sync_lock = threading.Lock()
         self._sessions: Dict[str, int] = {}
         self._tokens: Dict[str, int] = {}
-        self._cursor = 0
+        self._cursor: Cursor = 0
         # The fingerprint of the entry at the cursor: None for none (cursor 0), _UNKNOWN when
         # the server did not say (an older server; it never matches a server that does).
         self._at: object = None
         self._synced_at: Optional[float] = None
 
     @property
-    def cursor(self) -> int:
-        """The feed cursor the view reflects."""
+    def cursor(self) -> Cursor:
+        """The feed cursor the view reflects: the server's ``next_cursor`` as it came (0 at the
+        start)."""
         return self._cursor
 
     def sync(self) -> None:
@@ -114,13 +126,13 @@ class RevocationFeed:
         entries, next_cursor, more, at, next_at = _page(doc)
         with self._lock:
             # ``at`` absent: an older server, nothing to check.
-            if check and self._cursor > 0 and at is not _UNKNOWN and at != self._at:
+            if check and self._cursor != 0 and at is not _UNKNOWN and at != self._at:
                 self._cursor, self._at = 0, None
                 return _REWIND
             for entry in entries:
                 self._apply(entry)
             # Only forward: an answer with a smaller cursor must not make old entries new.
-            if next_cursor >= self._cursor:
+            if _is_forward(next_cursor, self._cursor):
                 self._cursor = next_cursor
                 self._at = None if next_cursor == 0 else next_at
         # The server says whether the page was full: it leaves out entries that are not for
@@ -152,9 +164,24 @@ class RevocationFeed:
             return session_id in self._sessions or token_id in self._tokens
 
 
-def _page(doc: Any) -> "tuple[list[Dict[str, Any]], int, bool, object, object]":
+def _is_cursor(value: Any) -> bool:
+    """A cursor as the server answers it: an integer (not a bool), or numbers joined by dots."""
+    if isinstance(value, str):
+        return _DOTTED.fullmatch(value) is not None
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_forward(next_cursor: Cursor, cursor: Cursor) -> bool:
+    """Whether the view may move from ``cursor`` to ``next_cursor``: numbers never go back; a
+    string is opaque, so it is taken as it came (as is a change between a number and a string)."""
+    if isinstance(next_cursor, int) and isinstance(cursor, int):
+        return next_cursor >= cursor
+    return True
+
+
+def _page(doc: Any) -> "tuple[list[Dict[str, Any]], Cursor, bool, object, object]":
     """The entries, ``next_cursor``, ``more``, ``at`` and ``next_at`` (``_UNKNOWN`` if absent)."""
-    if (not isinstance(doc, dict) or not isinstance(doc.get("next_cursor"), int)
+    if (not isinstance(doc, dict) or not _is_cursor(doc.get("next_cursor"))
             or not isinstance(doc.get("more"), bool)
             or not all(doc.get(f) is None or isinstance(doc[f], str) for f in ("at", "next_at"))):
         raise TesseraError(0, message="the revocation feed answered an unexpected document")
