@@ -69,9 +69,12 @@ impl Cursor {
 }
 
 /// One fingerprint for where a follower stands: the entry's own with one feed (as it always
-/// was), else a digest of every feed's (`-` for a feed not yet read). `None` when an entry that
-/// should be there is not.
+/// was), else a digest of every feed's (`-` for a feed not yet read). `None` at the start, and
+/// when an entry that should be there is not.
 fn fingerprint(positions: &[Option<Option<FeedEntry>>]) -> Option<String> {
+    if positions.iter().all(Option::is_none) {
+        return None; // at the start of every feed
+    }
     let parts: Vec<String> = positions
         .iter()
         .map(|p| match p {
@@ -80,7 +83,6 @@ fn fingerprint(positions: &[Option<Option<FeedEntry>>]) -> Option<String> {
         })
         .collect::<Option<_>>()?;
     match parts.as_slice() {
-        [one] if one == "-" => None,
         [one] => Some(one.clone()),
         many => {
             let digest = tessera::TokenHash::of(many.join("|").as_bytes()).to_base64();

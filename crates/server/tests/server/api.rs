@@ -385,6 +385,70 @@ async fn the_revocation_feed_pages_by_cursor() {
         .assert_problem(400, "invalid-request");
 }
 
+/// On a sharded store (Redis: a feed per shard) the cursor holds one number per feed, handed
+/// back as it came; pages still hold every revocation once, and the fingerprint still tells a
+/// follower it stands where it stopped.
+#[tokio::test]
+async fn a_sharded_stores_feed_pages_by_a_cursor_per_feed() {
+    let redis = super::support::RedisDeployment::single("feed");
+    let app = App::with(&format!(
+        "store = {:?}\nredis_key_tag = {:?}\nkey_encryption_key = {:?}\n",
+        redis.url, redis.tag, redis.kek
+    ))
+    .await;
+    let users = ["alice", "bob", "carol", "dave"];
+    let shards: std::collections::HashSet<u8> = users
+        .iter()
+        .map(|u| tessera::SessionId::shard_of(u))
+        .collect();
+    assert!(shards.len() > 1, "users of several shards");
+    let mut sids = Vec::new();
+    for user in users {
+        let sid = s(&app.login(user).await["session_id"]).to_owned();
+        app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
+            .await;
+        sids.push(sid);
+    }
+    let page = app
+        .json(Method::GET, "/v1/revocations?limit=3", "")
+        .await
+        .body();
+    assert_eq!(page["more"], true, "a full page");
+    assert_eq!(page["at"], Value::Null);
+    let next = page["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(next.split('.').count(), 65, "64 shards and the global feed");
+    let rest = app
+        .json(Method::GET, &format!("/v1/revocations?after={next}"), "")
+        .await
+        .body();
+    assert_eq!(rest["more"], false);
+    assert_eq!(rest["at"], page["next_at"], "standing where it stopped");
+    let mut seen: Vec<String> = [&page, &rest]
+        .iter()
+        .flat_map(|p| p["revocations"].as_array().unwrap().clone())
+        .map(|e| {
+            assert!(e["feed"].as_u64().unwrap() < 64);
+            s(&e["session_id"]).to_owned()
+        })
+        .collect();
+    seen.sort();
+    sids.sort();
+    assert_eq!(seen, sids, "every revocation, once");
+    let last = rest["next_cursor"].as_str().unwrap();
+    let idle = app
+        .json(Method::GET, &format!("/v1/revocations?after={last}"), "")
+        .await
+        .body();
+    assert_eq!(idle["revocations"].as_array().unwrap().len(), 0);
+    assert_eq!(idle["next_cursor"], rest["next_cursor"]);
+    assert_eq!(idle["at"], rest["next_at"]);
+    for bad in ["5", "1.2", "1..2", "x"] {
+        app.json(Method::GET, &format!("/v1/revocations?after={bad}"), "")
+            .await
+            .assert_problem(400, "invalid-request");
+    }
+}
+
 #[tokio::test]
 async fn session_limit_is_a_conflict() {
     let app = App::with("max_sessions_per_user = 1\non_session_limit = \"deny\"\n").await;
