@@ -1,27 +1,27 @@
-//! Measures Redis memory per live session: creates N sessions (empty application data; by
-//! default one per user, the worst case for the per-user index) and divides the growth of
-//! `used_memory`.
+//! Measures Redis memory per live session, everything included: the session (a realistic claim
+//! set and device: a `role` claim, a browser's user agent, an address), the user's index, the
+//! purge index, and, with audit, the sign-in's audit event. Creates N sessions per case, one
+//! or five per user, with and without audit, and divides the growth of `used_memory`.
 //!
-//! Usage: `cargo run --release -p tessera-redis --example footprint -- [redis-url] [N] [per-user]`
-//! Give it an empty database (`scripts/redis start`, then e.g. redis://127.0.0.1:16379/9).
+//! Usage: `cargo run --release -p tessera-redis --example footprint -- [redis-url] [N]`
+//! Give it a database of its own on an otherwise idle Redis (`scripts/redis start`, then e.g.
+//! redis://127.0.0.1:16379/9): it is emptied before each case.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measuring tool")]
 
 use std::sync::Arc;
 
+use serde_json::json;
 use tessera::store::SessionStore;
-use tessera::{Session, SessionId, Timestamp, TokenHash};
+use tessera::{AuditEvent, AuditKind, Device, Session, SessionId, Timestamp, TokenHash};
 use tessera_redis::RedisStore;
 
-async fn used_memory(url: &str) -> i64 {
-    let mut conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
     let info: String = redis::cmd("INFO")
         .arg("memory")
-        .query_async(&mut conn)
+        .query_async(conn)
         .await
         .unwrap();
     info.lines()
@@ -33,15 +33,63 @@ async fn used_memory(url: &str) -> i64 {
 }
 
 fn session(i: usize, per_user: usize, now: Timestamp) -> Session {
-    let end = Timestamp::from_secs(now.as_secs() + 30 * 86_400);
-    Session::started(
-        SessionId::generate().unwrap(),
-        format!("user-{}", i / per_user),
-        now,
-        Timestamp::from_secs(now.as_secs() + 7 * 86_400),
-        end,
-        TokenHash::of(&i.to_be_bytes()),
-    )
+    // Account ids as the built-in sign-in makes them: `usr_` and 22 characters.
+    let user = format!("usr_{:0>22}", i / per_user);
+    let mut claims = serde_json::Map::new();
+    claims.insert("role".into(), json!("member"));
+    Session {
+        claims,
+        device: Device {
+            user_agent: Some(USER_AGENT.into()),
+            ip: Some(format!("203.0.113.{}", i % 250)),
+            label: None,
+        },
+        ..Session::started(
+            SessionId::for_user(&user).unwrap(),
+            user,
+            now,
+            Timestamp::from_secs(now.as_secs() + 7 * 86_400),
+            Timestamp::from_secs(now.as_secs() + 30 * 86_400),
+            TokenHash::of(&i.to_be_bytes()),
+        )
+    }
+}
+
+async fn case(url: &str, n: usize, per_user: usize, audit: bool) -> i64 {
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("FLUSHDB").exec_async(&mut conn).await.unwrap();
+    let store = Arc::new(RedisStore::connect(url, "{tessera}").await.unwrap());
+    let now = Timestamp::from_secs(1_700_000_000);
+    let before = used_memory(&mut conn).await;
+    let tasks: Vec<_> = (0..32)
+        .map(|worker| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for i in (worker..n).step_by(32) {
+                    let s = session(i, per_user, now);
+                    let event = AuditEvent {
+                        at: now,
+                        user_id: Some(s.user_id.clone()),
+                        sid: Some(s.sid),
+                        ip: s.device.ip.clone(),
+                        kind: AuditKind::SessionCreated,
+                    };
+                    store
+                        .create(&s, None, audit.then_some(&event))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (used_memory(&mut conn).await - before) / i64::try_from(n).unwrap()
 }
 
 #[tokio::main]
@@ -50,31 +98,14 @@ async fn main() {
     let url = args
         .get(1)
         .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:16379/".into());
+        .unwrap_or_else(|| "redis://127.0.0.1:16379/9".into());
     let n: usize = args.get(2).map_or(100_000, |s| s.parse().unwrap());
-    let per_user: usize = args.get(3).map_or(1, |s| s.parse().unwrap());
-    let tag = "{tessera}"; // the default: key names count too
-    let store = Arc::new(RedisStore::connect(&url, tag).await.unwrap());
-    let now = Timestamp::from_secs(1_700_000_000);
-    let before = used_memory(&url).await;
-    let mut tasks = Vec::new();
-    for worker in 0..32 {
-        let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            for i in (worker..n).step_by(32) {
-                store
-                    .create(&session(i, per_user, now), None, None)
-                    .await
-                    .unwrap();
-            }
-        }));
+    println!("bytes of Redis memory per live session ({n} sessions per case)");
+    for per_user in [1, 5] {
+        for audit in [false, true] {
+            let bytes = case(&url, n, per_user, audit).await;
+            let audit = if audit { "with" } else { "without" };
+            println!("{per_user} per user, {audit} audit: {bytes}");
+        }
     }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let after = used_memory(&url).await;
-    println!(
-        "{n} sessions: {} bytes of Redis memory per live session",
-        (after - before) / i64::try_from(n).unwrap()
-    );
 }

@@ -1,35 +1,51 @@
-//! The connection every store step goes through: one server or a Cluster, behind a
-//! [`Breaker`] that fails calls at once while Redis is known to be down.
+//! The connection every store step goes through: one server behind a [`Breaker`] that fails
+//! calls at once while it is known to be down, or a Cluster.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use redis::RedisFuture;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{RedisFuture, RedisResult};
 
 use tessera::store::Breaker;
 
 use crate::breaker::{admit, observe};
 
-/// One server, or a Cluster (commands are routed by key slot; every key shares one slot),
-/// behind a [`Breaker`] that fails calls at once while Redis is known to be down.
+/// One server, or a Cluster (each command routed to the master of its slot).
 #[derive(Clone)]
-pub(crate) struct Conn {
-    link: Link,
-    breaker: Arc<Breaker>,
-}
-
-#[derive(Clone)]
-pub(crate) enum Link {
-    Single(ConnectionManager),
+pub(crate) enum Conn {
+    /// One server; its breaker fails calls at once while it is known to be down.
+    Single(ConnectionManager, Arc<Breaker>),
+    /// A Cluster has no breaker: one master down leaves the others' shards serving, and the
+    /// client finds a promoted replica by itself.
     Cluster(ClusterConnection),
 }
 
 impl Conn {
-    pub(crate) fn new(link: Link) -> Self {
-        Self {
-            link,
-            breaker: Arc::default(),
+    pub(crate) fn single(conn: ConnectionManager) -> Self {
+        Self::Single(conn, Arc::default())
+    }
+
+    /// `WAIT replicas timeout` on the master owning `slot`: how many replicas hold every write
+    /// this connection made to it so far.
+    pub(crate) async fn wait(
+        &mut self,
+        slot: u16,
+        replicas: u32,
+        timeout: Duration,
+    ) -> RedisResult<u32> {
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        match self {
+            Self::Single(..) => cmd.query_async(self).await,
+            Self::Cluster(c) => {
+                let route = Route::new(slot, SlotAddr::Master);
+                let to = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                redis::from_redis_value(&c.route_command(&cmd, to).await?)
+            }
         }
     }
 }
@@ -37,13 +53,15 @@ impl Conn {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         Box::pin(async move {
-            admit(&self.breaker)?;
-            let result = match &mut self.link {
-                Link::Single(c) => c.req_packed_command(cmd).await,
-                Link::Cluster(c) => c.req_packed_command(cmd).await,
-            };
-            observe(&self.breaker, &result);
-            result
+            match self {
+                Self::Single(c, breaker) => {
+                    admit(breaker)?;
+                    let result = c.req_packed_command(cmd).await;
+                    observe(breaker, &result);
+                    result
+                }
+                Self::Cluster(c) => c.req_packed_command(cmd).await,
+            }
         })
     }
 
@@ -54,20 +72,22 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(async move {
-            admit(&self.breaker)?;
-            let result = match &mut self.link {
-                Link::Single(c) => c.req_packed_commands(pipeline, offset, count).await,
-                Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
-            };
-            observe(&self.breaker, &result);
-            result
+            match self {
+                Self::Single(c, breaker) => {
+                    admit(breaker)?;
+                    let result = c.req_packed_commands(pipeline, offset, count).await;
+                    observe(breaker, &result);
+                    result
+                }
+                Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
+            }
         })
     }
 
     fn get_db(&self) -> i64 {
-        match &self.link {
-            Link::Single(c) => c.get_db(),
-            Link::Cluster(c) => c.get_db(),
+        match self {
+            Self::Single(c, _) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
         }
     }
 }

@@ -41,9 +41,11 @@ impl KeyStore for RedisStore {
 
     async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        conn.set(self.key(&["set", name]), value)
+        conn.set::<_, _, ()>(self.key(&["set", name]), value)
             .await
-            .map_err(redis_error)
+            .map_err(redis_error)?;
+        let slot = crate::layout::slot(self.layout.global.as_bytes());
+        self.replicated(&mut conn, slot).await
     }
 
     async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {

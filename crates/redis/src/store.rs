@@ -11,7 +11,7 @@ use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, Script, ScriptInvocat
 use tessera::{SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use crate::codec::{corrupt, redis_error};
-use crate::conn::{Conn, Link};
+use crate::conn::Conn;
 use crate::layout::Layout;
 use crate::scripts;
 
@@ -21,6 +21,8 @@ use crate::scripts;
 pub struct RedisStore {
     pub(crate) conn: Conn,
     pub(crate) layout: Arc<Layout>,
+    /// Replicas that must hold each write before it is acknowledged (`WAIT`); 0: none.
+    replicas: u32,
     /// Where revocation announcements are heard, on a connection of their own.
     announcers: Announcers,
 }
@@ -42,6 +44,9 @@ impl std::fmt::Debug for RedisStore {
 pub(crate) fn ms(t: Timestamp) -> String {
     t.as_millis().to_string()
 }
+
+/// How long a write waits for its replicas (see [`RedisStore::wait_for_replicas`]).
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The error code a script answers with when a session id names a shard that does not hold
 /// the session (ids made before shards, or for another user): the detail is the shard that does.
@@ -77,8 +82,9 @@ impl RedisStore {
             .await
             .map_err(redis_error)?;
         Ok(Self {
-            conn: Conn::new(Link::Single(conn)),
+            conn: Conn::single(conn),
             layout: Arc::new(Layout::new(tag)),
+            replicas: 0,
             announcers: Announcers::Single(info),
         })
     }
@@ -114,8 +120,9 @@ impl RedisStore {
             .map_err(redis_error)?;
         let conn = client.get_async_connection().await.map_err(redis_error)?;
         Ok(Self {
-            conn: Conn::new(Link::Cluster(conn)),
+            conn: Conn::Cluster(conn),
             layout: Arc::new(Layout::new(tag)),
+            replicas: 0,
             announcers: Announcers::Cluster(nodes.into()),
         })
     }
@@ -203,6 +210,16 @@ impl RedisStore {
         ))
     }
 
+    /// Acknowledges a write only once `replicas` replicas of its master hold it (Redis `WAIT`,
+    /// up to [`WAIT_TIMEOUT`]), so a failover to one of them loses no acknowledged write.
+    /// A write the replicas did not confirm in time fails as unavailable (it may or may not
+    /// survive a failover; every step is safe to retry). Rate-limit steps do not wait.
+    #[must_use]
+    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
     /// `self`, unless the deployment holds data in the layout before shards: then an error
     /// that says what to run. An empty deployment is marked as sharded.
     async fn current(self) -> Result<Self, StoreError> {
@@ -235,21 +252,53 @@ impl RedisStore {
     }
 
     /// A script on the global slot.
-    pub(crate) fn run<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+    pub(crate) fn run<'a>(&self, script: &'a Script) -> Step<'a> {
         invocation(script, &self.layout.global)
     }
 
     /// A script on shard `shard`.
-    pub(crate) fn run_in<'a>(&self, shard: u8, script: &'a Script) -> ScriptInvocation<'a> {
+    pub(crate) fn run_in<'a>(&self, shard: u8, script: &'a Script) -> Step<'a> {
         invocation(script, self.layout.shard(shard))
     }
 
+    /// Runs a step; a write waits for its replicas when asked to (see
+    /// [`RedisStore::wait_for_replicas`]).
     pub(crate) async fn call<T: redis::FromRedisValue>(
         &self,
-        inv: &ScriptInvocation<'_>,
+        step: &Step<'_>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
-        inv.invoke_async(&mut conn).await.map_err(redis_error)
+        let reply = step
+            .inv
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if step.writes {
+            self.replicated(&mut conn, step.slot).await?;
+        }
+        Ok(reply)
+    }
+
+    /// Waits until the replicas asked for hold every write made so far to the master of `slot`.
+    pub(crate) async fn replicated(&self, conn: &mut Conn, slot: u16) -> Result<(), StoreError> {
+        if self.replicas == 0 {
+            return Ok(());
+        }
+        let held = conn
+            .wait(slot, self.replicas, WAIT_TIMEOUT)
+            .await
+            .map_err(redis_error)?;
+        if held >= self.replicas {
+            return Ok(());
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!(
+                "{held} of the {} replicas asked for (redis_wait_replicas) confirmed the write \
+                 within {WAIT_TIMEOUT:?}; a failover now could lose it",
+                self.replicas
+            ),
+        ))
     }
 
     /// Runs `script` on the shard holding session `sid`, with the arguments `args` adds: the
@@ -261,21 +310,26 @@ impl RedisStore {
         script: &Script,
         args: impl Fn(&mut ScriptInvocation<'_>),
     ) -> Result<T, StoreError> {
-        let mut inv = self.run_in(sid.shard(), script);
-        args(&mut inv);
+        let mut step = self.run_in(sid.shard(), script);
+        args(&mut step.inv);
         let mut conn = self.conn.clone();
-        match inv.invoke_async(&mut conn).await {
+        let reply = match step.inv.invoke_async(&mut conn).await {
             Err(e) if e.code() == Some(ELSEWHERE) => {
                 let shard = e
                     .detail()
                     .and_then(|d| d.trim().parse().ok())
                     .ok_or_else(|| corrupt("shard alias"))?;
-                let mut inv = self.run_in(shard, script);
-                args(&mut inv);
-                inv.invoke_async(&mut conn).await.map_err(redis_error)
+                step = self.run_in(shard, script);
+                args(&mut step.inv);
+                step.inv.invoke_async(&mut conn).await
             }
-            other => other.map_err(redis_error),
+            other => other,
         }
+        .map_err(redis_error)?;
+        if step.writes {
+            self.replicated(&mut conn, step.slot).await?;
+        }
+        Ok(reply)
     }
 }
 
@@ -288,9 +342,35 @@ pub(crate) fn key_in(tag: &str, parts: &[&str]) -> String {
     key
 }
 
+/// A script ready to run on the slot of one tag: add its arguments (it derefs to the
+/// invocation), then [`RedisStore::call`] it.
+pub(crate) struct Step<'a> {
+    inv: ScriptInvocation<'a>,
+    slot: u16,
+    /// Whether it changes what must survive a failover (see [`RedisStore::wait_for_replicas`]).
+    writes: bool,
+}
+
+impl<'a> std::ops::Deref for Step<'a> {
+    type Target = ScriptInvocation<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.inv
+    }
+}
+
+impl std::ops::DerefMut for Step<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inv
+    }
+}
+
 /// `script` on the slot of `tag`.
-pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> ScriptInvocation<'a> {
+pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> Step<'a> {
     let mut inv = script.prepare_invoke();
     inv.key(tag);
-    inv
+    Step {
+        inv,
+        slot: crate::layout::slot(tag.as_bytes()),
+        writes: scripts::writes(script),
+    }
 }

@@ -53,15 +53,17 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         StoreUrl::Redis(url) => {
             let store = RedisStore::connect(url, &config.redis_key_tag)
                 .await
-                .with_context(|| format!("cannot reach Redis at {}", crate::config::redact(url)))?;
-            return Ok(AnyStore::Redis(store));
+                .with_context(|| format!("cannot use Redis at {}", crate::config::redact(url)))?;
+            return Ok(AnyStore::Redis(
+                store.wait_for_replicas(config.redis_wait_replicas),
+            ));
         }
         StoreUrl::RedisCluster(nodes) => {
             let store = RedisStore::connect_cluster(nodes, &config.redis_key_tag)
                 .await
                 .with_context(|| {
                     format!(
-                        "cannot reach the Redis Cluster at {}",
+                        "cannot use the Redis Cluster at {}",
                         nodes
                             .iter()
                             .map(|n| crate::config::redact(n))
@@ -69,7 +71,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
                             .join(", ")
                     )
                 })?;
-            return Ok(AnyStore::Redis(store));
+            return Ok(AnyStore::Redis(
+                store.wait_for_replicas(config.redis_wait_replicas),
+            ));
         }
         StoreUrl::Postgres(url) => {
             let store = PostgresStore::connect(url).await.with_context(|| {

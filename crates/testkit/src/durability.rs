@@ -11,11 +11,12 @@ use tessera::{RefreshState, Session, SessionId, Timestamp, TokenHash};
 pub fn session(i: usize) -> Session {
     let now = Timestamp::from_secs(1_700_000_000);
     let far = Timestamp::from_secs(1_900_000_000);
+    let user = format!("user-{}", i % 7);
     Session {
         data: json!({ "i": i }),
         ..Session::started(
-            SessionId::generate().unwrap(),
-            format!("user-{}", i % 7),
+            SessionId::for_user(&user).unwrap(),
+            user,
             now,
             far,
             far,

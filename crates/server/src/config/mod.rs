@@ -90,8 +90,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Where sessions live.
     pub store: StoreUrl,
-    /// The hash tag every Redis key lives under.
+    /// The hash tag of a Redis deployment (its global slot; its 64 shard tags derive from it).
     pub redis_key_tag: String,
+    /// Replicas that must hold a Redis write before it is acknowledged (`WAIT`); 0: none.
+    pub redis_wait_replicas: u32,
     /// With a shared store: how stale the revocation view may get before verification fails
     /// closed.
     pub feed_staleness: Duration,
@@ -340,6 +342,7 @@ impl Config {
             metrics_listen,
             warnings: Vec::new(),
             redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
+            redis_wait_replicas: raw.redis_wait_replicas.unwrap_or(0),
             feed_staleness: feed_staleness(&raw.feed_staleness)?,
             trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
             public_origin: raw.public_origin.clone().unwrap_or_else(|| {

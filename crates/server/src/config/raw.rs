@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub cors_origins: Option<StringList>,
     pub store: Option<String>,
     pub redis_key_tag: Option<String>,
+    pub redis_wait_replicas: Option<u32>,
     pub feed_staleness: Option<DurationValue>,
     pub signup: Option<String>,
     pub signup_client_limit: Option<String>,
@@ -89,7 +90,7 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 46] = [
+pub const KEYS: [&str; 47] = [
     "pages_dir",
     "product_name",
     "logo",
@@ -108,6 +109,7 @@ pub const KEYS: [&str; 46] = [
     "metrics_listen",
     "store",
     "redis_key_tag",
+    "redis_wait_replicas",
     "feed_staleness",
     "cookie_same_site",
     "public_origin",
@@ -217,6 +219,7 @@ impl RawConfig {
             cors_origins,
             store,
             redis_key_tag,
+            redis_wait_replicas,
             feed_staleness,
             request_timeout,
             max_sessions_per_user,
@@ -302,6 +305,7 @@ fn typed(key: &str, value: &str) -> Result<toml::Value, String> {
         "max_sessions_per_user"
         | "max_body_bytes"
         | "password_hash_queue"
+        | "redis_wait_replicas"
         | "password_min_strength" => value
             .parse::<i64>()
             .map(toml::Value::Integer)
