@@ -3,21 +3,61 @@
 use std::collections::BTreeMap;
 use tessera::store::AuditStore;
 
-use tessera::{AuditEvent, SessionId, StoreError, StoredEvent, Timestamp};
+use tessera::{AuditEvent, SessionId, StoreError, StoreErrorKind, StoredEvent, Timestamp};
 
-use crate::codec::{corrupt, json, to_json};
+use crate::codec::{corrupt, to_json};
 use crate::scripts;
 use crate::store::{RedisStore, invocation, ms};
 
-/// An event as the `audit` Lua function takes it: JSON, time, user (`''` for none).
+/// An event as the `audit` Lua function takes it: JSON without its time and user (the stream
+/// entry's id and field hold them), time, user (`''` for none).
 pub(crate) fn audit_args(
     inv: &mut redis::ScriptInvocation<'_>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    inv.arg(to_json(event)?)
+    let mut json =
+        serde_json::to_value(event).map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+    if let Some(fields) = json.as_object_mut() {
+        fields.remove("at");
+        fields.remove("user_id");
+    }
+    inv.arg(to_json(&json)?)
         .arg(ms(event.at))
         .arg(event.user_id.as_deref().unwrap_or_default());
     Ok(())
+}
+
+/// An audit id as a `u64` (newer is larger): the stream entry `ms-seq`'s time, then its number.
+fn audit_id(entry: &str) -> Result<u64, StoreError> {
+    let (at, seq) = entry.split_once('-').ok_or_else(|| corrupt("audit id"))?;
+    let at: u64 = at.parse().map_err(|_| corrupt("audit id"))?;
+    let seq: u64 = seq.parse().map_err(|_| corrupt("audit id"))?;
+    if at >= 1 << 48 || seq >= 1 << 16 {
+        return Err(corrupt("audit id"));
+    }
+    Ok(at << 16 | seq)
+}
+
+/// A stored event from its stream entry's id and JSON (and its user, the index it came from).
+fn stored_event(entry: &str, json: &str, user: &str) -> Result<StoredEvent, StoreError> {
+    let id = audit_id(entry)?;
+    let mut event: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
+    let fields = event
+        .as_object_mut()
+        .ok_or_else(|| corrupt("audit event"))?;
+    let at = i64::try_from(id >> 16).map_err(|_| corrupt("audit id"))?;
+    fields.insert(
+        "at".into(),
+        serde_json::to_value(Timestamp::from_millis(at))
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?,
+    );
+    fields.insert("user_id".into(), user.into());
+    Ok(StoredEvent {
+        id,
+        event: serde_json::from_value(event)
+            .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
+    })
 }
 
 impl AuditStore for RedisStore {
@@ -50,15 +90,12 @@ impl AuditStore for RedisStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut inv = self.run_in(SessionId::shard_of(user), &scripts::AUDIT_FOR_USER);
         inv.arg(user)
-            .arg(before.map_or_else(|| "+inf".to_owned(), |b| format!("({b}")))
+            .arg(before.map_or_else(String::new, |b| format!("{}-{}", b >> 16, b & 0xffff)))
             .arg(limit);
         let flat: Vec<String> = self.call(&inv).await?;
         flat.chunks(2)
             .map(|pair| match pair {
-                [id, event] => Ok(StoredEvent {
-                    id: id.parse().map_err(|_| corrupt("audit id"))?,
-                    event: json(event)?,
-                }),
+                [id, event] => stored_event(id, event, user),
                 _ => Err(corrupt("audit reply")),
             })
             .collect()

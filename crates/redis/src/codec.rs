@@ -58,10 +58,21 @@ pub(crate) fn session(
         sid,
         user_id: text("u")?.to_owned(),
         claims: json(text("cl")?)?,
-        data: json(text("d")?)?,
-        device: match text("dv")? {
-            "" => tessera::Device::default(),
-            d => json(d)?,
+        // Fields at their default may be left out (see create.lua).
+        data: fields
+            .get("d")
+            .map_or(Ok(serde_json::Value::Null), |d| json(d))?,
+        device: {
+            let mut device: tessera::Device = match text("dv")? {
+                "" => tessera::Device::default(),
+                d => json(d)?,
+            };
+            // Kept apart (and written out by the script that read the session), unless the
+            // session predates that and has it in `dv`.
+            if let Some(agent) = fields.get("ua").filter(|a| !a.is_empty()) {
+                device.user_agent = Some(agent.clone());
+            }
+            device
         },
         created_at: at("c")?,
         last_seen_at: at("ls")?,
@@ -70,11 +81,14 @@ pub(crate) fn session(
         refresh: RefreshState {
             generation: u64::try_from(number("g")?).map_err(|_| corrupt("session"))?,
             current: json(&format!("\"{}\"", text("rc")?))?,
-            previous: match text("rp")? {
-                "" => None,
-                p => Some(json(&format!("\"{p}\""))?),
+            previous: match fields.get("rp").map(String::as_str) {
+                None | Some("") => None,
+                Some(p) => Some(json(&format!("\"{p}\""))?),
             },
-            rotated_at: at("rt")?,
+            rotated_at: match fields.get("rt") {
+                Some(_) => at("rt")?,
+                None => at("c")?,
+            },
         },
         cookie: fields.get("ck").map(|c| json(c)).transpose()?,
         version: u64::try_from(number("v")?).map_err(|_| corrupt("session"))?,

@@ -45,9 +45,9 @@ impl RedisStore {
             if batch.is_empty() {
                 break;
             }
-            for (sid, user, ends, ttl, fields) in batch {
+            for (sid, user, _ends, ttl, fields) in batch {
                 if !fields.is_empty() {
-                    self.adopt(&sid, &user, &ends, ttl, &fields).await?;
+                    self.adopt(&sid, &user, ttl, &fields).await?;
                     done.sessions += 1;
                 }
                 let mut inv = self.run(&scripts::MISC);
@@ -89,7 +89,6 @@ impl RedisStore {
         &self,
         sid: &str,
         user: &str,
-        ends: &str,
         ttl: i64,
         fields: &[String],
     ) -> Result<(), StoreError> {
@@ -101,7 +100,7 @@ impl RedisStore {
             self.call::<i64>(&inv).await?;
         }
         let mut inv = self.run_in(shard, &scripts::ADOPT);
-        inv.arg(sid).arg(user).arg(ends).arg(ttl).arg(fields);
+        inv.arg(sid).arg(user).arg(ttl).arg(fields);
         self.call::<i64>(&inv).await.map(|_| ())
     }
 

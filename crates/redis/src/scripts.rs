@@ -29,11 +29,13 @@ script!(PURGE_AUDIT, "lua/purge_audit.lua");
 script!(MISC, "lua/misc.lua");
 script!(ACCOUNTS, "lua/accounts.lua");
 script!(ADOPT, "lua/adopt.lua");
+script!(GET, "lua/get.lua");
+script!(COUNT, "lua/count.lua");
 
 /// Whether `script` changes what must survive a failover: all but rate limits (a lost charge
 /// forgives a few requests) and reads.
 pub(crate) fn writes(script: &Script) -> bool {
-    ![&*RATE_LIMIT, &*LIST_USER, &*AUDIT_FOR_USER]
+    ![&*RATE_LIMIT, &*LIST_USER, &*AUDIT_FOR_USER, &*GET, &*COUNT]
         .iter()
         .any(|read| read.get_hash() == script.get_hash())
 }

@@ -34,6 +34,23 @@ pub(crate) fn pack_refresh(r: &tessera::RefreshState) -> String {
     )
 }
 
+/// The device as stored: JSON of what it has but the user agent, which the store keeps apart
+/// (see `remember_agent` in the Lua prelude); `''` for nothing. Short, so the session's hash
+/// keeps Redis's compact encoding (values of at most 64 bytes).
+fn device_without_agent(device: &tessera::Device) -> Result<String, StoreError> {
+    let mut rest = serde_json::Map::new();
+    for (name, value) in [("ip", &device.ip), ("label", &device.label)] {
+        if let Some(value) = value {
+            rest.insert(name.into(), value.clone().into());
+        }
+    }
+    if rest.is_empty() {
+        Ok(String::new())
+    } else {
+        to_json(&rest)
+    }
+}
+
 fn reason(r: tessera::RevokeReason) -> Result<String, StoreError> {
     let quoted = to_json(&r)?;
     Ok(quoted.trim_matches('"').to_owned())
@@ -79,11 +96,7 @@ impl SessionStore for RedisStore {
             .arg(pack_refresh(&s.refresh))
             .arg(to_json(&s.claims)?)
             .arg(to_json(&s.data)?)
-            .arg(if s.device == tessera::Device::default() {
-                String::new()
-            } else {
-                to_json(&s.device)?
-            })
+            .arg(device_without_agent(&s.device)?)
             .arg(
                 s.cookie
                     .as_ref()
@@ -107,6 +120,7 @@ impl SessionStore for RedisStore {
             }
             None => inv.arg(0).arg("").arg(0).arg(0).arg(0),
         };
+        inv.arg(s.device.user_agent.as_deref().unwrap_or_default());
         if let Some(event) = created {
             audit_args(&mut inv, event)?;
         }
@@ -126,24 +140,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
-        let mut conn = self.conn.clone();
-        let id = sid.to_string();
-        let mut flat: Vec<String> = conn
-            .hgetall(key_in(self.layout.shard(sid.shard()), &["s", &id]))
-            .await
-            .map_err(redis_error)?;
-        if flat.is_empty() {
-            let elsewhere: Option<u8> = conn
-                .get(key_in(self.layout.shard(sid.shard()), &["m", &id]))
-                .await
-                .map_err(redis_error)?;
-            if let Some(shard) = elsewhere {
-                flat = conn
-                    .hgetall(key_in(self.layout.shard(shard), &["s", &id]))
-                    .await
-                    .map_err(redis_error)?;
-            }
-        }
+        let flat: Vec<String> = self
+            .call_for(sid, &scripts::GET, |inv| {
+                inv.arg(sid.to_string());
+            })
+            .await?;
         if flat.is_empty() {
             return Ok(None);
         }
@@ -302,18 +303,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
         let mut live = 0;
         for shard in self.layout.shards() {
-            let n: u64 = conn
-                .zcount(
-                    key_in(shard, &["purge"]),
-                    format!("({}", now.as_millis()),
-                    "+inf",
-                )
-                .await
-                .map_err(redis_error)?;
-            live += n;
+            let mut inv = invocation(&scripts::COUNT, shard);
+            inv.arg(ms(now));
+            live += self.call::<u64>(&inv).await?;
         }
         Ok(live)
     }

@@ -352,28 +352,51 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
     let old = |rest: &str| format!("{tag}:{rest}");
     let keys = scan(conn, &format!("{{{name}:*")).await;
     for key in &keys {
-        let (shard, rest) = key.split_once("}:").unwrap();
-        let shard = format!("{shard}}}");
+        let (_, rest) = key.split_once("}:").unwrap();
         if let Some(sid) = rest.strip_prefix("s:") {
-            let fields: Vec<(String, String)> = conn.hgetall(key).await.unwrap();
+            let mut fields: Vec<(String, String)> = conn.hgetall(key).await.unwrap();
+            fields.retain(|(name, _)| name != "e" && name != "ua");
             let ttl: i64 = conn.pttl(key).await.unwrap();
+            let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1.clone();
+            let (user, created) = (field("u"), field("c"));
+            let ends = field("i")
+                .parse::<i64>()
+                .unwrap()
+                .min(field("a").parse().unwrap());
             let _: () = conn
                 .hset_multiple(old(&format!("s:{sid}")), &fields)
                 .await
                 .unwrap();
             let _: () = conn.pexpire(old(&format!("s:{sid}")), ttl).await.unwrap();
-        } else if rest.starts_with("u:") || rest == "purge" {
-            let members: Vec<(String, f64)> = conn.zrange_withscores(key, 0, -1).await.unwrap();
-            for (member, score) in members {
-                let _: () = conn.zadd(old(rest), member, score).await.unwrap();
-            }
-        } else if let Some(user) = rest.strip_prefix("audit:u:") {
-            let ids: Vec<String> = conn.zrange(key, 0, -1).await.unwrap();
-            for id in ids {
-                let json: String = conn.hget(format!("{shard}:audit"), &id).await.unwrap();
-                let at: f64 = conn.zscore(format!("{shard}:audit:t"), &id).await.unwrap();
+            let _: () = conn
+                .zadd(old(&format!("u:{user}")), sid, created)
+                .await
+                .unwrap();
+            let _: () = conn
+                .zadd(old("purge"), format!("{sid}|{user}"), ends)
+                .await
+                .unwrap();
+        } else if rest == "a" {
+            // The shard's audit stream: entries `ms-seq` of {u: user, j: the event without
+            // its time and user}.
+            let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                .arg(key)
+                .arg("-")
+                .arg("+")
+                .query_async(conn)
+                .await
+                .unwrap();
+            for (id, fields) in entries {
+                let (user, json) = (&fields[1], &fields[3]);
+                let at: i64 = id.split('-').next().unwrap().parse().unwrap();
+                let mut event: serde_json::Value = serde_json::from_str(json).unwrap();
+                event["at"] = at.into();
+                event["user_id"] = user.as_str().into();
                 let new: i64 = conn.incr(old("audit:seq"), 1).await.unwrap();
-                let _: () = conn.hset(old("audit"), new, json).await.unwrap();
+                let _: () = conn
+                    .hset(old("audit"), new, event.to_string())
+                    .await
+                    .unwrap();
                 let _: () = conn.zadd(old("audit:t"), new, at).await.unwrap();
                 let _: () = conn
                     .zadd(old(&format!("audit:u:{user}")), new, new)

@@ -1,10 +1,24 @@
--- ARGV: user before ('+inf' or '(N') limit. {id, json, id, json, ...}, newest first.
-local out = {}
-for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', k('audit', 'u', ARGV[1]), ARGV[2], '-inf', 'LIMIT', 0, tonumber(ARGV[3]))) do
-  local json = redis.call('HGET', k('audit'), id)
-  if json then
-    table.insert(out, id)
-    table.insert(out, json)
+-- ARGV: user before ('' or an id 'ms-seq') limit. {id, json, id, json, ...}, newest first.
+local ids = {}
+for id in string.gmatch(redis.call('HGET', audit_key(ARGV[1]), ARGV[1]) or '', '([^,]+),') do
+  table.insert(ids, id)
+end
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local bm, bs
+if ARGV[2] ~= '' then bm, bs = parts(ARGV[2]) end
+local out, limit = {}, tonumber(ARGV[3])
+for i = #ids, 1, -1 do
+  if #out >= 2 * limit then break end
+  local ms, seq = parts(ids[i])
+  if not bm or ms < bm or (ms == bm and seq < bs) then
+    local entry = redis.call('XRANGE', k('a'), ids[i], ids[i])[1]
+    if entry then
+      table.insert(out, ids[i])
+      table.insert(out, entry[2][4])
+    end
   end
 end
 return out

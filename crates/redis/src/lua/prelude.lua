@@ -16,27 +16,78 @@ end
 
 -- The fields the rules read, in one call; nil when the session is gone.
 local function state(h)
-  local f = redis.call('HMGET', h, 'u', 'i', 'a', 'ra', 'g', 'rc', 'ls', 'rn')
+  local f = redis.call('HMGET', h, 'u', 'i', 'a', 'ra', 'g', 'rc', 'ls', 'rn', 'e')
   if not f[1] then return nil end
   return {user = f[1], idle = tonumber(f[2]), abs = tonumber(f[3]),
     revoked = f[4] and tonumber(f[4]), gen = f[5], current = f[6], seen = tonumber(f[7]),
-    refreshes = tonumber(f[8] or '0')}
+    refreshes = tonumber(f[8] or '0'), bucket = f[9]}
 end
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
 local function is_live(h, now) return live(state(h), now) end
 
--- The purge index scores a session by when it ends; its native expiry is an hour past its
--- absolute end (which never moves, so refreshes need not touch it) or past its revocation.
--- Both follow the session's own timestamps (relative, so they are right whatever clock the
--- caller uses).
+-- A user's sessions, oldest first: their ids (22 characters each) end to end, in a field of
+-- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
+local function user_key(user) return k('ux', string.sub(redis.sha1hex(user), 1, 1)) end
+local function sessions_of(user)
+  local packed, out = redis.call('HGET', user_key(user), user), {}
+  if packed then for i = 1, #packed, 22 do table.insert(out, string.sub(packed, i, i + 21)) end end
+  return out
+end
+local function set_sessions(user, sids)
+  if #sids == 0 then redis.call('HDEL', user_key(user), user)
+  else redis.call('HSET', user_key(user), user, table.concat(sids)) end
+end
+local function add_session(user, sid)
+  redis.call('HSET', user_key(user), user, (redis.call('HGET', user_key(user), user) or '') .. sid)
+end
+local function drop_session(user, sid)
+  local kept = {}
+  for _, s in ipairs(sessions_of(user)) do if s ~= sid then table.insert(kept, s) end end
+  set_sessions(user, kept)
+end
+
+-- The purge index files each session, by id, in a list per minute in which it ends (its
+-- 'e' field names the minute), and keeps the minutes in a sorted set: an entry costs its id.
+-- Its native expiry is an hour past its absolute end (which never moves, so refreshes need not
+-- touch it) or past its revocation. Both follow the session's own timestamps (relative, so
+-- they are right whatever clock the caller uses).
+local MINUTE = 60000
+local function minute(t) return int(math.floor(t / MINUTE)) end
+local function ends(s)
+  local at = math.min(s.idle, s.abs)
+  if s.revoked then at = math.min(at, s.revoked) end
+  return at
+end
 local function index(sid, s)
-  local score = math.min(s.idle, s.abs)
-  if s.revoked then score = math.min(score, s.revoked) end
-  redis.call('ZADD', k('purge'), int(score), sid .. '|' .. s.user)
-  local ends = s.revoked and score or s.abs
-  redis.call('PEXPIRE', k('s', sid), int(math.max(1, ends - s.seen) + SLACK))
+  local m = minute(ends(s))
+  if s.bucket ~= m then
+    if s.bucket then redis.call('LREM', k('e', s.bucket), 1, sid) end
+    redis.call('RPUSH', k('e', m), sid)
+    redis.call('ZADD', k('e'), m, m)
+    redis.call('HSET', k('s', sid), 'e', m)
+    s.bucket = m
+  end
+  local last = s.revoked and ends(s) or s.abs
+  redis.call('PEXPIRE', k('s', sid), int(math.max(1, last - s.seen) + SLACK))
 end
 local function reindex(sid) index(sid, state(k('s', sid))) end
+
+-- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
+-- kept once per shard, under its digest, for as long as the longest-lived session naming it;
+-- a session keeps the digest ('ua').
+local function remember_agent(agent, lives_ms)
+  local id = string.sub(redis.sha1hex(agent), 1, 24)
+  local key = k('ua', id)
+  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
+  return id
+end
+-- A session's fields as stored ({name, value, ...}), with its user agent written out.
+local function readable(row)
+  for i = 1, #row, 2 do
+    if row[i] == 'ua' then row[i + 1] = redis.call('GET', k('ua', row[i + 1])) or '' end
+  end
+  return row
+end
 
 -- Appends to this slot's feed; announces it (on the slot's sharded channel, so only the nodes
 -- following this shard hear it) unless told the caller announces once for several.
@@ -88,11 +139,21 @@ local function gcra(name, T, burst, now)
   return decision
 end
 
--- Appends an audit event (its JSON, time and user, '' for none); returns its id.
+-- Audit events of a shard are one stream, by time: entry `at-seq` holds the user ('u', '' for
+-- none) and the event's JSON without its time and user ('j'). A user's entries are listed, as
+-- `at-seq,` each, in a field of one of 16 hashes ('ax'), like the user's sessions.
+local function audit_key(user) return k('ax', string.sub(redis.sha1hex(user), 1, 1)) end
+-- Appends an event (its JSON, time and user, '' for none); returns its id. An event timed
+-- before the stream's newest (another node's clock runs ahead) takes that one's time.
 local function audit(json, at, user)
-  local id = redis.call('INCR', k('audit', 'seq'))
-  redis.call('HSET', k('audit'), id, json)
-  redis.call('ZADD', k('audit', 't'), at, id)
-  if user ~= '' then redis.call('ZADD', k('audit', 'u', user), id, id) end
+  local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', json)
+  if type(id) == 'table' then
+    local newest = redis.call('XREVRANGE', k('a'), '+', '-', 'COUNT', 1)[1][1]
+    id = redis.call('XADD', k('a'), string.match(newest, '^(%d+)-') .. '-*', 'u', user, 'j', json)
+  end
+  if user ~= '' then
+    local index = audit_key(user)
+    redis.call('HSET', index, user, (redis.call('HGET', index, user) or '') .. id .. ',')
+  end
   return id
 end

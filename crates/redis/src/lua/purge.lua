@@ -1,25 +1,31 @@
--- ARGV: now batch. Deletes up to batch ended sessions, and expired feed entries. A session
--- whose end moved since it was indexed (refreshes and activity do not re-index) is indexed
--- anew instead. Returns how many sessions were deleted.
-local now = tonumber(ARGV[1])
+-- ARGV: now batch. Takes up to batch sessions filed under minutes that have begun, deletes
+-- those that ended, and files anew those whose end moved since (refreshes and activity do not
+-- re-file); then deletes expired feed entries. Returns how many sessions were deleted.
+local now, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
 local deleted = 0
-local due = redis.call('ZRANGEBYSCORE', k('purge'), '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  local sep = string.find(member, '|', 1, true)
-  local sid, user = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
-  local s = state(k('s', sid))
-  if live(s, now) then
-    index(sid, s)
-  else
-    redis.call('DEL', k('s', sid))
-    redis.call('ZREM', k('u', user), sid)
-    redis.call('ZREM', k('purge'), member)
-    deleted = deleted + 1
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIMIT', 0, 100)) do
+  local list = k('e', m)
+  local taken = redis.call('LPOP', list, budget) or {}
+  local again = {}
+  for _, sid in ipairs(taken) do
+    local s = state(k('s', sid))
+    if live(s, now) then
+      s.bucket = nil -- taken off its list
+      if minute(ends(s)) == m then table.insert(again, sid) else index(sid, s) end
+    elseif s then
+      redis.call('DEL', k('s', sid))
+      drop_session(s.user, sid)
+      deleted = deleted + 1
+    end -- gone natively: its user's index is tidied when next read
   end
+  if #again > 0 then redis.call('RPUSH', list, unpack(again)) end
+  if redis.call('LLEN', list) == 0 then redis.call('ZREM', k('e'), m) end
+  budget = budget - #taken
+  if budget <= 0 then break end
 end
 for _, entry in ipairs(redis.call('ZRANGE', k('feed'), 0, tonumber(ARGV[2]) - 1)) do
   local until_ms = tonumber(string.match(entry, '|([^|]*)$'))
-  if until_ms > tonumber(ARGV[1]) then break end
+  if until_ms > now then break end
   redis.call('ZREM', k('feed'), entry)
 end
 return deleted

@@ -1,12 +1,20 @@
--- ARGV: cutoff batch. Deletes up to batch events recorded before cutoff.
-local ids = redis.call('ZRANGEBYSCORE', k('audit', 't'), '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do
-  local json = redis.call('HGET', k('audit'), id)
-  if json then
-    local user = cjson.decode(json).user_id
-    if type(user) == 'string' then redis.call('ZREM', k('audit', 'u', user), id) end
-  end
-  redis.call('HDEL', k('audit'), id)
-  redis.call('ZREM', k('audit', 't'), id)
+-- ARGV: cutoff batch. Deletes up to batch events recorded before cutoff, oldest first, and
+-- their users' index entries (the oldest of each user's). Returns how many.
+local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1], 'COUNT', tonumber(ARGV[2]))
+local per_user = {}
+for _, e in ipairs(entries) do
+  local user = e[2][2]
+  if user ~= '' then per_user[user] = (per_user[user] or 0) + 1 end
+  redis.call('XDEL', k('a'), e[1])
 end
-return #ids
+for user, n in pairs(per_user) do
+  local index = audit_key(user)
+  local rest = redis.call('HGET', index, user) or ''
+  for _ = 1, n do
+    local comma = string.find(rest, ',', 1, true)
+    if not comma then break end
+    rest = string.sub(rest, comma + 1)
+  end
+  if rest == '' then redis.call('HDEL', index, user) else redis.call('HSET', index, user, rest) end
+end
+return #entries

@@ -1,6 +1,6 @@
 -- ARGV: user except reason at until. The revoked ids; one announcement for all of them.
 local out = {}
-for _, sid in ipairs(redis.call('ZRANGE', k('u', ARGV[1]), 0, -1)) do
+for _, sid in ipairs(sessions_of(ARGV[1])) do
   if sid ~= ARGV[2] and revoke(sid, ARGV[3], ARGV[4], ARGV[5], true) then table.insert(out, sid) end
 end
 if #out > 0 then redis.call('SPUBLISH', k('revocations'), redis.call('GET', k('feed', 'seq'))) end

@@ -14,7 +14,7 @@ for i = 1, #row, 2 do f[row[i]] = row[i + 1] end
 local at = tonumber(ARGV[6])
 if f.ra or at >= tonumber(f.i) or at >= tonumber(f.a) or f.g ~= ARGV[2] or f.rc ~= ARGV[3] then
   table.insert(row, 1, 'found')
-  return row
+  return readable(row)
 end
 local set = {g = ARGV[4], ls = ARGV[6], i = int(math.min(tonumber(ARGV[7]), tonumber(f.a))),
   rn = int(tonumber(f.rn or '0') + 1)}
@@ -43,4 +43,4 @@ for name, value in pairs(f) do
   table.insert(out, name)
   table.insert(out, value)
 end
-return out
+return readable(out)
