@@ -3,7 +3,8 @@
 //! purge index, and, with audit, the sign-in's audit event. Creates N sessions per case, one
 //! or five per user, with and without audit, and divides the growth of `used_memory`.
 //!
-//! Usage: `cargo run --release -p tessera-redis --example footprint -- [redis-url] [N]`
+//! Usage: `scripts/bench footprint`, or
+//! `cargo run --release -p tessera-redis --example footprint -- [redis-url] [N]`.
 //! Give it a database of its own on an otherwise idle Redis (`scripts/redis start`, then e.g.
 //! redis://127.0.0.1:16379/9): it is emptied before each case.
 
