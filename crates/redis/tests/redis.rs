@@ -526,3 +526,70 @@ fn migrate_moves_a_legacy_deployment_and_keeps_sessions_valid() {
         );
     });
 }
+
+/// The purge index costs nothing once its sessions are gone: revoked sessions (which leave a
+/// stale entry under the minute they were filed in), refreshed ones (filed under a minute that
+/// passed while they lived on) and ended ones all leave with their lists and counts.
+#[test]
+fn purge_leaves_no_index_behind() {
+    tessera_testkit::run(async {
+        use std::time::Duration;
+        use tessera::store::{Revocation, SessionStore};
+        use tessera::{RevokeReason, Session, SessionId, Timestamp, TokenHash};
+
+        let name = format!("pg-{}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &format!("{{{name}}}"))
+            .await
+            .unwrap();
+        let now = Timestamp::from_secs(1_700_000_000);
+        let mut sids = Vec::new();
+        for i in 0u64..40 {
+            let user = format!("user-{}", i % 4);
+            let s = Session::started(
+                SessionId::for_user(&user).unwrap(),
+                user,
+                now,
+                now.plus(Duration::from_secs(600 + 60 * (i % 5))),
+                now.plus(Duration::from_secs(3600)),
+                TokenHash::of(&i.to_be_bytes()),
+            );
+            store.create(&s, None, None).await.unwrap();
+            sids.push(s.sid);
+        }
+        let revocation = Revocation {
+            reason: RevokeReason::Admin,
+            at: now.plus(Duration::from_secs(60)),
+            until: now.plus(Duration::from_secs(960)),
+        };
+        for sid in sids.iter().step_by(3) {
+            store.revoke(sid, revocation).await.unwrap();
+        }
+        let live = store
+            .count_live(now.plus(Duration::from_secs(120)))
+            .await
+            .unwrap();
+        assert_eq!(live, 40 - 14, "revoked sessions are not counted");
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let later = now.plus(Duration::from_secs(7200));
+        let mut deleted = 0;
+        loop {
+            let n = store.purge_expired(later, 7).await.unwrap();
+            deleted += n;
+            if n == 0 {
+                break;
+            }
+        }
+        assert_eq!(deleted, 40);
+        assert_eq!(store.count_live(later).await.unwrap(), 0);
+        let left = scan(&mut conn, &format!("{{{name}:*")).await;
+        assert!(
+            left.iter()
+                .all(|k| k.contains(":ua:") || k.ends_with(":feed") || k.contains(":feed:")),
+            "only user agents and the feed remain: {left:?}"
+        );
+    });
+}

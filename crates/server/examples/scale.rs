@@ -84,10 +84,12 @@ fn secret(i: u64) -> [u8; 32] {
     *TokenHash::of(&i.to_le_bytes()).as_bytes()
 }
 
+/// The id of the `i`th filled session, carrying its user's shard as real ids do.
 fn sid(i: u64) -> SessionId {
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&i.to_le_bytes());
-    bytes[8..].copy_from_slice(b"scalebch");
+    bytes[0] = SessionId::shard_of(&user(i));
+    bytes[1..9].copy_from_slice(&i.to_le_bytes());
+    bytes[9..].copy_from_slice(b"scalebc");
     SessionId::from_bytes(bytes)
 }
 

@@ -48,6 +48,8 @@ end
 
 -- The purge index files each session, by id, in a list per minute in which it ends (its
 -- 'e' field names the minute), and keeps the minutes in a sorted set: an entry costs its id.
+-- A session filed anew (a revocation) leaves its old entry behind, counted as stale in 'er'
+-- (minute -> stale entries), so that moving costs the same however full the old list is.
 -- Its native expiry is an hour past its absolute end (which never moves, so refreshes need not
 -- touch it) or past its revocation. Both follow the session's own timestamps (relative, so
 -- they are right whatever clock the caller uses).
@@ -61,7 +63,7 @@ end
 local function index(sid, s)
   local m = minute(ends(s))
   if s.bucket ~= m then
-    if s.bucket then redis.call('LREM', k('e', s.bucket), 1, sid) end
+    if s.bucket then redis.call('HINCRBY', k('er'), s.bucket, 1) end
     redis.call('RPUSH', k('e', m), sid)
     redis.call('ZADD', k('e'), m, m)
     redis.call('HSET', k('s', sid), 'e', m)

@@ -1,15 +1,18 @@
--- ARGV: now batch. Takes up to batch sessions filed under minutes that have begun, deletes
--- those that ended, and files anew those whose end moved since (refreshes and activity do not
--- re-file); then deletes expired feed entries. Returns how many sessions were deleted.
+-- ARGV: now batch. Takes up to batch entries filed under minutes that have begun, deletes the
+-- sessions that ended, files anew those whose end moved since (refreshes and activity do not
+-- re-file), and drops entries left behind by a move; then deletes expired feed entries.
+-- Returns how many sessions were deleted.
 local now, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
 local deleted = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIMIT', 0, 100)) do
   local list = k('e', m)
   local taken = redis.call('LPOP', list, budget) or {}
-  local again = {}
+  local again, stale = {}, 0
   for _, sid in ipairs(taken) do
     local s = state(k('s', sid))
-    if live(s, now) then
+    if s and s.bucket ~= m then
+      stale = stale + 1 -- filed elsewhere since
+    elseif live(s, now) then
       s.bucket = nil -- taken off its list
       if minute(ends(s)) == m then table.insert(again, sid) else index(sid, s) end
     elseif s then
@@ -19,7 +22,12 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIM
     end -- gone natively: its user's index is tidied when next read
   end
   if #again > 0 then redis.call('RPUSH', list, unpack(again)) end
-  if redis.call('LLEN', list) == 0 then redis.call('ZREM', k('e'), m) end
+  if redis.call('LLEN', list) == 0 then
+    redis.call('ZREM', k('e'), m)
+    redis.call('HDEL', k('er'), m)
+  elseif stale > 0 then
+    redis.call('HINCRBY', k('er'), m, -stale)
+  end
   budget = budget - #taken
   if budget <= 0 then break end
 end
