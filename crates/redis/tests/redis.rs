@@ -593,3 +593,62 @@ fn purge_leaves_no_index_behind() {
         );
     });
 }
+
+/// A revocation is announced on its shard's channel, and a follower hears which feed it is in
+/// (so it reads that one feed, not all 65), on one server and on a Cluster.
+#[test]
+fn announcements_name_their_feed() {
+    tessera_testkit::run(async {
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+        use tessera::store::{Revocation, SessionStore};
+        use tessera::{RevokeReason, Session, SessionId, Timestamp, TokenHash};
+
+        for store in [
+            store().await,
+            RedisStore::connect_cluster(&cluster::nodes(), &format!("{{an-{}}}", tessera::random_id().unwrap()))
+                .await
+                .unwrap(),
+        ] {
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let follower = {
+                let (store, heard) = (store.clone(), Arc::clone(&heard));
+                tokio::spawn(async move {
+                    let _ = store
+                        .follow_revocations(move |feed| heard.lock().unwrap().push(feed))
+                        .await;
+                })
+            };
+            while heard.lock().unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(heard.lock().unwrap().as_slice(), [None], "catch up once subscribed");
+            let now = Timestamp::from_secs(1_700_000_000);
+            let s = Session::started(
+                SessionId::for_user("alice").unwrap(),
+                "alice".into(),
+                now,
+                now.plus(Duration::from_secs(600)),
+                now.plus(Duration::from_secs(3600)),
+                TokenHash::of(b"a"),
+            );
+            store.create(&s, None, None).await.unwrap();
+            let r = Revocation {
+                reason: RevokeReason::Logout,
+                at: now,
+                until: now.plus(Duration::from_secs(900)),
+            };
+            store.revoke(&s.sid, r).await.unwrap();
+            for _ in 0..200 {
+                if heard.lock().unwrap().len() > 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let feed = usize::from(SessionId::shard_of("alice"));
+            assert_eq!(heard.lock().unwrap().as_slice(), [None, Some(feed)]);
+            assert_eq!(store.revocations_after(feed, 0, 10).await.unwrap().len(), 1);
+            follower.abort();
+        }
+    });
+}

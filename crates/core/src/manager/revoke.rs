@@ -91,11 +91,11 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     /// # Errors
     /// Store errors (the view then turns stale after its bound and verification fails closed).
     pub async fn sync_revocations(&self) -> Result<usize, Error> {
-        let mut applied = 0;
-        for feed in 0..self.store.feeds() {
-            applied += self.sync_feed(feed).await?;
-        }
-        Ok(applied)
+        // Every feed at once: with a feed per shard, one round trip's time rather than 65.
+        let synced =
+            futures_util::future::join_all((0..self.store.feeds()).map(|f| self.sync_feed(f)))
+                .await;
+        synced.into_iter().sum()
     }
 
     /// Reads new entries of feed `feed` (one that announced a revocation) into the view.

@@ -920,6 +920,13 @@ fn api_keys_are_managed_from_the_cli() {
     assert!(!ok && err.contains("no API key"), "{err}");
 }
 
+/// Two nodes on one Redis: as on a Cluster, below.
+#[test]
+fn two_nodes_on_one_redis_share_sessions_and_revocations() {
+    let redis = RedisDeployment::single("mn1");
+    two_nodes_share_sessions_and_revocations(redis.env(), &redis.admin);
+}
+
 /// Two nodes on one Redis Cluster: a session made on A refreshes on B, a logout on A reaches B
 /// at once (pushed over pub/sub), and refreshes of one token racing on both nodes converge.
 #[test]
