@@ -606,9 +606,12 @@ fn announcements_name_their_feed() {
 
         for store in [
             store().await,
-            RedisStore::connect_cluster(&cluster::nodes(), &format!("{{an-{}}}", tessera::random_id().unwrap()))
-                .await
-                .unwrap(),
+            RedisStore::connect_cluster(
+                &cluster::nodes(),
+                &format!("{{an-{}}}", tessera::random_id().unwrap()),
+            )
+            .await
+            .unwrap(),
         ] {
             let heard = Arc::new(Mutex::new(Vec::new()));
             let follower = {
@@ -622,7 +625,11 @@ fn announcements_name_their_feed() {
             while heard.lock().unwrap().is_empty() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            assert_eq!(heard.lock().unwrap().as_slice(), [None], "catch up once subscribed");
+            assert_eq!(
+                heard.lock().unwrap().as_slice(),
+                [None],
+                "catch up once subscribed"
+            );
             let now = Timestamp::from_secs(1_700_000_000);
             let s = Session::started(
                 SessionId::for_user("alice").unwrap(),

@@ -920,6 +920,33 @@ fn api_keys_are_managed_from_the_cli() {
     assert!(!ok && err.contains("no API key"), "{err}");
 }
 
+/// A Redis deployment an older Tessera wrote (every key under one tag: it has keys but no
+/// layout mark) is refused by every command, which names `tessera migrate`; that moves it and
+/// the deployment is served again. On SQLite there is nothing to move.
+#[test]
+fn an_older_redis_layout_is_refused_until_migrated() {
+    let redis = RedisDeployment::single("mig");
+    let (dir, env) = (temp_dir(), redis.env());
+    let (ok, _, err) = cli(&dir, &env, &["keys", "list"]);
+    assert!(ok, "{err}");
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("DEL")
+        .arg(format!("{}:set:layout", redis.tag))
+        .exec(&mut conn)
+        .unwrap();
+    let (ok, _, err) = cli(&dir, &env, &["keys", "list"]);
+    assert!(!ok && err.contains("tessera migrate"), "{err}");
+    let (ok, out, err) = cli(&dir, &env, &["migrate"]);
+    assert!(ok && out.contains("moved 0 sessions"), "{out}{err}");
+    let (ok, out, err) = cli(&dir, &env, &["keys", "list"]);
+    assert!(ok && out.contains("active"), "{out}{err}");
+    let (ok, out, _) = cli(&temp_dir(), &[], &["migrate"]);
+    assert!(ok && out.contains("nothing to migrate"), "{out}");
+}
+
 /// Two nodes on one Redis: as on a Cluster, below.
 #[test]
 fn two_nodes_on_one_redis_share_sessions_and_revocations() {
