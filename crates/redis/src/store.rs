@@ -46,7 +46,7 @@ pub(crate) fn ms(t: Timestamp) -> String {
 }
 
 /// How long a write waits for its replicas (see [`RedisStore::wait_for_replicas`]).
-pub const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
+const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The error code a script answers with when a session id names a shard that does not hold
 /// the session (ids made before shards, or for another user): the detail is the shard that does.
@@ -211,7 +211,7 @@ impl RedisStore {
     }
 
     /// Acknowledges a write only once `replicas` replicas of its master hold it (Redis `WAIT`,
-    /// up to [`WAIT_TIMEOUT`]), so a failover to one of them loses no acknowledged write.
+    /// up to a second), so a failover to one of them loses no acknowledged write.
     /// A write the replicas did not confirm in time fails as unavailable (it may or may not
     /// survive a failover; every step is safe to retry). Rate-limit steps do not wait.
     #[must_use]
