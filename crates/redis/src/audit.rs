@@ -102,15 +102,7 @@ impl AuditStore for RedisStore {
     }
 
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
-        let mut purged = 0;
-        for tag in self.layout.feeds() {
-            let mut inv = invocation(&scripts::PURGE_AUDIT, tag);
-            inv.arg(ms(cutoff)).arg(batch.saturating_sub(purged).max(1));
-            purged += self.call::<usize>(&inv).await?;
-            if purged >= batch {
-                break;
-            }
-        }
-        Ok(purged)
+        self.purge_every_slot(&scripts::PURGE_AUDIT, cutoff, batch)
+            .await
     }
 }

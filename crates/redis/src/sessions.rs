@@ -333,17 +333,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn purge_expired(&self, now: Timestamp, batch: usize) -> Result<usize, StoreError> {
-        // Shard by shard within one budget; the global slot holds only feed entries.
-        let mut deleted = 0;
-        for tag in self.layout.feeds() {
-            let mut inv = invocation(&scripts::PURGE, tag);
-            inv.arg(ms(now)).arg(batch.saturating_sub(deleted).max(1));
-            deleted += self.call::<usize>(&inv).await?;
-            if deleted >= batch {
-                break;
-            }
-        }
-        Ok(deleted)
+        // The global slot holds only feed entries.
+        self.purge_every_slot(&scripts::PURGE, now, batch).await
     }
 }
 

@@ -301,6 +301,26 @@ impl RedisStore {
         ))
     }
 
+    /// Runs a purge `script` (ARGV: time, batch; answers how many it deleted) on every slot
+    /// with a feed, shard by shard, within one budget of `batch`. Returns how many it deleted.
+    pub(crate) async fn purge_every_slot(
+        &self,
+        script: &Script,
+        at: Timestamp,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        for tag in self.layout.feeds() {
+            let mut step = invocation(script, tag);
+            step.arg(ms(at)).arg(batch.saturating_sub(deleted).max(1));
+            deleted += self.call::<usize>(&step).await?;
+            if deleted >= batch {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Runs `script` on the shard holding session `sid`, with the arguments `args` adds: the
     /// shard its id carries, or, if that shard says the session lives elsewhere (see
     /// `elsewhere` in the Lua prelude), that one.

@@ -243,19 +243,27 @@ async fn kill_a_master_under_load(base: u16, replicas: u32) -> Outcome {
     outcome
 }
 
+/// [`kill_a_master_under_load`], printed, after checking the load ran and the store carried
+/// on after the failover without a restart.
+async fn failover(base: u16, replicas: u32) -> Outcome {
+    let o = kill_a_master_under_load(base, replicas).await;
+    println!(
+        "with redis_wait_replicas = {replicas}: {} creates and {} refreshes acknowledged, {} after \
+         the kill; lost {} and {}",
+        o.created, o.rotated, o.after_failover, o.lost_creates, o.lost_rotations
+    );
+    assert!(o.created > 100 && o.rotated > 100, "the load ran");
+    assert!(
+        o.after_failover > 0,
+        "the store carried on after the failover, without a restart"
+    );
+    o
+}
+
 #[test]
 fn no_acknowledged_write_is_lost_in_a_failover_when_writes_wait_for_a_replica() {
     tessera_testkit::run(async {
-        let o = kill_a_master_under_load(17200, 1).await;
-        println!(
-            "with redis_wait_replicas = 1: {} creates and {} refreshes acknowledged, {} after the kill; lost {} and {}",
-            o.created, o.rotated, o.after_failover, o.lost_creates, o.lost_rotations
-        );
-        assert!(o.created > 100 && o.rotated > 100, "the load ran");
-        assert!(
-            o.after_failover > 0,
-            "the store carried on after the failover, without a restart"
-        );
+        let o = failover(17200, 1).await;
         assert_eq!((o.lost_creates, o.lost_rotations), (0, 0));
     });
 }
@@ -265,15 +273,6 @@ fn no_acknowledged_write_is_lost_in_a_failover_when_writes_wait_for_a_replica() 
 #[test]
 fn what_a_failover_loses_without_waiting_for_replicas() {
     tessera_testkit::run(async {
-        let o = kill_a_master_under_load(17210, 0).await;
-        println!(
-            "with redis_wait_replicas = 0: {} creates and {} refreshes acknowledged, {} after the kill; lost {} and {}",
-            o.created, o.rotated, o.after_failover, o.lost_creates, o.lost_rotations
-        );
-        assert!(o.created > 100 && o.rotated > 100, "the load ran");
-        assert!(
-            o.after_failover > 0,
-            "the store carried on after the failover, without a restart"
-        );
+        failover(17210, 0).await;
     });
 }

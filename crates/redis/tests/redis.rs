@@ -26,6 +26,14 @@ async fn store() -> RedisStore {
 
 tessera_testkit::conformance_tests!(store);
 
+/// A deployment of its own on the Cluster of `nodes` (`scripts/redis start-cluster` starts them).
+async fn cluster_store(nodes: &[String], name: &str) -> RedisStore {
+    let tag = format!("{{{name}-{}}}", tessera::random_id().unwrap());
+    RedisStore::connect_cluster(nodes, &tag).await.unwrap_or_else(|e| {
+        panic!("no Redis Cluster at {nodes:?}: run `scripts/redis start-cluster` (scripts/test does): {e}")
+    })
+}
+
 /// The same suite on a three-master Redis Cluster (`scripts/redis start-cluster`).
 mod cluster {
     use tessera_redis::RedisStore;
@@ -37,10 +45,7 @@ mod cluster {
     }
 
     async fn store() -> RedisStore {
-        let tag = format!("{{c-{}}}", tessera::random_id().unwrap());
-        RedisStore::connect_cluster(&nodes(), &tag)
-            .await
-            .unwrap_or_else(|e| panic!("no Redis Cluster on 17000-17002: run `scripts/redis start-cluster` (scripts/test does): {e}"))
+        super::cluster_store(&nodes(), "c").await
     }
 
     tessera_testkit::conformance_tests!(store);
@@ -57,10 +62,7 @@ mod cluster6 {
     }
 
     async fn store() -> RedisStore {
-        let tag = format!("{{c6-{}}}", tessera::random_id().unwrap());
-        RedisStore::connect_cluster(&nodes(), &tag)
-            .await
-            .unwrap_or_else(|e| panic!("no Redis Cluster on 17100-17105: run `scripts/redis start-cluster` (scripts/test does): {e}"))
+        super::cluster_store(&nodes(), "c6").await
     }
 
     tessera_testkit::conformance_tests!(store);
@@ -604,15 +606,7 @@ fn announcements_name_their_feed() {
         use tessera::store::{Revocation, SessionStore};
         use tessera::{RevokeReason, Session, SessionId, Timestamp, TokenHash};
 
-        for store in [
-            store().await,
-            RedisStore::connect_cluster(
-                &cluster::nodes(),
-                &format!("{{an-{}}}", tessera::random_id().unwrap()),
-            )
-            .await
-            .unwrap(),
-        ] {
+        for store in [store().await, cluster_store(&cluster::nodes(), "an").await] {
             let heard = Arc::new(Mutex::new(Vec::new()));
             let follower = {
                 let (store, heard) = (store.clone(), Arc::clone(&heard));
