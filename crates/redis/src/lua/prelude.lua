@@ -1,7 +1,7 @@
 -- Shared helpers, prepended to every script. Every key lives under the hash tag in KEYS[1]
 -- (a shard's, e.g. "{tessera:7:123}", or the global "{tessera}"), so each script touches one
--- Cluster slot. Numbers are written with
--- string.format('%d') because Lua's default formatting would round large integers.
+-- Cluster slot. Numbers are written with string.format('%d') because Lua's default formatting
+-- would round large integers.
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
