@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use tessera::store::AuditStore;
 
-use tessera::{AuditEvent, SessionId, StoreError, StoreErrorKind, StoredEvent, Timestamp};
+use tessera::{AuditEvent, SessionId, StoreError, StoredEvent, Timestamp};
 
-use crate::codec::{corrupt, to_json};
+use crate::codec::{self, corrupt, from_value, to_json, to_value};
 use crate::scripts;
 use crate::store::{RedisStore, invocation, ms};
 
@@ -15,8 +15,7 @@ pub(crate) fn audit_args(
     inv: &mut redis::ScriptInvocation<'_>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let mut json =
-        serde_json::to_value(event).map_err(|e| StoreError::new(StoreErrorKind::Other, e))?;
+    let mut json = to_value(event)?;
     if let Some(fields) = json.as_object_mut() {
         fields.remove("at");
         fields.remove("user_id");
@@ -41,22 +40,16 @@ fn audit_id(entry: &str) -> Result<u64, StoreError> {
 /// A stored event from its stream entry's id and JSON (and its user, the index it came from).
 fn stored_event(entry: &str, json: &str, user: &str) -> Result<StoredEvent, StoreError> {
     let id = audit_id(entry)?;
-    let mut event: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
+    let mut event: serde_json::Value = codec::json(json)?;
     let fields = event
         .as_object_mut()
         .ok_or_else(|| corrupt("audit event"))?;
     let at = i64::try_from(id >> 16).map_err(|_| corrupt("audit id"))?;
-    fields.insert(
-        "at".into(),
-        serde_json::to_value(Timestamp::from_millis(at))
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, e))?,
-    );
+    fields.insert("at".into(), to_value(&Timestamp::from_millis(at))?);
     fields.insert("user_id".into(), user.into());
     Ok(StoredEvent {
         id,
-        event: serde_json::from_value(event)
-            .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?,
+        event: from_value(event)?,
     })
 }
 

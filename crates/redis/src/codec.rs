@@ -39,6 +39,16 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
     serde_json::to_string(value).map_err(|e| StoreError::new(StoreErrorKind::Other, e))
 }
 
+/// [`to_json`], as a JSON value to edit before writing.
+pub(crate) fn to_value<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::new(StoreErrorKind::Other, e))
+}
+
+/// [`json`], from a JSON value edited after reading.
+pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
+}
+
 /// A session from its id and the fields of its hash.
 pub(crate) fn session(
     sid: SessionId,

@@ -41,11 +41,11 @@ impl RedisStore {
         loop {
             let mut inv = self.run(&scripts::MISC);
             inv.arg("legacy_sessions").arg(BATCH);
-            let batch: Vec<(String, String, String, i64, Vec<String>)> = self.call(&inv).await?;
+            let batch: Vec<(String, String, i64, Vec<String>)> = self.call(&inv).await?;
             if batch.is_empty() {
                 break;
             }
-            for (sid, user, _ends, ttl, fields) in batch {
+            for (sid, user, ttl, fields) in batch {
                 if !fields.is_empty() {
                     self.adopt(&sid, &user, ttl, &fields).await?;
                     done.sessions += 1;

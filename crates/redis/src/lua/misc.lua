@@ -7,7 +7,7 @@
 --   layout                   -> 'sharded' (marking an empty deployment so) or 'legacy': data
 --                               an older Tessera wrote with every key under the global tag
 -- and, for `tessera migrate`, on the global tag's legacy keys:
---   legacy_sessions n        -> up to n {sid, user, purge_score, pttl, {HGETALL}}
+--   legacy_sessions n        -> up to n {sid, user, pttl, {HGETALL}}
 --   forget sid user          -> deletes a moved session and its legacy index entries
 --   legacy_audit cursor      -> {next_cursor, {user, {id, json, at, ...}}...}: users' events
 --   forget_audit user ids... -> deletes moved events
@@ -39,12 +39,11 @@ elseif op == 'layout' then
   return 'sharded'
 elseif op == 'legacy_sessions' then
   local out = {}
-  local due = redis.call('ZRANGE', k('purge'), 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
-  for i = 1, #due, 2 do
-    local sep = string.find(due[i], '|', 1, true)
-    local sid = string.sub(due[i], 1, sep - 1)
+  for _, member in ipairs(redis.call('ZRANGE', k('purge'), 0, tonumber(ARGV[2]) - 1)) do
+    local sep = string.find(member, '|', 1, true)
+    local sid = string.sub(member, 1, sep - 1)
     local h = k('s', sid)
-    table.insert(out, {sid, string.sub(due[i], sep + 1), due[i + 1], redis.call('PTTL', h),
+    table.insert(out, {sid, string.sub(member, sep + 1), redis.call('PTTL', h),
       redis.call('HGETALL', h)})
   end
   return out
