@@ -199,10 +199,12 @@ impl SessionStore for RedisStore {
                 *sid,
                 &pairs(reply),
             )?)))),
-            "rotated" => Ok(RotateOutcome::Rotated(Box::new(session(
-                *sid,
-                &pairs(reply),
-            )?))),
+            // The session as the script read it: the rotation it applied is the caller's.
+            "rotated" => {
+                let mut rotated = session(*sid, &pairs(reply))?;
+                r.apply(&mut rotated);
+                Ok(RotateOutcome::Rotated(Box::new(rotated)))
+            }
             _ => Err(corrupt("rotate reply")),
         }
     }

@@ -390,7 +390,7 @@ fn store_rotation(
 /// The store's rotation is one compare-and-set on the generation and the secret: a stale
 /// rotation (a slow racer) or a forged one is refused with the session as found and changes
 /// nothing; an applied one writes the refresh fields, counts the refresh on the session, keeps
-/// the idle expiry within the absolute one, and answers with the session.
+/// the idle expiry within the absolute one, and answers with the session as it now stands.
 pub async fn rotation_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
     use tessera::store::{RotateOutcome, Rotation};
     let f = Fixture::new(store).await;
@@ -416,6 +416,8 @@ pub async fn rotation_is_compare_and_set<S: Store + Clone + 'static>(store: S) {
                 "idle never past absolute"
             );
             assert_eq!(s.claims, issued.session.claims, "untouched fields kept");
+            let stored = f.store.get(&sid).await.unwrap();
+            assert_eq!(stored.as_ref(), Some(&*s), "answered as stored");
         }
         other => panic!("not applied: {other:?}"),
     }
