@@ -2,7 +2,7 @@
 //! and written whole; and migration 5, which split whole-session records into that shape.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params_from_iter};
 use tessera::{Session, SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use tessera::store::SessionRecord;
@@ -11,11 +11,15 @@ use crate::codec::{db_error, hash_of, int, ms, purge_at, uint};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Every column a [`Session`] is read from, in the order [`session_of`] expects.
-pub(crate) const COLUMNS: &str =
-    "sid, user_id, created_at, generation, refresh_current, refresh_previous,
-     rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from,
-     record";
+/// Every column a [`Session`] is read from, in the order [`session_of`] expects (a literal, so
+/// statements can be `concat!`ed from it).
+macro_rules! columns {
+    () => {
+        "sid, user_id, created_at, generation, refresh_current, refresh_previous, rotated_at,
+         last_seen_at, idle_expires_at, absolute_expires_at, refreshes, refreshed_from, record"
+    };
+}
+pub(crate) use columns;
 
 pub(crate) fn corrupt(what: &'static str) -> StoreError {
     StoreError::new(StoreErrorKind::Corrupt, what)
@@ -116,7 +120,7 @@ pub(crate) fn insert(conn: &Connection, s: &Session) -> Result<()> {
         Value::Text(s.user_id.clone()),
         Value::Integer(ms(s.created_at)),
         Value::Integer(purge_at(s)),
-        Value::Integer(i64::from(s.revoked_at.is_some())),
+        Value::Integer(revoked(s)),
     ];
     let values = head
         .into_iter()
@@ -133,22 +137,39 @@ pub(crate) fn insert(conn: &Connection, s: &Session) -> Result<()> {
     Ok(())
 }
 
-/// Rewrites the record (claims, data, cookie, version, revocation) and what the indexes read.
+/// The `revoked` column: when `s` was revoked (at least 1), 0 if it was not.
+fn revoked(s: &Session) -> i64 {
+    s.revoked_at.map_or(0, |at| ms(at).max(1))
+}
+
+/// Rewrites the record (claims, data, cookie, version, revocation) and the revocation time.
+/// The purge time stays as indexed: a revoked session is found for purging by `revoked`.
 pub(crate) fn rewrite_record(conn: &Connection, s: &Session) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE sessions SET record = ?2, purge_at = ?3, revoked = ?4 WHERE sid = ?1",
-    )
+    let record = SessionRecord::encode(s)?;
+    conn.prepare_cached(&format!(
+        "UPDATE sessions SET record = ?4, revoked = ?5 WHERE {BY_KEY}"
+    ))
     .and_then(|mut st| {
-        st.execute(params![
-            s.sid.as_bytes(),
-            SessionRecord::encode(s)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-            purge_at(s),
-            s.revoked_at.is_some(),
-        ])
+        st.execute(params_from_iter(
+            key(s)
+                .into_iter()
+                .chain([Value::Text(record), Value::Integer(revoked(s))]),
+        ))
     })
     .map_err(db_error)?;
     Ok(())
+}
+
+/// A row by its primary key (user, creation, id), as [`key`] gives it: a write to a session
+/// already read goes straight to its row, without a second look-up through the id's index.
+const BY_KEY: &str = "user_id = ?1 AND created_at = ?2 AND sid = ?3";
+
+fn key(s: &Session) -> [Value; 3] {
+    [
+        Value::Text(s.user_id.clone()),
+        Value::Integer(ms(s.created_at)),
+        Value::Blob(s.sid.as_bytes().to_vec()),
+    ]
 }
 
 /// Migration 5: moves the hot fields of each whole-session record (as written before) into
@@ -171,13 +192,12 @@ pub(crate) fn split_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<
 /// Writes the columns of the fields a refresh or activity changes (and the absolute end) from
 /// `s`, leaving the record alone.
 pub(crate) fn write_columns(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
-    let sid = Value::Blob(s.sid.as_bytes().to_vec());
-    conn.prepare_cached(
-        "UPDATE sessions SET generation = ?2, refresh_current = ?3, refresh_previous = ?4,
-             rotated_at = ?5, last_seen_at = ?6, idle_expires_at = ?7, absolute_expires_at = ?8,
-             refreshes = ?9, refreshed_from = ?10
-         WHERE sid = ?1",
-    )?
-    .execute(params_from_iter(std::iter::once(sid).chain(hot_values(s))))?;
+    conn.prepare_cached(&format!(
+        "UPDATE sessions SET generation = ?4, refresh_current = ?5, refresh_previous = ?6,
+             rotated_at = ?7, last_seen_at = ?8, idle_expires_at = ?9, absolute_expires_at = ?10,
+             refreshes = ?11, refreshed_from = ?12
+         WHERE {BY_KEY}"
+    ))?
+    .execute(params_from_iter(key(s).into_iter().chain(hot_values(s))))?;
     Ok(())
 }

@@ -17,33 +17,47 @@ use tessera::{AuditEvent, Session, SessionId, StoreError, Timestamp};
 use crate::SqliteStore;
 use crate::codec::{db_error, int, ms, uint};
 use crate::feed::{append, revocations_after};
-use crate::rows::{COLUMNS, insert, raw, rewrite_record, session_of, sid_of, write_columns};
+use crate::rows::{columns, insert, raw, rewrite_record, session_of, write_columns};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 // The statements whose cost must grow with their result, not with the table: each is checked
 // against the query planner in the tests below.
-const LIVE_BY_USER: &str = "SELECT sid, user_id, created_at, generation, refresh_current,
-     refresh_previous, rotated_at, last_seen_at, idle_expires_at, absolute_expires_at, refreshes,
-     refreshed_from, record FROM sessions WHERE user_id = ?1 AND revoked = 0
-     AND idle_expires_at > ?2 AND absolute_expires_at > ?2 ORDER BY created_at, sid";
-const UNREVOKED_BY_USER: &str =
-    "SELECT sid FROM sessions WHERE user_id = ?1 AND revoked = 0 ORDER BY created_at, sid";
+const LIVE_BY_USER: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM sessions WHERE user_id = ?1 AND revoked = 0
+     AND idle_expires_at > ?2 AND absolute_expires_at > ?2 ORDER BY created_at, sid"
+);
+const UNREVOKED_BY_USER: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM sessions WHERE user_id = ?1 AND revoked = 0 ORDER BY created_at, sid"
+);
 // `purge_at` is when a session ended as last indexed: a refresh or activity moves the end
 // later without re-indexing (one B-tree page less to write per refresh), so purging first
-// re-indexes the due sessions that are still live, then deletes the rest.
+// re-indexes the due sessions that are still live, then deletes the rest. A revocation is not
+// indexed here either: PURGE_REVOKED finds it by `revoked`.
 const REINDEX_DUE: &str = "UPDATE sessions SET purge_at = min(idle_expires_at, absolute_expires_at)
      WHERE sid IN (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)
      AND revoked = 0 AND min(idle_expires_at, absolute_expires_at) > ?1";
 const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE sid IN
      (SELECT sid FROM sessions WHERE purge_at <= ?1 ORDER BY purge_at LIMIT ?2)";
+// A revocation does not move the session in the purge index (see migration 6): revoked
+// sessions are found by when they were revoked.
+const PURGE_REVOKED: &str = "DELETE FROM sessions WHERE sid IN
+     (SELECT sid FROM sessions WHERE revoked > 0 AND revoked <= ?1 ORDER BY revoked LIMIT ?2)";
 const COUNT_LIVE: &str = "SELECT count(*) FROM sessions WHERE purge_at > ?1 AND revoked = 0";
 pub(crate) fn get(conn: &Connection, sid: &SessionId) -> Result<Option<Session>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE sid = ?1"))
-        .and_then(|mut st| st.query_row([sid.as_bytes()], raw).optional())
-        .map_err(db_error)?
-        .map(session_of)
-        .transpose()
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessions WHERE sid = ?1"
+    ))
+    .and_then(|mut st| st.query_row([sid.as_bytes()], raw).optional())
+    .map_err(db_error)?
+    .map(session_of)
+    .transpose()
 }
 
 pub(crate) fn live_sessions(
@@ -140,17 +154,22 @@ fn update(
 }
 
 fn revoke(conn: &Connection, sid: &SessionId, r: Revocation) -> Result<Option<String>> {
-    let Some(mut s) = get(conn, sid)? else {
+    let Some(s) = get(conn, sid)? else {
         return Ok(None);
     };
     if s.revoked_at.is_some() {
         return Ok(None);
     }
+    revoke_found(conn, s, r).map(Some)
+}
+
+/// Revokes `s`, read unrevoked in this transaction; its user.
+fn revoke_found(conn: &Connection, mut s: Session, r: Revocation) -> Result<String> {
     s.revoked_at = Some(r.at);
     s.revoke_reason = Some(r.reason);
     rewrite_record(conn, &s)?;
-    append(conn, &Revoked::Session(*sid), r.until)?;
-    Ok(Some(s.user_id))
+    append(conn, &Revoked::Session(s.sid), r.until)?;
+    Ok(s.user_id)
 }
 
 fn revoke_user(
@@ -160,16 +179,15 @@ fn revoke_user(
     r: Revocation,
 ) -> Result<Vec<SessionId>> {
     let mut st = conn.prepare_cached(UNREVOKED_BY_USER).map_err(db_error)?;
-    let sids = st
-        .query_map([user_id], |r| r.get::<_, Vec<u8>>(0))
+    let sessions = st
+        .query_map([user_id], raw)
         .map_err(db_error)?
-        .map(|r| r.map_err(db_error).and_then(|b| sid_of(&b)))
+        .map(|r| r.map_err(db_error).and_then(session_of))
         .collect::<Result<Vec<_>>>()?;
     let mut revoked = Vec::new();
-    for sid in sids.into_iter().filter(|s| Some(*s) != except) {
-        if revoke(conn, &sid, r)?.is_some() {
-            revoked.push(sid);
-        }
+    for s in sessions.into_iter().filter(|s| Some(s.sid) != except) {
+        revoked.push(s.sid);
+        revoke_found(conn, s, r)?;
     }
     Ok(revoked)
 }
@@ -181,15 +199,21 @@ fn count_live(conn: &Connection, now: Timestamp) -> Result<u64> {
         .map_err(db_error)
 }
 
-fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
+pub(crate) fn purge(conn: &Connection, now: Timestamp, batch: usize) -> Result<usize> {
     let batch = int(batch as u64);
     conn.prepare_cached(REINDEX_DUE)
         .and_then(|mut st| st.execute(params![ms(now), batch]))
         .map_err(db_error)?;
-    let purged = conn
-        .prepare_cached(PURGE_SESSIONS)
-        .and_then(|mut st| st.execute(params![ms(now), batch]))
-        .map_err(db_error)?;
+    let mut purged = 0;
+    for sql in [PURGE_REVOKED, PURGE_SESSIONS] {
+        let left = batch - int(purged as u64);
+        if left > 0 {
+            purged += conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute(params![ms(now), left]))
+                .map_err(db_error)?;
+        }
+    }
     crate::feed::purge(conn, now, batch)?;
     Ok(purged)
 }
@@ -333,6 +357,7 @@ pub(crate) mod tests {
             crate::feed::FEED_AFTER,
             REINDEX_DUE,
             PURGE_SESSIONS,
+            PURGE_REVOKED,
             crate::feed::PURGE_FEED,
         ] {
             assert_indexed(&conn, sql);
