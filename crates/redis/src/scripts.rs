@@ -1,15 +1,72 @@
-//! The Lua scripts, each with the shared prelude, compiled once.
+//! The Lua scripts, each with the parts of the shared prelude it uses, compiled once.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use redis::Script;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
+/// How long a session key outlives its end, for purge and audit: `SLACK` in the scripts.
+pub(crate) const SLACK_MS: i64 = 3_600_000;
+
+/// `body` after the prelude's definitions it uses, directly or through another. Redis runs a
+/// script's whole text on every call, so each definition left in costs a closure per call
+/// (the full prelude was a tenth of a refresh's time in Redis).
+fn with_prelude(body: &str) -> String {
+    let slack = format!("local SLACK = {SLACK_MS}\n");
+    // A definition starts at a `local` in the first column and runs to the next one.
+    let mut blocks: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (at, _) in PRELUDE.match_indices("\nlocal ") {
+        blocks.push(&PRELUDE[start..=at]);
+        start = at + 1;
+    }
+    blocks.push(&PRELUDE[start..]);
+    blocks.insert(1, &slack);
+    let mut used: HashSet<&str> = identifiers(body).collect();
+    let mut taken = vec![false; blocks.len()];
+    taken[0] = true; // the prelude's opening comment
+    while let Some(i) =
+        (0..blocks.len()).find(|&i| !taken[i] && defines(blocks[i]).any(|n| used.contains(n)))
+    {
+        taken[i] = true;
+        used.extend(identifiers(blocks[i]));
+    }
+    let mut out: String = blocks
+        .iter()
+        .zip(&taken)
+        .filter_map(|(block, taken)| taken.then_some(*block))
+        .collect();
+    out.push('\n');
+    out.push_str(body);
+    out
+}
+
+/// The names a definition's first line declares: `local function name(` or `local a, b =`.
+fn defines(block: &str) -> impl Iterator<Item = &str> {
+    let head = block.lines().next().unwrap_or_default();
+    let names = match head.strip_prefix("local function ") {
+        Some(rest) => rest.split('(').next(),
+        None => head
+            .strip_prefix("local ")
+            .and_then(|rest| rest.split('=').next()),
+    };
+    names.into_iter().flat_map(|n| n.split(',')).map(str::trim)
+}
+
+/// The words of `text`'s code, comments left out (the scripts put no `--` in strings).
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .flat_map(|code| code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty())
+}
+
 macro_rules! script {
     ($name:ident, $file:literal) => {
         pub static $name: LazyLock<Script> =
-            LazyLock::new(|| Script::new(&format!("{PRELUDE}\n{}", include_str!($file))));
+            LazyLock::new(|| Script::new(&with_prelude(include_str!($file))));
     };
 }
 
@@ -38,4 +95,41 @@ pub(crate) fn writes(script: &Script) -> bool {
     ![&*RATE_LIMIT, &*LIST_USER, &*AUDIT_FOR_USER, &*GET, &*COUNT]
         .iter()
         .any(|read| read.get_hash() == script.get_hash())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each script carries what it calls and what that calls, and nothing else.
+    #[test]
+    fn scripts_carry_only_the_prelude_they_use() {
+        let rotate = with_prelude(include_str!("lua/rotate.lua"));
+        for used in [
+            "function k(",
+            "function elsewhere(",
+            "function gcra_step(",
+            "function int(",
+        ] {
+            assert!(rotate.contains(used), "{used}");
+        }
+        for unused in [
+            "function audit(",
+            "function revoke(",
+            "local SLACK",
+            "function state(",
+        ] {
+            assert!(!rotate.contains(unused), "{unused}");
+        }
+        let create = with_prelude(include_str!("lua/create.lua"));
+        for used in [
+            "local SLACK = 3600000",
+            "local MINUTE",
+            "function revoke(",
+            "function feed(",
+        ] {
+            assert!(create.contains(used), "{used}");
+        }
+        assert!(create.ends_with(include_str!("lua/create.lua")));
+    }
 }

@@ -13,11 +13,8 @@ use crate::audit::audit_args;
 use crate::codec::{corrupt, pairs, redis_error, session, to_json};
 use crate::layout::GLOBAL_FEED;
 use crate::limits::{gcra_interval, micros};
-use crate::scripts;
+use crate::scripts::{self, SLACK_MS};
 use crate::store::{RedisStore, invocation, key_in, ms};
-
-/// How long a session key outlives its end (as `SLACK` in the Lua prelude).
-const SLACK_MS: i64 = 3_600_000;
 
 /// `current|previous|rotated_at`, the hashes in unpadded base64url (see `refresh_fields` in
 /// the Lua prelude).

@@ -1,11 +1,11 @@
 -- Shared helpers, prepended to every script. Every key lives under the hash tag in KEYS[1]
 -- (a shard's, e.g. "{tessera:7:123}", or the global "{tessera}"), so each script touches one
 -- Cluster slot. Numbers are written with string.format('%d') because Lua's default formatting
--- would round large integers.
+-- would round large integers. A script gets only the definitions it uses (see scripts.rs),
+-- and SLACK, how long an ended session is kept for purge and audit (SLACK_MS there).
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
-local SLACK = 3600000 -- keep an ended session an hour past its end for purge and audit
 
 -- The refresh state arrives packed as "current|previous|rotated_at"; it is stored as three short
 -- fields so a session hash stays in Redis's compact listpack encoding (values of 64 bytes or less).
