@@ -301,8 +301,14 @@ impl RedisStore {
         ))
     }
 
-    /// Runs a purge `script` (ARGV: time, batch; answers how many it deleted) on every slot
-    /// with a feed, shard by shard, within one budget of `batch`. Returns how many it deleted.
+    /// Runs a purge `script` on every slot with a feed, shard by shard, until `batch` are
+    /// deleted or no slot has anything more due. Returns how many it deleted.
+    ///
+    /// The script (ARGV: time, budget) answers `{deleted, progress, more}`. What it takes off
+    /// the index without deleting (a session still live, filed anew; an entry left behind by a
+    /// move) does not count towards `batch`, so a slot full of those does not end the purge
+    /// while others wait; and a slot is done once it has no more due (`more` 0) or made no
+    /// progress (all it took were live sessions ending later this minute, put back).
     pub(crate) async fn purge_every_slot(
         &self,
         script: &Script,
@@ -311,11 +317,18 @@ impl RedisStore {
     ) -> Result<usize, StoreError> {
         let mut deleted = 0;
         for tag in self.layout.feeds() {
-            let mut step = invocation(script, tag);
-            step.arg(ms(at)).arg(batch.saturating_sub(deleted).max(1));
-            deleted += self.call::<usize>(&step).await?;
-            if deleted >= batch {
-                break;
+            loop {
+                let budget = batch.saturating_sub(deleted).max(1);
+                let mut step = invocation(script, tag);
+                step.arg(ms(at)).arg(budget);
+                let (gone, progress, more): (usize, usize, u8) = self.call(&step).await?;
+                deleted += gone;
+                if deleted >= batch {
+                    return Ok(deleted);
+                }
+                if more == 0 || progress == 0 {
+                    break;
+                }
             }
         }
         Ok(deleted)

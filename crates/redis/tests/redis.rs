@@ -596,6 +596,56 @@ fn purge_leaves_no_index_behind() {
     });
 }
 
+/// One purge call deletes its batch even when the first entries it meets are of sessions
+/// still live (their end moved later since they were filed): those are filed anew, and do
+/// not count towards the batch or end the call while ended sessions wait behind them.
+#[test]
+fn purge_is_not_cut_short_by_live_sessions() {
+    tessera_testkit::run(async {
+        use std::time::Duration;
+        use tessera::store::SessionStore;
+        use tessera::{Session, SessionId, Timestamp, TokenHash};
+
+        let name = format!("pl-{}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &format!("{{{name}}}"))
+            .await
+            .unwrap();
+        let now = Timestamp::from_secs(1_700_000_000);
+        let idle = now.plus(Duration::from_secs(600));
+        let create = |user: &str, i: u64| {
+            Session::started(
+                SessionId::for_user(user).unwrap(),
+                user.to_owned(),
+                now,
+                idle,
+                now.plus(Duration::from_secs(86_400)),
+                TokenHash::of(&i.to_be_bytes()),
+            )
+        };
+        // Filed first under the same minute: twelve that live on, then three that end.
+        let mut live = Vec::new();
+        for i in 0..15 {
+            let s = create("alice", i);
+            store.create(&s, None, None).await.unwrap();
+            live.push(s.sid);
+        }
+        let ending = live.split_off(12);
+        for sid in &live {
+            let later = now.plus(Duration::from_secs(7200));
+            assert!(store.touch(sid, now, later).await.unwrap());
+        }
+        let purged_at = now.plus(Duration::from_secs(1200));
+        assert_eq!(store.purge_expired(purged_at, 3).await.unwrap(), 3);
+        for sid in &ending {
+            assert_eq!(store.get(sid).await.unwrap(), None, "ended: purged");
+        }
+        for sid in &live {
+            assert!(store.get(sid).await.unwrap().is_some(), "live: kept");
+        }
+        assert_eq!(store.purge_expired(purged_at, 3).await.unwrap(), 0);
+    });
+}
+
 /// A revocation is announced on its shard's channel, and a follower hears which feed it is in
 /// (so it reads that one feed, not all 65), on one server and on a Cluster.
 #[test]

@@ -1,10 +1,14 @@
 -- ARGV: now batch. Takes up to batch entries filed under minutes that have begun, deletes the
 -- sessions that ended, files anew those whose end moved since (refreshes and activity do not
 -- re-file), and drops entries left behind by a move; then deletes expired feed entries.
--- Returns how many sessions were deleted.
+-- Returns {deleted, progress, more} (see purge_every_slot in store.rs): the sessions deleted,
+-- the entries taken off the index for good (not those put back: live sessions ending later
+-- in the current minute), and 1 if it stopped before running out of due entries.
 local now, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
-local deleted = 0
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIMIT', 0, 100)) do
+local deleted, progress = 0, 0
+local minutes = redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIMIT', 0, 100)
+local more = #minutes == 100 and 1 or 0
+for _, m in ipairs(minutes) do
   local list = k('e', m)
   local taken = redis.call('LPOP', list, budget) or {}
   local again, stale = {}, 0
@@ -22,6 +26,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIM
     end -- gone natively: its user's index is tidied when next read
   end
   if #again > 0 then redis.call('RPUSH', list, unpack(again)) end
+  progress = progress + #taken - #again
   if redis.call('LLEN', list) == 0 then
     redis.call('ZREM', k('e'), m)
     redis.call('HDEL', k('er'), m)
@@ -29,11 +34,14 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('e'), '-inf', minute(now), 'LIM
     redis.call('HINCRBY', k('er'), m, -stale)
   end
   budget = budget - #taken
-  if budget <= 0 then break end
+  if budget <= 0 then
+    more = 1
+    break
+  end
 end
 for _, entry in ipairs(redis.call('ZRANGE', k('feed'), 0, tonumber(ARGV[2]) - 1)) do
   local until_ms = tonumber(string.match(entry, '|([^|]*)$'))
   if until_ms > now then break end
   redis.call('ZREM', k('feed'), entry)
 end
-return deleted
+return {deleted, progress, more}

@@ -1,5 +1,6 @@
 -- ARGV: cutoff batch. Deletes up to batch events recorded before cutoff, oldest first, and
--- their users' index entries (the oldest of each user's). Returns how many.
+-- their users' index entries (the oldest of each user's). Returns {deleted, progress, more}
+-- (see purge_every_slot in store.rs).
 local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1], 'COUNT', tonumber(ARGV[2]))
 local per_user = {}
 for _, e in ipairs(entries) do
@@ -17,4 +18,4 @@ for user, n in pairs(per_user) do
   end
   if rest == '' then redis.call('HDEL', index, user) else redis.call('HSET', index, user, rest) end
 end
-return #entries
+return {#entries, #entries, #entries == tonumber(ARGV[2]) and 1 or 0}
