@@ -40,7 +40,7 @@ impl KeyStore for RedisStore {
     }
 
     async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.connection(true);
         conn.set::<_, _, ()>(self.key(&["set", name]), value)
             .await
             .map_err(redis_error)?;

@@ -20,6 +20,9 @@ use crate::scripts;
 #[derive(Clone)]
 pub struct RedisStore {
     pub(crate) conn: Conn,
+    /// What the writes that wait for replicas go over: a connection of their own when they
+    /// wait (see [`RedisStore::wait_for_replicas`]), otherwise `conn`.
+    writes: Conn,
     pub(crate) layout: Arc<Layout>,
     /// Replicas that must hold each write before it is acknowledged (`WAIT`); 0: none.
     replicas: u32,
@@ -70,19 +73,10 @@ impl RedisStore {
     /// A [`StoreError`] if the URL is invalid or the server unreachable.
     pub async fn connect_to_migrate(url: &str, tag: &str) -> Result<Self, StoreError> {
         let info = url.into_connection_info().map_err(redis_error)?;
-        let client = redis::Client::open(info.clone()).map_err(redis_error)?;
-        // Fail fast while Redis is away (callers answer 503 and retry), reconnect in the background.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(1)
-            .set_max_delay(1000);
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(redis_error)?;
+        let conn = open_single(info.clone()).await?;
         Ok(Self {
-            conn: Conn::single(conn),
+            writes: conn.clone(),
+            conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
             announcers: Announcers::Single(info),
@@ -112,15 +106,10 @@ impl RedisStore {
         nodes: &[String],
         tag: &str,
     ) -> Result<Self, StoreError> {
-        let client = ClusterClientBuilder::new(nodes.to_vec())
-            .connection_timeout(Duration::from_millis(500))
-            .response_timeout(Duration::from_secs(2))
-            .retries(1)
-            .build()
-            .map_err(redis_error)?;
-        let conn = client.get_async_connection().await.map_err(redis_error)?;
+        let conn = open_cluster(nodes).await?;
         Ok(Self {
-            conn: Conn::Cluster(conn),
+            writes: conn.clone(),
+            conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
             announcers: Announcers::Cluster(nodes.into()),
@@ -214,10 +203,32 @@ impl RedisStore {
     /// up to a second), so a failover to one of them loses no acknowledged write.
     /// A write the replicas did not confirm in time fails as unavailable (it may or may not
     /// survive a failover; every step is safe to retry). Rate-limit steps do not wait.
-    #[must_use]
-    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+    ///
+    /// Redis answers nothing else on a connection while a `WAIT` on it waits, so the writes
+    /// that wait get a connection of their own: while a replica lags or is down (each write
+    /// then waits its second and fails), reads, rate limits and the revocation feeds, which
+    /// verification depends on, are not queued behind them.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if that connection cannot be opened.
+    pub async fn wait_for_replicas(mut self, replicas: u32) -> Result<Self, StoreError> {
         self.replicas = replicas;
-        self
+        if replicas > 0 {
+            self.writes = match &self.announcers {
+                Announcers::Single(info) => open_single(info.clone()).await?,
+                Announcers::Cluster(nodes) => open_cluster(nodes).await?,
+            };
+        }
+        Ok(self)
+    }
+
+    /// The connection for a step that writes (`true`) or not.
+    pub(crate) fn connection(&self, writes: bool) -> Conn {
+        if writes {
+            self.writes.clone()
+        } else {
+            self.conn.clone()
+        }
     }
 
     /// `self`, unless the deployment holds data in the layout before shards: then an error
@@ -267,7 +278,7 @@ impl RedisStore {
         &self,
         step: &Step<'_>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.connection(step.writes);
         let reply = step
             .inv
             .invoke_async(&mut conn)
@@ -345,7 +356,7 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         let mut step = self.run_in(sid.shard(), script);
         args(&mut step.inv);
-        let mut conn = self.conn.clone();
+        let mut conn = self.connection(step.writes);
         let reply = match step.inv.invoke_async(&mut conn).await {
             Err(e) if e.code() == Some(ELSEWHERE) => {
                 let shard = e
@@ -364,6 +375,34 @@ impl RedisStore {
         }
         Ok(reply)
     }
+}
+
+/// A connection to one server that fails fast while it is away (callers answer 503 and
+/// retry) and reconnects in the background.
+async fn open_single(info: redis::ConnectionInfo) -> Result<Conn, StoreError> {
+    let client = redis::Client::open(info).map_err(redis_error)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_millis(500))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(1)
+        .set_max_delay(1000);
+    let conn = client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(redis_error)?;
+    Ok(Conn::single(conn))
+}
+
+/// A connection to a Cluster through any of `nodes`.
+async fn open_cluster(nodes: &[String]) -> Result<Conn, StoreError> {
+    let client = ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(2))
+        .retries(1)
+        .build()
+        .map_err(redis_error)?;
+    let conn = client.get_async_connection().await.map_err(redis_error)?;
+    Ok(Conn::Cluster(conn))
 }
 
 pub(crate) fn key_in(tag: &str, parts: &[&str]) -> String {

@@ -175,7 +175,9 @@ async fn kill_a_master_under_load(base: u16, replicas: u32) -> Outcome {
         RedisStore::connect_cluster(&cluster.urls(), "{failover}")
             .await
             .unwrap()
-            .wait_for_replicas(replicas),
+            .wait_for_replicas(replicas)
+            .await
+            .unwrap(),
     );
     let next = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -274,5 +276,103 @@ fn no_acknowledged_write_is_lost_in_a_failover_when_writes_wait_for_a_replica() 
 fn what_a_failover_loses_without_waiting_for_replicas() {
     tessera_testkit::run(async {
         failover(17210, 0).await;
+    });
+}
+
+/// A master and its replica, two `redis-server` processes.
+struct OwnPair {
+    master: u16,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl OwnPair {
+    fn start(master: u16) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-pair-{master}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spawn = |port: u16, replica_of: Option<u16>| {
+            let node = dir.join(port.to_string());
+            std::fs::create_dir_all(&node).unwrap();
+            let mut cmd = Command::new("redis-server");
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&node);
+            if let Some(master) = replica_of {
+                cmd.args(["--replicaof", "127.0.0.1", &master.to_string()]);
+            }
+            cmd.stdout(Stdio::null()).spawn().expect(
+                "redis-server is needed: scripts/test installs it (apt-get install redis-server)",
+            )
+        };
+        let children = vec![spawn(master, None), spawn(master + 1, Some(master))];
+        let pair = Self {
+            master,
+            dir,
+            children,
+        };
+        wait_until("the replica is online", || {
+            cli(master, &["info", "replication"]).contains("state=online")
+        });
+        pair
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the replica: alive, connected, silent.
+    fn signal_replica(&self, signal: &str) {
+        let pid = self.children[1].id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+}
+
+impl Drop for OwnPair {
+    fn drop(&mut self) {
+        self.signal_replica("-CONT");
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Redis answers nothing else on a connection while a `WAIT` on it waits. A replica that stops
+/// answering holds up only the writes that wait for it (each fails after its second): a read
+/// made meanwhile (as the revocation feeds verification depends on) is answered at once.
+#[test]
+fn a_stalled_replica_holds_up_only_the_writes_that_wait_for_it() {
+    tessera_testkit::run(async {
+        let pair = OwnPair::start(17220);
+        let url = format!("redis://127.0.0.1:{}/", pair.master);
+        let store = RedisStore::connect(&url, "{stall}")
+            .await
+            .unwrap()
+            .wait_for_replicas(1)
+            .await
+            .unwrap();
+        let first = session(0);
+        store.create(&first, None, None).await.unwrap();
+        pair.signal_replica("-STOP");
+        let writer = store.clone();
+        let write = tokio::spawn(async move { writer.create(&session(1), None, None).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let read = store.get(&first.sid).await.unwrap();
+        let waited = started.elapsed();
+        let write = write.await.unwrap();
+        pair.signal_replica("-CONT");
+        assert_eq!(read.map(|s| s.sid), Some(first.sid));
+        assert!(
+            waited < Duration::from_millis(400),
+            "the read waited {waited:?} behind the write's WAIT"
+        );
+        assert!(write.is_err(), "a write its replica did not confirm fails");
     });
 }

@@ -51,29 +51,35 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     match &config.store {
         StoreUrl::Redis(url) => {
-            let store = RedisStore::connect(url, &config.redis_key_tag)
-                .await
-                .with_context(|| format!("cannot use Redis at {}", crate::config::redact(url)))?;
-            return Ok(AnyStore::Redis(
-                store.wait_for_replicas(config.redis_wait_replicas),
-            ));
+            let store = async {
+                RedisStore::connect(url, &config.redis_key_tag)
+                    .await?
+                    .wait_for_replicas(config.redis_wait_replicas)
+                    .await
+            }
+            .await
+            .with_context(|| format!("cannot use Redis at {}", crate::config::redact(url)))?;
+            return Ok(AnyStore::Redis(store));
         }
         StoreUrl::RedisCluster(nodes) => {
-            let store = RedisStore::connect_cluster(nodes, &config.redis_key_tag)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot use the Redis Cluster at {}",
-                        nodes
-                            .iter()
-                            .map(|n| crate::config::redact(n))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?;
-            return Ok(AnyStore::Redis(
-                store.wait_for_replicas(config.redis_wait_replicas),
-            ));
+            let store = async {
+                RedisStore::connect_cluster(nodes, &config.redis_key_tag)
+                    .await?
+                    .wait_for_replicas(config.redis_wait_replicas)
+                    .await
+            }
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot use the Redis Cluster at {}",
+                    nodes
+                        .iter()
+                        .map(|n| crate::config::redact(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            return Ok(AnyStore::Redis(store));
         }
         StoreUrl::Postgres(url) => {
             let store = PostgresStore::connect(url).await.with_context(|| {
