@@ -9,21 +9,72 @@ use crate::codec::{self, corrupt, from_value, to_json, to_value};
 use crate::scripts;
 use crate::store::{RedisStore, invocation, ms};
 
-/// An event as the `audit` Lua function takes it: JSON without its time and user (the stream
-/// entry's id and field hold them), time, user (`''` for none).
+/// An event as the `audit` Lua function takes it: packed (see [`pack`]), time, user (`''` for
+/// none).
 pub(crate) fn audit_args(
     inv: &mut redis::ScriptInvocation<'_>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let mut json = to_value(event)?;
-    if let Some(fields) = json.as_object_mut() {
-        fields.remove("at");
-        fields.remove("user_id");
-    }
-    inv.arg(to_json(&json)?)
+    inv.arg(pack(event)?)
         .arg(ms(event.at))
         .arg(event.user_id.as_deref().unwrap_or_default());
     Ok(())
+}
+
+/// An event as its stream entry holds it (beside its user; its time is the entry's id):
+/// `type|sid|ip|rest`, `rest` the JSON of the kind's own fields (`''` for none). A sign-in's
+/// event takes 105 bytes of stream instead of 137 as JSON with its keys: audit kept 90 days is
+/// most of a deployment's memory (docs/capacity.md). An event whose values would not split
+/// back (a `|` or an empty string in them) is kept as that JSON, as events were before.
+fn pack(event: &AuditEvent) -> Result<String, StoreError> {
+    let mut json = to_value(event)?;
+    let Some(fields) = json.as_object_mut() else {
+        return Err(corrupt("audit event"));
+    };
+    for dropped in ["at", "user_id"] {
+        fields.remove(dropped);
+    }
+    let text = |name: &str| match fields.get(name) {
+        None | Some(serde_json::Value::Null) => Some(String::new()),
+        Some(serde_json::Value::String(s)) if !s.is_empty() && !s.contains('|') => Some(s.clone()),
+        Some(_) => None,
+    };
+    let (Some(kind), Some(sid), Some(ip)) = (text("type"), text("sid"), text("ip")) else {
+        return to_json(&json);
+    };
+    for packed in ["type", "sid", "ip"] {
+        fields.remove(packed);
+    }
+    let rest = if fields.is_empty() {
+        String::new()
+    } else {
+        to_json(&fields)?
+    };
+    Ok(format!("{kind}|{sid}|{ip}|{rest}"))
+}
+
+/// [`pack`] undone, as the event's JSON without its time and user.
+fn unpack(stored: &str) -> Result<serde_json::Value, StoreError> {
+    if stored.starts_with('{') {
+        return codec::json(stored);
+    }
+    let mut parts = stored.splitn(4, '|');
+    let (Some(kind), Some(sid), Some(ip), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(corrupt("audit event"));
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> = match rest {
+        "" => serde_json::Map::new(),
+        rest => codec::json(rest)?,
+    };
+    fields.insert("type".into(), kind.into());
+    for (name, value) in [("sid", sid), ("ip", ip)] {
+        if !value.is_empty() {
+            fields.insert(name.into(), value.into());
+        }
+    }
+    Ok(serde_json::Value::Object(fields))
 }
 
 /// An audit id as a `u64` (newer is larger): the stream entry `ms-seq`'s time, then its number.
@@ -37,10 +88,11 @@ fn audit_id(entry: &str) -> Result<u64, StoreError> {
     Ok(at << 16 | seq)
 }
 
-/// A stored event from its stream entry's id and JSON (and its user, the index it came from).
-fn stored_event(entry: &str, json: &str, user: &str) -> Result<StoredEvent, StoreError> {
+/// A stored event from its stream entry's id and packed event (and its user, the index it
+/// came from).
+fn stored_event(entry: &str, packed: &str, user: &str) -> Result<StoredEvent, StoreError> {
     let id = audit_id(entry)?;
-    let mut event: serde_json::Value = codec::json(json)?;
+    let mut event = unpack(packed)?;
     let fields = event
         .as_object_mut()
         .ok_or_else(|| corrupt("audit event"))?;
@@ -97,5 +149,75 @@ impl AuditStore for RedisStore {
     async fn purge_audit(&self, cutoff: Timestamp, batch: usize) -> Result<usize, StoreError> {
         self.purge_every_slot(&scripts::PURGE_AUDIT, cutoff, batch)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use tessera::{AuditKind, RevokeReason};
+
+    fn event(sid: Option<SessionId>, ip: Option<&str>, kind: AuditKind) -> AuditEvent {
+        AuditEvent {
+            at: Timestamp::from_millis(1_700_000_000_000),
+            user_id: Some("usr_1".into()),
+            sid,
+            ip: ip.map(Into::into),
+            kind,
+        }
+    }
+
+    /// Every shape of event reads back as it was, packed or (when its values would not split
+    /// back) as JSON; and events stored as JSON before packing read back too.
+    #[test]
+    fn events_read_back_as_written() {
+        let sid = SessionId::generate().unwrap();
+        let events = [
+            event(Some(sid), Some("203.0.113.7"), AuditKind::SessionCreated),
+            event(None, None, AuditKind::LoginSucceeded),
+            event(
+                Some(sid),
+                Some("2001:db8::1"),
+                AuditKind::SessionRevoked {
+                    reason: RevokeReason::Admin,
+                },
+            ),
+            event(
+                None,
+                Some("198.51.100.1"),
+                AuditKind::RateLimited {
+                    class: "a|b".into(),
+                    by: "client".into(),
+                },
+            ),
+            event(Some(sid), Some("odd|address"), AuditKind::SessionCreated),
+            event(Some(sid), Some(""), AuditKind::SessionCreated),
+        ];
+        let packed: Vec<String> = events.iter().map(|e| pack(e).unwrap()).collect();
+        assert_eq!(packed[0], format!("session_created|{sid}|203.0.113.7|"));
+        assert_eq!(packed[1], "login_succeeded|||");
+        assert!(packed[3].ends_with(r#"|{"by":"client","class":"a|b"}"#));
+        assert!(packed[4].starts_with('{') && packed[5].starts_with('{'));
+        for (e, p) in events.iter().zip(&packed) {
+            assert_eq!(
+                &stored_event("1700000000000-3", p, "usr_1").unwrap().event,
+                e
+            );
+        }
+        let before = r#"{"ip":"203.0.113.7","sid":null,"type":"login_failed"}"#;
+        assert_eq!(
+            stored_event("1700000000000-0", before, "usr_1")
+                .unwrap()
+                .event,
+            event(None, Some("203.0.113.7"), AuditKind::LoginFailed)
+        );
+        for bad in ["session_created|x", r#"rate_limited|||{"by":"#] {
+            assert!(
+                stored_event("1700000000000-0", bad, "usr_1").is_err(),
+                "{bad}"
+            );
+        }
     }
 }

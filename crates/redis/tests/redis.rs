@@ -380,7 +380,7 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
                 .unwrap();
         } else if rest == "a" {
             // The shard's audit stream: entries `ms-seq` of {u: user, j: the event without
-            // its time and user}.
+            // its time and user, packed as `type|sid|ip|rest`}.
             let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
                 .arg(key)
                 .arg("-")
@@ -391,7 +391,17 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
             for (id, fields) in entries {
                 let (user, json) = (&fields[1], &fields[3]);
                 let at: i64 = id.split('-').next().unwrap().parse().unwrap();
-                let mut event: serde_json::Value = serde_json::from_str(json).unwrap();
+                let [kind, sid, ip, rest]: [&str; 4] =
+                    json.splitn(4, '|').collect::<Vec<_>>().try_into().unwrap();
+                let mut event: serde_json::Value = match rest {
+                    "" => serde_json::json!({}),
+                    rest => serde_json::from_str(rest).unwrap(),
+                };
+                event["type"] = kind.into();
+                event["sid"] = if sid.is_empty() { None } else { Some(sid) }.into();
+                if !ip.is_empty() {
+                    event["ip"] = ip.into();
+                }
                 event["at"] = at.into();
                 event["user_id"] = user.as_str().into();
                 let new: i64 = conn.incr(old("audit:seq"), 1).await.unwrap();
