@@ -101,35 +101,45 @@ pub(crate) fn writes(script: &Script) -> bool {
 mod tests {
     use super::*;
 
+    /// `script` with its prelude carries each of `used` and none of `unused`.
+    fn assert_carries(file: &str, used: &[&str], unused: &[&str]) {
+        let script = with_prelude(file);
+        assert!(script.ends_with(file));
+        for part in used {
+            assert!(script.contains(part), "{part} missing");
+        }
+        for part in unused {
+            assert!(!script.contains(part), "{part} carried");
+        }
+    }
+
     /// Each script carries what it calls and what that calls, and nothing else.
     #[test]
     fn scripts_carry_only_the_prelude_they_use() {
-        let rotate = with_prelude(include_str!("lua/rotate.lua"));
-        for used in [
-            "function k(",
-            "function elsewhere(",
-            "function gcra_step(",
-            "function int(",
-        ] {
-            assert!(rotate.contains(used), "{used}");
-        }
-        for unused in [
-            "function audit(",
-            "function revoke(",
-            "local SLACK",
-            "function state(",
-        ] {
-            assert!(!rotate.contains(unused), "{unused}");
-        }
-        let create = with_prelude(include_str!("lua/create.lua"));
-        for used in [
-            "local SLACK = 3600000",
-            "local MINUTE",
-            "function revoke(",
-            "function feed(",
-        ] {
-            assert!(create.contains(used), "{used}");
-        }
-        assert!(create.ends_with(include_str!("lua/create.lua")));
+        assert_carries(
+            include_str!("lua/rotate.lua"),
+            &[
+                "function k(",
+                "function elsewhere(",
+                "function gcra_step(",
+                "function int(",
+            ],
+            &[
+                "function audit(",
+                "function revoke(",
+                "local SLACK",
+                "function state(",
+            ],
+        );
+        assert_carries(
+            include_str!("lua/create.lua"),
+            &[
+                "local SLACK = 3600000",
+                "local MINUTE",
+                "function revoke(",
+                "function feed(",
+            ],
+            &["function gcra_step(", "function gcra("],
+        );
     }
 }

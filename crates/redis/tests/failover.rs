@@ -73,25 +73,16 @@ impl OwnCluster {
     }
 
     fn spawn(&self, port: u16) -> Child {
-        let dir = self.dir.join(port.to_string());
-        std::fs::create_dir_all(&dir).unwrap();
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(&dir)
-            .args([
+        redis_server(port, &self.dir, |cmd| {
+            cmd.args([
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
                 "nodes.conf",
             ])
-            .args(["--cluster-node-timeout", "1000", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect(
-                "redis-server is needed: scripts/test installs it (apt-get install redis-server)",
-            )
+            .args(["--cluster-node-timeout", "1000"])
+            .args(["--appendonly", "yes", "--appendfsync", "always"]);
+        })
     }
 
     fn urls(&self) -> Vec<String> {
@@ -135,6 +126,27 @@ impl Drop for OwnCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A `redis-server` on `port` keeping its files in `dir`/`port`, with what `more` adds.
+fn redis_server(port: u16, dir: &std::path::Path, more: impl FnOnce(&mut Command)) -> Child {
+    let dir = dir.join(port.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+    ])
+    .arg("--dir")
+    .arg(&dir)
+    .stdout(Stdio::null());
+    more(&mut cmd);
+    cmd.spawn()
+        .expect("redis-server is needed: scripts/test installs it (apt-get install redis-server)")
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
@@ -291,28 +303,12 @@ impl OwnPair {
         let dir =
             std::env::temp_dir().join(format!("tessera-pair-{master}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let spawn = |port: u16, replica_of: Option<u16>| {
-            let node = dir.join(port.to_string());
-            std::fs::create_dir_all(&node).unwrap();
-            let mut cmd = Command::new("redis-server");
-            cmd.args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&node);
-            if let Some(master) = replica_of {
+        let children = vec![
+            redis_server(master, &dir, |_| {}),
+            redis_server(master + 1, &dir, |cmd| {
                 cmd.args(["--replicaof", "127.0.0.1", &master.to_string()]);
-            }
-            cmd.stdout(Stdio::null()).spawn().expect(
-                "redis-server is needed: scripts/test installs it (apt-get install redis-server)",
-            )
-        };
-        let children = vec![spawn(master, None), spawn(master + 1, Some(master))];
+            }),
+        ];
         let pair = Self {
             master,
             dir,

@@ -39,6 +39,15 @@ pub type Manager = SessionManager<AnyStore, ServerClock>;
 pub const ISSUER_SETTING: &str = "issuer";
 const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 
+/// A Redis store just connected, made to wait for `replicas` replicas on every write (see
+/// [`RedisStore::wait_for_replicas`]).
+async fn waiting(
+    store: Result<RedisStore, tessera::StoreError>,
+    replicas: u32,
+) -> Result<AnyStore, tessera::StoreError> {
+    Ok(AnyStore::Redis(store?.wait_for_replicas(replicas).await?))
+}
+
 /// Opens the store named by the configuration, creating the data directory (mode 0700).
 ///
 /// # Errors
@@ -51,35 +60,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     match &config.store {
         StoreUrl::Redis(url) => {
-            let store = async {
-                RedisStore::connect(url, &config.redis_key_tag)
-                    .await?
-                    .wait_for_replicas(config.redis_wait_replicas)
-                    .await
-            }
-            .await
-            .with_context(|| format!("cannot use Redis at {}", crate::config::redact(url)))?;
-            return Ok(AnyStore::Redis(store));
+            let store = RedisStore::connect(url, &config.redis_key_tag).await;
+            return waiting(store, config.redis_wait_replicas)
+                .await
+                .with_context(|| format!("cannot use Redis at {}", crate::config::redact(url)));
         }
         StoreUrl::RedisCluster(nodes) => {
-            let store = async {
-                RedisStore::connect_cluster(nodes, &config.redis_key_tag)
-                    .await?
-                    .wait_for_replicas(config.redis_wait_replicas)
-                    .await
-            }
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot use the Redis Cluster at {}",
-                    nodes
-                        .iter()
-                        .map(|n| crate::config::redact(n))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?;
-            return Ok(AnyStore::Redis(store));
+            let store = RedisStore::connect_cluster(nodes, &config.redis_key_tag).await;
+            return waiting(store, config.redis_wait_replicas)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot use the Redis Cluster at {}",
+                        nodes
+                            .iter()
+                            .map(|n| crate::config::redact(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
         }
         StoreUrl::Postgres(url) => {
             let store = PostgresStore::connect(url).await.with_context(|| {
