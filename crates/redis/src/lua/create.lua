@@ -20,7 +20,10 @@ if max > 0 then
       table.insert(evicted, alive[i])
     end
   end
-  set_sessions(user, known) -- without sessions that expired natively
+  table.insert(known, sid)
+  set_sessions(user, known) -- without sessions that expired natively, with this one
+else
+  add_session(user, sid)
 end
 -- Fields at their default are left out (no previous token, rotated when created, null data),
 -- so the hash stays small enough for Redis's compact encoding.
@@ -35,14 +38,19 @@ for i = 1, #refresh, 2 do
     table.insert(fields, value)
   end
 end
-redis.call('HSET', h, unpack(fields))
-if ARGV[12] ~= '' then redis.call('HSET', h, 'ck', ARGV[12]) end
+if ARGV[12] ~= '' then
+  table.insert(fields, 'ck')
+  table.insert(fields, ARGV[12])
+end
 if ARGV[19] ~= '' then
   local lives = tonumber(ARGV[6]) - tonumber(ARGV[4]) + SLACK
-  redis.call('HSET', h, 'ua', remember_agent(ARGV[19], lives))
+  table.insert(fields, 'ua')
+  table.insert(fields, remember_agent(ARGV[19], lives))
 end
-add_session(user, sid)
-reindex(sid)
+redis.call('HSET', h, unpack(fields))
+-- Filed from what was just written, not read back.
+index(sid, {user = user, idle = tonumber(ARGV[5]), abs = tonumber(ARGV[6]),
+  seen = tonumber(ARGV[4])})
 if ARGV[20] then audit(ARGV[20], ARGV[21], ARGV[22]) end
 local out = {'created'}
 for _, e in ipairs(evicted) do table.insert(out, e) end
