@@ -90,10 +90,10 @@ pub(crate) fn session(
         absolute_expires_at: at("a")?,
         refresh: RefreshState {
             generation: u64::try_from(number("g")?).map_err(|_| corrupt("session"))?,
-            current: json(&format!("\"{}\"", text("rc")?))?,
+            current: hash(text("rc")?)?,
             previous: match fields.get("rp").map(String::as_str) {
                 None | Some("") => None,
-                Some(p) => Some(json(&format!("\"{p}\""))?),
+                Some(p) => Some(hash(p)?),
             },
             rotated_at: match fields.get("rt") {
                 Some(_) => at("rt")?,
@@ -117,6 +117,11 @@ pub(crate) fn session(
             .map(|r| json(&format!("\"{r}\"")))
             .transpose()?,
     })
+}
+
+/// A token hash as stored: unpadded base64url.
+fn hash(text: &str) -> Result<TokenHash, StoreError> {
+    TokenHash::from_base64(text).ok_or_else(|| corrupt("session"))
 }
 
 /// A flat `[field, value, field, value…]` reply as a map.

@@ -616,10 +616,7 @@ fn purge_is_not_cut_short_by_live_sessions() {
         use tessera::store::SessionStore;
         use tessera::{Session, SessionId, Timestamp, TokenHash};
 
-        let name = format!("pl-{}", tessera::random_id().unwrap());
-        let store = RedisStore::connect(&url(), &format!("{{{name}}}"))
-            .await
-            .unwrap();
+        let store = store().await;
         let now = Timestamp::from_secs(1_700_000_000);
         let idle = now.plus(Duration::from_secs(600));
         let create = |user: &str, i: u64| {

@@ -1,5 +1,5 @@
 -- ARGV: sid user created last_seen idle abs gen refresh claims data device cookie version
---       limit_max limit_mode now evict_at evict_until user_agent [audit_json audit_at audit_user]
+--       limit_max limit_mode now evict_at evict_until user_agent [audit_event audit_at audit_user]
 -- (device without its user agent, which comes apart: see remember_agent)
 local sid, user = ARGV[1], ARGV[2]
 local h = k('s', sid)

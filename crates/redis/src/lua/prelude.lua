@@ -27,7 +27,8 @@ local function is_live(h, now) return live(state(h), now) end
 
 -- A user's sessions, oldest first: their ids (22 characters each) end to end, in a field of
 -- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
-local function user_key(user) return k('ux', string.sub(redis.sha1hex(user), 1, 1)) end
+local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
+local function user_key(user) return by_user('ux', user) end
 local function sessions_of(user)
   local packed, out = redis.call('HGET', user_key(user), user), {}
   if packed then for i = 1, #packed, 22 do table.insert(out, string.sub(packed, i, i + 21)) end end
@@ -142,16 +143,17 @@ local function gcra(name, T, burst, now)
 end
 
 -- Audit events of a shard are one stream, by time: entry `at-seq` holds the user ('u', '' for
--- none) and the event's JSON without its time and user ('j'). A user's entries are listed, as
--- `at-seq,` each, in a field of one of 16 hashes ('ax'), like the user's sessions.
-local function audit_key(user) return k('ax', string.sub(redis.sha1hex(user), 1, 1)) end
--- Appends an event (its JSON, time and user, '' for none); returns its id. An event timed
+-- none) and the event without its time and user, packed ('j', see `pack` in audit.rs). A user's
+-- entries are listed, as `at-seq,` each, in a field of one of 16 hashes ('ax'), like the user's
+-- sessions.
+local function audit_key(user) return by_user('ax', user) end
+-- Appends an event (packed, time and user, '' for none); returns its id. An event timed
 -- before the stream's newest (another node's clock runs ahead) takes that one's time.
-local function audit(json, at, user)
-  local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', json)
+local function audit(event, at, user)
+  local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', event)
   if type(id) == 'table' then
     local newest = redis.call('XREVRANGE', k('a'), '+', '-', 'COUNT', 1)[1][1]
-    id = redis.call('XADD', k('a'), string.match(newest, '^(%d+)-') .. '-*', 'u', user, 'j', json)
+    id = redis.call('XADD', k('a'), string.match(newest, '^(%d+)-') .. '-*', 'u', user, 'j', event)
   end
   if user ~= '' then
     local index = audit_key(user)
