@@ -334,17 +334,22 @@ async fn user_routes_refuse_user_ids_no_session_can_have() {
         .assert_problem(400, "invalid-request");
 }
 
-#[tokio::test]
-async fn the_revocation_feed_pages_by_cursor() {
-    let app = App::new().await;
+/// Signs each of `users` in and revokes that session: the feed's entries, in order.
+async fn signed_in_and_out(app: &App, users: &[&str]) -> Vec<String> {
     let mut sids = Vec::new();
-    for _ in 0..3 {
-        let t = app.login("alice").await;
-        let sid = s(&t["session_id"]).to_owned();
+    for user in users {
+        let sid = s(&app.login(user).await["session_id"]).to_owned();
         app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
             .await;
         sids.push(sid);
     }
+    sids
+}
+
+#[tokio::test]
+async fn the_revocation_feed_pages_by_cursor() {
+    let app = App::new().await;
+    let sids = signed_in_and_out(&app, &["alice"; 3]).await;
     let page = app
         .json(Method::GET, "/v1/revocations?limit=2", "")
         .await
@@ -402,13 +407,7 @@ async fn a_sharded_stores_feed_pages_by_a_cursor_per_feed() {
         .map(|u| tessera::SessionId::shard_of(u))
         .collect();
     assert!(shards.len() > 1, "users of several shards");
-    let mut sids = Vec::new();
-    for user in users {
-        let sid = s(&app.login(user).await["session_id"]).to_owned();
-        app.json(Method::DELETE, &format!("/v1/sessions/{sid}"), "")
-            .await;
-        sids.push(sid);
-    }
+    let mut sids = signed_in_and_out(&app, &users).await;
     let page = app
         .json(Method::GET, "/v1/revocations?limit=3", "")
         .await
