@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use redis::RedisError;
+use redis::{ErrorKind, RedisError};
 use serde::de::DeserializeOwned;
 use tessera::store::{StoredApiKey, User};
 use tessera::{
@@ -10,12 +10,19 @@ use tessera::{
     StoreErrorKind, Timestamp, TokenHash,
 };
 
-/// Connection trouble is `Unavailable` (retry later); anything else is a bug or bad data.
+/// Connection trouble, and a Cluster moving slots or promoting a replica, is `Unavailable`
+/// (retry later); anything else is a bug or bad data.
 pub(crate) fn redis_error(e: RedisError) -> StoreError {
+    let passing = matches!(
+        e.kind(),
+        ErrorKind::MasterDown | ErrorKind::ReadOnly | ErrorKind::BusyLoadingError
+    );
     let kind = if e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
+        || e.is_cluster_error()
+        || passing
     {
         StoreErrorKind::Unavailable
     } else {

@@ -54,6 +54,8 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The error code a script answers with when a session id names a shard that does not hold
 /// the session (ids made before shards, or for another user): the detail is the shard that does.
 const ELSEWHERE: &str = "TESSERA_ELSEWHERE";
+/// The last part of the key no script writes, declared by each (see [`invocation`]).
+const NEVER_WRITTEN: &str = "never-written";
 
 impl RedisStore {
     /// Connects to `url` (`redis://host:port[/db]`); every key goes under the hash tag `tag`
@@ -398,7 +400,12 @@ async fn open_cluster(nodes: &[String]) -> Result<Conn, StoreError> {
     let client = ClusterClientBuilder::new(nodes.to_vec())
         .connection_timeout(Duration::from_millis(500))
         .response_timeout(Duration::from_secs(2))
-        .retries(1)
+        // Redirects use up retries too: a script sent to a slot being moved is sent on (`ASK`)
+        // and refused there (`TRYAGAIN`) before the store answers unavailable. Waits are short
+        // (10 to 80 ms), so that a master that died fails its calls within about two seconds.
+        .retries(3)
+        .min_retry_wait(10)
+        .max_retry_wait(80)
         .build()
         .map_err(redis_error)?;
     let conn = client.get_async_connection().await.map_err(redis_error)?;
@@ -437,9 +444,16 @@ impl std::ops::DerefMut for Step<'_> {
 }
 
 /// `script` on the slot of `tag`.
+///
+/// A script reaches keys it does not declare (all under `tag`, in one slot). While a Cluster
+/// moves that slot to another master, key by key, those keys are split between the two: a
+/// script must then not run at all. It declares two keys that never exist: the old master
+/// redirects a script whose declared keys it lacks to the new one (`ASK`), which refuses a
+/// script declaring several keys it lacks until the move is done (`TRYAGAIN`, answered as
+/// unavailable). With one such key the new master would run the script on half the data.
 pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> Step<'a> {
     let mut inv = script.prepare_invoke();
-    inv.key(tag);
+    inv.key(tag).key(format!("{tag}:{NEVER_WRITTEN}"));
     Step {
         inv,
         slot: crate::layout::slot(tag.as_bytes()),

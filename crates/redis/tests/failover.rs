@@ -1,8 +1,11 @@
-//! Failover on a Redis Cluster of three masters, each with a replica and `appendfsync always`,
-//! started here (ports 17200-17205 and 17210-17215; `redis-server` from `scripts/redis`'s
-//! install). Under load, one master is SIGKILLed: the Cluster promotes its replica and the
-//! store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
-//! lost; without it, what is lost is measured and printed (replication is asynchronous).
+//! Faults of a Redis Cluster of three masters, each with a replica and `appendfsync always`,
+//! started here (ports 17200-17205, 17210-17215 and 17230-17235; `redis-server` from
+//! `scripts/redis`'s install).
+//! - Failover: under load, one master is SIGKILLed, the Cluster promotes its replica and the
+//!   store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
+//!   lost; without it, what is lost is measured and printed (replication is asynchronous).
+//! - A shard's slot moved to another master under load, as adding a master does.
+//! - A replica that stalls (on a pair of its own, 17220-17221).
 
 #![allow(
     clippy::unwrap_used,
@@ -21,8 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tessera::store::{RotateOutcome, SessionStore};
-use tessera::{Session, SessionId};
+use tessera::store::{RotateOutcome, Rotation, SessionStore};
+use tessera::{RefreshState, Session, SessionId, StoreErrorKind, TokenHash};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::{rotation, session};
 
@@ -370,5 +373,217 @@ fn a_stalled_replica_holds_up_only_the_writes_that_wait_for_it() {
             "the read waited {waited:?} behind the write's WAIT"
         );
         assert!(write.is_err(), "a write its replica did not confirm fails");
+    });
+}
+
+/// `s` refreshed from generation `from` to the next, with token hashes of its own.
+fn rotation_from(s: &Session, from: u64) -> Rotation {
+    let hash = |g: u64| TokenHash::of(&[s.sid.as_bytes().as_slice(), &g.to_be_bytes()].concat());
+    Rotation {
+        expected_generation: from,
+        presented: if from == 1 {
+            s.refresh.current
+        } else {
+            hash(from)
+        },
+        next: RefreshState {
+            generation: from + 1,
+            current: hash(from + 1),
+            previous: Some(if from == 1 {
+                s.refresh.current
+            } else {
+                hash(from)
+            }),
+            rotated_at: s.created_at,
+        },
+        at: s.created_at,
+        idle_expires_at: s.idle_expires_at,
+        rate: None,
+        client: None,
+    }
+}
+
+/// Moves every key of `slot` from the master `from` to the master `to` the way
+/// `redis-cli --cluster reshard` does (`SETSLOT IMPORTING`/`MIGRATING`, `MIGRATE` a few keys
+/// at a time, `SETSLOT NODE`), slowly, so that the store works through the move. Panics with
+/// Redis's answer if a step fails (a key created on `to` meanwhile makes `MIGRATE` refuse to
+/// overwrite it).
+fn move_slot(slot: u16, from: u16, to: u16) -> usize {
+    let id = |port| cli(port, &["cluster", "myid"]).trim().to_owned();
+    let (from_id, to_id, slot) = (id(from), id(to), slot.to_string());
+    let ok = |port, args: &[&str]| {
+        let answer = cli(port, args);
+        assert!(answer.trim() == "OK", "{args:?} on {port}: {answer}");
+    };
+    ok(to, &["cluster", "setslot", &slot, "importing", &from_id]);
+    ok(from, &["cluster", "setslot", &slot, "migrating", &to_id]);
+    let mut moved = 0;
+    loop {
+        let keys = cli(from, &["cluster", "getkeysinslot", &slot, "5"]);
+        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+        if keys.is_empty() {
+            break;
+        }
+        let port = to.to_string();
+        let mut args = vec!["migrate", "127.0.0.1", &port, "", "0", "5000", "keys"];
+        args.extend(&keys);
+        ok(from, &args);
+        moved += keys.len();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    for port in [to, from] {
+        ok(port, &["cluster", "setslot", &slot, "node", &to_id]);
+    }
+    moved
+}
+
+/// Adding masters moves slots between them under load. A Lua step touches keys it does not
+/// declare, so while its slot moves, half of them may be on each master: run on the new one
+/// (where Redis sends it), a refresh would find its session missing and sign the user out, and
+/// a sign-in would write the user's index there first, which the move then cannot bring over.
+/// Steps are refused while their slot moves (the store answers unavailable, and callers
+/// retry): every refresh either applies or fails as unavailable, none finds its session gone,
+/// and every acknowledged write is found once the move is done.
+#[test]
+fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_write() {
+    tessera_testkit::run(async {
+        let cluster = OwnCluster::start(17230);
+        let store = Arc::new(
+            RedisStore::connect_cluster(&cluster.urls(), "{reshard}")
+                .await
+                .unwrap(),
+        );
+        // Users whose sessions all live in one shard: the one that moves.
+        let shard = SessionId::shard_of("mover-0");
+        let users: Vec<String> = (0..)
+            .map(|i| format!("mover-{i}"))
+            .filter(|u| SessionId::shard_of(u) == shard)
+            .take(8)
+            .collect();
+        let slot: u16 = cli(
+            cluster.base,
+            &["cluster", "keyslot", &store.feed_key(&users[0])],
+        )
+        .trim()
+        .parse()
+        .unwrap();
+        let users = Arc::new(users);
+        let session_of = move |i: usize| {
+            let base = session(i);
+            let user = users[i % users.len()].clone();
+            Session {
+                sid: SessionId::for_user(&user).unwrap(),
+                user_id: user,
+                ..base
+            }
+        };
+        // 0 before the move, 1 during, 2 after.
+        let phase = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, stop, next, phase) = (
+                    Arc::clone(&store),
+                    Arc::clone(&stop),
+                    Arc::clone(&next),
+                    Arc::clone(&phase),
+                );
+                let session_of = session_of.clone();
+                tokio::spawn(async move {
+                    // (session, its acknowledged generation, whether the last step failed)
+                    let mut mine: Vec<(Session, u64, bool)> = Vec::new();
+                    // refusals; refreshes applied in each phase; steps that failed
+                    let (mut refused, mut applied, mut failures) = (Vec::new(), [0; 3], 0);
+                    while !stop.load(Ordering::Relaxed) {
+                        if mine.len() < 6 {
+                            let s = session_of(next.fetch_add(1, Ordering::Relaxed));
+                            loop {
+                                match store.create(&s, None, None).await {
+                                    Ok(_) => break,
+                                    Err(e) => {
+                                        assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
+                                        tokio::time::sleep(Duration::from_millis(10)).await;
+                                    }
+                                }
+                            }
+                            mine.push((s, 1, false));
+                        }
+                        let pick = next.load(Ordering::Relaxed) % mine.len();
+                        let (s, generation, failed) = &mut mine[pick];
+                        match store.rotate(&s.sid, &rotation_from(s, *generation)).await {
+                            Ok(RotateOutcome::Rotated(_)) => {
+                                *generation += 1;
+                                *failed = false;
+                                applied[phase.load(Ordering::Relaxed)] += 1;
+                            }
+                            Ok(other) if !*failed => {
+                                refused.push((s.sid, *generation, other));
+                                mine.swap_remove(pick);
+                            }
+                            // A step that failed may have been applied before its answer was lost.
+                            Ok(_) => *failed = false,
+                            Err(e) => {
+                                assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
+                                *failed = true;
+                                failures += 1;
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        }
+                    }
+                    (mine, refused, applied, failures)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let from = cluster
+            .masters()
+            .into_iter()
+            .find(|m| cli(*m, &["cluster", "countkeysinslot", &slot.to_string()]).trim() != "0")
+            .unwrap();
+        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        phase.store(1, Ordering::Relaxed);
+        let moved = tokio::task::spawn_blocking(move || move_slot(slot, from, to))
+            .await
+            .unwrap();
+        phase.store(2, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::Relaxed);
+        let (mut sessions, mut refused, mut applied, mut failures) =
+            (Vec::new(), Vec::new(), [0; 3], 0);
+        for t in tasks {
+            let (mine, r, a, f) = t.await.unwrap();
+            sessions.extend(mine);
+            refused.extend(r);
+            failures += f;
+            for (total, a) in applied.iter_mut().zip(a) {
+                *total += a;
+            }
+        }
+        println!(
+            "moved {moved} keys of slot {slot} from {from} to {to}; {} sessions; refreshes \
+             applied before, during and after the move: {applied:?}; {failures} answered \
+             unavailable",
+            sessions.len()
+        );
+        assert!(moved > 20, "the shard had keys to move");
+        assert!(
+            applied[2] > 0,
+            "the store carried on after the move, without a restart"
+        );
+        assert!(
+            refused.is_empty(),
+            "refreshes refused during the move: {refused:?}"
+        );
+        for (s, generation, failed) in &sessions {
+            let found = store.get(&s.sid).await.unwrap();
+            let found = found.unwrap_or_else(|| panic!("session {} lost", s.sid));
+            let g = found.refresh.generation;
+            assert!(
+                g == *generation || (*failed && g == generation + 1),
+                "session {} at generation {g}, acknowledged {generation}",
+                s.sid
+            );
+        }
     });
 }

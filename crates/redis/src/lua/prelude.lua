@@ -1,7 +1,9 @@
 -- Shared helpers, prepended to every script. Every key lives under the hash tag in KEYS[1]
 -- (a shard's, e.g. "{tessera:7:123}", or the global "{tessera}"), so each script touches one
--- Cluster slot. Numbers are written with string.format('%d') because Lua's default formatting
--- would round large integers. A script gets only the definitions it uses (see scripts.rs),
+-- Cluster slot. KEYS[2] is a key under it that is never written, declared so that Redis
+-- refuses the script while a Cluster moves the slot (see `invocation` in store.rs). Numbers
+-- are written with string.format('%d') because Lua's default formatting would round large
+-- integers. A script gets only the definitions it uses (see scripts.rs),
 -- and SLACK, how long an ended session is kept for purge and audit (SLACK_MS there).
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
