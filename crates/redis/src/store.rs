@@ -141,8 +141,10 @@ impl RedisStore {
             .enumerate()
             .map(|(feed, channel)| (channel.as_bytes().to_vec(), feed))
             .collect();
-        // The connection must live as long as the subscription.
-        let _subscribed: Box<dyn std::any::Any + Send> = match &self.announcers {
+        // The connection must live as long as the subscription; a Cluster's is used again
+        // when a channel's slot moves.
+        let mut cluster = None;
+        let _single: Option<Box<dyn std::any::Any + Send>> = match &self.announcers {
             Announcers::Single(info) => {
                 let mut info = info.clone();
                 info.redis.protocol = ProtocolVersion::RESP3;
@@ -159,7 +161,7 @@ impl RedisStore {
                     .exec_async(&mut conn)
                     .await
                     .map_err(redis_error)?;
-                Box::new(conn)
+                Some(Box::new(conn))
             }
             Announcers::Cluster(nodes) => {
                 let client = ClusterClientBuilder::new(nodes.to_vec())
@@ -168,29 +170,36 @@ impl RedisStore {
                     .push_sender(tx)
                     .build()
                     .map_err(redis_error)?;
-                let mut conn = client.get_async_connection().await.map_err(redis_error)?;
+                let conn =
+                    cluster.insert(client.get_async_connection().await.map_err(redis_error)?);
                 // Each channel lives in its own slot: one SSUBSCRIBE each, to its master.
                 for channel in &channels {
                     conn.ssubscribe(channel).await.map_err(redis_error)?;
                 }
-                Box::new(conn)
+                None
             }
         };
         heard(None);
         while let Some(push) = pushes.recv().await {
+            let feed = match push.data.first() {
+                Some(Value::BulkString(channel)) => feed_of.get(channel).copied(),
+                _ => None,
+            };
             match push.kind {
-                PushKind::SMessage => {
-                    let feed = match push.data.first() {
-                        Some(Value::BulkString(channel)) => feed_of.get(channel).copied(),
-                        _ => None,
-                    };
-                    heard(feed);
+                PushKind::SMessage => heard(feed),
+                // A master that hands a slot to another drops the subscribers of its channels:
+                // subscribe on the new one, and catch up on what was announced in between.
+                PushKind::SUnsubscribe => {
+                    if let (Some(conn), Some(feed)) = (cluster.as_mut(), feed) {
+                        conn.ssubscribe(&channels[feed])
+                            .await
+                            .map_err(redis_error)?;
+                        heard(Some(feed));
+                    }
                 }
                 // A Cluster connection resubscribes by itself (to a promoted replica, say);
                 // whatever was announced meanwhile is caught up on.
-                PushKind::Disconnection if matches!(self.announcers, Announcers::Cluster(_)) => {
-                    heard(None);
-                }
+                PushKind::Disconnection if cluster.is_some() => heard(None),
                 PushKind::Disconnection => break,
                 _ => {}
             }

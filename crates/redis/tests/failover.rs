@@ -1,10 +1,11 @@
 //! Faults of a Redis Cluster of three masters, each with a replica and `appendfsync always`,
-//! started here (ports 17200-17205, 17210-17215 and 17230-17235; `redis-server` from
-//! `scripts/redis`'s install).
+//! started here (ports 17200-17205, 17210-17215, 17230-17235 and 17240-17245; `redis-server`
+//! from `scripts/redis`'s install).
 //! - Failover: under load, one master is SIGKILLed, the Cluster promotes its replica and the
 //!   store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
 //!   lost; without it, what is lost is measured and printed (replication is asynchronous).
-//! - A shard's slot moved to another master under load, as adding a master does.
+//! - A shard's slot moved to another master, as adding a master does: under load, and with
+//!   its revocations announced.
 //! - A replica that stalls (on a pair of its own, 17220-17221).
 
 #![allow(
@@ -24,8 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tessera::store::{RotateOutcome, Rotation, SessionStore};
-use tessera::{RefreshState, Session, SessionId, StoreErrorKind, TokenHash};
+use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
+use tessera::{RefreshState, RevokeReason, Session, SessionId, StoreErrorKind, TokenHash};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::{rotation, session};
 
@@ -585,5 +586,69 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
                 s.sid
             );
         }
+    });
+}
+
+/// Revocations are announced on a sharded channel, which lives in its shard's slot. When the
+/// slot moves to another master, the old one drops its subscribers (`SUNSUBSCRIBE`): the node
+/// subscribes again, on the new master, and hears the shard's revocations at once, not only at
+/// its next poll of the feed.
+#[test]
+fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
+    tessera_testkit::run(async {
+        let cluster = OwnCluster::start(17240);
+        let store = RedisStore::connect_cluster(&cluster.urls(), "{announce}")
+            .await
+            .unwrap();
+        let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+        let follower = store.clone();
+        let following = tokio::spawn(async move {
+            follower
+                .follow_revocations(move |feed| {
+                    let _ = tx.send(feed);
+                })
+                .await
+        });
+        assert_eq!(heard.recv().await, Some(None), "subscribed");
+        let s = session(0);
+        store.create(&s, None, None).await.unwrap();
+        let slot: u16 = cli(
+            cluster.base,
+            &["cluster", "keyslot", &store.feed_key(&s.user_id)],
+        )
+        .trim()
+        .parse()
+        .unwrap();
+        let from = cluster
+            .masters()
+            .into_iter()
+            .find(|m| cli(*m, &["cluster", "countkeysinslot", &slot.to_string()]).trim() != "0")
+            .unwrap();
+        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        tokio::task::spawn_blocking(move || move_slot(slot, from, to))
+            .await
+            .unwrap();
+        let revocation = Revocation {
+            reason: RevokeReason::Logout,
+            at: s.created_at,
+            until: s.absolute_expires_at,
+        };
+        store.revoke(&s.sid, revocation).await.unwrap().unwrap();
+        let shard = usize::from(SessionId::shard_of(&s.user_id));
+        let announced = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(feed) = heard.recv().await {
+                if feed == Some(shard) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(
+            announced,
+            Ok(true),
+            "the revocation in shard {shard} (slot {slot}, moved from {from} to {to}) was announced"
+        );
+        following.abort();
     });
 }
