@@ -331,6 +331,9 @@ impl RedisStore {
     /// move) does not count towards `batch`, so a slot full of those does not end the purge
     /// while others wait; and a slot is done once it has no more due (`more` 0) or made no
     /// progress (all it took were live sessions ending later this minute, put back).
+    ///
+    /// A slot that cannot be reached (its master failing over, the slot moving to another)
+    /// does not hold back the others: they are purged, then its error is returned.
     pub(crate) async fn purge_every_slot(
         &self,
         script: &Script,
@@ -338,12 +341,20 @@ impl RedisStore {
         batch: usize,
     ) -> Result<usize, StoreError> {
         let mut deleted = 0;
+        let mut unreachable = None;
         for tag in self.layout.feeds() {
             loop {
                 let budget = batch.saturating_sub(deleted).max(1);
                 let mut step = invocation(script, tag);
                 step.arg(ms(at)).arg(budget);
-                let (gone, progress, more): (usize, usize, u8) = self.call(&step).await?;
+                let (gone, progress, more): (usize, usize, u8) = match self.call(&step).await {
+                    Ok(answer) => answer,
+                    Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+                        unreachable.get_or_insert(e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
                 deleted += gone;
                 if deleted >= batch {
                     return Ok(deleted);
@@ -353,7 +364,7 @@ impl RedisStore {
                 }
             }
         }
-        Ok(deleted)
+        unreachable.map_or(Ok(deleted), Err)
     }
 
     /// Runs `script` on the shard holding session `sid`, with the arguments `args` adds: the

@@ -1,11 +1,11 @@
 //! Faults of a Redis Cluster of three masters, each with a replica and `appendfsync always`,
-//! started here (ports 17200-17205, 17210-17215, 17230-17235 and 17240-17245; `redis-server`
-//! from `scripts/redis`'s install).
+//! started here (ports 17200-17205, 17210-17215 and 17230-17255; `redis-server` from
+//! `scripts/redis`'s install).
 //! - Failover: under load, one master is SIGKILLed, the Cluster promotes its replica and the
 //!   store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
 //!   lost; without it, what is lost is measured and printed (replication is asynchronous).
-//! - A shard's slot moved to another master, as adding a master does: under load, and with
-//!   its revocations announced.
+//! - A shard's slot moved to another master, as adding a master does: under load, with its
+//!   revocations announced, and purged around.
 //! - A replica that stalls (on a pair of its own, 17220-17221).
 
 #![allow(
@@ -26,7 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
-use tessera::{RefreshState, RevokeReason, Session, SessionId, StoreErrorKind, TokenHash};
+use tessera::{
+    RefreshState, RevokeReason, Session, SessionId, StoreErrorKind, Timestamp, TokenHash,
+};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::{rotation, session};
 
@@ -404,38 +406,97 @@ fn rotation_from(s: &Session, from: u64) -> Rotation {
     }
 }
 
-/// Moves every key of `slot` from the master `from` to the master `to` the way
-/// `redis-cli --cluster reshard` does (`SETSLOT IMPORTING`/`MIGRATING`, `MIGRATE` a few keys
-/// at a time, `SETSLOT NODE`), slowly, so that the store works through the move. Panics with
-/// Redis's answer if a step fails (a key created on `to` meanwhile makes `MIGRATE` refuse to
-/// overwrite it).
+/// A slot moving from the master `from` to the master `to` the way
+/// `redis-cli --cluster reshard` moves it: `SETSLOT IMPORTING`/`MIGRATING`, `MIGRATE` a few
+/// keys at a time, `SETSLOT NODE`. Each step panics with Redis's answer if it fails (a key
+/// created on `to` meanwhile makes `MIGRATE` refuse to overwrite it).
+struct SlotMove {
+    slot: String,
+    from: u16,
+    to: u16,
+    to_id: String,
+}
+
+impl SlotMove {
+    fn start(slot: u16, from: u16, to: u16) -> Self {
+        let id = |port| cli(port, &["cluster", "myid"]).trim().to_owned();
+        let (from_id, to_id, slot) = (id(from), id(to), slot.to_string());
+        ok(to, &["cluster", "setslot", &slot, "importing", &from_id]);
+        ok(from, &["cluster", "setslot", &slot, "migrating", &to_id]);
+        Self {
+            slot,
+            from,
+            to,
+            to_id,
+        }
+    }
+
+    /// Moves up to `n` keys; how many it moved.
+    fn migrate(&self, n: usize) -> usize {
+        let count = n.to_string();
+        let keys = cli(self.from, &["cluster", "getkeysinslot", &self.slot, &count]);
+        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+        if !keys.is_empty() {
+            let port = self.to.to_string();
+            let mut args = vec!["migrate", "127.0.0.1", &port, "", "0", "5000", "keys"];
+            args.extend(&keys);
+            ok(self.from, &args);
+        }
+        keys.len()
+    }
+
+    /// Moves the keys left, then gives the slot to `to`; how many keys it moved.
+    fn finish(self) -> usize {
+        let mut moved = 0;
+        loop {
+            match self.migrate(100) {
+                0 => break,
+                n => moved += n,
+            }
+        }
+        for port in [self.to, self.from] {
+            ok(
+                port,
+                &["cluster", "setslot", &self.slot, "node", &self.to_id],
+            );
+        }
+        moved
+    }
+}
+
+fn ok(port: u16, args: &[&str]) {
+    let answer = cli(port, args);
+    assert!(answer.trim() == "OK", "{args:?} on {port}: {answer}");
+}
+
+/// Moves `slot` from `from` to `to` slowly (five keys every 30 ms), so that the store works
+/// through the move; how many keys it moved.
 fn move_slot(slot: u16, from: u16, to: u16) -> usize {
-    let id = |port| cli(port, &["cluster", "myid"]).trim().to_owned();
-    let (from_id, to_id, slot) = (id(from), id(to), slot.to_string());
-    let ok = |port, args: &[&str]| {
-        let answer = cli(port, args);
-        assert!(answer.trim() == "OK", "{args:?} on {port}: {answer}");
-    };
-    ok(to, &["cluster", "setslot", &slot, "importing", &from_id]);
-    ok(from, &["cluster", "setslot", &slot, "migrating", &to_id]);
+    let moving = SlotMove::start(slot, from, to);
     let mut moved = 0;
     loop {
-        let keys = cli(from, &["cluster", "getkeysinslot", &slot, "5"]);
-        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
-        if keys.is_empty() {
-            break;
+        match moving.migrate(5) {
+            0 => break,
+            n => moved += n,
         }
-        let port = to.to_string();
-        let mut args = vec!["migrate", "127.0.0.1", &port, "", "0", "5000", "keys"];
-        args.extend(&keys);
-        ok(from, &args);
-        moved += keys.len();
         std::thread::sleep(Duration::from_millis(30));
     }
-    for port in [to, from] {
-        ok(port, &["cluster", "setslot", &slot, "node", &to_id]);
-    }
-    moved
+    moved + moving.finish()
+}
+
+/// The slot of the shard holding `user`'s sessions, and the master that has it.
+fn slot_of(cluster: &OwnCluster, store: &RedisStore, user: &str) -> (u16, u16) {
+    let slot = cli(cluster.base, &["cluster", "keyslot", &store.feed_key(user)]);
+    let slot: u16 = slot.trim().parse().unwrap();
+    let holds = |master: &u16| {
+        let nodes = cli(*master, &["cluster", "nodes"]);
+        let me = nodes.lines().find(|l| l.contains("myself")).unwrap();
+        me.split_whitespace().skip(8).any(|range| {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            (lo.parse::<u16>().unwrap()..=hi.parse().unwrap()).contains(&slot)
+        })
+    };
+    (slot, cluster.masters().into_iter().find(holds).unwrap())
 }
 
 /// Adding masters moves slots between them under load. A Lua step touches keys it does not
@@ -461,13 +522,7 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
             .filter(|u| SessionId::shard_of(u) == shard)
             .take(8)
             .collect();
-        let slot: u16 = cli(
-            cluster.base,
-            &["cluster", "keyslot", &store.feed_key(&users[0])],
-        )
-        .trim()
-        .parse()
-        .unwrap();
+        let (slot, from) = slot_of(&cluster, &store, &users[0]);
         let users = Arc::new(users);
         let session_of = move |i: usize| {
             let base = session(i);
@@ -537,11 +592,6 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let from = cluster
-            .masters()
-            .into_iter()
-            .find(|m| cli(*m, &["cluster", "countkeysinslot", &slot.to_string()]).trim() != "0")
-            .unwrap();
         let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
         phase.store(1, Ordering::Relaxed);
         let moved = tokio::task::spawn_blocking(move || move_slot(slot, from, to))
@@ -612,18 +662,7 @@ fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
         assert_eq!(heard.recv().await, Some(None), "subscribed");
         let s = session(0);
         store.create(&s, None, None).await.unwrap();
-        let slot: u16 = cli(
-            cluster.base,
-            &["cluster", "keyslot", &store.feed_key(&s.user_id)],
-        )
-        .trim()
-        .parse()
-        .unwrap();
-        let from = cluster
-            .masters()
-            .into_iter()
-            .find(|m| cli(*m, &["cluster", "countkeysinslot", &slot.to_string()]).trim() != "0")
-            .unwrap();
+        let (slot, from) = slot_of(&cluster, &store, &s.user_id);
         let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
         tokio::task::spawn_blocking(move || move_slot(slot, from, to))
             .await
@@ -650,5 +689,52 @@ fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
             "the revocation in shard {shard} (slot {slot}, moved from {from} to {to}) was announced"
         );
         following.abort();
+    });
+}
+
+/// Purge walks every shard. One it cannot reach (its slot moving, here; a master failing over)
+/// fails the run, but only after the others are purged: before, the first such shard ended
+/// the run, and a master down for long left every shard after it unpurged.
+#[test]
+fn a_shard_that_cannot_be_reached_holds_back_the_purge_of_no_other() {
+    tessera_testkit::run(async {
+        let cluster = OwnCluster::start(17250);
+        let store = RedisStore::connect_cluster(&cluster.urls(), "{purge}")
+            .await
+            .unwrap();
+        let user_in = |shard: u8| {
+            (0..)
+                .map(|i| format!("purged-{i}"))
+                .find(|u| SessionId::shard_of(u) == shard)
+                .unwrap()
+        };
+        // Sessions that ended, in the first shard purged and in a later one.
+        let ended = |user: String| {
+            let start = Timestamp::from_secs(1_700_000_000);
+            let end = Timestamp::from_secs(1_700_000_060);
+            let sid = SessionId::for_user(&user).unwrap();
+            Session::started(sid, user, start, end, end, TokenHash::of(&[1]))
+        };
+        let (first, later) = (ended(user_in(0)), ended(user_in(9)));
+        for s in [&first, &later] {
+            store.create(s, None, None).await.unwrap();
+        }
+        let purge_at = Timestamp::from_secs(1_700_100_000);
+        let (slot, from) = slot_of(&cluster, &store, &first.user_id);
+        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        let moving = SlotMove::start(slot, from, to);
+        let purged = store.purge_expired(purge_at, 100).await;
+        assert_eq!(
+            purged.map_err(|e| e.kind()),
+            Err(StoreErrorKind::Unavailable),
+            "the shard whose slot moves cannot be purged"
+        );
+        assert!(
+            store.get(&later.sid).await.unwrap().is_none(),
+            "a later shard was purged all the same"
+        );
+        moving.finish();
+        assert_eq!(store.purge_expired(purge_at, 100).await.unwrap(), 1);
+        assert!(store.get(&first.sid).await.unwrap().is_none());
     });
 }

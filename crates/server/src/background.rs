@@ -219,11 +219,23 @@ async fn count_live(state: AppState) -> Result<(), tessera::Error> {
     Ok(())
 }
 
+/// Purges the audit trail, then ended sessions, each whatever became of the other: a shard
+/// of a Cluster that cannot be reached fails one run of each (the store purges the shards it
+/// reaches first) but holds back neither.
 async fn purge(state: AppState) -> Result<(), tessera::Error> {
+    let audit = purge_audit(&state).await;
+    purge_sessions(&state).await.and(audit)
+}
+
+async fn purge_audit(state: &AppState) -> Result<(), tessera::Error> {
     let retention = state.config.audit_retention;
     while state.manager.purge_audit(retention, PURGE_BATCH).await? == PURGE_BATCH {
         tokio::task::yield_now().await;
     }
+    Ok(())
+}
+
+async fn purge_sessions(state: &AppState) -> Result<(), tessera::Error> {
     loop {
         let n = state.manager.purge_expired(PURGE_BATCH).await?;
         Metrics::inc(&state.metrics.purged_sessions, n as u64);
