@@ -10,13 +10,14 @@ use tessera::{
     StoreErrorKind, Timestamp, TokenHash,
 };
 
-/// Connection trouble, and a Cluster moving slots or promoting a replica, is `Unavailable`
-/// (retry later); anything else is a bug or bad data.
+/// Connection trouble, a Cluster moving slots or promoting a replica, and a Redis out of
+/// memory (`OOM`: it refuses writes) are `Unavailable` (retry later); anything else is a bug
+/// or bad data.
 pub(crate) fn redis_error(e: RedisError) -> StoreError {
     let passing = matches!(
         e.kind(),
         ErrorKind::MasterDown | ErrorKind::ReadOnly | ErrorKind::BusyLoadingError
-    );
+    ) || e.code() == Some("OOM");
     let kind = if e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()

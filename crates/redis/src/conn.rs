@@ -1,12 +1,15 @@
 //! The connection every store step goes through: one server behind a [`Breaker`] that fails
 //! calls at once while it is known to be down, or a Cluster.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+};
 use redis::{RedisFuture, RedisResult};
 
 use tessera::store::Breaker;
@@ -45,6 +48,29 @@ impl Conn {
                 let route = Route::new(slot, SlotAddr::Master);
                 let to = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
                 redis::from_redis_value(&c.route_command(&cmd, to).await?)
+            }
+        }
+    }
+}
+
+impl Conn {
+    /// `INFO section` of the server, or of every master of a Cluster: (node, text) each.
+    pub(crate) async fn info_of_masters(
+        &mut self,
+        section: &str,
+    ) -> RedisResult<Vec<(String, String)>> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg(section);
+        match self {
+            Self::Single(..) => {
+                let text: String = cmd.query_async(self).await?;
+                Ok(vec![("the server".to_owned(), text)])
+            }
+            Self::Cluster(c) => {
+                let every = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let by_node: HashMap<String, String> =
+                    redis::from_redis_value(&c.route_command(&cmd, every).await?)?;
+                Ok(by_node.into_iter().collect())
             }
         }
     }

@@ -63,10 +63,30 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
+/// A script as Redis runs it: flagged (`#!lua`), so that a Redis at its `maxmemory` refuses
+/// it whole at its start, instead of failing its first write past the limit after the
+/// writes before it (as it treats scripts without flags). Redis runs even when full a script
+/// marked `reads` (it refuses any write such a script would make), and one marked `ends`:
+/// those that end sessions or free memory (revocations, purges, and listing, which tidies a
+/// user's index), which must not wait for room.
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> =
-            LazyLock::new(|| Script::new(&with_prelude(include_str!($file))));
+        script!($name, $file, "#!lua");
+    };
+    ($name:ident, $file:literal, reads) => {
+        script!($name, $file, "#!lua flags=no-writes");
+    };
+    ($name:ident, $file:literal, ends) => {
+        script!($name, $file, "#!lua flags=allow-oom");
+    };
+    ($name:ident, $file:literal, $flags:literal) => {
+        pub static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(&format!(
+                "{}\n{}",
+                $flags,
+                with_prelude(include_str!($file))
+            ))
+        });
     };
 }
 
@@ -74,20 +94,20 @@ script!(CREATE, "lua/create.lua");
 script!(ROTATE, "lua/rotate.lua");
 script!(TOUCH, "lua/touch.lua");
 script!(UPDATE, "lua/update.lua");
-script!(REVOKE, "lua/revoke.lua");
-script!(REVOKE_USER, "lua/revoke_user.lua");
-script!(REVOKE_TOKEN, "lua/revoke_token.lua");
-script!(LIST_USER, "lua/list_user.lua");
-script!(PURGE, "lua/purge.lua");
+script!(REVOKE, "lua/revoke.lua", ends);
+script!(REVOKE_USER, "lua/revoke_user.lua", ends);
+script!(REVOKE_TOKEN, "lua/revoke_token.lua", ends);
+script!(LIST_USER, "lua/list_user.lua", ends);
+script!(PURGE, "lua/purge.lua", ends);
 script!(RATE_LIMIT, "lua/rate_limit.lua");
 script!(AUDIT, "lua/audit.lua");
-script!(AUDIT_FOR_USER, "lua/audit_for_user.lua");
-script!(PURGE_AUDIT, "lua/purge_audit.lua");
+script!(AUDIT_FOR_USER, "lua/audit_for_user.lua", reads);
+script!(PURGE_AUDIT, "lua/purge_audit.lua", ends);
 script!(MISC, "lua/misc.lua");
 script!(ACCOUNTS, "lua/accounts.lua");
 script!(ADOPT, "lua/adopt.lua");
-script!(GET, "lua/get.lua");
-script!(COUNT, "lua/count.lua");
+script!(GET, "lua/get.lua", reads);
+script!(COUNT, "lua/count.lua", reads);
 
 /// Whether `script` changes what must survive a failover: all but rate limits (a lost charge
 /// forgives a few requests) and reads.

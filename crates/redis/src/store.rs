@@ -245,6 +245,7 @@ impl RedisStore {
     /// `self`, unless the deployment holds data in the layout before shards: then an error
     /// that says what to run. An empty deployment is marked as sharded.
     async fn current(self) -> Result<Self, StoreError> {
+        self.refuse_eviction().await?;
         let mut inv = self.run(&scripts::MISC);
         inv.arg("layout");
         let layout: String = self.call(&inv).await?;
@@ -260,6 +261,41 @@ impl RedisStore {
                 self.layout.global
             ),
         ))
+    }
+
+    /// Refuses a Redis that evicts keys when its memory is full (any `maxmemory-policy` but
+    /// `noeviction`, on any master). It would drop, silently, whatever it picks: revocations (a
+    /// node reading the feed afresh accepts a revoked token again), sign-in throttling and
+    /// rate limits, sessions, API keys, the signing keys. With `noeviction` a full Redis refuses
+    /// writes instead (Tessera answers 503) and loses nothing.
+    async fn refuse_eviction(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let masters = conn.info_of_masters("memory").await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                format!(
+                    "Tessera reads INFO memory to check that Redis never evicts its keys, and                      Redis refused it (grant the user +info): {e}"
+                ),
+            )
+        })?;
+        for (node, info) in masters {
+            let policy = info
+                .lines()
+                .find_map(|l| l.strip_prefix("maxmemory_policy:"))
+                .map_or("", str::trim);
+            if policy != "noeviction" {
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    format!(
+                        "Redis ({node}) evicts keys when full (maxmemory-policy {policy:?}): it \
+                         would drop revocations, rate limits and sessions without a word. Set \
+                         `maxmemory-policy noeviction` on every master (a full Redis then \
+                         refuses writes, and Tessera answers 503)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The key of the revocation feed holding `user`'s revocations (a sorted set of

@@ -1,12 +1,13 @@
 //! Faults of a Redis Cluster of three masters, each with a replica and `appendfsync always`,
-//! started here (ports 17200-17205, 17210-17215 and 17230-17255; `redis-server` from
-//! `scripts/redis`'s install).
+//! started here (ports 17200-17205, 17210-17215, 17230-17255 and 17270-17275; `redis-server`
+//! from `scripts/redis`'s install).
 //! - Failover: under load, one master is SIGKILLed, the Cluster promotes its replica and the
 //!   store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
 //!   lost; without it, what is lost is measured and printed (replication is asynchronous).
 //! - A shard's slot moved to another master, as adding a master does: under load, with its
 //!   revocations announced, and purged around.
 //! - A replica that stalls (on a pair of its own, 17220-17221).
+//! - A master that would evict keys when full.
 
 #![allow(
     clippy::unwrap_used,
@@ -31,6 +32,7 @@ use tessera::{
 };
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::{rotation, session};
+use tessera_testkit::processes::{cli, redis_server, wait_until};
 
 /// Six `redis-server` processes made into a Cluster of three masters with a replica each.
 struct OwnCluster {
@@ -131,47 +133,6 @@ impl Drop for OwnCluster {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A `redis-server` on `port` keeping its files in `dir`/`port`, with what `more` adds.
-fn redis_server(port: u16, dir: &std::path::Path, more: impl FnOnce(&mut Command)) -> Child {
-    let dir = dir.join(port.to_string());
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-    ])
-    .arg("--dir")
-    .arg(&dir)
-    .stdout(Stdio::null());
-    more(&mut cmd);
-    cmd.spawn()
-        .expect("redis-server is needed: scripts/test installs it (apt-get install redis-server)")
-}
-
-fn cli(port: u16, args: &[&str]) -> String {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -736,5 +697,27 @@ fn a_shard_that_cannot_be_reached_holds_back_the_purge_of_no_other() {
         moving.finish();
         assert_eq!(store.purge_expired(purge_at, 100).await.unwrap(), 1);
         assert!(store.get(&first.sid).await.unwrap().is_none());
+    });
+}
+
+/// Every master is checked for an eviction policy (see `memory.rs`): one that evicts is
+/// enough to refuse the Cluster.
+#[test]
+fn a_cluster_with_one_master_that_evicts_keys_is_refused() {
+    tessera_testkit::run(async {
+        let cluster = OwnCluster::start(17270);
+        RedisStore::connect_cluster(&cluster.urls(), "{evicting}")
+            .await
+            .expect("noeviction, Redis's default, is accepted");
+        let last = *cluster.masters().iter().max().unwrap();
+        cli(last, &["config", "set", "maxmemory-policy", "volatile-lru"]);
+        let refused = RedisStore::connect_cluster(&cluster.urls(), "{evicting}")
+            .await
+            .expect_err("refused");
+        let message = refused.to_string();
+        assert!(
+            message.contains(&format!("127.0.0.1:{last}")) && message.contains("volatile-lru"),
+            "{message}"
+        );
     });
 }

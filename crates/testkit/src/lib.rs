@@ -16,6 +16,7 @@
 mod counting;
 pub mod durability;
 mod fixture;
+pub mod processes;
 pub mod suite;
 
 pub use counting::CountingStore;
