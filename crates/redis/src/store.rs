@@ -270,14 +270,19 @@ impl RedisStore {
     /// writes instead (Tessera answers 503) and loses nothing.
     async fn refuse_eviction(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let masters = conn.info_of_masters("memory").await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Other,
-                format!(
-                    "Tessera reads INFO memory to check that Redis never evicts its keys, and                      Redis refused it (grant the user +info): {e}"
+        let masters = conn
+            .info_of_masters("memory")
+            .await
+            .map_err(|e| match e.code() {
+                Some("NOPERM") => StoreError::new(
+                    StoreErrorKind::Other,
+                    format!(
+                        "Tessera reads INFO memory to check that Redis never evicts its keys, \
+                         and Redis refused it (grant the user +info): {e}"
+                    ),
                 ),
-            )
-        })?;
+                _ => redis_error(e),
+            })?;
         for (node, info) in masters {
             let policy = info
                 .lines()

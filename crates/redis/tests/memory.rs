@@ -61,6 +61,20 @@ fn a_redis_that_evicts_keys_when_full_is_refused() {
         RedisStore::connect(&redis.url(), "{evicting}")
             .await
             .expect("noeviction, Redis's default, is accepted");
+        // A user that may not read INFO: the check cannot be made, and the error says why.
+        cli(
+            redis.port,
+            &[
+                "acl", "setuser", "no-info", "on", ">pw", "~*", "&*", "+@all", "-info",
+            ],
+        );
+        let url = format!("redis://no-info:pw@127.0.0.1:{}/", redis.port);
+        let refused = RedisStore::connect(&url, "{evicting}").await.err();
+        let message = refused.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("+info"),
+            "refused, naming +info: {message}"
+        );
         for policy in [
             "volatile-lru",
             "allkeys-lru",
