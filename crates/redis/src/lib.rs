@@ -33,6 +33,7 @@ mod migrate;
 mod scripts;
 mod sessions;
 mod store;
+mod tls;
 
 pub use migrate::Migrated;
 pub use store::RedisStore;

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::ConnectionManagerConfig;
-use redis::cluster::ClusterClientBuilder;
-use redis::{IntoConnectionInfo, ProtocolVersion, PushKind, Script, ScriptInvocation, Value};
+use redis::{ProtocolVersion, PushKind, Script, ScriptInvocation, Value};
 use tessera::{SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use crate::codec::{corrupt, redis_error};
 use crate::conn::Conn;
 use crate::layout::Layout;
 use crate::scripts;
+use crate::tls::{Address, Nodes};
 
 /// A Tessera store on Redis (one server or a Cluster). Clones share the connection, which
 /// reconnects by itself.
@@ -30,10 +30,12 @@ pub struct RedisStore {
     announcers: Announcers,
 }
 
+/// Where the store connects: what its other connections (announcements, writes that wait)
+/// are opened to.
 #[derive(Clone)]
 enum Announcers {
-    Single(redis::ConnectionInfo),
-    Cluster(Arc<[String]>),
+    Single(Address),
+    Cluster(Nodes),
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -58,13 +60,16 @@ const ELSEWHERE: &str = "TESSERA_ELSEWHERE";
 const NEVER_WRITTEN: &str = "never-written";
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port[/db]`); every key goes under the hash tag `tag`
-    /// (`{tessera}`) or one of its 64 shard tags, so several deployments can share a server
-    /// with different tags.
+    /// Connects to `url` (`redis://host:port[/db]`, or over TLS
+    /// `rediss://host:port[/db][?tls_ca=PATH]`, trusting the system's certificate authorities
+    /// or those in the PEM file `PATH`); every key goes under the hash tag `tag` (`{tessera}`)
+    /// or one of its 64 shard tags, so several deployments can share a server with different
+    /// tags.
     ///
     /// # Errors
-    /// A [`StoreError`] if the URL is invalid or the server unreachable, or if it holds data an
-    /// older Tessera wrote with every key under one tag (see [`RedisStore::migrate`]).
+    /// A [`StoreError`] if the URL is invalid or the server unreachable or not trusted, if it
+    /// evicts keys when full, or if it holds data an older Tessera wrote with every key under
+    /// one tag (see [`RedisStore::migrate`]).
     pub async fn connect(url: &str, tag: &str) -> Result<Self, StoreError> {
         Self::connect_to_migrate(url, tag).await?.current().await
     }
@@ -74,18 +79,19 @@ impl RedisStore {
     /// # Errors
     /// A [`StoreError`] if the URL is invalid or the server unreachable.
     pub async fn connect_to_migrate(url: &str, tag: &str) -> Result<Self, StoreError> {
-        let info = url.into_connection_info().map_err(redis_error)?;
-        let conn = open_single(info.clone()).await?;
+        let address = Address::parse(url)?;
+        let conn = open_single(&address).await?;
         Ok(Self {
             writes: conn.clone(),
             conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
-            announcers: Announcers::Single(info),
+            announcers: Announcers::Single(address),
         })
     }
 
-    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port`). Each user's
+    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port`, or
+    /// `rediss://host:port[?tls_ca=PATH]`, as [`RedisStore::connect`]). Each user's
     /// data is under one of 64 shard tags, spread over the Cluster's slots, so each step runs
     /// on the one master that owns the user's shard.
     ///
@@ -108,13 +114,14 @@ impl RedisStore {
         nodes: &[String],
         tag: &str,
     ) -> Result<Self, StoreError> {
-        let conn = open_cluster(nodes).await?;
+        let nodes = Nodes::parse(nodes)?;
+        let conn = open_cluster(&nodes).await?;
         Ok(Self {
             writes: conn.clone(),
             conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
-            announcers: Announcers::Cluster(nodes.into()),
+            announcers: Announcers::Cluster(nodes),
         })
     }
 
@@ -145,10 +152,8 @@ impl RedisStore {
         // when a channel's slot moves.
         let mut cluster = None;
         let _single: Option<Box<dyn std::any::Any + Send>> = match &self.announcers {
-            Announcers::Single(info) => {
-                let mut info = info.clone();
-                info.redis.protocol = ProtocolVersion::RESP3;
-                let client = redis::Client::open(info).map_err(redis_error)?;
+            Announcers::Single(address) => {
+                let client = address.client(ProtocolVersion::RESP3)?;
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Duration::from_millis(500))
                     .set_push_sender(tx);
@@ -164,7 +169,8 @@ impl RedisStore {
                 Some(Box::new(conn))
             }
             Announcers::Cluster(nodes) => {
-                let client = ClusterClientBuilder::new(nodes.to_vec())
+                let client = nodes
+                    .builder()
                     .connection_timeout(Duration::from_millis(500))
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(tx)
@@ -226,7 +232,7 @@ impl RedisStore {
         self.replicas = replicas;
         if replicas > 0 {
             self.writes = match &self.announcers {
-                Announcers::Single(info) => open_single(info.clone()).await?,
+                Announcers::Single(address) => open_single(address).await?,
                 Announcers::Cluster(nodes) => open_cluster(nodes).await?,
             };
         }
@@ -442,8 +448,8 @@ impl RedisStore {
 
 /// A connection to one server that fails fast while it is away (callers answer 503 and
 /// retry) and reconnects in the background.
-async fn open_single(info: redis::ConnectionInfo) -> Result<Conn, StoreError> {
-    let client = redis::Client::open(info).map_err(redis_error)?;
+async fn open_single(address: &Address) -> Result<Conn, StoreError> {
+    let client = address.client(ProtocolVersion::RESP2)?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Duration::from_millis(500))
         .set_response_timeout(Duration::from_secs(2))
@@ -457,8 +463,9 @@ async fn open_single(info: redis::ConnectionInfo) -> Result<Conn, StoreError> {
 }
 
 /// A connection to a Cluster through any of `nodes`.
-async fn open_cluster(nodes: &[String]) -> Result<Conn, StoreError> {
-    let client = ClusterClientBuilder::new(nodes.to_vec())
+async fn open_cluster(nodes: &Nodes) -> Result<Conn, StoreError> {
+    let client = nodes
+        .builder()
         .connection_timeout(Duration::from_millis(500))
         .response_timeout(Duration::from_secs(2))
         // Redirects use up retries too: a script sent to a slot being moved is sent on (`ASK`)

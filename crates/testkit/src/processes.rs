@@ -12,11 +12,12 @@
     reason = "waiting on real processes takes wall-clock time"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `redis-server` on `port`, keeping its files in `dir`/`port`, with what `more` adds.
+/// A `redis-server` on `port`, keeping its files in `dir`/`port`, with what `more` adds
+/// (which may make `port` a TLS one: see [`TestCa::redis_args`]).
 ///
 /// # Panics
 /// If `redis-server` cannot be started (`scripts/test` installs it).
@@ -24,18 +25,14 @@ pub fn redis_server(port: u16, dir: &Path, more: impl FnOnce(&mut Command)) -> C
     let dir = dir.join(port.to_string());
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-    ])
-    .arg("--dir")
-    .arg(&dir)
-    .stdout(Stdio::null());
+    cmd.args(["--bind", "127.0.0.1", "--save", ""])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null());
     more(&mut cmd);
+    if !cmd.get_args().any(|a| a == "--tls-port") {
+        cmd.args(["--port", &port.to_string()]);
+    }
     cmd.spawn()
         .expect("redis-server is needed: scripts/test installs it (apt-get install redis-server)")
 }
@@ -62,5 +59,109 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
             "timed out: {what}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A certificate authority made for a test (`openssl`, P-256) and a server certificate it
+/// signed for 127.0.0.1 and localhost, as PEM files in a directory.
+pub struct TestCa {
+    /// The authority's certificate: what a client trusts.
+    pub ca: PathBuf,
+    /// The server's certificate.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    /// Makes the authority and the server certificate in `dir` (created if missing).
+    ///
+    /// # Panics
+    /// If `openssl` cannot make them (`scripts/test` installs it).
+    pub fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is needed: scripts/test installs it (apt-get install openssl)");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509", "-days", "2", "-subj", "/CN=Tessera test CA"][..],
+                &key,
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req", "-subj", "/CN=127.0.0.1"][..],
+                &key,
+                &["-keyout", "server.key", "-out", "server.csr"],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ]);
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }
+    }
+
+    /// The `redis-server` arguments serving TLS on `port` with this certificate (and no plain
+    /// port), clients not asked for certificates of their own.
+    pub fn redis_args(&self, port: u16) -> Vec<String> {
+        let path = |p: &PathBuf| p.display().to_string();
+        [
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &path(&self.cert),
+            "--tls-key-file",
+            &path(&self.key),
+            "--tls-ca-cert-file",
+            &path(&self.ca),
+            "--tls-auth-clients",
+            "no",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
     }
 }

@@ -119,9 +119,10 @@ pub struct Config {
 pub enum StoreUrl {
     /// `sqlite://PATH` (the default: `<data_dir>/tessera.db`).
     Sqlite(PathBuf),
-    /// `redis://host:port[/db]`.
+    /// `redis://host:port[/db]`, or over TLS `rediss://host:port[/db][?tls_ca=PATH]`.
     Redis(String),
-    /// `redis+cluster://host:port,host:port,…`: the Cluster's nodes as `redis://host:port`.
+    /// `redis+cluster://host:port,host:port,…` (over TLS `rediss+cluster://…[?tls_ca=PATH]`):
+    /// the Cluster's nodes as `redis://host:port` (`rediss://host:port[?tls_ca=PATH]`).
     RedisCluster(Vec<String>),
     /// `postgres://user:password@host[:port]/database[?sslmode=require&sslrootcert=PATH]`.
     Postgres(String),
@@ -182,21 +183,35 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
     if url.starts_with("redis://") || url.starts_with("rediss://") {
         return Ok(StoreUrl::Redis(url.to_owned()));
     }
-    if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+    for (prefix, scheme) in [
+        ("redis+cluster://", "redis"),
+        ("rediss+cluster://", "rediss"),
+    ] {
+        let Some(rest) = url.strip_prefix(prefix) else {
+            continue;
+        };
+        // The query (`tls_ca=PATH`) is the Cluster's: each node's URL carries it.
+        let (nodes, query) = rest.split_once('?').map_or((rest, ""), |(n, q)| (n, q));
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
         let nodes: Vec<String> = nodes
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
-            .map(|n| format!("redis://{n}"))
+            .map(|n| format!("{scheme}://{n}{query}"))
             .collect();
         if nodes.is_empty() {
-            return Err("store = redis+cluster://… needs at least one host:port".into());
+            return Err(format!("store = {prefix}… needs at least one host:port"));
         }
         return Ok(StoreUrl::RedisCluster(nodes));
     }
     Err(format!(
         "store = {url:?}; use sqlite://PATH, postgres://user:password@host/database, \
-         redis://host:port[/db] or redis+cluster://host:port,host:port"
+         redis://host:port[/db], rediss://host:port[/db][?tls_ca=PATH], \
+         redis+cluster://host:port,host:port or rediss+cluster://host:port,host:port[?tls_ca=PATH]"
     ))
 }
 

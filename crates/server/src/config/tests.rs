@@ -338,3 +338,26 @@ fn store_urls_never_show_their_credentials() {
     .unwrap();
     assert!(!format!("{redis:?}").contains("s3cret"));
 }
+
+#[test]
+fn a_cluster_over_tls_gives_each_node_the_scheme_and_the_authority() {
+    let dir = std::path::Path::new("/data");
+    assert_eq!(
+        store_url(
+            Some("rediss+cluster://a:7000, b:7001?tls_ca=/etc/redis-ca.pem"),
+            dir
+        ),
+        Ok(StoreUrl::RedisCluster(vec![
+            "rediss://a:7000?tls_ca=/etc/redis-ca.pem".into(),
+            "rediss://b:7001?tls_ca=/etc/redis-ca.pem".into(),
+        ]))
+    );
+    assert_eq!(
+        store_url(Some("redis+cluster://a:7000,b:7001"), dir),
+        Ok(StoreUrl::RedisCluster(vec![
+            "redis://a:7000".into(),
+            "redis://b:7001".into()
+        ]))
+    );
+    assert!(store_url(Some("rediss+cluster://"), dir).is_err());
+}
