@@ -26,13 +26,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
-use tessera::{
-    RefreshState, RevokeReason, Session, SessionId, StoreErrorKind, Timestamp, TokenHash,
-};
+use tessera::store::{RotateOutcome, Rotation, SessionStore};
+use tessera::{RefreshState, Session, SessionId, StoreErrorKind, Timestamp, TokenHash};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::{rotation, session};
 use tessera_testkit::processes::{cli, redis_server, wait_until};
+
+mod support;
+use support::{Announcements, logout};
 
 /// Six `redis-server` processes made into a Cluster of three masters with a replica each.
 struct OwnCluster {
@@ -611,16 +612,7 @@ fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
         let store = RedisStore::connect_cluster(&cluster.urls(), "{announce}")
             .await
             .unwrap();
-        let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
-        let follower = store.clone();
-        let following = tokio::spawn(async move {
-            follower
-                .follow_revocations(move |feed| {
-                    let _ = tx.send(feed);
-                })
-                .await
-        });
-        assert_eq!(heard.recv().await, Some(None), "subscribed");
+        let mut announcements = Announcements::follow(&store).await;
         let s = session(0);
         store.create(&s, None, None).await.unwrap();
         let (slot, from) = slot_of(&cluster, &store, &s.user_id);
@@ -628,28 +620,12 @@ fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
         tokio::task::spawn_blocking(move || move_slot(slot, from, to))
             .await
             .unwrap();
-        let revocation = Revocation {
-            reason: RevokeReason::Logout,
-            at: s.created_at,
-            until: s.absolute_expires_at,
-        };
-        store.revoke(&s.sid, revocation).await.unwrap().unwrap();
+        store.revoke(&s.sid, logout(&s)).await.unwrap().unwrap();
         let shard = usize::from(SessionId::shard_of(&s.user_id));
-        let announced = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(feed) = heard.recv().await {
-                if feed == Some(shard) {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert_eq!(
-            announced,
-            Ok(true),
+        assert!(
+            announcements.heard(shard).await,
             "the revocation in shard {shard} (slot {slot}, moved from {from} to {to}) was announced"
         );
-        following.abort();
     });
 }
 

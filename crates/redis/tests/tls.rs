@@ -10,13 +10,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use tessera::store::{Revocation, SessionStore};
-use tessera::{RevokeReason, Session, SessionId};
+use tessera::store::SessionStore;
+use tessera::{Session, SessionId};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::session;
 use tessera_testkit::processes::{TestCa, redis_server, wait_until};
+
+mod support;
+use support::{Announcements, logout};
 
 /// `redis-server`s serving TLS, with the authorities their certificates come from and
 /// another one, stopped when dropped.
@@ -87,36 +89,15 @@ impl Drop for TlsServers {
 /// Creates `s`, reads it back, and hears its revocation announced: every connection the store
 /// opens (commands, announcements) works.
 async fn round_trip(store: &RedisStore, s: &Session) {
-    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
-    let follower = store.clone();
-    let following = tokio::spawn(async move {
-        follower
-            .follow_revocations(move |feed| {
-                let _ = tx.send(feed);
-            })
-            .await
-    });
-    assert_eq!(heard.recv().await, Some(None), "subscribed");
+    let mut announcements = Announcements::follow(store).await;
     store.create(s, None, None).await.unwrap();
     assert_eq!(store.get(&s.sid).await.unwrap().map(|f| f.sid), Some(s.sid));
-    let revocation = Revocation {
-        reason: RevokeReason::Logout,
-        at: s.created_at,
-        until: s.absolute_expires_at,
-    };
-    store.revoke(&s.sid, revocation).await.unwrap().unwrap();
+    store.revoke(&s.sid, logout(s)).await.unwrap().unwrap();
     let shard = usize::from(SessionId::shard_of(&s.user_id));
-    let announced = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(feed) = heard.recv().await {
-            if feed == Some(shard) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(announced, Ok(true), "the revocation was announced");
-    following.abort();
+    assert!(
+        announcements.heard(shard).await,
+        "the revocation was announced"
+    );
 }
 
 /// Over TLS the store trusts the authority `tls_ca` names, and nothing else: not another

@@ -62,6 +62,21 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `openssl args…` in `dir`, for test keys and certificates.
+///
+/// # Panics
+/// If `openssl` cannot run (`scripts/test` installs it) or fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is needed: scripts/test installs it (apt-get install openssl)");
+    assert!(status.success(), "openssl {args:?}");
+}
+
 /// A certificate authority made for a test (`openssl`, P-256) and a server certificate it
 /// signed for 127.0.0.1 and localhost, as PEM files in a directory.
 pub struct TestCa {
@@ -80,16 +95,7 @@ impl TestCa {
     /// If `openssl` cannot make them (`scripts/test` installs it).
     pub fn new(dir: &Path) -> Self {
         std::fs::create_dir_all(dir).unwrap();
-        let openssl = |args: &[&str]| {
-            let status = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl is needed: scripts/test installs it (apt-get install openssl)");
-            assert!(status.success(), "openssl {args:?}");
-        };
+        let openssl = |args: &[&str]| openssl(dir, args);
         let key = [
             "-newkey",
             "ec",
@@ -115,7 +121,7 @@ impl TestCa {
         );
         std::fs::write(
             dir.join("san.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
         )
         .unwrap();
         openssl(&[

@@ -11,76 +11,11 @@ use tessera::{Error, TokenRejection, Validation};
 use tessera_axum::{Bearer, Remote, RemoteOptions};
 use tower::ServiceExt;
 
-use super::support::{Process, RedisDeployment, http, json, openssl, temp_dir};
+use tessera_testkit::processes::TestCa;
+
+use super::support::{Process, RedisDeployment, http, json, temp_dir};
 
 const ISSUER: &str = "https://auth.test";
-
-/// A CA (`<name>-ca.crt`) and a server certificate for 127.0.0.1 it signed (`<name>.crt`,
-/// `<name>.key`): rustls, rightly, refuses a self-signed CA certificate as a server's.
-fn issued_by_a_ca(dir: &std::path::Path, name: &str) {
-    let openssl = |args: &[&str]| openssl(dir, args);
-    let (ca, ca_key, key, csr, crt) = (
-        format!("{name}-ca.crt"),
-        format!("{name}-ca.key"),
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-    );
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-days",
-                "1",
-                "-subj",
-                "/CN=test-ca",
-                "-keyout",
-                &ca_key,
-                "-out",
-                &ca,
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req", "-new"][..],
-            &ec,
-            &["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        &crt,
-    ]);
-}
 
 fn options(ca_file: &std::path::Path) -> RemoteOptions {
     RemoteOptions {
@@ -215,38 +150,44 @@ async fn a_service_without_a_store_verifies_and_follows_revocations() {
 #[tokio::test]
 async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
     let dir = temp_dir();
-    issued_by_a_ca(&dir, "live");
-    issued_by_a_ca(&dir, "other");
+    let (live, other) = (
+        TestCa::new(&dir.join("live")),
+        TestCa::new(&dir.join("other")),
+    );
+    let (cert, key) = (
+        live.cert.display().to_string(),
+        live.key.display().to_string(),
+    );
     let server = Process::serve(
         &dir,
         &[
             ("TESSERA_ISSUER", ISSUER),
-            ("TESSERA_TLS_CERT", "live.crt"),
-            ("TESSERA_TLS_KEY", "live.key"),
+            ("TESSERA_TLS_CERT", &cert),
+            ("TESSERA_TLS_KEY", &key),
         ],
         &[],
     );
     let admin = server.admin_key();
     let base = format!("https://{}", server.addr);
-    let connect = |base: &str, key: &str, ca: &str| {
-        let options = options(&dir.join(ca));
+    let connect = |base: &str, key: &str, ca: &std::path::Path| {
+        let options = options(ca);
         let (base, key) = (base.to_owned(), key.to_owned());
         async move {
             Remote::connect_with(&base, &key, Validation::new(ISSUER, "tessera"), options).await
         }
     };
-    let ok = connect(&base, &admin, "live-ca.crt").await;
+    let ok = connect(&base, &admin, &live.ca).await;
     assert!(
         ok.is_ok(),
         "TLS verified against the CA file: {:?}",
         ok.err()
     );
-    let untrusted = connect(&base, &admin, "other-ca.crt").await;
+    let untrusted = connect(&base, &admin, &other.ca).await;
     assert!(
         untrusted.is_err(),
         "a certificate the CA file does not vouch for"
     );
-    let wrong_key = connect(&base, "tsk_wrong", "live-ca.crt").await;
+    let wrong_key = connect(&base, "tsk_wrong", &live.ca).await;
     assert!(wrong_key.is_err(), "the feed refuses a wrong key");
     for bad in [
         "auth.test",
@@ -256,7 +197,7 @@ async fn keys_of_the_wrong_scope_and_untrusted_certificates_are_refused() {
         "http://auth.test",
         "http://127.attacker.example",
     ] {
-        let r = connect(bad, &admin, "live-ca.crt").await;
+        let r = connect(bad, &admin, &live.ca).await;
         assert!(matches!(r, Err(Error::InvalidConfig(_))), "{bad}");
     }
 }

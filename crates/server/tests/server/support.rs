@@ -286,18 +286,7 @@ impl Drop for Process {
     }
 }
 
-/// A minimal HTTP/1.1 client: one request per connection.
-/// Runs `openssl args` in `dir` (test keys and certificates), which must succeed.
-pub fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is needed to make test keys and certificates (apt-get install openssl)");
-    assert!(status.success(), "openssl {args:?}");
-}
+pub use tessera_testkit::processes::openssl;
 
 /// A deployment on the test Redis that `scripts/redis` starts: a key tag of its own, and the
 /// key-encryption key and admin key its nodes share.
