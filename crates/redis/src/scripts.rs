@@ -63,12 +63,13 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// A script as Redis runs it: flagged (`#!lua`), so that a Redis at its `maxmemory` refuses
-/// it whole at its start, instead of failing its first write past the limit after the
-/// writes before it (as it treats scripts without flags). Redis runs even when full a script
-/// marked `reads` (it refuses any write such a script would make), and one marked `ends`:
+/// A script as Redis runs it, flagged (`#!lua`: Redis 7's script flags). At `maxmemory`,
+/// Redis refuses a script that may write (a flagged one at its start, one without flags at
+/// its first write, before it has written anything), but runs one marked `reads`
+/// (`no-writes`: Redis refuses any write it would make) and one marked `ends` (`allow-oom`):
 /// those that end sessions or free memory (revocations, purges, and listing, which tidies a
-/// user's index), which must not wait for room.
+/// user's index), which must not wait for room. A flagged script may touch only keys in the
+/// slot of those it declares: all of a script's keys are under its tag (see the prelude).
 macro_rules! script {
     ($name:ident, $file:literal) => {
         script!($name, $file, "#!lua");

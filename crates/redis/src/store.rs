@@ -59,6 +59,54 @@ const ELSEWHERE: &str = "TESSERA_ELSEWHERE";
 /// The last part of the key no script writes, declared by each (see [`invocation`]).
 const NEVER_WRITTEN: &str = "never-written";
 
+/// Every command the store sends, or its scripts call: what a Redis user of its own needs
+/// (see [`RedisStore::acl_rules`]).
+const COMMANDS: &[&str] = &[
+    // Connecting, on one server or a Cluster (`ASKING` follows a slot being moved).
+    "hello",
+    "auth",
+    "ping",
+    "select",
+    "cluster|slots",
+    "asking",
+    // The store's own: scripts, feeds, keys and settings, the checks and waits.
+    "evalsha",
+    "eval",
+    "script|load",
+    "zrangebyscore",
+    "hget",
+    "hgetall",
+    "get",
+    "set",
+    "info",
+    "wait",
+    "ssubscribe",
+    // What the scripts call.
+    "del",
+    "exists",
+    "hdel",
+    "hincrby",
+    "hmget",
+    "hset",
+    "hsetnx",
+    "incr",
+    "llen",
+    "lpop",
+    "pexpire",
+    "pttl",
+    "rpush",
+    "scan",
+    "spublish",
+    "xadd",
+    "xdel",
+    "xrange",
+    "xrevrange",
+    "zadd",
+    "zrange",
+    "zrem",
+    "zscore",
+];
+
 impl RedisStore {
     /// Connects to `url` (`redis://host:port[/db]`, or over TLS
     /// `rediss://host:port[/db][?tls_ca=PATH]`, trusting the system's certificate authorities
@@ -171,7 +219,6 @@ impl RedisStore {
             Announcers::Cluster(nodes) => {
                 let client = nodes
                     .builder()
-                    .connection_timeout(Duration::from_millis(500))
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(tx)
                     .build()
@@ -203,9 +250,10 @@ impl RedisStore {
                         heard(Some(feed));
                     }
                 }
-                // A Cluster connection resubscribes by itself (to a promoted replica, say);
-                // whatever was announced meanwhile is caught up on.
-                PushKind::Disconnection if cluster.is_some() => heard(None),
+                // A connection lost (a master failing over, say). The Cluster client would
+                // subscribe again by itself, but to all channels in one `SSUBSCRIBE`, which
+                // Redis refuses (they are in different slots): start over instead, each
+                // channel subscribed to its own master once the Cluster has one for it.
                 PushKind::Disconnection => break,
                 _ => {}
             }
@@ -307,6 +355,36 @@ impl RedisStore {
             }
         }
         Ok(())
+    }
+
+    /// The rules of a Redis ACL user that serves the deployment under `tag` and can do
+    /// nothing else: its own keys and announcement channels, and the commands the store runs
+    /// (no `FLUSHALL`, `CONFIG`, `KEYS`, no other deployment's keys). Give them to
+    /// `ACL SETUSER <name> on ><password>` on every master (and replica) of the deployment.
+    #[must_use]
+    pub fn acl_rules(tag: &str) -> String {
+        let name = tag
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(tag);
+        // Redis's patterns are globs: characters special to them stand for themselves.
+        let literal: String = name
+            .chars()
+            .flat_map(|c| {
+                let escape = matches!(c, '*' | '?' | '[' | ']' | '\\').then_some('\\');
+                escape.into_iter().chain([c])
+            })
+            .collect();
+        // The global tag `{name}` and its keys, and the shard tags `{name:shard:n}` and theirs.
+        let mut rules = format!(
+            "resetkeys ~{{{literal}}}* ~{{{literal}:* resetchannels &{{{literal}}}* \
+             &{{{literal}:* nocommands"
+        );
+        for command in COMMANDS {
+            rules.push_str(" +");
+            rules.push_str(command);
+        }
+        rules
     }
 
     /// The key of the revocation feed holding `user`'s revocations (a sorted set of
@@ -464,18 +542,7 @@ async fn open_single(address: &Address) -> Result<Conn, StoreError> {
 
 /// A connection to a Cluster through any of `nodes`.
 async fn open_cluster(nodes: &Nodes) -> Result<Conn, StoreError> {
-    let client = nodes
-        .builder()
-        .connection_timeout(Duration::from_millis(500))
-        .response_timeout(Duration::from_secs(2))
-        // Redirects use up retries too: a script sent to a slot being moved is sent on (`ASK`)
-        // and refused there (`TRYAGAIN`) before the store answers unavailable. Waits are short
-        // (10 to 80 ms), so that a master that died fails its calls within about two seconds.
-        .retries(3)
-        .min_retry_wait(10)
-        .max_retry_wait(80)
-        .build()
-        .map_err(redis_error)?;
+    let client = nodes.builder().build().map_err(redis_error)?;
     let conn = client.get_async_connection().await.map_err(redis_error)?;
     Ok(Conn::Cluster(conn))
 }
@@ -526,5 +593,28 @@ pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> Step<'a> {
         inv,
         slot: crate::layout::slot(tag.as_bytes()),
         writes: scripts::writes(script),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules docs/capacity.md tells operators to give Tessera's Redis user are the ones
+    /// the store needs (its conformance suite runs as a user with them).
+    #[test]
+    fn the_documented_acl_rules_are_the_stores() {
+        let rules = RedisStore::acl_rules("{tessera}");
+        let docs = include_str!("../../../docs/capacity.md");
+        assert!(
+            docs.contains(&format!("  {rules}\n")),
+            "docs/capacity.md lacks:\n{rules}"
+        );
+        assert!(rules.starts_with("resetkeys ~{tessera}* ~{tessera:* resetchannels"));
+        assert_eq!(
+            RedisStore::acl_rules("{a*b}").split_whitespace().nth(1),
+            Some("~{a\\*b}*"),
+            "a glob character in the tag stands for itself"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! system's certificate authorities or those named by `tls_ca=PATH` (PEM).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::cluster::ClusterClientBuilder;
 use redis::{IntoConnectionInfo, ProtocolVersion, TlsCertificates};
@@ -37,19 +38,22 @@ impl Address {
                     .into(),
             ));
         }
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let (mut ca_file, mut kept) = (None, Vec::new());
+        let (url, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut ca_file = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("tls_ca", path)) => ca_file = Some(path),
-                _ => kept.push(pair),
+                // Passed on, a misspelt tls_ca would be ignored, and the system's
+                // authorities trusted instead of the one named.
+                _ => {
+                    return Err(invalid(format!(
+                        "Redis URL: unknown parameter {:?}; the only one is tls_ca=PATH",
+                        pair.split('=').next().unwrap_or_default()
+                    )));
+                }
             }
         }
-        let url = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
+        let url = url.to_owned();
         let ca = match ca_file {
             None => None,
             Some(_) if !url.starts_with("rediss://") => {
@@ -99,17 +103,34 @@ impl Nodes {
             .iter()
             .map(|n| Address::parse(n))
             .collect::<Result<Vec<_>, _>>()?;
-        if nodes.windows(2).any(|w| w[0].ca != w[1].ca) {
+        // The client takes TLS, and the authorities, from the first node for all of them.
+        let tls = |n: &Address| n.url.starts_with("rediss://");
+        if nodes
+            .windows(2)
+            .any(|w| w[0].ca != w[1].ca || tls(&w[0]) != tls(&w[1]))
+        {
             return Err(invalid(
-                "Redis Cluster: every node must name the same tls_ca".into(),
+                "Redis Cluster: every node must be reached the same way: all rediss:// (with the \
+                 same tls_ca) or all redis://"
+                    .into(),
             ));
         }
         Ok(Self(nodes.into()))
     }
 
-    /// A client builder for the Cluster, with its authorities.
+    /// A client builder for the Cluster, with its authorities, and the timeouts and retries
+    /// of every connection the store opens to it.
     pub(crate) fn builder(&self) -> ClusterClientBuilder {
-        let builder = ClusterClientBuilder::new(self.0.iter().map(|n| n.url.clone()));
+        let builder = ClusterClientBuilder::new(self.0.iter().map(|n| n.url.clone()))
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(2))
+            // Redirects use up retries too: a script sent to a slot being moved is sent on
+            // (`ASK`) and refused there (`TRYAGAIN`) before the store answers unavailable.
+            // Waits are short (10 to 80 ms), so that a call to a master that died (or a
+            // subscription to its channels) fails within about two seconds, not minutes.
+            .retries(3)
+            .min_retry_wait(10)
+            .max_retry_wait(80);
         match self.0.first().and_then(Address::certificates) {
             Some(certs) => builder.certs(certs),
             None => builder,
@@ -151,11 +172,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let a = Address::parse("rediss://h:6380/2?protocol=resp3").unwrap();
+        let a = Address::parse("rediss://h:6380/2").unwrap();
         assert_eq!(
             (a.url.as_str(), a.ca.is_none()),
-            ("rediss://h:6380/2?protocol=resp3", true)
+            ("rediss://h:6380/2", true)
         );
+        assert!(refused("rediss://h:6380/?TLS_CA=/x.pem").contains("unknown parameter \"TLS_CA\""));
+        let mixed = Nodes::parse(&["rediss://a:1".into(), "redis://b:2".into()]);
+        assert!(mixed.is_err(), "a node in the clear among TLS ones");
         assert!(refused("redis://h:6379/?tls_ca=/x.pem").contains("use rediss://"));
         assert!(refused("rediss://h:6380/#insecure").contains("#insecure"));
         assert!(refused("rediss://h:6380/?tls_ca=/no/such/file.pem").contains("/no/such/file.pem"));

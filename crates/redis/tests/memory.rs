@@ -127,8 +127,7 @@ fn a_full_redis_refuses_writes_as_unavailable_and_still_answers_reads() {
             let found = store.get(sid).await.expect("reads are answered when full");
             assert!(found.is_some(), "session {sid} acknowledged, then lost");
         }
-        // A step is refused whole: the sign-in that failed left nothing behind (Redis refuses
-        // a script at its start; without that, a write in the middle failed, after others).
+        // A step is refused whole: the sign-in that failed left nothing behind.
         let mut listed = 0;
         for user in (0..7).map(|i| session(i).user_id) {
             listed += store.list_user(&user, START).await.unwrap().len();

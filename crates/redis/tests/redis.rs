@@ -14,12 +14,40 @@ fn url() -> String {
     std::env::var("TESSERA_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379/".into())
 }
 
+/// `urls` (`redis://host:port/…`) as a Redis user of its own, made on each of them, that
+/// may serve the deployment under `tag` and do nothing else ([`RedisStore::acl_rules`]): the
+/// conformance suite runs as the least-privileged user the docs tell operators to make.
+async fn as_own_user(urls: &[String], tag: &str) -> Vec<String> {
+    let name = tag.trim_matches(|c| c == '{' || c == '}');
+    for url in urls {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let Ok(mut admin) = client.get_multiplexed_async_connection().await else {
+            continue; // the store's connect says what to run
+        };
+        let mut setuser = redis::cmd("ACL");
+        setuser
+            .arg("SETUSER")
+            .arg(name)
+            .arg("reset")
+            .arg("on")
+            .arg(">pw");
+        for rule in RedisStore::acl_rules(tag).split_whitespace() {
+            setuser.arg(rule);
+        }
+        setuser.exec_async(&mut admin).await.unwrap();
+    }
+    urls.iter()
+        .map(|u| u.replacen("redis://", &format!("redis://{name}:pw@"), 1))
+        .collect()
+}
+
 async fn store() -> RedisStore {
     let tag = format!("{{t-{}}}", tessera::random_id().unwrap());
-    RedisStore::connect(&url(), &tag).await.unwrap_or_else(|e| {
+    let url = as_own_user(&[url()], &tag).await.remove(0);
+    RedisStore::connect(&url, &tag).await.unwrap_or_else(|e| {
         panic!(
             "no Redis at {}: run `scripts/redis start` (scripts/test does): {e}",
-            url()
+            self::url()
         )
     })
 }
@@ -29,7 +57,8 @@ tessera_testkit::conformance_tests!(store);
 /// A deployment of its own on the Cluster of `nodes` (`scripts/redis start-cluster` starts them).
 async fn cluster_store(nodes: &[String], name: &str) -> RedisStore {
     let tag = format!("{{{name}-{}}}", tessera::random_id().unwrap());
-    RedisStore::connect_cluster(nodes, &tag).await.unwrap_or_else(|e| {
+    let own = as_own_user(nodes, &tag).await;
+    RedisStore::connect_cluster(&own, &tag).await.unwrap_or_else(|e| {
         panic!("no Redis Cluster at {nodes:?}: run `scripts/redis start-cluster` (scripts/test does): {e}")
     })
 }

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use tessera::store::SessionStore;
 use tessera::{Session, SessionId};
@@ -92,10 +93,11 @@ async fn round_trip(store: &RedisStore, s: &Session) {
     let mut announcements = Announcements::follow(store).await;
     store.create(s, None, None).await.unwrap();
     assert_eq!(store.get(&s.sid).await.unwrap().map(|f| f.sid), Some(s.sid));
+    announcements.forget();
     store.revoke(&s.sid, logout(s)).await.unwrap().unwrap();
     let shard = usize::from(SessionId::shard_of(&s.user_id));
     assert!(
-        announcements.heard(shard).await,
+        announcements.heard(shard, Duration::from_secs(2)).await,
         "the revocation was announced"
     );
 }

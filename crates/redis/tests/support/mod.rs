@@ -11,31 +11,42 @@ use tokio::task::JoinHandle;
 /// A node's view of the revocation announcements of a store: what `follow_revocations` heard.
 pub struct Announcements {
     heard: UnboundedReceiver<Option<usize>>,
-    following: JoinHandle<Result<(), tessera::StoreError>>,
+    following: JoinHandle<()>,
 }
 
 impl Announcements {
-    /// Follows `store`'s announcements, once subscribed.
+    /// Follows `store`'s announcements, once subscribed; as the server does, again (after a
+    /// pause) each time the subscription is lost.
     pub async fn follow(store: &RedisStore) -> Self {
         let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
         let follower = store.clone();
         let following = tokio::spawn(async move {
-            follower
-                .follow_revocations(move |feed| {
-                    let _ = tx.send(feed);
-                })
-                .await
+            loop {
+                let tx = tx.clone();
+                let _lost = follower
+                    .follow_revocations(move |feed| {
+                        let _ = tx.send(feed);
+                    })
+                    .await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         });
         assert_eq!(heard.recv().await, Some(None), "subscribed");
         Self { heard, following }
     }
 
-    /// Whether a revocation in `feed` is announced within two seconds.
-    pub async fn heard(&mut self, feed: usize) -> bool {
+    /// Forgets what was heard so far: [`Announcements::heard`] then tells what is heard after.
+    pub fn forget(&mut self) {
+        while self.heard.try_recv().is_ok() {}
+    }
+
+    /// Whether, `within`, `feed` is announced, or the node is told to catch up on every feed
+    /// (subscribed anew: what a node does after losing its subscription).
+    pub async fn heard(&mut self, feed: usize, within: Duration) -> bool {
         let heard = &mut self.heard;
-        let found = tokio::time::timeout(Duration::from_secs(2), async {
+        let found = tokio::time::timeout(within, async {
             while let Some(announced) = heard.recv().await {
-                if announced == Some(feed) {
+                if announced.is_none_or(|f| f == feed) {
                     return true;
                 }
             }

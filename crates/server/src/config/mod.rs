@@ -152,6 +152,8 @@ pub(crate) fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}***{}", &base[..scheme + 3], &base[at..])
         }
+        // Not a URL (a mistyped one): whatever comes before an `@` may be a password.
+        (None, Some(at)) => format!("***{}", &base[at..]),
         _ => base.to_owned(),
     };
     let Some(query) = query else {
@@ -190,18 +192,22 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
         let Some(rest) = url.strip_prefix(prefix) else {
             continue;
         };
-        // The query (`tls_ca=PATH`) is the Cluster's: each node's URL carries it.
+        // The credentials (`user:password@` before the first node) and the query
+        // (`tls_ca=PATH`) are the Cluster's: each node's URL carries them.
         let (nodes, query) = rest.split_once('?').map_or((rest, ""), |(n, q)| (n, q));
         let query = if query.is_empty() {
             String::new()
         } else {
             format!("?{query}")
         };
+        let (credentials, nodes) = nodes
+            .split_once('@')
+            .map_or((String::new(), nodes), |(c, n)| (format!("{c}@"), n));
         let nodes: Vec<String> = nodes
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
-            .map(|n| format!("{scheme}://{n}{query}"))
+            .map(|n| format!("{scheme}://{credentials}{n}{query}"))
             .collect();
         if nodes.is_empty() {
             return Err(format!("store = {prefix}… needs at least one host:port"));
@@ -209,9 +215,10 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
         return Ok(StoreUrl::RedisCluster(nodes));
     }
     Err(format!(
-        "store = {url:?}; use sqlite://PATH, postgres://user:password@host/database, \
+        "store = {:?}; use sqlite://PATH, postgres://user:password@host/database, \
          redis://host:port[/db], rediss://host:port[/db][?tls_ca=PATH], \
-         redis+cluster://host:port,host:port or rediss+cluster://host:port,host:port[?tls_ca=PATH]"
+         redis+cluster://host:port,host:port or rediss+cluster://host:port,host:port[?tls_ca=PATH]",
+        redact(url)
     ))
 }
 

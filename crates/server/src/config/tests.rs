@@ -360,4 +360,19 @@ fn a_cluster_over_tls_gives_each_node_the_scheme_and_the_authority() {
         ]))
     );
     assert!(store_url(Some("rediss+cluster://"), dir).is_err());
+    assert_eq!(
+        store_url(Some("redis+cluster://app:s3cret@a:7000,b:7001"), dir),
+        Ok(StoreUrl::RedisCluster(vec![
+            "redis://app:s3cret@a:7000".into(),
+            "redis://app:s3cret@b:7001".into()
+        ])),
+        "the credentials are the Cluster's, for every node"
+    );
+    for typo in [
+        "rediss+clustr://app:s3cret@a:7000",
+        "redis:app:s3cret@a:7000",
+    ] {
+        let refused = store_url(Some(typo), dir).unwrap_err();
+        assert!(!refused.contains("s3cret"), "{refused}");
+    }
 }
