@@ -25,11 +25,12 @@ fn invalid(message: String) -> StoreError {
 }
 
 impl Address {
-    /// `url` with Tessera's `tls_ca=PATH` taken out of its query and read.
+    /// `url` with its query, Tessera's `tls_ca=PATH`, taken out and read.
     ///
     /// # Errors
     /// A `tls_ca` on a URL that is not `rediss://`, one that cannot be read or holds no
-    /// certificate, or a fragment (`#insecure` would turn certificate checks off).
+    /// certificate, any other query parameter, or a fragment (`#insecure` would turn
+    /// certificate checks off).
     pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
         if url.contains('#') {
             return Err(invalid(
@@ -97,7 +98,8 @@ pub(crate) struct Nodes(Arc<[Address]>);
 
 impl Nodes {
     /// # Errors
-    /// As [`Address::parse`], or when the nodes name different `tls_ca`.
+    /// As [`Address::parse`], or when the nodes are not all reached the same way (all
+    /// `redis://`, or all `rediss://` with the same `tls_ca`).
     pub(crate) fn parse(nodes: &[String]) -> Result<Self, StoreError> {
         let nodes = nodes
             .iter()
