@@ -192,22 +192,30 @@ fn store_url(raw: Option<&str>, data_dir: &std::path::Path) -> Result<StoreUrl, 
         let Some(rest) = url.strip_prefix(prefix) else {
             continue;
         };
-        // The credentials (`user:password@` before the first node) and the query
-        // (`tls_ca=PATH`) are the Cluster's: each node's URL carries them.
+        // The query (`tls_ca=PATH`) is the Cluster's, and so are the credentials of the first
+        // node (`user:password@host:port`) for the nodes that name none: each node's URL
+        // carries them.
         let (nodes, query) = rest.split_once('?').map_or((rest, ""), |(n, q)| (n, q));
         let query = if query.is_empty() {
             String::new()
         } else {
             format!("?{query}")
         };
-        let (credentials, nodes) = nodes
-            .split_once('@')
-            .map_or((String::new(), nodes), |(c, n)| (format!("{c}@"), n));
-        let nodes: Vec<String> = nodes
+        let nodes: Vec<&str> = nodes
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
-            .map(|n| format!("{scheme}://{credentials}{n}{query}"))
+            .collect();
+        let credentials = nodes
+            .first()
+            .and_then(|n| n.rsplit_once('@'))
+            .map_or("", |(c, _)| c);
+        let nodes: Vec<String> = nodes
+            .iter()
+            .map(|n| match (n.contains('@'), credentials) {
+                (false, c) if !c.is_empty() => format!("{scheme}://{c}@{n}{query}"),
+                _ => format!("{scheme}://{n}{query}"),
+            })
             .collect();
         if nodes.is_empty() {
             return Err(format!("store = {prefix}… needs at least one host:port"));

@@ -368,6 +368,14 @@ fn a_cluster_over_tls_gives_each_node_the_scheme_and_the_authority() {
         ])),
         "the credentials are the Cluster's, for every node"
     );
+    assert_eq!(
+        store_url(Some("redis+cluster://app:one@a:7000,app:two@b:7001"), dir),
+        Ok(StoreUrl::RedisCluster(vec![
+            "redis://app:one@a:7000".into(),
+            "redis://app:two@b:7001".into()
+        ])),
+        "a node's own credentials are its own"
+    );
     for typo in [
         "rediss+clustr://app:s3cret@a:7000",
         "redis:app:s3cret@a:7000",
