@@ -51,9 +51,7 @@ impl Conn {
             }
         }
     }
-}
 
-impl Conn {
     /// `INFO section` of the server, or of every master of a Cluster: (node, text) each.
     pub(crate) async fn info_of_masters(
         &mut self,

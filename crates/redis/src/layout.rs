@@ -12,6 +12,14 @@ const SLOTS: u16 = 16384;
 /// Feed `GLOBAL_FEED` is the global slot's (API-key revocations); feeds below it are the shards'.
 pub(crate) const GLOBAL_FEED: usize = SessionId::SHARDS as usize;
 
+/// The name inside a deployment's tag: `tessera` for `{tessera}`.
+pub(crate) fn name(global: &str) -> &str {
+    global
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or(global)
+}
+
 /// The tags of one deployment.
 #[derive(Debug)]
 pub(crate) struct Layout {
@@ -27,10 +35,7 @@ impl Layout {
     /// hold equal slot ranges (what `redis-cli --cluster create` makes, for any number of
     /// masters up to 64) holds equal numbers of shards, give or take one.
     pub(crate) fn new(global: &str) -> Self {
-        let name = global
-            .strip_prefix('{')
-            .and_then(|t| t.strip_suffix('}'))
-            .unwrap_or(global);
+        let name = name(global);
         let width = SLOTS / u16::from(SessionId::SHARDS);
         let shards = (0..u16::from(SessionId::SHARDS))
             .map(|shard| {

@@ -26,16 +26,26 @@ pub struct RedisStore {
     pub(crate) layout: Arc<Layout>,
     /// Replicas that must hold each write before it is acknowledged (`WAIT`); 0: none.
     replicas: u32,
-    /// Where revocation announcements are heard, on a connection of their own.
-    announcers: Announcers,
+    /// Where revocation announcements are heard, and the writes that wait go, each on a
+    /// connection of their own.
+    servers: Servers,
 }
 
 /// Where the store connects: what its other connections (announcements, writes that wait)
 /// are opened to.
 #[derive(Clone)]
-enum Announcers {
+enum Servers {
     Single(Address),
     Cluster(Nodes),
+}
+
+/// The connection a subscription to the revocation announcements lives on.
+enum Subscribed {
+    /// Held, not used again: the subscription lives as long as it.
+    Single {
+        _held: redis::aio::MultiplexedConnection,
+    },
+    Cluster(redis::cluster_async::ClusterConnection),
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -134,7 +144,7 @@ impl RedisStore {
             conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
-            announcers: Announcers::Single(address),
+            servers: Servers::Single(address),
         })
     }
 
@@ -169,7 +179,7 @@ impl RedisStore {
             conn,
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
-            announcers: Announcers::Cluster(nodes),
+            servers: Servers::Cluster(nodes),
         })
     }
 
@@ -198,9 +208,8 @@ impl RedisStore {
             .collect();
         // The connection must live as long as the subscription; a Cluster's is used again
         // when a channel's slot moves.
-        let mut cluster = None;
-        let _single: Option<Box<dyn std::any::Any + Send>> = match &self.announcers {
-            Announcers::Single(address) => {
+        let mut subscribed = match &self.servers {
+            Servers::Single(address) => {
                 let client = address.client(ProtocolVersion::RESP3)?;
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Duration::from_millis(500))
@@ -214,22 +223,21 @@ impl RedisStore {
                     .exec_async(&mut conn)
                     .await
                     .map_err(redis_error)?;
-                Some(Box::new(conn))
+                Subscribed::Single { _held: conn }
             }
-            Announcers::Cluster(nodes) => {
+            Servers::Cluster(nodes) => {
                 let client = nodes
                     .builder()
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(tx)
                     .build()
                     .map_err(redis_error)?;
-                let conn =
-                    cluster.insert(client.get_async_connection().await.map_err(redis_error)?);
+                let mut conn = client.get_async_connection().await.map_err(redis_error)?;
                 // Each channel lives in its own slot: one SSUBSCRIBE each, to its master.
                 for channel in &channels {
                     conn.ssubscribe(channel).await.map_err(redis_error)?;
                 }
-                None
+                Subscribed::Cluster(conn)
             }
         };
         heard(None);
@@ -243,7 +251,7 @@ impl RedisStore {
                 // A master that hands a slot to another drops the subscribers of its channels:
                 // subscribe on the new one, and catch up on what was announced in between.
                 PushKind::SUnsubscribe => {
-                    if let (Some(conn), Some(feed)) = (cluster.as_mut(), feed) {
+                    if let (Subscribed::Cluster(conn), Some(feed)) = (&mut subscribed, feed) {
                         conn.ssubscribe(&channels[feed])
                             .await
                             .map_err(redis_error)?;
@@ -279,9 +287,9 @@ impl RedisStore {
     pub async fn wait_for_replicas(mut self, replicas: u32) -> Result<Self, StoreError> {
         self.replicas = replicas;
         if replicas > 0 {
-            self.writes = match &self.announcers {
-                Announcers::Single(address) => open_single(address).await?,
-                Announcers::Cluster(nodes) => open_cluster(nodes).await?,
+            self.writes = match &self.servers {
+                Servers::Single(address) => open_single(address).await?,
+                Servers::Cluster(nodes) => open_cluster(nodes).await?,
             };
         }
         Ok(self)
@@ -363,12 +371,8 @@ impl RedisStore {
     /// `ACL SETUSER <name> on ><password>` on every master (and replica) of the deployment.
     #[must_use]
     pub fn acl_rules(tag: &str) -> String {
-        let name = tag
-            .strip_prefix('{')
-            .and_then(|t| t.strip_suffix('}'))
-            .unwrap_or(tag);
         // Redis's patterns are globs: characters special to them stand for themselves.
-        let literal: String = name
+        let literal: String = crate::layout::name(tag)
             .chars()
             .flat_map(|c| {
                 let escape = matches!(c, '*' | '?' | '[' | ']' | '\\').then_some('\\');
