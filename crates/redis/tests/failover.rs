@@ -95,6 +95,18 @@ impl OwnCluster {
         })
     }
 
+    /// A store on this Cluster, the deployment under `tag`.
+    async fn store(&self, tag: &str) -> RedisStore {
+        RedisStore::connect_cluster(&self.urls(), tag)
+            .await
+            .unwrap()
+    }
+
+    /// A live master other than `master`.
+    fn other_than(&self, master: u16) -> u16 {
+        self.masters().into_iter().find(|m| *m != master).unwrap()
+    }
+
     fn urls(&self) -> Vec<String> {
         (self.base..self.base + 6)
             .map(|p| format!("redis://127.0.0.1:{p}/"))
@@ -153,9 +165,9 @@ struct Outcome {
 async fn kill_a_master_under_load(base: u16, replicas: u32) -> Outcome {
     let mut cluster = OwnCluster::start(base);
     let store = Arc::new(
-        RedisStore::connect_cluster(&cluster.urls(), "{failover}")
+        cluster
+            .store("{failover}")
             .await
-            .unwrap()
             .wait_for_replicas(replicas)
             .await
             .unwrap(),
@@ -473,11 +485,7 @@ fn slot_of(cluster: &OwnCluster, store: &RedisStore, user: &str) -> (u16, u16) {
 fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_write() {
     tessera_testkit::run(async {
         let cluster = OwnCluster::start(17230);
-        let store = Arc::new(
-            RedisStore::connect_cluster(&cluster.urls(), "{reshard}")
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(cluster.store("{reshard}").await);
         // Users whose sessions all live in one shard: the one that moves.
         let shard = SessionId::shard_of("mover-0");
         let users: Vec<String> = (0..)
@@ -555,7 +563,7 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        let to = cluster.other_than(from);
         phase.store(1, Ordering::Relaxed);
         let moved = tokio::task::spawn_blocking(move || move_slot(slot, from, to))
             .await
@@ -610,14 +618,12 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
 fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
     tessera_testkit::run(async {
         let cluster = OwnCluster::start(17240);
-        let store = RedisStore::connect_cluster(&cluster.urls(), "{announce}")
-            .await
-            .unwrap();
+        let store = cluster.store("{announce}").await;
         let mut announcements = Announcements::follow(&store).await;
         let s = session(0);
         store.create(&s, None, None).await.unwrap();
         let (slot, from) = slot_of(&cluster, &store, &s.user_id);
-        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        let to = cluster.other_than(from);
         tokio::task::spawn_blocking(move || move_slot(slot, from, to))
             .await
             .unwrap();
@@ -638,9 +644,7 @@ fn revocations_are_still_announced_after_their_shard_moves_to_another_master() {
 fn a_shard_that_cannot_be_reached_holds_back_the_purge_of_no_other() {
     tessera_testkit::run(async {
         let cluster = OwnCluster::start(17250);
-        let store = RedisStore::connect_cluster(&cluster.urls(), "{purge}")
-            .await
-            .unwrap();
+        let store = cluster.store("{purge}").await;
         let user_in = |shard: u8| {
             (0..)
                 .map(|i| format!("purged-{i}"))
@@ -660,7 +664,7 @@ fn a_shard_that_cannot_be_reached_holds_back_the_purge_of_no_other() {
         }
         let purge_at = Timestamp::from_secs(1_700_100_000);
         let (slot, from) = slot_of(&cluster, &store, &first.user_id);
-        let to = cluster.masters().into_iter().find(|m| *m != from).unwrap();
+        let to = cluster.other_than(from);
         let moving = SlotMove::start(slot, from, to);
         let purged = store.purge_expired(purge_at, 100).await;
         assert_eq!(
@@ -709,9 +713,7 @@ fn a_cluster_with_one_master_that_evicts_keys_is_refused() {
 fn revocations_are_still_announced_after_a_failover() {
     tessera_testkit::run(async {
         let mut cluster = OwnCluster::start(17300);
-        let store = RedisStore::connect_cluster(&cluster.urls(), "{announce-failover}")
-            .await
-            .unwrap();
+        let store = cluster.store("{announce-failover}").await;
         let mut announcements = Announcements::follow(&store).await;
         let s = session(0);
         store.create(&s, None, None).await.unwrap();

@@ -8,47 +8,17 @@
     reason = "integration tests"
 )]
 
-use std::path::PathBuf;
-use std::process::Child;
-
 use tessera::store::{Revocation, SessionStore};
 use tessera::{RevokeReason, SessionId, StoreErrorKind, Timestamp};
 use tessera_redis::RedisStore;
 use tessera_testkit::START;
 use tessera_testkit::durability::session;
-use tessera_testkit::processes::{cli, redis_server, wait_until};
+use tessera_testkit::processes::{OwnRedis, cli};
 
-/// A `redis-server` of this test's own, stopped when dropped.
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16, args: &[&str]) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("tessera-memory-{port}-{}", std::process::id()));
-        let child = redis_server(port, &dir, |cmd| {
-            cmd.args(args);
-        });
-        wait_until(&format!("redis-server on {port} answers"), || {
-            cli(port, &["ping"]).contains("PONG")
-        });
-        Self { port, dir, child }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A `redis-server` of this test's own, with `args`.
+fn own_redis(port: u16, args: &[&str]) -> OwnRedis {
+    let dir = std::env::temp_dir().join(format!("tessera-memory-{}", std::process::id()));
+    OwnRedis::start(port, &dir, args)
 }
 
 /// A Redis set to evict keys when full would drop revocations, rate limits and sessions
@@ -57,7 +27,7 @@ impl Drop for OwnRedis {
 #[test]
 fn a_redis_that_evicts_keys_when_full_is_refused() {
     tessera_testkit::run(async {
-        let redis = OwnRedis::start(17260, &[]);
+        let redis = own_redis(17260, &[]);
         RedisStore::connect(&redis.url(), "{evicting}")
             .await
             .expect("noeviction, Redis's default, is accepted");
@@ -101,7 +71,7 @@ fn a_redis_that_evicts_keys_when_full_is_refused() {
 #[test]
 fn a_full_redis_refuses_writes_as_unavailable_and_still_answers_reads() {
     tessera_testkit::run(async {
-        let redis = OwnRedis::start(17261, &[]);
+        let redis = own_redis(17261, &[]);
         let used: u64 = cli(redis.port, &["info", "memory"])
             .lines()
             .find_map(|l| l.strip_prefix("used_memory:"))

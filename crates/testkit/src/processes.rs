@@ -37,6 +37,68 @@ pub fn redis_server(port: u16, dir: &Path, more: impl FnOnce(&mut Command)) -> C
         .expect("redis-server is needed: scripts/test installs it (apt-get install redis-server)")
 }
 
+/// A `redis-server` of a test's own on `port` (see [`redis_server`]), with `args` added; it
+/// may be SIGKILLed and started again on its files, and is stopped (its files removed) when
+/// dropped.
+pub struct OwnRedis {
+    /// Its port, on 127.0.0.1.
+    pub port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+    child: Child,
+}
+
+impl OwnRedis {
+    /// Starts it, keeping its files in `dir`/`port`, and waits until it answers.
+    ///
+    /// # Panics
+    /// If it cannot be started, or does not answer within 30 s.
+    pub fn start(port: u16, dir: &Path, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let child = Self::spawn(port, dir, &args);
+        Self {
+            port,
+            dir: dir.to_owned(),
+            args,
+            child,
+        }
+    }
+
+    fn spawn(port: u16, dir: &Path, args: &[String]) -> Child {
+        let child = redis_server(port, dir, |cmd| {
+            cmd.args(args);
+        });
+        wait_until(&format!("redis-server on {port} answers"), || {
+            cli(port, &["ping"]).contains("PONG")
+        });
+        child
+    }
+
+    /// `redis://127.0.0.1:port/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// SIGKILL: no shutdown, no final fsync.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts it again on its files (after [`OwnRedis::kill`]).
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self.dir, &self.args);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.dir.join(self.port.to_string()));
+    }
+}
+
 /// What `redis-cli -p port args…` prints (empty if it cannot run).
 pub fn cli(port: u16, args: &[&str]) -> String {
     Command::new("redis-cli")

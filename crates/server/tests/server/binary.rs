@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::support::{PostgresDeployment, Process, RedisDeployment, cli, http, openssl, temp_dir};
+use tessera_testkit::processes::OwnRedis;
 
 fn json_headers(key: &str) -> [(&'static str, String); 2] {
     [
@@ -1074,56 +1075,13 @@ fn two_nodes_share_sessions_and_revocations(mut env: Vec<(&str, &str)>, key: &st
     assert_eq!(next.generation(), 2, "exactly one generation step");
 }
 
-/// A Redis of this test's own (port, directory), with every write fsynced before it is
-/// acknowledged.
-struct OwnRedis {
-    child: std::process::Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl OwnRedis {
-    fn start(port: u16, dir: &std::path::Path) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect(
-                "redis-server is needed: scripts/test installs it (apt-get install redis-server)",
-            );
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self {
-                    child,
-                    port,
-                    dir: dir.to_owned(),
-                };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap(); // SIGKILL: no shutdown, no final fsync
-        self.child.wait().unwrap();
-    }
-
-    fn restart(&mut self) {
-        *self = Self::start(self.port, &self.dir.clone());
-    }
+/// A Redis of this test's own, with every write fsynced before it is acknowledged.
+fn own_redis(dir: &std::path::Path) -> OwnRedis {
+    OwnRedis::start(
+        free_port(),
+        dir,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    )
 }
 
 /// A database this test may kill (SIGKILL, no shutdown) and start again.
@@ -1202,13 +1160,6 @@ impl Drop for OwnPostgres {
     }
 }
 
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1223,8 +1174,8 @@ fn free_port() -> u16 {
 #[test]
 fn a_redis_outage_is_survived_and_loses_nothing() {
     let dir = temp_dir();
-    let mut redis = OwnRedis::start(free_port(), &dir);
-    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let mut redis = own_redis(&dir);
+    let url = redis.url();
     an_outage_is_survived_and_loses_nothing(&mut redis, &url);
 }
 
@@ -1389,8 +1340,8 @@ fn a_postgres_dump_yields_no_secret() {
 #[test]
 fn a_redis_dump_yields_no_secret() {
     let redis_dir = temp_dir();
-    let redis = OwnRedis::start(free_port(), &redis_dir);
-    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let redis = own_redis(&redis_dir);
+    let url = redis.url();
     let kek = tessera::KeyEncryptionKey::generate().unwrap().expose();
     let key = tessera::ApiKey::generate().unwrap().expose();
     let env = [
