@@ -1,5 +1,5 @@
 //! Faults of a Redis Cluster of three masters, each with a replica and `appendfsync always`,
-//! started here (ports 17200-17205, 17210-17215, 17230-17255, 17270-17275 and 17300-17305;
+//! started here (ports 17200-17205, 17210-17215, 17230-17255, 17270-17275, 17300-17305 and 17310-17315;
 //! `redis-server` from `scripts/redis`'s install).
 //! - Failover: under load, one master is SIGKILLed, the Cluster promotes its replica and the
 //!   store carries on without a restart. With `wait_for_replicas(1)` no acknowledged write is
@@ -122,6 +122,25 @@ impl OwnCluster {
             .filter_map(|l| l.split_whitespace().nth(1))
             .filter_map(|addr| addr.split(['@', ':']).nth(1)?.parse().ok())
             .collect()
+    }
+
+    /// The port of `master`'s replica, as `master` sees it.
+    fn replica_of(master: u16) -> u16 {
+        let info = cli(master, &["info", "replication"]);
+        let line = info.lines().find(|l| l.starts_with("slave0:")).unwrap();
+        let port = line
+            .split(',')
+            .find_map(|f| f.strip_prefix("port="))
+            .unwrap();
+        port.parse().unwrap()
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) a node: alive, connected, silent.
+    fn signal(&self, port: u16, signal: &str) {
+        let node = self.nodes.iter().find(|(p, _)| *p == port).unwrap();
+        let pid = node.1.as_ref().unwrap().id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     fn kill(&mut self, port: u16) {
@@ -607,6 +626,39 @@ fn moving_a_shard_to_another_master_under_load_ends_no_session_and_loses_no_writ
                 s.sid
             );
         }
+    });
+}
+
+/// A write that waits for a replica waits on the master that made it. After its shard's slot
+/// moves to another master, the store's first write there is sent to the old master, which
+/// redirects it (`MOVED`): its `WAIT` must follow it to the new master, whose replica is
+/// stopped here, and fail. Were it sent to the old master, whose replicas hold everything
+/// this connection wrote there, it would confirm at once a write that no replica holds.
+#[test]
+fn after_a_shard_moves_writes_wait_for_the_new_masters_replica() {
+    tessera_testkit::run(async {
+        let cluster = OwnCluster::start(17310);
+        let store = cluster
+            .store("{wait-move}")
+            .await
+            .wait_for_replicas(1)
+            .await
+            .unwrap();
+        let s = session(0);
+        store.create(&s, None, None).await.unwrap();
+        let (slot, from) = slot_of(&cluster, &store, &s.user_id);
+        let to = cluster.other_than(from);
+        tokio::task::spawn_blocking(move || SlotMove::start(slot, from, to).finish())
+            .await
+            .unwrap();
+        let replica = OwnCluster::replica_of(to);
+        cluster.signal(replica, "-STOP");
+        let written = store.rotate(&s.sid, &rotation(&s)).await;
+        cluster.signal(replica, "-CONT");
+        let error = written.expect_err(
+            "a write to the moved shard was confirmed while the new master's replica was stopped",
+        );
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
     });
 }
 
