@@ -768,7 +768,16 @@ fn revocations_are_still_announced_after_a_failover() {
         let store = cluster.store("{announce-failover}").await;
         let mut announcements = Announcements::follow(&store).await;
         let s = session(0);
-        store.create(&s, None, None).await.unwrap();
+        // The session must survive the kill: its write waits for the replica (replication is
+        // asynchronous, and a master killed at once can take a write with it). Later writes
+        // do not wait: the promoted master has no replica.
+        let waiting = cluster
+            .store("{announce-failover}")
+            .await
+            .wait_for_replicas(1)
+            .await
+            .unwrap();
+        waiting.create(&s, None, None).await.unwrap();
         let (_, master) = slot_of(&cluster, &store, &s.user_id);
         cluster.kill(master);
         let survivor = cluster.base + u16::from(master == cluster.base);
