@@ -1,12 +1,17 @@
-//! Who is calling: the client IP and scheme, taken from `Forwarded` (RFC 7239) or, only when
-//! no `Forwarded` is present, `X-Forwarded-For` / `X-Forwarded-Proto`, and only when the peer is
-//! a configured trusted proxy. From anyone else those headers are ignored, so a client cannot
-//! spoof its address past a per-IP rate limit. A proxy that writes `Forwarded` never has its
-//! word replaced by an `X-Forwarded-For` the client wrote itself, not even when an element is
-//! `unknown`, obfuscated (`_hidden`) or malformed: such a hop names no address, and when it
-//! is the client's, the proxy's own address stands for the client.
+//! Who is calling: the client IP and scheme, taken from the one header the trusted proxies
+//! write (RFC 7239 `Forwarded`, or `X-Forwarded-For` / `X-Forwarded-Proto`), and only when the
+//! peer is one of them. From anyone else those headers are ignored, so a client cannot spoof
+//! its address past a per-IP rate limit. The other header is never read: a proxy passes on
+//! the headers it does not write just as the client sent them, so believing both would let
+//! any client behind an `X-Forwarded-For` proxy name its own address in `Forwarded` (and the
+//! other way round). A `Forwarded` element that is `unknown`, obfuscated (`_hidden`) or
+//! malformed names no address: when it is the client's, the proxy's own address stands for
+//! the client.
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
@@ -23,22 +28,120 @@ pub struct Client {
     pub proxied: bool,
 }
 
+impl Client {
+    /// The client as per-client rate limits count it: its IPv4 address (an IPv4-mapped IPv6
+    /// one included), or the /64 network of its IPv6 address. One host is commonly given a
+    /// whole /64, and would otherwise get a fresh budget from each of its addresses.
+    pub fn rate_key(&self) -> String {
+        match self.ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let network = u128::from(v6) & !(u128::MAX >> 64);
+                    format!("{}/64", Ipv6Addr::from(network))
+                }
+            },
+        }
+    }
+}
+
+/// The header a trusted proxy writes the client's address in: the only one believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// RFC 7239 `Forwarded` (its `for=` and `proto=`).
+    Forwarded,
+    /// `X-Forwarded-For` and `X-Forwarded-Proto`: what nginx, HAProxy, Envoy and most load
+    /// balancers write.
+    XForwardedFor,
+}
+
+impl FromStr for ForwardedHeader {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "forwarded" => Ok(Self::Forwarded),
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            _ => Err(format!(
+                "{s:?}: use \"x-forwarded-for\" or \"forwarded\", the header your proxy writes"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ForwardedHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Forwarded => "forwarded",
+            Self::XForwardedFor => "x-forwarded-for",
+        })
+    }
+}
+
+/// The proxies whose word about the client is believed, and the header they write it in.
+/// None by default: every request's client is its connection's peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxies {
+    ranges: Arc<[Cidr]>,
+    header: ForwardedHeader,
+}
+
+impl TrustedProxies {
+    /// The proxies in `ranges`, which write the client's address in `header` (and pass the
+    /// other header on as the client sent it, so it is never read).
+    pub fn new(ranges: impl Into<Arc<[Cidr]>>, header: ForwardedHeader) -> Self {
+        Self {
+            ranges: ranges.into(),
+            header,
+        }
+    }
+
+    /// Whether `peer` is one of the proxies.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.ranges.iter().any(|c| c.contains(peer))
+    }
+
+    /// Whether any proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The ranges trusted.
+    pub fn ranges(&self) -> &[Cidr] {
+        &self.ranges
+    }
+
+    /// The header believed from them.
+    pub fn header(&self) -> ForwardedHeader {
+        self.header
+    }
+}
+
+impl Default for TrustedProxies {
+    fn default() -> Self {
+        Self::new(Vec::new(), ForwardedHeader::Forwarded)
+    }
+}
+
 /// Resolves the client of a request that arrived from `peer` (over TLS when `tls`).
-pub fn resolve_client(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[Cidr]) -> Client {
+pub fn resolve_client(
+    peer: IpAddr,
+    tls: bool,
+    headers: &HeaderMap,
+    proxies: &TrustedProxies,
+) -> Client {
     let direct = Client {
         ip: peer,
         https: tls,
         proxied: false,
     };
-    if !trusted.iter().any(|c| c.contains(peer)) {
+    if !proxies.trusts(peer) {
         return direct;
     }
-    let (hops, proto) = match forwarded(headers) {
-        Some(parsed) => parsed,
-        None => (
-            x_forwarded_for(headers).into_iter().map(Some).collect(),
-            x_forwarded_proto(headers),
-        ),
+    let (hops, proto) = match proxies.header {
+        ForwardedHeader::Forwarded => forwarded(headers),
+        ForwardedHeader::XForwardedFor => (x_forwarded_for(headers), x_forwarded_proto(headers)),
     };
     let https = proto.map_or(tls, |p| p.eq_ignore_ascii_case("https"));
     // The right-most hop that is not one of our proxies is the client; anything to its left
@@ -46,7 +149,7 @@ pub fn resolve_client(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[C
     let client = hops
         .iter()
         .rev()
-        .find(|hop| !hop.is_some_and(|ip| trusted.iter().any(|c| c.contains(ip))));
+        .find(|hop| !hop.is_some_and(|ip| proxies.trusts(ip)));
     match client {
         Some(Some(ip)) => Client {
             ip: *ip,
@@ -59,14 +162,12 @@ pub fn resolve_client(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[C
     }
 }
 
-/// RFC 7239 `Forwarded`, when present: each element's `for=` in order (`None` for one that
-/// names no address), and the last `proto=`.
-fn forwarded(headers: &HeaderMap) -> Option<(Vec<Option<IpAddr>>, Option<String>)> {
-    let mut values = headers.get_all("forwarded").iter().peekable();
-    values.peek()?;
+/// RFC 7239 `Forwarded`: each element's `for=` in order (`None` for one that names no
+/// address), and the last `proto=`.
+fn forwarded(headers: &HeaderMap) -> (Vec<Option<IpAddr>>, Option<String>) {
     let mut hops = Vec::new();
     let mut proto = None;
-    for value in values {
+    for value in &headers.get_all("forwarded") {
         let Ok(value) = value.to_str() else {
             hops.push(None); // not even text: a hop we cannot read
             continue;
@@ -94,7 +195,7 @@ fn forwarded(headers: &HeaderMap) -> Option<(Vec<Option<IpAddr>>, Option<String>
             }
         }
     }
-    Some((hops, proto))
+    (hops, proto)
 }
 
 /// An RFC 7239 node: `192.0.2.1`, `192.0.2.1:80`, `[2001:db8::1]` or `[2001:db8::1]:80`.
@@ -109,14 +210,16 @@ fn node_ip(node: &str) -> Option<IpAddr> {
         .or_else(|| node.parse().ok())
 }
 
-fn x_forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| node_ip(hop.trim()))
-        .collect()
+/// `X-Forwarded-For`'s hops in order (`None` for one that names no address).
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let mut hops = Vec::new();
+    for value in &headers.get_all("x-forwarded-for") {
+        match value.to_str() {
+            Ok(value) => hops.extend(value.split(',').map(|hop| node_ip(hop.trim()))),
+            Err(_) => hops.push(None),
+        }
+    }
+    hops
 }
 
 fn x_forwarded_proto(headers: &HeaderMap) -> Option<String> {
@@ -157,9 +260,12 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn proxies() -> Vec<Cidr> {
-        vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+    fn proxies(header: ForwardedHeader) -> TrustedProxies {
+        let ranges = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        TrustedProxies::new(ranges, header)
     }
+
+    const BOTH: [ForwardedHeader; 2] = [ForwardedHeader::Forwarded, ForwardedHeader::XForwardedFor];
 
     #[test]
     fn spoofed_headers_from_untrusted_peers_are_ignored() {
@@ -167,15 +273,17 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("forwarded", "for=5.6.7.8;proto=https"),
         ]);
-        let c = resolve_client(ip("203.0.113.9"), false, &h, &proxies());
-        assert_eq!(
-            c,
-            Client {
+        for header in BOTH {
+            let c = resolve_client(ip("203.0.113.9"), false, &h, &proxies(header));
+            let direct = Client {
                 ip: ip("203.0.113.9"),
                 https: false,
-                proxied: false
-            }
-        );
+                proxied: false,
+            };
+            assert_eq!(c, direct, "{header}");
+        }
+        let none = resolve_client(ip("10.0.0.2"), false, &h, &TrustedProxies::default());
+        assert_eq!(none.ip, ip("10.0.0.2"));
     }
 
     #[test]
@@ -184,7 +292,12 @@ mod tests {
             ("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1"),
             ("x-forwarded-proto", "https"),
         ]);
-        let c = resolve_client(ip("10.0.0.2"), false, &h, &proxies());
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::XForwardedFor),
+        );
         assert_eq!(
             c,
             Client {
@@ -193,18 +306,27 @@ mod tests {
                 proxied: true
             }
         );
+        // A proxy that adds a header line of its own, after the client's.
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.8"),
+        ]);
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::XForwardedFor),
+        );
+        assert_eq!(c.ip, ip("198.51.100.8"));
     }
 
     #[test]
-    fn forwarded_wins_and_handles_ipv6_and_ports() {
-        let h = headers(&[
-            (
-                "forwarded",
-                r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.5"#,
-            ),
-            ("x-forwarded-for", "9.9.9.9"),
-        ]);
-        let c = resolve_client(ip("::1"), false, &h, &proxies());
+    fn forwarded_names_the_client_with_ipv6_and_ports() {
+        let h = headers(&[(
+            "forwarded",
+            r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.5"#,
+        )]);
+        let c = resolve_client(ip("::1"), false, &h, &proxies(ForwardedHeader::Forwarded));
         assert_eq!(
             c,
             Client {
@@ -214,14 +336,66 @@ mod tests {
             }
         );
         let h = headers(&[("forwarded", "for=192.0.2.60:8080;proto=http")]);
-        assert_eq!(
-            resolve_client(ip("10.0.0.1"), true, &h, &proxies()).ip,
-            ip("192.0.2.60")
+        let c = resolve_client(
+            ip("10.0.0.1"),
+            true,
+            &h,
+            &proxies(ForwardedHeader::Forwarded),
         );
+        assert_eq!((c.ip, c.https), (ip("192.0.2.60"), false));
+    }
+
+    /// A proxy passes on the header it does not write as the client sent it: only the one it
+    /// writes is read, whichever it is.
+    #[test]
+    fn only_the_header_the_proxies_write_is_believed() {
+        // nginx, HAProxy, a load balancer: they append to X-Forwarded-For and pass on the
+        // client's own `Forwarded`.
+        let h = headers(&[
+            ("forwarded", "for=6.6.6.6;proto=https"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::XForwardedFor),
+        );
+        assert_eq!((c.ip, c.https), (ip("198.51.100.7"), false));
+        // Without the header they write, the client is the proxy, whatever the other says.
+        let h = headers(&[("forwarded", "for=6.6.6.6")]);
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::XForwardedFor),
+        );
+        assert_eq!(c.ip, ip("10.0.0.2"));
+        // A proxy that writes `Forwarded`, and a client that adds X-Forwarded-For.
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.7"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::Forwarded),
+        );
+        assert_eq!((c.ip, c.https), (ip("198.51.100.7"), false));
+        let h = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::Forwarded),
+        );
+        assert_eq!(c.ip, ip("10.0.0.2"));
     }
 
     #[test]
-    fn a_present_forwarded_is_never_replaced_by_x_forwarded_for() {
+    fn a_hop_that_names_no_address_is_never_skipped_for_one_to_its_left() {
         // The proxy writes only `Forwarded`; the client adds its own X-Forwarded-For.
         for forwarded in [
             "for=unknown",
@@ -232,7 +406,12 @@ mod tests {
             "garbage",
         ] {
             let h = headers(&[("forwarded", forwarded), ("x-forwarded-for", "6.6.6.6")]);
-            let c = resolve_client(ip("10.0.0.2"), false, &h, &proxies());
+            let c = resolve_client(
+                ip("10.0.0.2"),
+                false,
+                &h,
+                &proxies(ForwardedHeader::Forwarded),
+            );
             assert_ne!(
                 c.ip,
                 ip("6.6.6.6"),
@@ -241,34 +420,90 @@ mod tests {
         }
         // An obfuscated client stands behind its proxy's address; proto still counts.
         let h = headers(&[("forwarded", "for=_hidden;proto=https")]);
-        let c = resolve_client(ip("10.0.0.2"), false, &h, &proxies());
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::Forwarded),
+        );
         assert_eq!((c.ip, c.https), (ip("10.0.0.2"), true));
         // One obfuscated hop to the left of the client's does not hide the client.
         let h = headers(&[("forwarded", "for=_gateway, for=198.51.100.4, for=10.0.0.7")]);
-        assert_eq!(
-            resolve_client(ip("10.0.0.2"), false, &h, &proxies()).ip,
-            ip("198.51.100.4")
+        let c = resolve_client(
+            ip("10.0.0.2"),
+            false,
+            &h,
+            &proxies(ForwardedHeader::Forwarded),
         );
-        // A client-written element to the left of an unknown one proves nothing either.
-        let h = headers(&[("forwarded", "for=6.6.6.6, for=unknown")]);
-        assert_eq!(
-            resolve_client(ip("10.0.0.2"), false, &h, &proxies()).ip,
-            ip("10.0.0.2")
-        );
+        assert_eq!(c.ip, ip("198.51.100.4"));
+        // A client-written element to the left of an unknown one proves nothing either, in
+        // either header.
+        for (name, value) in [
+            ("forwarded", "for=6.6.6.6, for=unknown"),
+            ("x-forwarded-for", "6.6.6.6, unknown"),
+        ] {
+            let header = name.parse().unwrap();
+            let c = resolve_client(
+                ip("10.0.0.2"),
+                false,
+                &headers(&[(name, value)]),
+                &proxies(header),
+            );
+            assert_eq!(c.ip, ip("10.0.0.2"), "{name}: {value}");
+        }
     }
 
     #[test]
     fn garbage_or_only_proxies_fall_back_to_the_peer() {
         for bad in [
-            vec![("forwarded", "for")],
-            vec![("x-forwarded-for", "not-an-ip")],
-            vec![("x-forwarded-for", "10.0.0.9")],
+            vec![("forwarded", "for"), ("x-forwarded-for", "not-an-ip")],
+            vec![
+                ("forwarded", "for=10.0.0.9"),
+                ("x-forwarded-for", "10.0.0.9"),
+            ],
             vec![],
         ] {
-            let c = resolve_client(ip("10.0.0.2"), false, &headers(&bad), &proxies());
-            assert_eq!(c.ip, ip("10.0.0.2"), "{bad:?}");
-            assert!(!c.proxied);
+            for header in BOTH {
+                let c = resolve_client(ip("10.0.0.2"), false, &headers(&bad), &proxies(header));
+                assert_eq!(c.ip, ip("10.0.0.2"), "{header}: {bad:?}");
+                assert!(!c.proxied);
+            }
         }
+    }
+
+    #[test]
+    fn the_header_is_named_in_the_configuration() {
+        assert_eq!(
+            "X-Forwarded-For".parse(),
+            Ok(ForwardedHeader::XForwardedFor)
+        );
+        assert_eq!(" forwarded ".parse(), Ok(ForwardedHeader::Forwarded));
+        for bad in ["x-real-ip", "", "both"] {
+            let err = bad.parse::<ForwardedHeader>().unwrap_err();
+            assert!(err.contains("x-forwarded-for"), "{err}");
+        }
+    }
+
+    /// An IPv6 client is counted by its /64, which one host commonly holds whole.
+    #[test]
+    fn rate_limits_count_ipv6_clients_by_their_64() {
+        let key = |s: &str| {
+            Client {
+                ip: ip(s),
+                https: false,
+                proxied: false,
+            }
+            .rate_key()
+        };
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::1"), "::/64");
     }
 
     #[test]

@@ -75,7 +75,7 @@ mod upkeep;
 )]
 pub use builder::{SystemClock, TesseraBuilder};
 pub use cidr::Cidr;
-pub use client::{Client, is_loopback_host, resolve_client};
+pub use client::{Client, ForwardedHeader, TrustedProxies, is_loopback_host, resolve_client};
 pub use cookie::{CookieSettings, SameSite, cookie_values};
 pub use extract::{Bearer, BrowserSession, CsrfToken};
 pub use guard::{Admit, Guarded};

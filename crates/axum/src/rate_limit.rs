@@ -1,4 +1,4 @@
-//! A per-client-IP rate limit as a tower layer, decided through the store (so nodes sharing a
+//! A per-client rate limit (an IPv4 address, an IPv6 /64) as a tower layer, decided through the store (so nodes sharing a
 //! store share the limit). The client is resolved as the Tessera server resolves it: the
 //! connection's peer (`ConnectInfo<SocketAddr>`), or the address a trusted proxy names (see
 //! [`resolve_client`](crate::resolve_client)). A request without the peer's address is refused
@@ -17,14 +17,14 @@ use tower::Layer;
 use crate::guard::{Admit, Guarded};
 use crate::header::whole_seconds;
 use crate::problem::Rejection;
-use crate::{Cidr, resolve_client};
+use crate::{TrustedProxies, resolve_client};
 
 /// Limits each client IP to `quota` on the wrapped routes.
 pub struct RateLimitLayer<S, C> {
     manager: Arc<SessionManager<S, C>>,
     quota: Quota,
     name: &'static str,
-    trusted: Arc<[Cidr]>,
+    trusted: TrustedProxies,
 }
 
 impl<S, C> Clone for RateLimitLayer<S, C> {
@@ -33,7 +33,7 @@ impl<S, C> Clone for RateLimitLayer<S, C> {
             manager: Arc::clone(&self.manager),
             quota: self.quota,
             name: self.name,
-            trusted: Arc::clone(&self.trusted),
+            trusted: self.trusted.clone(),
         }
     }
 }
@@ -46,14 +46,14 @@ impl<S, C> RateLimitLayer<S, C> {
             manager,
             quota,
             name,
-            trusted: Arc::new([]),
+            trusted: TrustedProxies::default(),
         }
     }
 
-    /// Believes `Forwarded` / `X-Forwarded-For` from these proxies, so each client behind them
-    /// has its own budget instead of sharing the proxy's.
-    pub fn trusting(mut self, proxies: impl Into<Arc<[Cidr]>>) -> Self {
-        self.trusted = proxies.into();
+    /// Believes the client address these proxies write, so each client behind them has its
+    /// own budget instead of sharing the proxy's.
+    pub fn trusting(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted = proxies;
         self
     }
 }
@@ -83,7 +83,7 @@ impl<S: Store + 'static, C: Clock + 'static> Admit for RateLimitLayer<S, C> {
             return Err(Rejection::Unavailable);
         };
         let client = resolve_client(peer.ip(), false, req.headers(), &self.trusted);
-        let key = format!("{}:client:{}", self.name, client.ip);
+        let key = format!("{}:client:{}", self.name, client.rate_key());
         match self
             .manager
             .store()

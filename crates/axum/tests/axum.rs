@@ -13,7 +13,10 @@ use tessera::{
     CookieToken, MemoryStore, NewSession, Quota, RevokeReason, ServerSecret, SessionManager,
     Settings, Validation,
 };
-use tessera_axum::{Bearer, BrowserSession, CookieSettings, CsrfToken, RateLimitLayer, Tessera};
+use tessera_axum::{
+    Bearer, BrowserSession, CookieSettings, CsrfToken, ForwardedHeader, RateLimitLayer, Tessera,
+    TrustedProxies,
+};
 use tower::ServiceExt;
 
 /// The OS clock, chosen here once for every test.
@@ -377,9 +380,10 @@ async fn the_rate_limit_layer_counts_per_client() {
     // Behind a trusted proxy, each client has its own budget; from anyone else the header is
     // ignored, so it cannot buy a fresh budget.
     let proxy: tessera_axum::Cidr = "10.0.0.0/8".parse().unwrap();
-    let behind = Router::new().route("/", get(|| async { "ok" })).layer(
-        RateLimitLayer::new(Arc::clone(t.manager()), quota, "proxied").trusting(vec![proxy]),
-    );
+    let proxies = TrustedProxies::new(vec![proxy], ForwardedHeader::XForwardedFor);
+    let behind = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(RateLimitLayer::new(Arc::clone(t.manager()), quota, "proxied").trusting(proxies));
     let via = |peer: [u8; 4], client: &str| {
         let mut r = get_with("/", &[("x-forwarded-for", client)]);
         r.extensions_mut()
@@ -410,5 +414,23 @@ async fn the_rate_limit_layer_counts_per_client() {
         spoofed,
         StatusCode::TOO_MANY_REQUESTS,
         "an untrusted peer's header is ignored"
+    );
+    // An IPv6 client counts by its /64: another address of it buys no fresh budget.
+    let from_v6 = |last: u16| {
+        let mut r = get_with("/", &[]);
+        let ip = std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, 7, 0, 0, 0, last);
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 1,
+            ))));
+        r
+    };
+    for last in 1..=2 {
+        assert_eq!(call(&app, from_v6(last)).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        call(&app, from_v6(3)).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another address of the same /64"
     );
 }

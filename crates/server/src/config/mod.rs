@@ -19,7 +19,7 @@ use tessera::{
     Algorithm, ApiKey, Hs256Secret, KeyEncryptionKey, OnLimit, RotationPolicy, SessionLimit,
     SessionPolicy, Validation,
 };
-use tessera_axum::SameSite;
+use tessera_axum::{ForwardedHeader, SameSite, TrustedProxies};
 
 pub use branding::{Accent, Branding};
 pub use limits::{LimitBy, LimitClass, RateLimits};
@@ -74,8 +74,8 @@ pub struct Config {
     pub log_level: String,
     /// Rate limits per route class.
     pub rate_limits: RateLimits,
-    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed.
-    pub trusted_proxies: Vec<Cidr>,
+    /// Peers whose word about the client is believed, and the one header they write it in.
+    pub trusted_proxies: TrustedProxies,
     /// Certificate and key, when Tessera terminates TLS itself.
     pub tls: Option<TlsFiles>,
     /// Whether a TLS-terminating proxy sits in front (allows plain HTTP on a public address).
@@ -374,7 +374,10 @@ impl Config {
             redis_key_tag: redis_key_tag(raw.redis_key_tag.as_deref())?,
             redis_wait_replicas: raw.redis_wait_replicas.unwrap_or(0),
             feed_staleness: feed_staleness(&raw.feed_staleness)?,
-            trusted_proxies: trusted_proxies(raw.trusted_proxies.as_ref())?,
+            trusted_proxies: trusted_proxies(
+                raw.trusted_proxies.as_ref(),
+                raw.forwarded_header.as_deref(),
+            )?,
             public_origin: raw.public_origin.clone().unwrap_or_else(|| {
                 format!(
                     "{}://{listen}",
@@ -555,13 +558,38 @@ fn body_limit(bytes: Option<usize>) -> Result<usize, String> {
     Ok(bytes)
 }
 
-fn trusted_proxies(list: Option<&raw::StringList>) -> Result<Vec<Cidr>, String> {
-    list.map_or(Ok(Vec::new()), |l| {
+/// The proxies believed, and the header they write. A proxy passes on the header it does not
+/// write as the client sent it, so which one it writes must be said: believing either would
+/// let a client name its own address.
+fn trusted_proxies(
+    list: Option<&raw::StringList>,
+    header: Option<&str>,
+) -> Result<TrustedProxies, String> {
+    let ranges: Vec<Cidr> = list.map_or(Ok(Vec::new()), |l| {
         l.items()
             .iter()
             .map(|s| s.parse().map_err(|e| format!("trusted_proxies: {e}")))
             .collect()
-    })
+    })?;
+    let header = header
+        .map(str::parse::<ForwardedHeader>)
+        .transpose()
+        .map_err(|e| format!("forwarded_header = {e}"))?;
+    match (ranges.is_empty(), header) {
+        (true, None) => Ok(TrustedProxies::default()),
+        (true, Some(_)) => Err(
+            "forwarded_header is set but trusted_proxies is not: list the \
+             proxies whose header is to be believed"
+                .into(),
+        ),
+        (false, None) => Err(
+            "trusted_proxies needs forwarded_header = \"x-forwarded-for\" \
+             (nginx, HAProxy, Envoy, most load balancers) or \"forwarded\" (RFC 7239): the \
+             header your proxies write; the other is never read"
+                .into(),
+        ),
+        (false, Some(header)) => Ok(TrustedProxies::new(ranges, header)),
+    }
 }
 
 fn redis_key_tag(tag: Option<&str>) -> Result<String, String> {

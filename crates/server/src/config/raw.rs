@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub log_level: Option<String>,
     pub rate_limits: Option<RawRateLimits>,
     pub trusted_proxies: Option<StringList>,
+    pub forwarded_header: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_tls_proxy: Option<bool>,
@@ -90,7 +91,7 @@ impl StringList {
 }
 
 /// The names of every setting, for messages and the environment.
-pub const KEYS: [&str; 47] = [
+pub const KEYS: [&str; 48] = [
     "pages_dir",
     "product_name",
     "logo",
@@ -118,6 +119,7 @@ pub const KEYS: [&str; 47] = [
     "behind_tls_proxy",
     "audit_retention",
     "trusted_proxies",
+    "forwarded_header",
     "listen",
     "data_dir",
     "issuer",
@@ -211,6 +213,7 @@ impl RawConfig {
             purge_interval,
             audit_retention,
             trusted_proxies,
+            forwarded_header,
             tls_cert,
             tls_key,
             behind_tls_proxy,

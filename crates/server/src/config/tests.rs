@@ -168,15 +168,46 @@ fn flags_beat_env_beat_file() {
 fn trusted_proxies_parse_from_lists_and_comma_strings() {
     let c = Config::load(
         None,
-        vec![("TESSERA_TRUSTED_PROXIES".into(), "10.0.0.0/8, ::1".into())],
+        vec![
+            ("TESSERA_TRUSTED_PROXIES".into(), "10.0.0.0/8, ::1".into()),
+            ("TESSERA_FORWARDED_HEADER".into(), "forwarded".into()),
+        ],
         raw(),
     )
     .unwrap();
-    assert_eq!(c.trusted_proxies.len(), 2);
-    let c = Config::from_toml("trusted_proxies = [\"192.168.0.0/16\"]").unwrap();
-    assert!(c.trusted_proxies[0].contains("192.168.4.4".parse().unwrap()));
-    let err = Config::from_toml("trusted_proxies = [\"10.0.0.0/99\"]").unwrap_err();
+    assert_eq!(c.trusted_proxies.ranges().len(), 2);
+    assert_eq!(c.trusted_proxies.header(), ForwardedHeader::Forwarded);
+    let c = Config::from_toml(
+        "trusted_proxies = [\"192.168.0.0/16\"]\nforwarded_header = \"X-Forwarded-For\"",
+    )
+    .unwrap();
+    assert!(c.trusted_proxies.trusts("192.168.4.4".parse().unwrap()));
+    assert_eq!(c.trusted_proxies.header(), ForwardedHeader::XForwardedFor);
+    let err =
+        Config::from_toml("trusted_proxies = [\"10.0.0.0/99\"]\nforwarded_header = \"forwarded\"")
+            .unwrap_err();
     assert!(err.contains("trusted_proxies"), "{err}");
+    assert!(Config::from_toml("").unwrap().trusted_proxies.is_empty());
+}
+
+/// A proxy passes on the forwarding header it does not write as the client sent it: which one
+/// it writes must be said, or a client behind it could name its own address.
+#[test]
+fn trusted_proxies_need_the_header_they_write() {
+    let err = Config::from_toml("trusted_proxies = [\"10.0.0.0/8\"]").unwrap_err();
+    assert!(
+        err.contains("forwarded_header") && err.contains("x-forwarded-for"),
+        "{err}"
+    );
+    let err = Config::from_toml("forwarded_header = \"forwarded\"").unwrap_err();
+    assert!(err.contains("trusted_proxies"), "{err}");
+    let err =
+        Config::from_toml("trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"x-real-ip\"")
+            .unwrap_err();
+    assert!(
+        err.contains("forwarded_header") && err.contains("x-real-ip"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -56,12 +56,12 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         if header_bytes(&req) > MAX_HEADER_BYTES {
             return ApiError::HeadersTooLarge.into_response();
         }
-        if let (Some(class), Some(ip)) = (limits::class_of(&method, route_str), client_ip)
+        if let (Some(class), Some(c)) = (limits::class_of(&method, route_str), &client)
             && let Err(e) = limits::enforce(
                 &state,
                 class,
                 LimitBy::Client,
-                ip,
+                c.rate_key(),
                 limits::Subject::default(),
             )
             .await

@@ -105,9 +105,9 @@ pub async fn login(
     let device = account
         .as_ref()
         .and_then(|a| devices::recognise(&state, &headers, a));
-    let ip = client_ip(client);
+    let (ip, key) = (client_ip(client.as_ref()), client_key(client.as_ref()));
     let limits = &state.config.sign_in;
-    match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &ip).await {
+    match passwords::attempt(&state.manager, limits, &login, device.as_deref(), &key).await {
         Ok(lock @ Attempt::Locked { .. }) => return too_many(&state, &form, "login", &lock),
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
         Err(_) => return super::unavailable(),
@@ -141,8 +141,15 @@ fn login_of(typed: &str) -> Option<LoginName> {
     })
 }
 
-pub(super) fn client_ip(client: Option<Extension<Client>>) -> String {
+/// The client's address, as a device and the audit trail record it.
+pub(super) fn client_ip(client: Option<&Extension<Client>>) -> String {
     client.map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string())
+}
+
+/// The client as per-client budgets count it: an IPv6 one by its /64 (see
+/// [`Client::rate_key`]).
+pub(super) fn client_key(client: Option<&Extension<Client>>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |c| c.rate_key())
 }
 
 /// Creates the browser session with a fresh cookie; a session this browser had before (its
@@ -276,9 +283,9 @@ pub async fn signup(
             "The two passwords differ.".into(),
         );
     }
-    let ip = client_ip(client);
+    let ip = client_ip(client.as_ref());
     if let Some(quota) = state.config.sign_in.signup_per_client {
-        let key = format!("signup:ip:{ip}");
+        let key = format!("signup:ip:{}", client_key(client.as_ref()));
         match state
             .manager
             .store()

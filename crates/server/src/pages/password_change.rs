@@ -70,10 +70,10 @@ pub(super) async fn change(
     let min = state.config.password_min_strength;
     crate::strength::check(&new, account.login.as_str(), min).map_err(Refused::Weak)?;
     let device = devices::recognise(state, headers, &account);
-    let ip = super::auth::client_ip(client);
+    let key = super::auth::client_key(client.as_ref());
     let limits = &state.config.sign_in;
     let m = &state.manager;
-    match passwords::attempt(m, limits, &account.login, device.as_deref(), &ip).await {
+    match passwords::attempt(m, limits, &account.login, device.as_deref(), &key).await {
         Ok(lock @ Attempt::Locked { .. }) => return Err(Refused::Locked(lock)),
         Ok(Attempt::Proceed(delay)) => tokio::time::sleep(delay).await,
         Err(_) => return Err(Refused::Unavailable),

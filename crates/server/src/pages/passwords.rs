@@ -137,28 +137,28 @@ fn budgets(
     config: &SignIn,
     login: &LoginName,
     device: Option<&str>,
-    ip: &str,
+    client: &str,
 ) -> Vec<(String, Option<Quota>)> {
     let own = budget(manager, config, login, device);
     match device {
         Some(_) => vec![own],
-        None => vec![own, (format!("signin:ip:{ip}"), config.per_client)],
+        None => vec![own, (format!("signin:ip:{client}"), config.per_client)],
     }
 }
 
-/// Counts a password attempt (sign-in or change of password) for `login` from `ip`, on a
-/// known device's budget when `device` names one.
+/// Counts a password attempt (sign-in or change of password) for `login` from `client` (its
+/// rate key: an address, or an IPv6 /64), on a known device's budget when `device` names one.
 pub async fn attempt(
     manager: &Manager,
     config: &SignIn,
     login: &LoginName,
     device: Option<&str>,
-    ip: &str,
+    client: &str,
 ) -> Result<Attempt, tessera::Error> {
     let now = manager.clock().now();
     let store = manager.store();
     let mut delay = Duration::ZERO;
-    for (key, quota) in budgets(manager, config, login, device, ip) {
+    for (key, quota) in budgets(manager, config, login, device, client) {
         let Some(quota) = quota else { continue };
         match store.rate_limit(&key, &quota, now).await? {
             RateDecision::Limited {

@@ -170,7 +170,7 @@ pub async fn reset(
         &submitted,
         &changed,
         &headers,
-        &client_ip(client),
+        &client_ip(client.as_ref()),
         previous,
     )
     .await

@@ -890,7 +890,8 @@ async fn a_users_security_events_are_listed_newest_first() {
 #[tokio::test]
 async fn forwarded_addresses_count_only_from_trusted_proxies() {
     let app = App::with(
-        "trusted_proxies = [\"10.0.0.0/8\"]\n[rate_limits]\nadmin = { client = \"1/m\" }\n",
+        "trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"x-forwarded-for\"\n\
+         [rate_limits]\nadmin = { client = \"1/m\" }\n",
     )
     .await;
     let auth = format!("Bearer {}", app.key);
@@ -923,13 +924,26 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
         send([10, 0, 0, 2], "198.51.100.1").await,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // The proxy writes X-Forwarded-For and passes on the `Forwarded` the client wrote, which
+    // is never read: it buys no fresh budget.
+    let h = [
+        ("authorization", auth.as_str()),
+        ("forwarded", "for=198.51.100.9"),
+        ("x-forwarded-for", "198.51.100.1"),
+    ];
+    let spoofed = app
+        .send_from([10, 0, 0, 1], Method::GET, "/v1/users/a/sessions", &h, "")
+        .await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// Audit events carry the client's address as resolved through trusted proxies: the address a
 /// trusted proxy names, the peer's own for anyone else (whatever header it sends).
 #[tokio::test]
 async fn audit_events_carry_the_resolved_client_address() {
-    let app = App::with("trusted_proxies = [\"10.0.0.0/8\"]").await;
+    let app =
+        App::with("trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"x-forwarded-for\"")
+            .await;
     let auth = format!("Bearer {}", app.key);
     let create = |ip: [u8; 4], user: &'static str| {
         let auth = auth.clone();

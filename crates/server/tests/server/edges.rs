@@ -1,10 +1,13 @@
 //! The edges an attacker probes first: sign-up, change-password, lockout, the API keys.
 //! Each test fails without the defence it names (see docs/threat-model.md).
 
-use axum::http::{Method, StatusCode};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode, header};
 use serde_json::Value;
 
-use super::pages::{Jar, OPEN, account_id, csrf_of, get, post_form, sign_in, sign_up};
+use super::pages::{Jar, OPEN, account_id, csrf_of, get, json_login, post_form, sign_in, sign_up};
 use super::support::{App, Reply};
 
 fn encoded(text: &str) -> String {
@@ -114,11 +117,11 @@ async fn sign_up_is_closed_unless_opened() {
     assert!(page.text.contains("href=\"/auth/signup\""));
 }
 
-/// Sign-ups are limited per client IP and audited.
+/// Sign-ups are limited per client (an IPv6 one by its /64) and audited.
 #[tokio::test]
 async fn sign_up_is_rate_limited_per_client_and_audited() {
     let app = App::with("signup = \"open\"\nsignup_client_limit = \"2/h:2\"").await;
-    let sign_up_from = |ip: [u8; 4], name: &str| {
+    let sign_up_from = |ip: IpAddr, name: &str| {
         let body = format!(r#"{{"user":"{name}","password":"a long enough password"}}"#);
         let app = &app;
         async move {
@@ -127,15 +130,29 @@ async fn sign_up_is_rate_limited_per_client_and_audited() {
                 .await
         }
     };
-    let first = sign_up_from([10, 0, 0, 1], "ann").await;
+    let first = sign_up_from([10, 0, 0, 1].into(), "ann").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let id = s(&first.body()["user_id"]).to_owned();
-    sign_up_from([10, 0, 0, 1], "ben").await;
-    let third = sign_up_from([10, 0, 0, 1], "cat").await;
+    sign_up_from([10, 0, 0, 1].into(), "ben").await;
+    let third = sign_up_from([10, 0, 0, 1].into(), "cat").await;
     assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(third.header("retry-after").parse::<u64>().unwrap() > 0);
-    let elsewhere = sign_up_from([10, 0, 0, 2], "cat").await;
+    let elsewhere = sign_up_from([10, 0, 0, 2].into(), "cat").await;
     assert_eq!(elsewhere.status, StatusCode::OK, "per client");
+    // One host commonly holds a whole IPv6 /64: its other addresses buy no fresh budget.
+    let v6 = |net: u16, host: u16| IpAddr::from([0x2001, 0xdb8, 0, net, 0, 0, 0, host]);
+    for (host, name) in [(1, "dan"), (2, "eve")] {
+        let r = sign_up_from(v6(7, host), name).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let third = sign_up_from(v6(7, 3), "fay").await;
+    assert_eq!(
+        third.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another address of the same /64"
+    );
+    let other = sign_up_from(v6(8, 1), "fay").await;
+    assert_eq!(other.status, StatusCode::OK, "another /64");
     let events = app
         .json(Method::GET, &format!("/v1/users/{id}/events"), "")
         .await

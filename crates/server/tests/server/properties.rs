@@ -251,6 +251,9 @@ fn harness_reports_a_false_property() {
 // ---------------------------------------------------------------------------------------------
 
 const PROXIES: &str = "trusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\"]\n";
+/// [`PROXIES`] writing `Forwarded`, and writing `X-Forwarded-For`.
+const WRITING_FORWARDED: &str = "forwarded_header = \"forwarded\"\n";
+const WRITING_XFF: &str = "forwarded_header = \"x-forwarded-for\"\n";
 const ONE_AN_HOUR: &str = "[rate_limits]\nadmin = { client = \"1/h\" }\n";
 const ROUTE: &str = "/v1/users/probe/sessions";
 
@@ -275,7 +278,8 @@ impl Addr {
     }
 
     /// An address never used before in this process: trusted ones in 10.0.0.0/8 and
-    /// fd00::/8, the others in 11.0.0.0/8 and 2001:db8::/32.
+    /// fd00::/8, the others in 11.0.0.0/8 and 2001:db8::/32; an IPv6 one in a /64 of its own
+    /// (limits count IPv6 clients by their /64).
     fn fresh(self) -> IpAddr {
         static NEXT: AtomicU32 = AtomicU32::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -283,9 +287,11 @@ impl Addr {
         match self {
             Self::Trusted4 => IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | n)),
             Self::Untrusted4 => IpAddr::V4(Ipv4Addr::from(0x0b00_0000 | n)),
-            Self::Trusted6 => IpAddr::V6(Ipv6Addr::from(0xfd00_u128 << 112 | u128::from(n))),
+            Self::Trusted6 => IpAddr::V6(Ipv6Addr::from(
+                0xfd00_u128 << 112 | u128::from(n) << 64 | 0x7,
+            )),
             Self::Untrusted6 => IpAddr::V6(Ipv6Addr::from(
-                0x2001_0db8_u128 << 96 | u128::from(n) << 16 | 0x5,
+                0x2001_0db8_u128 << 96 | u128::from(n) << 64 | 0x5,
             )),
         }
     }
@@ -397,11 +403,13 @@ enum Via {
         decoy_proto: bool,
     },
     /// `X-Forwarded-For` over this many lines, with unparsable entries the client wrote on the
-    /// left, and `X-Forwarded-Proto` values (the first one counts).
+    /// left, and `X-Forwarded-Proto` values (the first one counts); the client also sends a
+    /// decoy `Forwarded` (with `proto=https`), which must be ignored.
     XForwardedFor {
         lines: usize,
         junk: Vec<&'static str>,
         proto: Vec<&'static str>,
+        decoys: Vec<Addr>,
     },
 }
 
@@ -426,6 +434,7 @@ fn chain(g: &mut Rng) -> Chain {
                 g.pick(&["unknown", "_hidden", "", "not-an-ip", "999.1.1.1", "[::1"])
             }),
             proto: g.vec(0, 3, |g| g.pick(&["https", "http", " HTTPS ", "ftp", ""])),
+            decoys: g.vec(0, 3, |g| g.pick(&Addr::ALL)),
         }
     };
     // Mostly trusted peers: an untrusted one is the simple case.
@@ -450,10 +459,8 @@ struct Drawn {
 
 impl Chain {
     fn draw(&self) -> Drawn {
-        let decoys = match &self.via {
-            Via::Forwarded { decoys, .. } => decoys.iter().map(|a| a.fresh()).collect(),
-            Via::XForwardedFor { .. } => Vec::new(),
-        };
+        let (Via::Forwarded { decoys, .. } | Via::XForwardedFor { decoys, .. }) = &self.via;
+        let decoys = decoys.iter().map(|a| a.fresh()).collect();
         Drawn {
             peer: self.peer.fresh(),
             hops: self
@@ -493,7 +500,9 @@ impl Chain {
                     out.push(("x-forwarded-proto", "https".into()));
                 }
             }
-            Via::XForwardedFor { lines, junk, proto } => {
+            Via::XForwardedFor {
+                lines, junk, proto, ..
+            } => {
                 let mut entries: Vec<String> =
                     d.hops.iter().map(|(ip, _, s)| xff_node(*ip, s)).collect();
                 let mut spaces = spaces;
@@ -510,14 +519,30 @@ impl Chain {
                 for p in proto {
                     out.push(("x-forwarded-proto", (*p).to_owned()));
                 }
+                if !d.decoys.is_empty() {
+                    let list: Vec<String> = d
+                        .decoys
+                        .iter()
+                        .map(|ip| format!("for=\"{ip}\";proto=https"))
+                        .collect();
+                    out.push(("forwarded", list.join(", ")));
+                }
             }
         }
         out
     }
 
+    /// The header the proxies of this case write: the app's configuration.
+    fn writing(&self) -> &'static str {
+        match self.via {
+            Via::Forwarded { .. } => WRITING_FORWARDED,
+            Via::XForwardedFor { .. } => WRITING_XFF,
+        }
+    }
+
     /// The client the documented rules resolve: the peer unless it is a trusted proxy; then
-    /// the right-most hop that is not a trusted proxy (from `Forwarded` when present, else from
-    /// `X-Forwarded-For`), or the peer when every hop is a proxy. HTTPS: the last `proto=` of
+    /// the right-most hop that is not a trusted proxy in the header the proxies write (never
+    /// the other), or the peer when every hop is a proxy. HTTPS: the last `proto=` of
     /// `Forwarded`, or the first `X-Forwarded-Proto`, only when a client was resolved.
     fn expected(&self, d: &Drawn) -> (IpAddr, bool) {
         if !self.peer.trusted() {
@@ -629,16 +654,23 @@ fn printable(headers: &[(&str, Vec<u8>)]) -> Vec<(String, String)> {
 }
 
 /// Behind a trusted proxy the client is the right-most address that is not a trusted proxy, in
-/// `Forwarded` when present (whatever `X-Forwarded-For` says), else in `X-Forwarded-For`, in
-/// every way RFC 7239 and common proxies write addresses (quoted or not, ports, brackets,
-/// long-hand IPv6, several header lines, other parameters, parameter names in any case); the
-/// peer itself when every hop is a proxy or when the peer is not a trusted proxy. Exactly that
-/// address is counted, and HSTS follows the forwarded scheme.
+/// the header the proxies write (whatever the other says: the client wrote it), in every way
+/// RFC 7239 and common proxies write addresses (quoted or not, ports, brackets, long-hand
+/// IPv6, several header lines, other parameters, parameter names in any case); the peer itself
+/// when every hop is a proxy or when the peer is not a trusted proxy. Exactly that address is
+/// counted, and HSTS follows the forwarded scheme.
 #[test]
 fn forwarded_clients_resolve_by_the_documented_rules() {
     let rt = runtime();
-    let app = rt.block_on(App::with(&format!("{PROXIES}{ONE_AN_HOUR}")));
+    let apps: Vec<(&str, App)> = [WRITING_FORWARDED, WRITING_XFF]
+        .into_iter()
+        .map(|writing| {
+            let app = rt.block_on(App::with(&format!("{PROXIES}{writing}{ONE_AN_HOUR}")));
+            (writing, app)
+        })
+        .collect();
     fuzz::run("forwarded_resolution", 128, chain, |chain| {
+        let app = &apps.iter().find(|(w, _)| *w == chain.writing()).unwrap().1;
         rt.block_on(async {
             let drawn = chain.draw();
             let headers: Vec<(&str, Vec<u8>)> = chain
@@ -648,7 +680,7 @@ fn forwarded_clients_resolve_by_the_documented_rules() {
                 .collect();
             let shown = printable(&headers);
             let (want, https) = chain.expected(&drawn);
-            let (status, response) = send(&app, drawn.peer, Method::GET, ROUTE, &headers, "").await;
+            let (status, response) = send(app, drawn.peer, Method::GET, ROUTE, &headers, "").await;
             ensure_eq!(status, StatusCode::OK, "{shown:?}");
             ensure_eq!(
                 response.contains_key("strict-transport-security"),
@@ -656,7 +688,7 @@ fn forwarded_clients_resolve_by_the_documented_rules() {
                 "HSTS from {} with {shown:?}",
                 drawn.peer
             );
-            let got = counted(&app, &Chain::probes(&drawn)).await?;
+            let got = counted(app, &Chain::probes(&drawn)).await?;
             ensure_eq!(
                 got,
                 BTreeSet::from([want]),
@@ -733,7 +765,9 @@ fn hidden(g: &mut Rng) -> Hidden {
 #[test]
 fn forwarded_hidden_and_malformed_members_never_fall_back() {
     let rt = runtime();
-    let app = rt.block_on(App::with(&format!("{PROXIES}{ONE_AN_HOUR}")));
+    let app = rt.block_on(App::with(&format!(
+        "{PROXIES}{WRITING_FORWARDED}{ONE_AN_HOUR}"
+    )));
     fuzz::run("forwarded_hidden_members", 128, hidden, |case| {
         rt.block_on(async {
             let peer = case.peer.fresh();
@@ -808,7 +842,9 @@ fn forwarded_hidden_and_malformed_members_never_fall_back() {
 #[test]
 fn forwarded_junk_never_falls_back() {
     let rt = runtime();
-    let app = rt.block_on(App::with(&format!("{PROXIES}{ONE_AN_HOUR}")));
+    let app = rt.block_on(App::with(&format!(
+        "{PROXIES}{WRITING_FORWARDED}{ONE_AN_HOUR}"
+    )));
     let generate = |g: &mut Rng| {
         let lines = g.vec(1, 3, header_bytes);
         let peer = g.pick(&[Addr::Trusted4, Addr::Trusted6]);
@@ -923,7 +959,8 @@ impl Route {
 #[test]
 fn forwarding_headers_never_cause_a_server_error() {
     let rt = runtime();
-    let app = rt.block_on(App::with(PROXIES));
+    let apps = [WRITING_FORWARDED, WRITING_XFF]
+        .map(|writing| rt.block_on(App::with(&format!("{PROXIES}{writing}"))));
     let generate = |g: &mut Rng| {
         let headers = g.vec(0, 5, |g| {
             let name = g.pick(&[
@@ -934,17 +971,17 @@ fn forwarding_headers_never_cause_a_server_error() {
             ]);
             (name, header_bytes(g))
         });
-        (g.pick(&Addr::ALL), g.pick(&Route::ALL), headers)
+        (g.pick(&Addr::ALL), g.pick(&Route::ALL), headers, g.below(2))
     };
     fuzz::run(
         "forwarded_no_5xx",
         128,
         generate,
-        |(peer, route, headers)| {
+        |(peer, route, headers, app)| {
             rt.block_on(async {
                 let peer = peer.fresh();
                 let (method, uri, body) = route.request();
-                let (status, _) = send(&app, peer, method, uri, headers, body).await;
+                let (status, _) = send(&apps[*app], peer, method, uri, headers, body).await;
                 ensure!(
                     !status.is_server_error(),
                     "{status} from {peer} with {:?}",
@@ -989,6 +1026,7 @@ max_body_bytes = 262144
 log_format = "json"
 log_level = "info,tessera=debug"
 trusted_proxies = ["10.0.0.0/8", "::1"]
+forwarded_header = "x-forwarded-for"
 tls_cert = "/etc/tessera/cert.pem"
 tls_key = "/etc/tessera/key.pem"
 behind_tls_proxy = true
@@ -1470,11 +1508,16 @@ impl Setting {
             Self::MaxBody(n) => format!("max_body_bytes = {n}"),
             Self::Proxies { items, as_text } => {
                 let texts: Vec<String> = items.iter().map(CidrText::text).collect();
-                if *as_text {
+                let list = if *as_text {
                     format!("trusted_proxies = {}", toml_string(&texts.join(",")))
                 } else {
                     let quoted: Vec<String> = texts.iter().map(|t| toml_string(t)).collect();
                     format!("trusted_proxies = [{}]", quoted.join(", "))
+                };
+                if items.is_empty() {
+                    list
+                } else {
+                    format!("{list}\n{WRITING_XFF}")
                 }
             }
             Self::Quota { class, by, text } => {
@@ -1573,8 +1616,8 @@ impl Setting {
                     loaded.as_ref().err()
                 );
                 if let Ok(c) = loaded {
-                    ensure_eq!(c.trusted_proxies.len(), items.len(), "{text}");
-                    for (cidr, item) in c.trusted_proxies.iter().zip(items) {
+                    ensure_eq!(c.trusted_proxies.ranges().len(), items.len(), "{text}");
+                    for (cidr, item) in c.trusted_proxies.ranges().iter().zip(items) {
                         check_range(cidr, item)?;
                     }
                 }

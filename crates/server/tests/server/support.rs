@@ -65,16 +65,16 @@ impl App {
             .await
     }
 
-    /// Sends a request as if from `ip`.
+    /// Sends a request as if from `ip` (`[u8; 4]`, `[u16; 8]` or an address).
     pub async fn send_from(
         &self,
-        ip: [u8; 4],
+        ip: impl Into<std::net::IpAddr>,
         method: Method,
         uri: &str,
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
-        let peer = axum::extract::ConnectInfo(SocketAddr::from((ip, 40_000)));
+        let peer = axum::extract::ConnectInfo(SocketAddr::new(ip.into(), 40_000));
         let mut req = Request::builder().method(method).uri(uri).extension(peer);
         for (k, v) in headers {
             req = req.header(*k, *v);
