@@ -59,19 +59,26 @@ impl PasswordHash {
 
     /// Whether `password` matches, compared in constant time.
     pub fn verify(&self, password: &str) -> bool {
+        Self::check(Some(self), password)
+    }
+
+    /// Whether `password` matches `stored`; for an account that does not exist (`None`),
+    /// `false` after the same work as a real check, so that neither the answer nor its time
+    /// tells which accounts exist. A password over the length bound is refused before any
+    /// work, the same way whether the account exists or not (the one path that did no work
+    /// for an existing account used to tell it apart in a few milliseconds).
+    pub fn check(stored: Option<&Self>, password: &str) -> bool {
         if password.len() > MAX_PASSWORD_BYTES {
             return false;
         }
-        let Some((m, t, p, salt, expected)) = parse(&self.0) else {
+        let Some(stored) = stored else {
+            let _ = derive(password.as_bytes(), &[0u8; 16], M_COST, T_COST, P_COST);
+            return false;
+        };
+        let Some((m, t, p, salt, expected)) = parse(&stored.0) else {
             return false;
         };
         derive(password.as_bytes(), &salt, m, t, p).is_ok_and(|got| got.ct_eq(&expected).into())
-    }
-
-    /// Spends the same time as a real verification and fails: used for unknown accounts so
-    /// that timing does not tell which accounts exist.
-    pub fn verify_nothing(password: &str) {
-        let _ = derive(password.as_bytes(), &[0u8; 16], M_COST, T_COST, P_COST);
     }
 }
 
@@ -94,7 +101,15 @@ pub fn check_length(password: &str) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Argon2id derivations run on this thread, for the tests that compare the work of paths.
+    static DERIVED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 fn derive(password: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Result<Vec<u8>, Error> {
+    #[cfg(test)]
+    DERIVED.with(|d| d.set(d.get() + 1));
     let params = Params::new(m, t, p, Some(OUTPUT)).map_err(|_| Error::Crypto)?;
     let mut out = vec![0u8; OUTPUT];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -150,6 +165,41 @@ mod tests {
         let stored = PasswordHash::from_stored(h.as_str().to_owned()).unwrap();
         assert!(stored.verify("correct horse battery"));
         assert!(!format!("{h:?}").contains('$'));
+    }
+
+    /// The derivations `f` runs.
+    fn derivations(f: impl FnOnce()) -> u32 {
+        let before = DERIVED.with(std::cell::Cell::get);
+        f();
+        DERIVED.with(std::cell::Cell::get) - before
+    }
+
+    /// A known account and an unknown one cost the same work for any password: one
+    /// derivation, or none for one over the length bound (timing tells neither apart).
+    #[test]
+    fn known_and_unknown_accounts_cost_the_same_work() {
+        let h = PasswordHash::new("correct horse battery").unwrap();
+        for (password, work) in [
+            ("correct horse battery", 1),
+            ("wrong", 1),
+            (&"x".repeat(256) as &str, 1),
+            (&"x".repeat(257), 0),
+            (&"é".repeat(200), 0),
+        ] {
+            for stored in [Some(&h), None] {
+                let spent = derivations(|| {
+                    let ok = PasswordHash::check(stored, password);
+                    assert_eq!(ok, stored.is_some() && password == "correct horse battery");
+                });
+                assert_eq!(
+                    spent,
+                    work,
+                    "{} bytes, known: {}",
+                    password.len(),
+                    stored.is_some()
+                );
+            }
+        }
     }
 
     #[test]

@@ -191,15 +191,9 @@ async fn account(t: &App, user: &str, password: String) -> Option<User> {
     let login = LoginName::parse(user).ok()?;
     let found = t.manager().find_user(&login).await.ok().flatten();
     let stored = found.as_ref().map(|u| u.password.clone());
-    let ok = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => hash.verify(&password),
-        None => {
-            PasswordHash::verify_nothing(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || PasswordHash::check(stored.as_ref(), &password))
+        .await
+        .unwrap_or(false);
     found.filter(|_| ok)
 }
 

@@ -84,14 +84,8 @@ impl PasswordQueue {
         stored: Option<PasswordHash>,
         password: String,
     ) -> Result<bool, Busy> {
-        self.run(move || match stored {
-            Some(hash) => hash.verify(&password),
-            None => {
-                PasswordHash::verify_nothing(&password);
-                false
-            }
-        })
-        .await
+        self.run(move || PasswordHash::check(stored.as_ref(), &password))
+            .await
     }
 }
 
