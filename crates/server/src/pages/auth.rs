@@ -85,16 +85,6 @@ pub async fn login(
         }
         Err(refusal) => return refusal.into_response(),
     };
-    let wrong = |state: &AppState, form: &Submitted| {
-        let message = Message::new("wrong-credentials", "Wrong user name or password.");
-        refuse(
-            state,
-            form,
-            "login",
-            StatusCode::UNAUTHORIZED,
-            (None, message),
-        )
-    };
     let Some(login) = login_of(&form.user) else {
         return wrong(&state, &form);
     };
@@ -129,6 +119,17 @@ pub async fn login(
     };
     let _ = passwords::succeeded(&state.manager, limits, &login, device.as_deref()).await;
     sign_in(&state, &form, &account, &headers, &ip, previous).await
+}
+
+fn wrong(state: &AppState, form: &Submitted) -> Response {
+    let message = Message::new("wrong-credentials", "Wrong user name or password.");
+    refuse(
+        state,
+        form,
+        "login",
+        StatusCode::UNAUTHORIZED,
+        (None, message),
+    )
 }
 
 /// The login name typed, normalized. A name today's rules refuse can still name an account
@@ -183,6 +184,19 @@ pub(super) async fn sign_in(
     let Ok((issued, cookie)) = state.manager.create_browser(new).await else {
         return super::unavailable();
     };
+    // A change of password (or a reset, or the account's deletion) that ran while this
+    // sign-in checked the old one has ended every session it found, before this one existed:
+    // this one must not outlive it. Each writes the account before it lists the sessions to
+    // end, so reading the account again now sees it; the cookie is then never handed out.
+    let current = state.manager.user(&account.id).await;
+    if !matches!(&current, Ok(Some(now)) if now.password == account.password) {
+        let ended = RevokeReason::PasswordChanged;
+        let _ = state.manager.revoke(&issued.session.sid, ended).await;
+        return match current {
+            Ok(_) => wrong(state, form),
+            Err(_) => super::unavailable(),
+        };
+    }
     let _ = state
         .manager
         .record(

@@ -660,6 +660,40 @@ async fn known_devices_survive_shared_addresses_and_second_accounts_but_not_a_ne
     );
 }
 
+/// A sign-in that checked the old password while its owner changed it gets no session: the
+/// change ended every session it found, and one made after that must not outlive it. The
+/// attacker's own failed guesses hold its sign-in (a second's throttling delay) between
+/// reading the account and checking the password; the owner changes it meanwhile.
+#[tokio::test]
+async fn a_sign_in_racing_a_password_change_gets_no_session() {
+    let app = App::with(OPEN).await;
+    let mut owner = Jar::default();
+    sign_up(&app, &mut owner, "alice", "correct+horse+battery").await;
+    for _ in 0..4 {
+        json_login(&app, "alice", "a wrong guess").await;
+    }
+    let racing = async {
+        let body = r#"{"user":"alice","password":"correct horse battery"}"#;
+        let json = [("content-type", "application/json")];
+        app.send(Method::POST, "/auth/login", &json, body).await
+    };
+    let change = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let csrf = csrf_of(&get(&app, &mut owner, "/auth/account").await.text);
+        let body = format!("_csrf={csrf}&current=correct+horse+battery&new=even+better+password");
+        post_form(&app, &mut owner, "/auth/password", &body).await
+    };
+    let (racing, changed) = tokio::join!(racing, change);
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text);
+    assert_eq!(racing.status, StatusCode::UNAUTHORIZED, "{}", racing.text);
+    assert!(
+        racing.headers.get(header::SET_COOKIE).is_none(),
+        "no session cookie"
+    );
+    let stale = json_login(&app, "alice", "correct horse battery").await;
+    assert_eq!(stale, StatusCode::UNAUTHORIZED);
+}
+
 /// On a shared store, a named key is only as good as this node's view of the revocation feed:
 /// while the view is stale (the store out of reach) the key is refused with 503, like tokens,
 /// and accepted again once the node has caught up. The bootstrap admin key still works.
