@@ -337,11 +337,15 @@ impl SessionStore for RedisStore {
     }
 }
 
-/// `cursor|kind|target|until` (kind 0 session, 1 access token, 2 API key hash).
+/// `cursor|kind|target|until` (kind 0 session, 1 access token, 2 API key hash). The target
+/// may hold `|` (an access token's `jti` is whatever its issuer made it): it runs from the
+/// second separator to the last, as purge.lua reads `until` after the last.
 fn feed_entry(text: &str) -> Result<FeedEntry, StoreError> {
-    let mut parts = text.splitn(4, '|');
-    let (Some(cursor), Some(kind), Some(target), Some(until)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let Some((head, until)) = text.rsplit_once('|') else {
+        return Err(corrupt("feed entry"));
+    };
+    let mut parts = head.splitn(3, '|');
+    let (Some(cursor), Some(kind), Some(target)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(corrupt("feed entry"));
     };

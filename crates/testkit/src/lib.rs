@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             revocation::feed_is_ordered_by_cursor,
             revocation::other_nodes_see_revocations_after_sync,
             revocation::single_access_tokens_can_be_revoked,
+            revocation::token_ids_come_back_whole_from_the_feed,
             keys::nodes_share_one_keyset,
             keys::rotation_follows_the_clock,
             keys::settings_initialise_once_and_overwrite,

@@ -271,3 +271,49 @@ pub async fn single_access_tokens_can_be_revoked<S: Store + Clone + 'static>(sto
     ));
     assert!(node_b.verify(sibling.access_token.expose()).is_ok());
 }
+
+/// A revoked token comes back from the feed whole, whatever its `jti` holds: an imported
+/// key's tokens carry ids Tessera did not make, with the separators and key syntax a store
+/// might use itself. On Redis a `|` in one broke the entry, and every node then failed to
+/// read that feed: a stale view, every token refused.
+pub async fn token_ids_come_back_whole_from_the_feed<S: Store + Clone + 'static>(store: S) {
+    let f = Fixture::new(store).await;
+    let start: Vec<u64> = every_feed(&f.store, None)
+        .await
+        .iter()
+        .map(|entries| entries.last().map_or(0, |e| e.cursor))
+        .collect();
+    let jtis = [
+        "a|b",
+        "1|2|3|4",
+        "|",
+        "{tessera}:feed",
+        "%_*?[x]",
+        "with space\ttab",
+        "\u{e9}t\u{e9}|\u{1f511}",
+    ];
+    let until = f.clock_now().plus(Duration::from_secs(600));
+    for jti in jtis {
+        f.store.revoke_token(jti, until).await.unwrap();
+    }
+    let entries: Vec<FeedEntry> = every_feed(&f.store, Some(&start))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut got: Vec<String> = entries
+        .iter()
+        .map(|e| match &e.revoked {
+            Revoked::Token(jti) => jti.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = jtis.iter().map(|j| (*j).to_owned()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(entries.iter().all(|e| e.until == until), "{entries:?}");
+    let node_b = f.another_node().await;
+    node_b.sync_revocations().await.unwrap();
+    assert!(node_b.revoked_view().is_current(f.clock_now()));
+}
