@@ -1,8 +1,9 @@
 //! A bounded cache of access tokens that already passed every signature and claim check, so a
 //! client's repeated requests skip the signature (~50 µs for Ed25519). Keyed by the SHA-256 of
 //! the whole token (computed once per request by the caller), so no bearer token is kept;
-//! entries stop counting at `exp`. Revocation is
-//! not cached: the caller checks it on every request. Failures are never cached.
+//! entries stop counting at `exp`, or at the end of the verifying key's acceptance (a key
+//! trusted for a time) if that comes first. Revocation is not cached: the caller checks it on
+//! every request. Failures are never cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -21,8 +22,8 @@ pub(crate) struct VerifiedCache {
 }
 
 impl VerifiedCache {
-    /// The claims of the token hashing to `key` if it verified before and has not expired at
-    /// `now` (with `leeway`).
+    /// The claims of the token hashing to `key` if it verified before, has not expired at
+    /// `now` (with `leeway`), and its key is still accepted.
     pub(crate) fn get(
         &self,
         key: &TokenHash,
@@ -32,7 +33,8 @@ impl VerifiedCache {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let claims = entries.get(key)?;
         let leeway = i64::try_from(leeway.as_secs()).unwrap_or(0);
-        (now.as_secs() < claims.exp.saturating_add(leeway)).then(|| Arc::clone(claims))
+        (now.as_secs() < claims.exp.saturating_add(leeway) && claims.key_accepted_at(now))
+            .then(|| Arc::clone(claims))
     }
 
     /// Remembers the token hashing to `key`, which has just passed verification at `now`.
@@ -109,6 +111,21 @@ mod tests {
                 .is_none(),
             "expired"
         );
+    }
+
+    /// A token verified with a key trusted for a time stops counting at the key's end, though
+    /// the token itself has not expired: the upkeep that would drop the key may come later.
+    #[test]
+    fn a_trusted_keys_tokens_stop_at_its_end() {
+        let cache = VerifiedCache::default();
+        let leeway = Duration::from_secs(30);
+        let until = Timestamp::from_secs(60);
+        let by_trusted = Arc::new((*claims(1_000)).clone().by_key_until(Some(until)));
+        cache.insert(key("old-system"), by_trusted, Timestamp::from_secs(0));
+        let at = |secs| cache.get(&key("old-system"), Timestamp::from_secs(secs), leeway);
+        assert!(at(59).is_some());
+        assert!(at(60).is_none(), "the key's end");
+        assert!(at(500).is_none());
     }
 
     #[test]

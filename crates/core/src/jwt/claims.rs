@@ -4,7 +4,7 @@ use std::ops::Deref;
 
 use serde_json::{Map, Value};
 
-use crate::{SessionId, TokenRejection};
+use crate::{SessionId, Timestamp, TokenRejection};
 
 /// Latest accepted `NumericDate`: 9999-12-31T23:59:59Z.
 const MAX_DATE: i64 = 253_402_300_799;
@@ -91,6 +91,8 @@ impl AccessClaims {
 pub struct VerifiedClaims {
     claims: AccessClaims,
     json: Box<str>,
+    /// The end of the verifying key's acceptance, for a key trusted for a time.
+    key_until: Option<Timestamp>,
 }
 
 impl VerifiedClaims {
@@ -98,7 +100,20 @@ impl VerifiedClaims {
         Self {
             claims,
             json: json.into_boxed_str(),
+            key_until: None,
         }
+    }
+
+    /// Verified with a key accepted only before `until`, if any.
+    pub(crate) fn by_key_until(mut self, until: Option<Timestamp>) -> Self {
+        self.key_until = until;
+        self
+    }
+
+    /// Whether the verification still holds at `now` as far as the key goes: a key trusted
+    /// for a time stops vouching for its tokens at its end, verified before or not.
+    pub(crate) fn key_accepted_at(&self, now: Timestamp) -> bool {
+        self.key_until.is_none_or(|until| now < until)
     }
 
     /// The claims.

@@ -137,6 +137,11 @@ impl VerifyingKey {
         self.not_after.is_none_or(|until| now < until)
     }
 
+    /// When the key stops being accepted, if ever.
+    pub fn accepted_until_time(&self) -> Option<Timestamp> {
+        self.not_after
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
