@@ -67,6 +67,7 @@ macro_rules! conformance_tests {
             refresh::garbage_never_reaches_the_store,
             refresh::nothing_usable_at_rest,
             refresh::inspection_has_no_side_effects,
+            refresh::revoking_by_refresh_token_judges_it_as_a_refresh_would,
             revocation::logout_is_immediate,
             revocation::revoke_all_and_all_but_one,
             revocation::feed_is_ordered_by_cursor,

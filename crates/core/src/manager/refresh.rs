@@ -137,25 +137,65 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
                 self.issue(session, next, now)
             }
             Link::Previous | Link::Older => {
-                let class = if link == Link::Previous {
-                    "previous"
-                } else {
-                    "older"
-                };
-                let detected = AuditKind::RefreshReuseDetected {
-                    class: class.into(),
-                };
-                // The stolen session ends first; the record of why cannot hold that up.
-                let reason = RevokeReason::RefreshReuse;
-                let ended = self.revoke_unrecorded(&session.sid, reason).await?;
-                let (user, sid) = (Some(session.user_id.as_str()), Some(session.sid));
-                self.note(user, sid, detected).await;
-                if ended.is_some() {
-                    self.note(user, sid, AuditKind::SessionRevoked { reason })
-                        .await;
-                }
+                self.end_for_reuse(&session, link).await?;
                 Err(reject(RefreshRejection::Reused))
             }
+        }
+    }
+
+    /// Ends `session`, presented a superseded token (`link`) after the grace window: a replay,
+    /// so the session is taken as stolen. It ends first; the record of why cannot hold that
+    /// up. Returns whether it was live.
+    async fn end_for_reuse(&self, session: &Session, link: Link) -> Result<bool, Error> {
+        let class = if link == Link::Previous {
+            "previous"
+        } else {
+            "older"
+        };
+        let detected = AuditKind::RefreshReuseDetected {
+            class: class.into(),
+        };
+        let reason = RevokeReason::RefreshReuse;
+        let ended = self.revoke_unrecorded(&session.sid, reason).await?;
+        let (user, sid) = (Some(session.user_id.as_str()), Some(session.sid));
+        self.note(user, sid, detected).await;
+        if ended.is_some() {
+            self.note(user, sid, AuditKind::SessionRevoked { reason })
+                .await;
+        }
+        Ok(ended.is_some())
+    }
+
+    /// Ends the session a refresh token belongs to (RFC 7009 revocation), as refreshing with
+    /// the token would judge it: the current token, or one superseded within the grace window
+    /// (a tab that lost a race, now signing out), ends it as a logout; a superseded one after
+    /// that is a replay, and ends it as stolen (audited as reuse). A forgery, or a token of no
+    /// live session, changes nothing. Returns whether a session ended.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn revoke_refresh(&self, presented: &str) -> Result<bool, Error> {
+        let Ok(token) = RefreshToken::parse(presented) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let Some(session) = self.store.get(&token.session_id()).await? else {
+            return Ok(false);
+        };
+        if session.revoked_at.is_some() || !session.is_live(now) {
+            return Ok(false);
+        }
+        let p = &self.settings.policy;
+        match self
+            .chain
+            .classify(&token, &session.refresh, p.max_chain_walk)
+        {
+            Link::Forged => Ok(false),
+            Link::Current => self.revoke(&session.sid, RevokeReason::Logout).await,
+            Link::Previous if now.since(session.refresh.rotated_at) <= p.refresh_grace => {
+                self.revoke(&session.sid, RevokeReason::Logout).await
+            }
+            link @ (Link::Previous | Link::Older) => self.end_for_reuse(&session, link).await,
         }
     }
 

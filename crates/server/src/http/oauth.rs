@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera::{Error, RevokeReason, StoreErrorKind};
+use tessera::{Error, StoreErrorKind};
 
 use super::auth::{require_introspect_client, require_revoke_client};
 use super::error::OAuthError;
@@ -71,14 +71,12 @@ async fn revoke(
     let token = token(form)?;
     let m = &state.manager;
     if is_refresh_token(&token) {
-        match m.inspect_refresh(&token).await {
-            Ok(session) => {
-                m.revoke(&session.sid, RevokeReason::Logout)
-                    .await
-                    .map_err(|e| failed(&e))?;
-            }
+        // The current token, or a superseded one (a replay after the grace window is taken
+        // as theft, as a refresh with it would be): either ends the session.
+        match m.revoke_refresh(&token).await {
+            Ok(_) => {}
             Err(e) if is_outage(&e) => return Err(OAuthError::Unavailable),
-            Err(_) => {}
+            Err(e) => return Err(failed(&e)),
         }
     } else {
         match m.verify(&token) {

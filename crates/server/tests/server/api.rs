@@ -516,6 +516,27 @@ async fn oauth_revoke_follows_rfc_7009() {
             .status,
         StatusCode::OK
     );
+    // A token just superseded (a tab that lost a refresh race, now signing out) ends its
+    // session too.
+    let raced = app.login("bob").await;
+    let refresh = format!(r#"{{"refresh_token":"{}"}}"#, s(&raced["refresh_token"]));
+    let newer = app
+        .json(Method::POST, "/v1/sessions/refresh", &refresh)
+        .await;
+    assert_eq!(newer.status, StatusCode::OK);
+    let revoke = format!("token={}", s(&raced["refresh_token"]));
+    assert_eq!(
+        app.form("/oauth2/revoke", &revoke).await.status,
+        StatusCode::OK
+    );
+    let refresh = format!(
+        r#"{{"refresh_token":"{}"}}"#,
+        s(&newer.body()["refresh_token"])
+    );
+    let after = app
+        .json(Method::POST, "/v1/sessions/refresh", &refresh)
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text);
     assert_eq!(
         app.form("/oauth2/revoke", "token=garbage").await.status,
         StatusCode::OK,

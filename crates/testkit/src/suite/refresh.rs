@@ -509,3 +509,71 @@ pub async fn rotation_charges_its_rate_only_when_applied<S: Store + Clone + 'sta
         "nothing written when limited"
     );
 }
+
+/// Revoking by refresh token (RFC 7009) judges the token as a refresh would: the current one,
+/// or one superseded within the grace window (a tab that lost a race, now signing out), ends
+/// the session as a logout; a superseded one after it ends the session as stolen; a forgery
+/// or a token of an ended session changes nothing. Before, any superseded token was ignored
+/// (200, the session live, nothing audited).
+pub async fn revoking_by_refresh_token_judges_it_as_a_refresh_would<S: Store + Clone + 'static>(
+    store: S,
+) {
+    let f = Fixture::new(store).await;
+    let reason = |issued: &tessera::Issued| {
+        let f = &f;
+        let sid = issued.session.sid;
+        async move {
+            let s = f.manager.get(&sid).await.unwrap().unwrap();
+            s.revoke_reason
+        }
+    };
+    let current = f.login("alice").await;
+    assert!(
+        f.manager
+            .revoke_refresh(&current.refresh_token.expose())
+            .await
+            .unwrap()
+    );
+    assert_eq!(reason(&current).await, Some(RevokeReason::Logout));
+    assert!(
+        !f.manager
+            .revoke_refresh(&current.refresh_token.expose())
+            .await
+            .unwrap()
+    );
+
+    let lost_race = f.login("alice").await;
+    f.refresh(&lost_race).await;
+    f.advance(5);
+    assert!(
+        f.manager
+            .revoke_refresh(&lost_race.refresh_token.expose())
+            .await
+            .unwrap()
+    );
+    assert_eq!(reason(&lost_race).await, Some(RevokeReason::Logout));
+
+    let stolen = f.login("alice").await;
+    let mut latest = f.refresh(&stolen).await;
+    for _ in 0..3 {
+        f.advance(60);
+        latest = f.refresh(&latest).await;
+    }
+    let forged = RefreshToken::from_parts(stolen.session.sid, 1, [7u8; 32]).expose();
+    assert!(!f.manager.revoke_refresh(&forged).await.unwrap());
+    assert!(!f.manager.revoke_refresh("tsr_garbage").await.unwrap());
+    assert_eq!(reason(&stolen).await, None, "a forgery changes nothing");
+    assert!(
+        f.manager
+            .revoke_refresh(&stolen.refresh_token.expose())
+            .await
+            .unwrap()
+    );
+    assert_eq!(reason(&stolen).await, Some(RevokeReason::RefreshReuse));
+    let err = f
+        .manager
+        .refresh(&latest.refresh_token.expose())
+        .await
+        .unwrap_err();
+    assert_eq!(rejection(err), RefreshRejection::Revoked);
+}
