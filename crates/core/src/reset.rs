@@ -43,6 +43,10 @@ struct Parts {
 }
 
 impl ResetLinks {
+    /// The longest a link works: one that claims a later end is refused (a long-lived link
+    /// is a standing way in, and only a forger, or an older build, would make one).
+    pub const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(86_400);
+
     /// Keyed from `secret` (every node shares it, so a link works on any node).
     pub fn new(secret: &ServerSecret) -> Self {
         Self {
@@ -101,8 +105,10 @@ impl ResetLinks {
         let Some(p) = Self::parts(token) else {
             return false;
         };
+        let latest = now.plus(Self::MAX_LIFETIME).as_secs();
         p.account == *account
             && now.as_secs() < p.until
+            && p.until <= latest
             && hmac::verify(&self.key, &Self::message(account, p.until, binding), &p.tag).is_ok()
     }
 }
@@ -139,6 +145,13 @@ mod tests {
             !links.check(&later, &alice, b"h1", now),
             "its end time is signed"
         );
+        let standing = links.issue(&alice, b"h1", now.plus(ResetLinks::MAX_LIFETIME * 2));
+        assert!(
+            !links.check(&standing, &alice, b"h1", now),
+            "an end past the longest a link works"
+        );
+        let longest = links.issue(&alice, b"h1", now.plus(ResetLinks::MAX_LIFETIME));
+        assert!(links.check(&longest, &alice, b"h1", now));
         for junk in [
             "",
             "tsr1_",

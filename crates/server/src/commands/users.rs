@@ -175,9 +175,6 @@ async fn passwd(
     Ok(())
 }
 
-/// The longest a reset link works.
-const MAX_RESET_LINK: std::time::Duration = std::time::Duration::from_secs(86_400);
-
 async fn reset_link(
     config: &Config,
     user: &str,
@@ -186,7 +183,7 @@ async fn reset_link(
 ) -> anyhow::Result<()> {
     let valid = crate::config::parse_duration(valid, "--valid").map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
-        valid > std::time::Duration::ZERO && valid <= MAX_RESET_LINK,
+        valid > std::time::Duration::ZERO && valid <= tessera::ResetLinks::MAX_LIFETIME,
         "--valid: 1s to 1d; a long-lived link is a standing way in"
     );
     let (m, account) = self::account(config, user).await?;
