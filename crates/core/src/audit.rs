@@ -34,6 +34,11 @@ pub enum AuditKind {
         /// The new active key.
         kid: String,
     },
+    /// A key was withdrawn at once (`tessera keys withdraw`): its tokens no longer verify.
+    KeyWithdrawn {
+        /// Its key id.
+        kid: String,
+    },
     /// Another system's public key is accepted until `until` (`tessera keys import`).
     KeyTrusted {
         /// Its key id.

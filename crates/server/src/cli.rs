@@ -77,6 +77,13 @@ pub enum KeysAction {
     List,
     /// Promote the next key now; the old one is retired but still verifies until its tokens expire.
     Rotate,
+    /// Take a key out at once, after a suspected compromise: its tokens stop verifying (a
+    /// rotation keeps accepting them while the key is retired). An active key is first
+    /// replaced by the next. Tokens it signed fail, so their users refresh or sign in again.
+    Withdraw {
+        /// The key id (see `tessera keys list`).
+        kid: String,
+    },
     /// Seal every signing key and the server secret under a new key-encryption key. With
     /// `key_encryption_key` set: under that key (list the old one in
     /// `previous_key_encryption_keys` first). On the embedded default: under a fresh key that

@@ -97,7 +97,7 @@ async fn import(
     Ok(())
 }
 
-/// `tessera keys list|rotate`.
+/// `tessera keys list|rotate|withdraw`.
 ///
 /// # Errors
 /// Store errors.
@@ -113,15 +113,29 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             kid,
             trust_for,
         } => return import(config, &file, &kid, trust_for.as_deref(), out).await,
-        KeysAction::List | KeysAction::Rotate => {}
+        KeysAction::List | KeysAction::Rotate | KeysAction::Withdraw { .. } => {}
     }
     let m = existing(config).await?;
-    if matches!(action, KeysAction::Rotate) {
-        m.rotate_keys_now().await.context("rotation failed")?;
-        writeln!(
-            out,
-            "rotated; running servers pick the new key up within 30 seconds"
-        )?;
+    match &action {
+        KeysAction::Rotate => {
+            m.rotate_keys_now().await.context("rotation failed")?;
+            writeln!(
+                out,
+                "rotated; running servers pick the new key up within 30 seconds"
+            )?;
+        }
+        KeysAction::Withdraw { kid } => {
+            let found = m.withdraw_key(kid).await.context("withdrawal failed")?;
+            anyhow::ensure!(
+                found,
+                "no key {kid:?} in the keyset (see tessera keys list)"
+            );
+            writeln!(
+                out,
+                "withdrawn; running servers stop accepting its tokens within 30 seconds"
+            )?;
+        }
+        _ => {}
     }
     writeln!(out, "{:<18} {:<7} {:<8} since", "kid", "alg", "state")?;
     for entry in m.key_entries() {

@@ -217,14 +217,40 @@ impl Keyset {
         Ok(changed)
     }
 
-    /// Promotes the next key at once, whatever the schedule (on-demand rotation, e.g. after a
-    /// suspected compromise of the active key).
+    /// Promotes the next key at once, whatever the schedule (on-demand rotation). The old key
+    /// retires and still verifies its tokens: after a suspected compromise, withdraw it
+    /// ([`Keyset::withdraw`]).
     ///
     /// # Errors
     /// Key generation failures.
     pub fn rotate_now(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<(), Error> {
         self.ensure_next(policy, now)?;
         self.promote(policy, now)
+    }
+
+    /// Withdraws the key `kid` at once, whatever its state (a suspected compromise): its
+    /// tokens stop verifying as soon as a node installs the keyset, where a rotation would
+    /// keep accepting them while the key is retired. The active key is first replaced by the
+    /// next, as in a rotation; a withdrawn next key is replaced by a fresh one. Returns
+    /// whether a key was withdrawn (`false` for a `kid` not in the keyset).
+    ///
+    /// # Errors
+    /// Key generation failures.
+    pub fn withdraw(
+        &mut self,
+        kid: &str,
+        policy: &RotationPolicy,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        if self.active().is_some_and(|k| k.kid() == kid) {
+            self.rotate_now(policy, now)?;
+        }
+        let before = self.entries.len() + self.trusted.len();
+        self.entries.retain(|e| e.key.kid() != kid);
+        self.trusted.retain(|t| t.key.kid() != kid);
+        let withdrawn = before != self.entries.len() + self.trusted.len();
+        self.ensure_next(policy, now)?;
+        Ok(withdrawn)
     }
 
     fn ensure_next(&mut self, policy: &RotationPolicy, now: Timestamp) -> Result<bool, Error> {
@@ -459,6 +485,34 @@ mod tests {
         ks.rotate_now(&p, Timestamp::from_secs(1)).unwrap();
         assert_ne!(ks.active().unwrap().kid(), before);
         assert!(ks.find(KeyState::Next).is_some());
+    }
+
+    /// Withdrawing takes a key out at once, whatever its state; the keyset keeps an active
+    /// and a next key.
+    #[test]
+    fn withdrawn_keys_stop_verifying_at_once() {
+        let p = policy();
+        let mut ks = Keyset::new();
+        ks.rotate_due(&p, Timestamp::from_secs(0)).unwrap();
+        let kid_of = |ks: &Keyset, state| ks.find(state).unwrap().key.kid().to_owned();
+        let first = kid_of(&ks, KeyState::Active);
+        ks.rotate_now(&p, Timestamp::from_secs(1)).unwrap();
+        let active = kid_of(&ks, KeyState::Active);
+        let next = kid_of(&ks, KeyState::Next);
+        let verifies = |ks: &Keyset, kid: &str| ks.verifying_keys().any(|k| k.kid() == kid);
+        assert!(verifies(&ks, &first), "retired, still verifying");
+        for kid in [first.as_str(), active.as_str(), next.as_str()] {
+            assert!(
+                ks.withdraw(kid, &p, Timestamp::from_secs(2)).unwrap(),
+                "{kid}"
+            );
+            assert!(!verifies(&ks, kid), "{kid}");
+            assert!(ks.find(KeyState::Active).is_some() && ks.find(KeyState::Next).is_some());
+        }
+        assert!(
+            !ks.withdraw("no-such-kid", &p, Timestamp::from_secs(3))
+                .unwrap()
+        );
     }
 
     #[test]

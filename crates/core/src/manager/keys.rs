@@ -86,6 +86,31 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
             .map(|_| ())
     }
 
+    /// Withdraws the key `kid` at once (see [`Keyset::withdraw`]): after a suspected
+    /// compromise, its tokens must stop verifying now, not once it has retired. Audited; this
+    /// node stops accepting them at once, running nodes at their next key sync. Returns
+    /// whether the keyset held the key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] where an HS256 secret pins the keyset; store errors.
+    pub async fn withdraw_key(&self, kid: &str) -> Result<bool, Error> {
+        if self.settings.hs256_secret.is_some() {
+            return Err(Error::InvalidConfig(
+                "the HS256 secret is the only key: change it in the configuration".into(),
+            ));
+        }
+        let found = self
+            .update_keys(|ks, policy, now| ks.withdraw(kid, policy, now))
+            .await?;
+        if found {
+            let withdrawn = crate::AuditKind::KeyWithdrawn {
+                kid: kid.to_owned(),
+            };
+            self.note(None, None, withdrawn).await;
+        }
+        Ok(found)
+    }
+
     /// Takes another system's key into the keyset (see [`ImportedKey`]): a private key
     /// becomes the active signing key at once (the active key retires, as in a rotation); a
     /// public key is accepted and published for `trust_for`, then dropped. Audited; running

@@ -280,3 +280,54 @@ fn the_server_secret_is_made_once_and_sealed_in_the_store() {
         );
     });
 }
+
+/// A withdrawn key's tokens stop verifying at once on the node that withdrew it, verified
+/// before (cached) or not, and on another node at its next key sync; the keyset signs on
+/// with the next key, and the withdrawal is audited.
+#[test]
+fn a_withdrawn_key_stops_its_tokens_at_once() {
+    let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+    let store = MemoryStore::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    let mut watched = settings();
+    watched.audit_hook = Some(crate::AuditHook::new(move |e| {
+        sink.lock().unwrap().push(e.kind.clone());
+    }));
+    block(async {
+        let m = SessionManager::start(store.clone(), clock.clone(), watched)
+            .await
+            .unwrap();
+        let other = SessionManager::start(store.clone(), clock.clone(), settings())
+            .await
+            .unwrap();
+        let issued = m.create(NewSession::for_user("alice")).await.unwrap();
+        let token = issued.access_token.expose();
+        assert!(m.verify(token).is_ok());
+        assert!(other.verify(token).is_ok());
+        let active = m
+            .key_entries()
+            .into_iter()
+            .find(|e| e.state == crate::jwt::KeyState::Active)
+            .unwrap()
+            .kid;
+        assert!(m.withdraw_key(&active).await.unwrap());
+        let unknown =
+            |r: Result<_, Error>| matches!(r, Err(Error::InvalidToken(TokenRejection::UnknownKey)));
+        assert!(unknown(m.verify(token)), "cached before, refused now");
+        assert!(other.verify(token).is_ok(), "until its next key sync");
+        other.sync_keys().await.unwrap();
+        assert!(unknown(other.verify(token)));
+        let fresh = m.create(NewSession::for_user("bob")).await.unwrap();
+        assert!(other.verify(fresh.access_token.expose()).is_ok());
+        assert!(!m.withdraw_key("no-such-kid").await.unwrap());
+    });
+    let withdrawn: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|k| matches!(k, AuditKind::KeyWithdrawn { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+}

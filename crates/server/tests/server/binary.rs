@@ -241,6 +241,19 @@ fn cli_manages_keys_and_sessions_of_a_running_server() {
     assert!(out.contains("active") && out.contains("next"));
     let (ok, out, _) = cli(&dir, &[], &["keys", "rotate"]);
     assert!(ok && out.contains("retired"), "{out}");
+    let retired = out
+        .lines()
+        .find(|l| l.contains("retired"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = cli(&dir, &[], &["keys", "withdraw", &retired]);
+    assert!(
+        ok && out.contains("withdrawn") && !out.contains(&retired),
+        "{out}{err}"
+    );
+    let (ok, _, err) = cli(&dir, &[], &["keys", "withdraw", "no-such-kid"]);
+    assert!(!ok && err.contains("no key"), "{err}");
 
     let (ok, out, _) = cli(&dir, &[], &["sessions", "list", "--user", "alice"]);
     assert!(ok && out.contains(sid) && out.contains("laptop"), "{out}");
@@ -286,7 +299,7 @@ fn help_is_complete() {
         (vec!["serve", "--help"], vec!["--listen"]),
         (
             vec!["keys", "--help"],
-            vec!["list", "rotate", "rewrap", "new-kek"],
+            vec!["list", "rotate", "withdraw", "rewrap", "new-kek"],
         ),
         (vec!["api-key", "--help"], vec!["create", "list", "revoke"]),
         (
@@ -383,6 +396,7 @@ fn commands_in_the_wrong_folder_create_nothing() {
     for args in [
         vec!["keys", "list"],
         vec!["keys", "rotate"],
+        vec!["keys", "withdraw", "some-kid"],
         vec!["keys", "rewrap"],
         vec!["sessions", "list", "--user", "alice"],
         vec!["sessions", "revoke", "AAAAAAAAAAAAAAAAAAAAAA"],
