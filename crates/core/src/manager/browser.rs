@@ -142,7 +142,9 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
     }
 
     /// Deletes an account: ends every session of it (each on the revocation feed), then removes
-    /// the account, freeing its login name, and audits it. The sessions ended come back.
+    /// the account, freeing its login name, audits it, and ends any session a sign-in made in
+    /// between (a sign-in reads the account again once its session exists, so one made after
+    /// the removal ends itself). The sessions ended come back.
     ///
     /// # Errors
     /// [`Error::AccountNotFound`] when there is no such account; store errors.
@@ -150,12 +152,16 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         if self.store.get_user(id).await?.is_none() {
             return Err(Error::AccountNotFound);
         }
-        let ended = self
+        let mut ended = self
             .revoke_user(id.as_str(), None, RevokeReason::Admin)
             .await?;
         if !self.store.delete_user(id).await? {
             return Err(Error::AccountNotFound);
         }
+        let late = self
+            .revoke_user(id.as_str(), None, RevokeReason::Admin)
+            .await?;
+        ended.extend(late);
         self.record(Some(id.as_str()), None, AuditKind::AccountDeleted)
             .await?;
         Ok(ended)

@@ -188,8 +188,11 @@ pub(super) async fn sign_in(
         device,
         ..NewSession::default()
     };
-    let Ok((issued, cookie)) = state.manager.create_browser(new).await else {
-        return super::unavailable();
+    let (issued, cookie) = match state.manager.create_browser(new).await {
+        Ok(made) => made,
+        // An account id names no account any more: it was deleted since it was read.
+        Err(tessera::Error::InvalidInput(_)) => return wrong(state, form),
+        Err(_) => return super::unavailable(),
     };
     // A change of password (or a reset, or the account's deletion) that ran while this
     // sign-in checked the old one has ended every session it found, before this one existed:

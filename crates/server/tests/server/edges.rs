@@ -660,31 +660,39 @@ async fn known_devices_survive_shared_addresses_and_second_accounts_but_not_a_ne
     );
 }
 
-/// A sign-in that checked the old password while its owner changed it gets no session: the
-/// change ended every session it found, and one made after that must not outlive it. The
-/// attacker's own failed guesses hold its sign-in (a second's throttling delay) between
-/// reading the account and checking the password; the owner changes it meanwhile.
-#[tokio::test]
-async fn a_sign_in_racing_a_password_change_gets_no_session() {
-    let app = App::with(OPEN).await;
-    let mut owner = Jar::default();
-    sign_up(&app, &mut owner, "alice", "correct+horse+battery").await;
+/// Alice's account, and an attacker's sign-in with her password held (a second's throttling
+/// delay, earned by its own failed guesses) between reading the account and checking the
+/// password, while `meanwhile` runs: what the sign-in got.
+async fn sign_in_racing(app: &App, meanwhile: impl std::future::Future<Output = ()>) -> Reply {
     for _ in 0..4 {
-        json_login(&app, "alice", "a wrong guess").await;
+        json_login(app, "alice", "a wrong guess").await;
     }
     let racing = async {
         let body = r#"{"user":"alice","password":"correct horse battery"}"#;
         let json = [("content-type", "application/json")];
         app.send(Method::POST, "/auth/login", &json, body).await
     };
-    let change = async {
+    let meanwhile = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
+        meanwhile.await;
+    };
+    tokio::join!(racing, meanwhile).0
+}
+
+/// A sign-in that checked the old password while its owner changed it gets no session: the
+/// change ended every session it found, and one made after that must not outlive it.
+#[tokio::test]
+async fn a_sign_in_racing_a_password_change_gets_no_session() {
+    let app = App::with(OPEN).await;
+    let mut owner = Jar::default();
+    sign_up(&app, &mut owner, "alice", "correct+horse+battery").await;
+    let change = async {
         let csrf = csrf_of(&get(&app, &mut owner, "/auth/account").await.text);
         let body = format!("_csrf={csrf}&current=correct+horse+battery&new=even+better+password");
-        post_form(&app, &mut owner, "/auth/password", &body).await
+        let changed = post_form(&app, &mut owner, "/auth/password", &body).await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text);
     };
-    let (racing, changed) = tokio::join!(racing, change);
-    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text);
+    let racing = sign_in_racing(&app, change).await;
     assert_eq!(racing.status, StatusCode::UNAUTHORIZED, "{}", racing.text);
     assert!(
         racing.headers.get(header::SET_COOKIE).is_none(),
@@ -692,6 +700,29 @@ async fn a_sign_in_racing_a_password_change_gets_no_session() {
     );
     let stale = json_login(&app, "alice", "correct horse battery").await;
     assert_eq!(stale, StatusCode::UNAUTHORIZED);
+}
+
+/// The same while an operator deletes the account: no session outlives it.
+#[tokio::test]
+async fn a_sign_in_racing_the_accounts_deletion_gets_no_session() {
+    let app = App::with(OPEN).await;
+    let mut owner = Jar::default();
+    sign_up(&app, &mut owner, "alice", "correct+horse+battery").await;
+    let id: tessera::AccountId = account_id(&app, &mut owner).await.parse().unwrap();
+    let delete = async {
+        app.state.manager.delete_user(&id).await.unwrap();
+    };
+    let racing = sign_in_racing(&app, delete).await;
+    assert_eq!(racing.status, StatusCode::UNAUTHORIZED, "{}", racing.text);
+    assert!(racing.headers.get(header::SET_COOKIE).is_none());
+    assert!(
+        app.state
+            .manager
+            .list(id.as_str())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// On a shared store, a named key is only as good as this node's view of the revocation feed:
