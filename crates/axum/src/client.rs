@@ -29,19 +29,27 @@ pub struct Client {
 }
 
 impl Client {
-    /// The client as per-client rate limits count it: its IPv4 address (an IPv4-mapped IPv6
-    /// one included), or the /64 network of its IPv6 address. One host is commonly given a
-    /// whole /64, and would otherwise get a fresh budget from each of its addresses.
+    /// The client as per-client rate limits count it: its IPv4 address (one mapped into IPv6,
+    /// or reaching an IPv6-only server through a translator's well-known prefix
+    /// `64:ff9b::/96`, included), or the /64 network of its IPv6 address. One host is
+    /// commonly given a whole /64, and would otherwise get a fresh budget from each of its
+    /// addresses.
     pub fn rate_key(&self) -> String {
+        const NAT64: u128 = 0x0064_ff9b_u128 << 96;
         match self.ip {
             IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => v4.to_string(),
-                None => {
-                    let network = u128::from(v6) & !(u128::MAX >> 64);
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    v4.to_string()
+                } else if bits >> 32 == NAT64 >> 32 {
+                    // The low 32 bits are the IPv4 client's address.
+                    std::net::Ipv4Addr::from(bits as u32).to_string()
+                } else {
+                    let network = bits & !(u128::MAX >> 64);
                     format!("{}/64", Ipv6Addr::from(network))
                 }
-            },
+            }
         }
     }
 }
@@ -162,37 +170,46 @@ pub fn resolve_client(
     }
 }
 
+/// The comma-separated elements of every line of header `name`, in order; `None` for one
+/// that is not text. Each is read on its own: a proxy may append its own element to the
+/// client's on one line, and bytes the client wrote must not make the proxy's unreadable.
+fn elements<'h>(headers: &'h HeaderMap, name: &str) -> impl Iterator<Item = Option<&'h str>> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|line| line.as_bytes().split(|b| *b == b','))
+        .map(|element| std::str::from_utf8(element).ok())
+}
+
 /// RFC 7239 `Forwarded`: each element's `for=` in order (`None` for one that names no
 /// address), and the last `proto=`.
 fn forwarded(headers: &HeaderMap) -> (Vec<Option<IpAddr>>, Option<String>) {
     let mut hops = Vec::new();
     let mut proto = None;
-    for value in &headers.get_all("forwarded") {
-        let Ok(value) = value.to_str() else {
+    for element in elements(headers, "forwarded") {
+        let Some(element) = element else {
             hops.push(None); // not even text: a hop we cannot read
             continue;
         };
-        for element in value.split(',') {
-            let mut hop = None;
-            let mut named = false;
-            for pair in element.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                let Some((name, value)) = pair.split_once('=') else {
-                    named = true; // malformed: counts as a hop that names no address
-                    continue;
-                };
-                let value = value.trim().trim_matches('"');
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "for" => {
-                        named = true;
-                        hop = node_ip(value);
-                    }
-                    "proto" => proto = Some(value.to_owned()),
-                    _ => {}
+        let mut hop = None;
+        let mut named = false;
+        for pair in element.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((name, value)) = pair.split_once('=') else {
+                named = true; // malformed: counts as a hop that names no address
+                continue;
+            };
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "for" => {
+                    named = true;
+                    hop = node_ip(value);
                 }
+                "proto" => proto = Some(value.to_owned()),
+                _ => {}
             }
-            if named {
-                hops.push(hop);
-            }
+        }
+        if named {
+            hops.push(hop);
         }
     }
     (hops, proto)
@@ -212,14 +229,9 @@ fn node_ip(node: &str) -> Option<IpAddr> {
 
 /// `X-Forwarded-For`'s hops in order (`None` for one that names no address).
 fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let mut hops = Vec::new();
-    for value in &headers.get_all("x-forwarded-for") {
-        match value.to_str() {
-            Ok(value) => hops.extend(value.split(',').map(|hop| node_ip(hop.trim()))),
-            Err(_) => hops.push(None),
-        }
-    }
-    hops
+    elements(headers, "x-forwarded-for")
+        .map(|hop| hop.and_then(|hop| node_ip(hop.trim())))
+        .collect()
 }
 
 fn x_forwarded_proto(headers: &HeaderMap) -> Option<String> {
@@ -504,6 +516,26 @@ mod tests {
         );
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(key("::1"), "::/64");
+        // IPv4 clients of an IPv6-only server behind a translator count by their own address.
+        assert_eq!(key("64:ff9b::203.0.113.9"), "203.0.113.9");
+        assert_ne!(key("64:ff9b::203.0.113.9"), key("64:ff9b::203.0.113.10"));
+    }
+
+    /// A proxy that appends its hop to the client's line (nginx's
+    /// `$proxy_add_x_forwarded_for`) passes on whatever bytes the client wrote there: they
+    /// must not make the proxy's own hop unreadable.
+    #[test]
+    fn bytes_the_client_wrote_do_not_hide_the_proxys_hop() {
+        for (name, line) in [
+            ("x-forwarded-for", &b"\xff, 198.51.100.7"[..]),
+            ("forwarded", &b"for=\xff\xfe, for=198.51.100.7"[..]),
+        ] {
+            let mut h = HeaderMap::new();
+            h.append(name, axum::http::HeaderValue::from_bytes(line).unwrap());
+            let header = name.parse().unwrap();
+            let c = resolve_client(ip("10.0.0.2"), false, &h, &proxies(header));
+            assert_eq!(c.ip, ip("198.51.100.7"), "{name}");
+        }
     }
 
     #[test]
