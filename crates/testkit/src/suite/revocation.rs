@@ -136,15 +136,20 @@ async fn every_feed<S: Store>(store: &S, after: Option<&[u64]>) -> Vec<Vec<FeedE
     feeds
 }
 
+/// Each feed's last cursor now (0 for an empty one).
+async fn feed_heads<S: Store>(store: &S) -> Vec<u64> {
+    every_feed(store, None)
+        .await
+        .iter()
+        .map(|entries| entries.last().map_or(0, |e| e.cursor))
+        .collect()
+}
+
 /// Each feed hands out entries in cursor order, after a cursor, at most `limit` at a time; one
 /// user's revocations are in one feed, in the order they happened.
 pub async fn feed_is_ordered_by_cursor<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
-    let start: Vec<u64> = every_feed(&f.store, None)
-        .await
-        .iter()
-        .map(|entries| entries.last().map_or(0, |e| e.cursor))
-        .collect();
+    let start = feed_heads(&f.store).await;
     let mut sids = Vec::new();
     for _ in 0..5 {
         let s = f.login("alice").await.session.sid;
@@ -278,11 +283,7 @@ pub async fn single_access_tokens_can_be_revoked<S: Store + Clone + 'static>(sto
 /// read that feed: a stale view, every token refused.
 pub async fn token_ids_come_back_whole_from_the_feed<S: Store + Clone + 'static>(store: S) {
     let f = Fixture::new(store).await;
-    let start: Vec<u64> = every_feed(&f.store, None)
-        .await
-        .iter()
-        .map(|entries| entries.last().map_or(0, |e| e.cursor))
-        .collect();
+    let start = feed_heads(&f.store).await;
     let jtis = [
         "a|b",
         "1|2|3|4",
