@@ -19,7 +19,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera::store::User;
 use tessera::{
-    AccountId, Clock, KeyEncryptionKey, LoginName, MemoryStore, NewSession, PasswordHash, Timestamp,
+    AccountId, Clock, KeyEncryptionKey, LoginName, MemoryStore, NewSession, PasswordHash,
+    RevokeReason, Timestamp,
 };
 use tessera_axum::{
     Bearer, BrowserSession, CookieSettings, CsrfToken, RequireSignIn, Tessera, cookie_values,
@@ -179,10 +180,18 @@ async fn login(
     // A new session (and id) at every sign-in; one this browser had before is ended.
     let new = NewSession::for_user(account.id.as_str());
     let previous = before.as_ref().map(|BrowserSession(s)| s);
-    match t.login(new, previous, f.remember.is_some()).await {
-        Ok(signed_in) => (signed_in, Redirect::to(&local_path(f.return_to))).into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    let signed_in = match t.login(new, previous, f.remember.is_some()).await {
+        Ok(signed_in) => signed_in,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    // The password changed (or the account went) while it was checked: every session found
+    // then was ended, and this one, made after, must not outlive them.
+    if !matches!(t.manager().account_unchanged(&account).await, Ok(true)) {
+        let ended = RevokeReason::PasswordChanged;
+        let _ = t.manager().revoke(&signed_in.session.sid, ended).await;
+        return StatusCode::UNAUTHORIZED.into_response();
     }
+    (signed_in, Redirect::to(&local_path(f.return_to))).into_response()
 }
 
 /// The account whose login name and password these are. Verifies off the async runtime; an

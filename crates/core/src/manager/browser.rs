@@ -111,6 +111,20 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         Ok(self.store.get_user(id).await?)
     }
 
+    /// Whether `account` still stands as a sign-in read it: not deleted, its password
+    /// unchanged. A sign-in asks once its session exists, and ends the session when it does
+    /// not: a change of password, a reset or a deletion that ran while it checked the
+    /// password ended every session of the account it found, before this one existed (a
+    /// change writes the account before it lists the sessions to end, and a deletion ends
+    /// them again after removing the account).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn account_unchanged(&self, account: &User) -> Result<bool, Error> {
+        let now = self.store.get_user(&account.id).await?;
+        Ok(now.is_some_and(|now| now.password == account.password))
+    }
+
     /// The account with this login name.
     ///
     /// # Errors

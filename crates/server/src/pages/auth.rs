@@ -194,15 +194,13 @@ pub(super) async fn sign_in(
         Err(tessera::Error::InvalidInput(_)) => return wrong(state, form),
         Err(_) => return super::unavailable(),
     };
-    // A change of password (or a reset, or the account's deletion) that ran while this
-    // sign-in checked the old one has ended every session it found, before this one existed:
-    // this one must not outlive it. Each writes the account before it lists the sessions to
-    // end, so reading the account again now sees it; the cookie is then never handed out.
-    let current = state.manager.user(&account.id).await;
-    if !matches!(&current, Ok(Some(now)) if now.password == account.password) {
+    // A change of password, a reset or the account's deletion while this sign-in checked the
+    // old password: the session ends, and its cookie is never handed out.
+    let unchanged = state.manager.account_unchanged(account).await;
+    if !matches!(unchanged, Ok(true)) {
         let ended = RevokeReason::PasswordChanged;
         let _ = state.manager.revoke(&issued.session.sid, ended).await;
-        return match current {
+        return match unchanged {
             Ok(_) => wrong(state, form),
             Err(_) => super::unavailable(),
         };
