@@ -51,8 +51,10 @@ use crate::upkeep::{Tasks, every};
 
 /// How often the revocation feed is caught up.
 const FEED_EVERY: Duration = Duration::from_secs(1);
-/// How often the JWKS is fetched even when every `kid` is known (to drop retired keys).
-const KEYS_EVERY: Duration = Duration::from_secs(300);
+/// How often the JWKS is fetched even when every `kid` is known: to drop retired keys, and a
+/// withdrawn one (`tessera keys withdraw`) as soon as Tessera's own nodes do (they sync their
+/// keys every 30 seconds). The JWKS is small; this is one request a verifier.
+const KEYS_EVERY: Duration = Duration::from_secs(30);
 /// Entries per feed page, and pages per catch-up.
 const PAGE: usize = 1000;
 const MAX_PAGES: usize = 100;

@@ -132,8 +132,8 @@ pub async fn keys(config: &Config, action: KeysAction, out: &mut impl Write) -> 
             );
             writeln!(
                 out,
-                "withdrawn; running servers stop accepting its tokens within 30 seconds, \
-                 backends verifying with the JWKS at their next fetch (within 5 minutes)"
+                "withdrawn; running servers and remote verifiers stop accepting its tokens \
+                 within 30 seconds"
             )?;
         }
         _ => {}

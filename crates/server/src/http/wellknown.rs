@@ -9,8 +9,10 @@ use axum::{Json, Router};
 use crate::state::AppState;
 
 /// How long verifiers may cache the JWKS. Next keys are published an hour before they sign,
-/// so a cache this old still knows every key in use.
-const CACHE_CONTROL: &str = "public, max-age=300";
+/// so any cache knows every key in use; this bounds how long a withdrawn key (`tessera keys
+/// withdraw`) keeps verifying where the cache is honoured: as long as on Tessera's own nodes,
+/// which sync their keys every 30 seconds.
+const CACHE_CONTROL: &str = "public, max-age=30";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/.well-known/jwks.json", get(jwks))

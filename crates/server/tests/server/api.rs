@@ -464,7 +464,7 @@ async fn jwks_is_public_and_cacheable() {
         .send(Method::GET, "/.well-known/jwks.json", &[], "")
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("cache-control"), "public, max-age=300");
+    assert_eq!(r.header("cache-control"), "public, max-age=30");
     let keys = r.body()["keys"].as_array().unwrap().clone();
     assert_eq!(keys.len(), 2, "active and next");
     assert!(
