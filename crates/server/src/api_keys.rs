@@ -13,10 +13,70 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
-use tessera::store::StoredApiKey;
-use tessera::{ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, Clock, Timestamp, TokenHash};
+use tessera::store::{KeyStore, StoredApiKey};
+use tessera::{ApiKey, ApiScope, AuditKind, BOOTSTRAP_KEY_NAME, Clock, Timestamp, TokenHash};
 
-use crate::boot::Manager;
+use crate::boot::{ADMIN_KEY_SETTING, Manager};
+
+/// The bootstrap admin keys revoked so far, by hash (32 bytes each, end to end): no node
+/// accepts one, and no start takes one again.
+const REVOKED_ADMIN_SETTING: &str = "admin-api-key-revoked";
+
+/// The bootstrap admin key hashes revoked so far.
+///
+/// # Errors
+/// Store errors.
+pub async fn revoked_bootstrap_keys(
+    store: &impl KeyStore,
+) -> Result<Vec<TokenHash>, tessera::Error> {
+    let stored = store
+        .get_setting(REVOKED_ADMIN_SETTING)
+        .await?
+        .unwrap_or_default();
+    Ok(stored
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+        .map(TokenHash::from_bytes)
+        .collect())
+}
+
+/// Whether `hash` is among `revoked` (each compared in constant time).
+pub fn is_revoked_bootstrap(revoked: &[TokenHash], hash: &TokenHash) -> bool {
+    revoked.iter().fold(false, |any, r| {
+        any | bool::from(r.as_bytes().ct_eq(hash.as_bytes()))
+    })
+}
+
+/// Revokes the bootstrap admin key in force (a leaked `admin-api-key` file, say): this
+/// process stops accepting it now, running servers at their next key reload (within 15 s),
+/// and no start takes it again. A named admin key keeps working; a new bootstrap key comes
+/// from `admin_api_key` (`tessera api-key new`), or, without it, from the next start.
+/// Audited. Returns whether there was one in force to revoke.
+///
+/// # Errors
+/// Store errors.
+pub async fn revoke_bootstrap(manager: &Manager) -> Result<bool, tessera::Error> {
+    let store = manager.store();
+    let Some(in_force) = store.get_setting(ADMIN_KEY_SETTING).await? else {
+        return Ok(false);
+    };
+    let Ok(bytes) = <[u8; 32]>::try_from(in_force.as_slice()) else {
+        return Ok(false);
+    };
+    let hash = TokenHash::from_bytes(bytes);
+    let mut revoked = revoked_bootstrap_keys(store).await?;
+    if is_revoked_bootstrap(&revoked, &hash) {
+        return Ok(false);
+    }
+    revoked.push(hash);
+    let list: Vec<u8> = revoked.iter().flat_map(|h| *h.as_bytes()).collect();
+    store.put_setting(REVOKED_ADMIN_SETTING, &list).await?;
+    let kind = AuditKind::ApiKeyRevoked {
+        name: BOOTSTRAP_KEY_NAME.to_owned(),
+    };
+    manager.record(None, None, kind).await?;
+    Ok(true)
+}
 
 /// Longest gap between reloads forced by unknown keys.
 const MISS_RELOAD_EVERY: Duration = Duration::from_secs(1);
@@ -38,7 +98,8 @@ pub struct Caller {
 /// The keys in force on this node.
 #[derive(Debug)]
 pub struct ApiKeys {
-    bootstrap: TokenHash,
+    /// The bootstrap admin key; `None` once revoked.
+    bootstrap: RwLock<Option<TokenHash>>,
     named: RwLock<Arc<Vec<NamedKey>>>,
     last_miss_reload: Mutex<Option<Timestamp>>,
 }
@@ -80,7 +141,7 @@ impl ApiKeys {
     /// The bootstrap admin key (by hash) and the named keys as loaded.
     pub fn new(bootstrap: TokenHash, named: Vec<StoredApiKey>) -> Self {
         Self {
-            bootstrap,
+            bootstrap: RwLock::new(Some(bootstrap)),
             named: RwLock::new(Arc::new(named.into_iter().map(NamedKey::new).collect())),
             last_miss_reload: Mutex::default(),
         }
@@ -126,7 +187,11 @@ impl ApiKeys {
     fn find(&self, hash: &TokenHash) -> Option<Found> {
         let named = Arc::clone(&self.named.read().unwrap_or_else(PoisonError::into_inner));
         let mut found = None;
-        if bool::from(self.bootstrap.as_bytes().ct_eq(hash.as_bytes())) {
+        let bootstrap = *self
+            .bootstrap
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if bootstrap.is_some_and(|b| bool::from(b.as_bytes().ct_eq(hash.as_bytes()))) {
             found = Some(None);
         }
         for (i, named) in named.iter().enumerate() {
@@ -164,13 +229,24 @@ impl ApiKeys {
         true
     }
 
-    /// Reads the named keys from the store again, carrying over the uses not yet written.
-    /// (A use marked on the old list while this swaps it is lost; the key's next use marks it
-    /// again.)
+    /// Reads the named keys from the store again, carrying over the uses not yet written, and
+    /// drops the bootstrap key if it was revoked. (A use marked on the old list while this
+    /// swaps it is lost; the key's next use marks it again.)
     ///
     /// # Errors
     /// Store errors.
     pub async fn reload(&self, manager: &Manager) -> Result<(), tessera::Error> {
+        let revoked = revoked_bootstrap_keys(manager.store()).await?;
+        {
+            let mut bootstrap = self
+                .bootstrap
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if bootstrap.is_some_and(|b| is_revoked_bootstrap(&revoked, &b)) {
+                *bootstrap = None;
+                tracing::warn!("the bootstrap admin API key was revoked: no longer accepted");
+            }
+        }
         let keys: Vec<NamedKey> = manager
             .api_keys()
             .await?

@@ -37,7 +37,8 @@ pub type Manager = SessionManager<AnyStore, ServerClock>;
 
 /// The setting holding the deployment's issuer (small: also what readiness probes read).
 pub const ISSUER_SETTING: &str = "issuer";
-const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
+/// The hash of the bootstrap admin key in force.
+pub const ADMIN_KEY_SETTING: &str = "admin-api-key-sha256";
 
 /// A Redis store just connected, made to wait for `replicas` replicas on every write (see
 /// [`RedisStore::wait_for_replicas`]).
@@ -271,7 +272,14 @@ fn log_audit_event(event: &AuditEvent) {
 /// Store or file errors.
 pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<TokenHash> {
     let path = config.data_dir.join(ADMIN_KEY_FILE);
+    let revoked = crate::api_keys::revoked_bootstrap_keys(store).await?;
+    let is_revoked = |hash: &TokenHash| crate::api_keys::is_revoked_bootstrap(&revoked, hash);
     if let Some(key) = &config.admin_api_key {
+        anyhow::ensure!(
+            !is_revoked(&key.hash()),
+            "admin_api_key is a key that was revoked (tessera api-key revoke admin): set a new \
+             one (tessera api-key new prints one)"
+        );
         store
             .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
             .await?;
@@ -291,6 +299,16 @@ pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<Toke
             .try_into()
             .map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
         let hash = TokenHash::from_bytes(bytes);
+        if is_revoked(&hash) {
+            // Revoked, and no admin_api_key to replace it: a new one, as at the first start.
+            // The old key file names the revoked key.
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove the revoked {}", path.display()))?;
+            }
+            tracing::warn!("the admin API key in force was revoked: making a new one");
+            return new_admin_key(store, &path).await;
+        }
         match read_key_file(&path) {
             Some(k) if k.hash().ct_eq(&hash) => in_force(&hash, &path.display().to_string()),
             _ => {
@@ -300,8 +318,13 @@ pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<Toke
         }
         return Ok(hash);
     }
+    new_admin_key(store, &path).await
+}
+
+/// Makes an admin key, writes it to `path` (0600) and its hash to the store.
+async fn new_admin_key(store: &AnyStore, path: &Path) -> anyhow::Result<TokenHash> {
     let key = ApiKey::generate()?;
-    write_private(&path, &key.expose())?;
+    write_private(path, &key.expose())?;
     store
         .put_setting(ADMIN_KEY_SETTING, key.hash().as_bytes())
         .await?;

@@ -5,7 +5,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use tessera::jwt::KeyState;
-use tessera::{ApiKey, ApiScope, KeyEncryptionKey, RevokeReason, SessionId, Timestamp};
+use tessera::{
+    ApiKey, ApiScope, BOOTSTRAP_KEY_NAME, KeyEncryptionKey, RevokeReason, SessionId, Timestamp,
+};
 
 use crate::boot;
 use crate::cli::{ApiKeyAction, KeysAction, SessionsAction};
@@ -339,6 +341,19 @@ pub async fn api_key(
                     date(k.created_at)
                 )?;
             }
+        }
+        ApiKeyAction::Revoke { name } if name == BOOTSTRAP_KEY_NAME => {
+            let m = existing(config).await?;
+            anyhow::ensure!(
+                crate::api_keys::revoke_bootstrap(&m).await?,
+                "no bootstrap admin key in force (it was revoked already)"
+            );
+            writeln!(
+                out,
+                "revoked the bootstrap admin key; running servers refuse it within 15 seconds. \
+                 Set admin_api_key to a new one (tessera api-key new) and restart, or use a \
+                 named admin key"
+            )?;
         }
         ApiKeyAction::Revoke { name } => {
             anyhow::ensure!(

@@ -9,8 +9,8 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera::ApiScope;
 use tessera::store::StoredApiKey;
+use tessera::{ApiScope, BOOTSTRAP_KEY_NAME};
 
 use super::auth::require_admin;
 use super::error::ApiError;
@@ -70,7 +70,15 @@ async fn revoke(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.manager.revoke_api_key(&name).await? {
+    let revoked = if name == BOOTSTRAP_KEY_NAME {
+        let revoked = crate::api_keys::revoke_bootstrap(&state.manager).await?;
+        // This node stops accepting it now, not at its next reload.
+        state.api_keys.reload(&state.manager).await?;
+        revoked
+    } else {
+        state.manager.revoke_api_key(&name).await?
+    };
+    if revoked {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

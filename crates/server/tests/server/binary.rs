@@ -217,6 +217,50 @@ fn the_admin_key_file_is_private_and_configurable() {
     assert!(!log.contains(&new_key[4..]), "never the key itself");
 }
 
+/// A leaked bootstrap admin key is revoked from the command line while the server runs: the
+/// server refuses it at its next key reload, a start with it configured is refused, and a
+/// start without one makes a new key.
+#[test]
+fn a_revoked_bootstrap_admin_key_works_nowhere_again() {
+    let dir = temp_dir();
+    let server = Process::serve(&dir, &[], &[]);
+    let old = server.admin_key();
+    let (ok, out, err) = cli(&dir, &[], &["api-key", "revoke", "admin"]);
+    assert!(
+        ok && out.contains("revoked the bootstrap admin key"),
+        "{out}{err}"
+    );
+    let mut status = 0;
+    for _ in 0..250 {
+        status = post(&server, &old, "/v1/sessions", r#"{"user_id":"a"}"#).0;
+        if status == 401 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, 401, "refused at the server's next key reload");
+    let (ok, _, err) = cli(&dir, &[], &["api-key", "revoke", "admin"]);
+    assert!(!ok && err.contains("revoked already"), "{err}");
+    drop(server);
+    let (ok, _, err) = cli(
+        &dir,
+        &[("TESSERA_ADMIN_API_KEY", &old)],
+        &["serve", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!ok && err.contains("revoked"), "{err}");
+    let next = Process::serve(&dir, &[], &[]);
+    let new = next.admin_key();
+    assert_ne!(new, old);
+    assert_eq!(
+        post(&next, &new, "/v1/sessions", r#"{"user_id":"a"}"#).0,
+        201
+    );
+    assert_eq!(
+        post(&next, &old, "/v1/sessions", r#"{"user_id":"a"}"#).0,
+        401
+    );
+}
+
 #[test]
 fn cli_manages_keys_and_sessions_of_a_running_server() {
     let dir = temp_dir();

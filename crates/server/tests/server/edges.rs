@@ -660,6 +660,22 @@ async fn known_devices_survive_shared_addresses_and_second_accounts_but_not_a_ne
     );
 }
 
+/// The bootstrap admin key can be revoked through the API, as a named key is: refused here at
+/// once, while a named admin key keeps working.
+#[tokio::test]
+async fn the_bootstrap_admin_key_can_be_revoked() {
+    let app = App::new().await;
+    let named = create_key(&app, "ops", "admin").await;
+    let r = app.json(Method::DELETE, "/v1/api-keys/admin", "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let after = app.json(Method::GET, "/v1/api-keys", "").await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let listed = with_key(&app, &named, Method::GET, "/v1/api-keys", "").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let again = with_key(&app, &named, Method::DELETE, "/v1/api-keys/admin", "").await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "revoked already");
+}
+
 /// Alice's account, and an attacker's sign-in with her password held (a second's throttling
 /// delay, earned by its own failed guesses) between reading the account and checking the
 /// password, while `meanwhile` runs: what the sign-in got.
