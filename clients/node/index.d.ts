@@ -44,7 +44,7 @@ export interface TesseraOptions {
   leewaySec?: number;
   /** Least time between two JWKS fetches for unknown `kid`s, in ms; default 30 000. */
   jwksCooldownMs?: number;
-  /** Refetch the JWKS once it is this old, in ms; default 300 000. */
+  /** Refetch the JWKS once it is this old, in ms; default 30 000 (a withdrawn key stops within it). */
   jwksMaxAgeMs?: number;
   /** How often the revocation feed is polled, in ms; default 1 000. */
   feedIntervalMs?: number;

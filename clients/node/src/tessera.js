@@ -11,7 +11,7 @@ const DEFAULTS = {
   audience: 'tessera',
   leewaySec: 30, // the server's own leeway
   jwksCooldownMs: 30_000,
-  jwksMaxAgeMs: 300_000, // the JWKS's Cache-Control max-age
+  jwksMaxAgeMs: 30_000, // the JWKS's Cache-Control max-age: a withdrawn key stops within it
   feedIntervalMs: 1_000,
   feedStalenessMs: 5_000, // the server's `feed_staleness` default
   feedPageSize: 1000,
@@ -75,7 +75,13 @@ function settings(options) {
   if (!options || typeof options.url !== 'string') throw new TypeError('createTessera: `url` (Tessera\'s base URL) is required');
   if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TypeError('createTessera: `apiKey` (a key with the verify scope, for the revocation feed) is required');
   const url = new URL(options.url).origin + new URL(options.url).pathname.replace(/\/+$/, '');
-  const o = { ...DEFAULTS, issuer: url, fetch: globalThis.fetch, now: Date.now, onError: () => {}, ...options, url };
+  // An option given as `undefined` (an unset environment variable) takes its default: jose
+  // skips the `iss` and `aud` checks when they are undefined.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...DEFAULTS, issuer: url, fetch: globalThis.fetch, now: Date.now, onError: () => {}, ...given, url };
+  for (const name of ['issuer', 'audience']) {
+    if (typeof o[name] !== 'string' || o[name] === '') throw new TypeError(`createTessera: \`${name}\` must be a non-empty string`);
+  }
   for (const name of Object.keys(DEFAULTS).filter((k) => k !== 'audience')) {
     if (!Number.isFinite(o[name]) || o[name] < 0) throw new TypeError(`createTessera: \`${name}\` must be a number ≥ 0`);
   }

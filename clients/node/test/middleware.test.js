@@ -145,6 +145,17 @@ test('the wrong audience or issuer', async () => {
   assert.match((await expect401(assert, await get(`${wrongIssuer.url}/me`, issued.access_token))).detail, /"iss"/);
 });
 
+// An unset environment variable passed as an option must not switch a check off: jose skips
+// `aud` and `iss` when they are undefined.
+test('an audience or issuer given as undefined takes its default; an empty one is refused', async () => {
+  const issued = await createSession(server, 'erin');
+  const unset = await start({ audience: undefined, issuer: undefined });
+  assert.equal((await get(`${unset.url}/me`, issued.access_token)).status, 200);
+  for (const bad of [{ audience: '' }, { issuer: '' }, { audience: 7 }]) {
+    assert.throws(() => createTessera({ url: server.url, apiKey: 'k', ...bad }), /must be a non-empty string/);
+  }
+});
+
 describe('revocation through the feed', () => {
   test('a revoked session is refused', async () => {
     const { url } = await start();

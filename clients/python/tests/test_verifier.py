@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tessera_client import (FeedStale, KeysUnavailable, RevocationFeed, TesseraClient,
-                            TokenRejected, Verifier)
+                            TesseraError, TokenRejected, Verifier, jwks)
+from tessera_client.jwks import KeySet
 from tessera_server import TesseraServer
 
 
@@ -117,6 +118,36 @@ def test_an_unknown_kid_refetches_at_most_once_per_cooldown(verifier, token, clo
     for kid in ("forged-1", "forged-2", "forged-3"):
         assert rejected(verifier, forge({**header, "kid": kid}, claims, mine.sign)) == "unknown_key"
     assert verifier.keys.fetches == before + 1
+
+
+def test_a_stale_cache_is_refetched_at_most_once_per_cooldown_while_the_server_fails(
+        clock, monkeypatch):
+    """Past ``max_age``, a server that cannot answer is asked again only after the cooldown:
+    each verification does not queue its own fetch behind a lock, and the keys held go on
+    verifying meanwhile."""
+    calls = []
+
+    def failing(*_args, **_kwargs):
+        calls.append(1)
+        raise TesseraError(503, message="down")
+
+    keys = KeySet("http://127.0.0.1:9/jwks.json", cooldown=10.0, max_age=30.0, clock=clock)
+    monkeypatch.setattr(keys, "_keys", {"k1": object()})  # as fetched at start
+    monkeypatch.setattr(keys, "_fetched_at", clock())
+    monkeypatch.setattr(keys, "_tried_at", clock())
+    monkeypatch.setattr(jwks._http, "request", failing)
+    clock.offset += 31  # past max_age
+    for _ in range(5):
+        assert keys.key_for("k1") is not None
+    assert len(calls) == 1, "one fetch for the stale cache, not one per verification"
+    clock.offset += 11  # past the cooldown
+    for _ in range(5):
+        keys.key_for("k1")
+    assert len(calls) == 2
+
+
+def test_the_jwks_is_refetched_after_the_servers_30_seconds():
+    assert KeySet("http://x/jwks.json")._max_age == 30.0
 
 
 def test_headers_that_pick_their_own_key_or_type_are_refused(verifier, token):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -58,7 +59,7 @@ def request(method: str, url: str, *, api_key: Optional[str] = None,
             return resp.status, _decode(resp.read(MAX_BODY)), dict(resp.headers)
     except urllib.error.HTTPError as err:
         raise _problem(err) from None
-    except (urllib.error.URLError, OSError, ValueError) as err:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
         raise TesseraError(0, message=f"Tessera at {url} could not be reached: {err}") from None
 
 
@@ -77,5 +78,6 @@ def _problem(err: urllib.error.HTTPError) -> TesseraError:
     except (ValueError, OSError):
         doc = {}
     retry = (err.headers or {}).get("Retry-After", "")
+    seconds = retry.isascii() and retry.isdigit()  # '²'.isdigit() holds, int('²') raises
     return TesseraError(err.code, doc if isinstance(doc, dict) else {},
-                        retry_after=int(retry) if retry.isdigit() else None)
+                        retry_after=int(retry) if seconds else None)

@@ -17,8 +17,8 @@ class TesseraClient:
 
     Args:
         base_url: the Tessera server, e.g. ``http://127.0.0.1:8080``.
-        api_key: a key allowed to manage sessions (``admin``; a ``sessions`` scope once the
-            server has one).
+        api_key: a key with the ``sessions`` scope (``tessera api-key create --name shop
+            --scope sessions``): it manages sessions and nothing else, never the admin key.
 
     Every method raises :class:`TesseraError` (with ``status`` and the ``problem`` document)
     when the server refuses or cannot be reached.

@@ -28,12 +28,15 @@ class KeySet:
 
     Args:
         jwks_url: usually ``<tessera>/.well-known/jwks.json``.
-        cooldown: least time, in seconds, between two fetches caused by unknown ``kid`` values.
-        max_age: a cache older than this is refetched on next use (the server says 300 s).
+        cooldown: least time, in seconds, between two fetches, whatever caused them (an
+            unknown ``kid``, a cache past ``max_age``): a server that cannot answer is asked
+            again only after it, while the keys held keep verifying.
+        max_age: a cache older than this is refetched on next use (the server says 30 s: a
+            withdrawn key stops within it).
         clock: seconds since the epoch; injected so tests need no sleep.
     """
 
-    def __init__(self, jwks_url: str, *, cooldown: float = 10.0, max_age: float = 300.0,
+    def __init__(self, jwks_url: str, *, cooldown: float = 10.0, max_age: float = 30.0,
                  timeout: float = 5.0, clock: Callable[[], float] = time.time) -> None:
         self._url = jwks_url
         self._cooldown = cooldown
@@ -56,11 +59,13 @@ class KeySet:
         """
         with self._lock:
             now = self._clock()
-            if self._keys is None or now - self._fetched_at > self._max_age:
+            may_fetch = self._tried_at is None or now - self._tried_at >= self._cooldown
+            if may_fetch and (self._keys is None or now - self._fetched_at > self._max_age):
                 self._try_fetch(now)
+                may_fetch = False
             if self._keys is not None and kid in self._keys:
                 return self._keys[kid]
-            if self._tried_at is None or now - self._tried_at >= self._cooldown:
+            if may_fetch:
                 self._try_fetch(now)
             if self._keys is None:
                 raise KeysUnavailable(f"the JWKS at {self._url} could not be fetched")

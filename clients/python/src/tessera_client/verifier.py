@@ -40,7 +40,7 @@ class Verifier:
     def __init__(self, base_url: str, api_key: str, *, issuer: Optional[str] = None,
                  audience: str = "tessera", leeway: float = 30.0,
                  feed_staleness: float = DEFAULT_STALENESS, poll_interval: float = 1.0,
-                 jwks_cooldown: float = 10.0, timeout: float = 5.0,
+                 jwks_cooldown: float = 10.0, jwks_max_age: float = 30.0, timeout: float = 5.0,
                  clock: Callable[[], float] = time.time) -> None:
         if not 0 <= leeway <= 60:
             raise ValueError("leeway must be between 0 and 60 seconds")
@@ -49,7 +49,8 @@ class Verifier:
         self._leeway = leeway
         self._clock = clock
         self.keys = KeySet(_http.join(base_url, "/.well-known/jwks.json"),
-                           cooldown=jwks_cooldown, timeout=timeout, clock=clock)
+                           cooldown=jwks_cooldown, max_age=jwks_max_age, timeout=timeout,
+                           clock=clock)
         self.feed = RevocationFeed(base_url, api_key, staleness=feed_staleness,
                                    timeout=timeout, clock=clock)
         self._follower = FeedFollower(self.feed, poll_interval)
