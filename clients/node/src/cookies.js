@@ -60,15 +60,18 @@ export function cookieSession({ secret, secure = true, maxAgeSec = 30 * DAY, csr
     csrfToken,
     /**
      * Middleware refusing state-changing requests (403) unless the CSRF header equals the CSRF
-     * cookie and is bound to the request's session (`req.session.sid`, else the refresh cookie's).
+     * cookie and is bound to every session the request names: `req.session.sid` (a verified
+     * access token) and the refresh cookie's. The cookie's session id is not authenticated
+     * until Tessera sees its token: binding to the access token's alone let a request name
+     * another session in the cookie for a handler that acts on it (logout).
      */
     csrfProtection() {
       return (req, res, next) => {
         if (SAFE_METHODS.has(req.method)) return next();
         const sent = req.headers[header];
         const cookie = readCookies(req)[names.csrf];
-        const sessionId = req.session?.sid ?? readRefresh(req)?.session_id;
-        if (typeof sent === 'string' && cookie !== undefined && sessionId !== undefined && equal(sent, cookie) && boundTo(sent, sessionId)) {
+        const sessions = [req.session?.sid, readRefresh(req)?.session_id].filter((sid) => sid !== undefined);
+        if (typeof sent === 'string' && cookie !== undefined && sessions.length > 0 && equal(sent, cookie) && sessions.every((sid) => boundTo(sent, sid))) {
           return next();
         }
         return sendProblem(res, 403, 'csrf', 'CSRF check failed', `send the CSRF token in the ${csrfHeader} header`);

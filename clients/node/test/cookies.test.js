@@ -22,6 +22,12 @@ before(async () => {
     const tokens = await client.createSession({ user_id: 'alice' });
     res.json({ csrf_token: cookies.setSessionCookies(res, tokens) });
   });
+  // A stand-in for the verifying middleware: the session of the request's access token.
+  web.use((req, _res, next) => {
+    const sid = req.headers['x-test-session'];
+    if (typeof sid === 'string') req.session = { sid };
+    next();
+  });
   web.use(cookies.csrfProtection());
   web.get('/read', (req, res) => res.json({ ok: true }));
   web.post('/write', (req, res) => res.json({ refresh: cookies.readRefreshCookie(req) }));
@@ -107,4 +113,17 @@ test('bad options are a clear error', () => {
   assert.throws(() => cookieSession({}), /32 bytes/);
   assert.throws(() => cookieSession({ secret: randomBytes(32), sameSite: 'None' }), /sameSite/);
   assert.equal(cookieSession({ secret: randomBytes(32), secure: false }).names.refresh, 'tessera-refresh');
+});
+
+test('a CSRF token must be bound to every session the request names', async () => {
+  const attacker = await login();
+  const victim = await login();
+  const sidOf = (who) => cookies.readRefreshCookie({ headers: { cookie: who.jar } }).session_id;
+  // The attacker's access token and CSRF token, with a refresh cookie naming the victim's
+  // session, for a handler that would act on the cookie's session (a logout).
+  const forged = `__Host-tessera-refresh=${sidOf(victim)}.x; __Host-tessera-csrf=${attacker.csrf}`;
+  const refused = await post('/write', { cookie: forged, 'x-csrf-token': attacker.csrf, 'x-test-session': sidOf(attacker) });
+  assert.equal(refused.status, 403);
+  const own = await post('/write', { cookie: attacker.jar, 'x-csrf-token': attacker.csrf, 'x-test-session': sidOf(attacker) });
+  assert.equal(own.status, 200);
 });
