@@ -8,7 +8,7 @@
 //! beside each key (no lock on the request path), and written by a background task, never per
 //! request.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -40,6 +40,26 @@ pub async fn revoked_bootstrap_keys(
         .collect())
 }
 
+/// The hash of the bootstrap admin key in force, as the store holds it (set by the first
+/// start, or by `admin_api_key`).
+///
+/// # Errors
+/// Store errors; a stored value that is not a hash.
+pub async fn stored_bootstrap_key(
+    store: &impl KeyStore,
+) -> Result<Option<TokenHash>, tessera::Error> {
+    let Some(stored) = store.get_setting(ADMIN_KEY_SETTING).await? else {
+        return Ok(None);
+    };
+    let bytes = <[u8; 32]>::try_from(stored.as_slice()).map_err(|_| {
+        tessera::StoreError::new(
+            tessera::StoreErrorKind::Corrupt,
+            "the stored admin key hash is not 32 bytes",
+        )
+    })?;
+    Ok(Some(TokenHash::from_bytes(bytes)))
+}
+
 /// Whether `hash` is among `revoked` (each compared in constant time).
 pub fn is_revoked_bootstrap(revoked: &[TokenHash], hash: &TokenHash) -> bool {
     revoked.iter().fold(false, |any, r| {
@@ -57,13 +77,9 @@ pub fn is_revoked_bootstrap(revoked: &[TokenHash], hash: &TokenHash) -> bool {
 /// Store errors.
 pub async fn revoke_bootstrap(manager: &Manager) -> Result<bool, tessera::Error> {
     let store = manager.store();
-    let Some(in_force) = store.get_setting(ADMIN_KEY_SETTING).await? else {
+    let Some(hash) = stored_bootstrap_key(store).await? else {
         return Ok(false);
     };
-    let Ok(bytes) = <[u8; 32]>::try_from(in_force.as_slice()) else {
-        return Ok(false);
-    };
-    let hash = TokenHash::from_bytes(bytes);
     let mut revoked = revoked_bootstrap_keys(store).await?;
     if is_revoked_bootstrap(&revoked, &hash) {
         return Ok(false);
@@ -98,8 +114,9 @@ pub struct Caller {
 /// The keys in force on this node.
 #[derive(Debug)]
 pub struct ApiKeys {
-    /// The bootstrap admin key; `None` once revoked.
-    bootstrap: RwLock<Option<TokenHash>>,
+    /// The bootstrap admin key, accepted until `bootstrap_revoked`.
+    bootstrap: TokenHash,
+    bootstrap_revoked: AtomicBool,
     named: RwLock<Arc<Vec<NamedKey>>>,
     last_miss_reload: Mutex<Option<Timestamp>>,
 }
@@ -141,7 +158,8 @@ impl ApiKeys {
     /// The bootstrap admin key (by hash) and the named keys as loaded.
     pub fn new(bootstrap: TokenHash, named: Vec<StoredApiKey>) -> Self {
         Self {
-            bootstrap: RwLock::new(Some(bootstrap)),
+            bootstrap,
+            bootstrap_revoked: AtomicBool::new(false),
             named: RwLock::new(Arc::new(named.into_iter().map(NamedKey::new).collect())),
             last_miss_reload: Mutex::default(),
         }
@@ -187,11 +205,8 @@ impl ApiKeys {
     fn find(&self, hash: &TokenHash) -> Option<Found> {
         let named = Arc::clone(&self.named.read().unwrap_or_else(PoisonError::into_inner));
         let mut found = None;
-        let bootstrap = *self
-            .bootstrap
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        if bootstrap.is_some_and(|b| bool::from(b.as_bytes().ct_eq(hash.as_bytes()))) {
+        let bootstrap = bool::from(self.bootstrap.as_bytes().ct_eq(hash.as_bytes()));
+        if bootstrap && !self.bootstrap_revoked.load(Ordering::Relaxed) {
             found = Some(None);
         }
         for (i, named) in named.iter().enumerate() {
@@ -237,15 +252,10 @@ impl ApiKeys {
     /// Store errors.
     pub async fn reload(&self, manager: &Manager) -> Result<(), tessera::Error> {
         let revoked = revoked_bootstrap_keys(manager.store()).await?;
+        if is_revoked_bootstrap(&revoked, &self.bootstrap)
+            && !self.bootstrap_revoked.swap(true, Ordering::Relaxed)
         {
-            let mut bootstrap = self
-                .bootstrap
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if bootstrap.is_some_and(|b| is_revoked_bootstrap(&revoked, &b)) {
-                *bootstrap = None;
-                tracing::warn!("the bootstrap admin API key was revoked: no longer accepted");
-            }
+            tracing::warn!("the bootstrap admin API key was revoked: no longer accepted");
         }
         let keys: Vec<NamedKey> = manager
             .api_keys()

@@ -294,11 +294,7 @@ pub async fn admin_key(config: &Config, store: &AnyStore) -> anyhow::Result<Toke
         in_force(&key.hash(), "admin_api_key");
         return Ok(key.hash());
     }
-    if let Some(stored) = store.get_setting(ADMIN_KEY_SETTING).await? {
-        let bytes: [u8; 32] = stored
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("stored admin key hash is corrupt"))?;
-        let hash = TokenHash::from_bytes(bytes);
+    if let Some(hash) = crate::api_keys::stored_bootstrap_key(store).await? {
         if is_revoked(&hash) {
             // Revoked, and no admin_api_key to replace it: a new one, as at the first start.
             // The old key file names the revoked key.

@@ -138,7 +138,7 @@ impl VerifyingKey {
     }
 
     /// When the key stops being accepted, if ever.
-    pub fn accepted_until_time(&self) -> Option<Timestamp> {
+    pub fn not_after(&self) -> Option<Timestamp> {
         self.not_after
     }
 

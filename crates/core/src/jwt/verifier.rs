@@ -139,7 +139,7 @@ impl Verifier {
         let (payload, json) = jws.payload()?;
         let claims = AccessClaims::from_payload(payload)?;
         self.check_claims(&claims, now)?;
-        Ok(VerifiedClaims::new(claims, json).by_key_until(key.accepted_until_time()))
+        Ok(VerifiedClaims::new(claims, json).by_key_until(key.not_after()))
     }
 
     fn key_for(&self, header: &Map<String, Value>) -> Result<&VerifyingKey, TokenRejection> {
