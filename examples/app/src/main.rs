@@ -19,8 +19,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera::store::User;
 use tessera::{
-    AccountId, Clock, KeyEncryptionKey, LoginName, MemoryStore, NewSession, PasswordHash,
-    RevokeReason, Timestamp,
+    AccountId, Clock, KeyEncryptionKey, LoginName, MemoryStore, NewSession, PasswordHash, Timestamp,
 };
 use tessera_axum::{
     Bearer, BrowserSession, CookieSettings, CsrfToken, RequireSignIn, Tessera, cookie_values,
@@ -186,10 +185,14 @@ async fn login(
     };
     // The password changed (or the account went) while it was checked: every session found
     // then was ended, and this one, made after, must not outlive them.
-    if !matches!(t.manager().account_unchanged(&account).await, Ok(true)) {
-        let ended = RevokeReason::PasswordChanged;
-        let _ = t.manager().revoke(&signed_in.session.sid, ended).await;
-        return StatusCode::UNAUTHORIZED.into_response();
+    match t
+        .manager()
+        .confirm_sign_in(&account, &signed_in.session.sid)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
     (signed_in, Redirect::to(&local_path(f.return_to))).into_response()
 }

@@ -111,18 +111,28 @@ impl<S: Store, C: Clock> SessionManager<S, C> {
         Ok(self.store.get_user(id).await?)
     }
 
-    /// Whether `account` still stands as a sign-in read it: not deleted, its password
-    /// unchanged. A sign-in asks once its session exists, and ends the session when it does
-    /// not: a change of password, a reset or a deletion that ran while it checked the
-    /// password ended every session of the account it found, before this one existed (a
-    /// change writes the account before it lists the sessions to end, and a deletion ends
-    /// them again after removing the account).
+    /// Confirms the sign-in that made session `sid` for `account`, as read before its password
+    /// was checked: whether the account still stands so (not deleted, its password unchanged).
+    /// When it does not, or cannot be read, the session ends here: a change of password, a
+    /// reset or a deletion that ran while the sign-in checked the password ended every
+    /// session of the account it found, before this one existed (a change writes the account
+    /// before it lists the sessions to end, and a deletion ends them again after removing the
+    /// account). Call it once the session exists, before handing out its cookie or tokens.
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn account_unchanged(&self, account: &User) -> Result<bool, Error> {
-        let now = self.store.get_user(&account.id).await?;
-        Ok(now.is_some_and(|now| now.password == account.password))
+    /// Store errors reading the account (the session is ended all the same, if the store
+    /// lets it).
+    pub async fn confirm_sign_in(&self, account: &User, sid: &SessionId) -> Result<bool, Error> {
+        let unchanged = self
+            .store
+            .get_user(&account.id)
+            .await
+            .map(|now| now.is_some_and(|now| now.password == account.password));
+        if matches!(unchanged, Ok(true)) {
+            return Ok(true);
+        }
+        let _ = self.revoke(sid, RevokeReason::PasswordChanged).await;
+        Ok(unchanged?)
     }
 
     /// The account with this login name.

@@ -196,14 +196,14 @@ pub(super) async fn sign_in(
     };
     // A change of password, a reset or the account's deletion while this sign-in checked the
     // old password: the session ends, and its cookie is never handed out.
-    let unchanged = state.manager.account_unchanged(account).await;
-    if !matches!(unchanged, Ok(true)) {
-        let ended = RevokeReason::PasswordChanged;
-        let _ = state.manager.revoke(&issued.session.sid, ended).await;
-        return match unchanged {
-            Ok(_) => wrong(state, form),
-            Err(_) => super::unavailable(),
-        };
+    match state
+        .manager
+        .confirm_sign_in(account, &issued.session.sid)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return wrong(state, form),
+        Err(_) => return super::unavailable(),
     }
     let _ = state
         .manager
