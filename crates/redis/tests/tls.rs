@@ -10,16 +10,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
+use tessera::Session;
 use tessera::store::SessionStore;
-use tessera::{Session, SessionId};
 use tessera_redis::RedisStore;
 use tessera_testkit::durability::session;
 use tessera_testkit::processes::{TestCa, redis_server, wait_until};
 
 mod support;
-use support::{Announcements, logout};
+use support::Announcements;
 
 /// `redis-server`s serving TLS, with the authorities their certificates come from and
 /// another one, stopped when dropped.
@@ -93,11 +92,8 @@ async fn round_trip(store: &RedisStore, s: &Session) {
     let mut announcements = Announcements::follow(store).await;
     store.create(s, None, None).await.unwrap();
     assert_eq!(store.get(&s.sid).await.unwrap().map(|f| f.sid), Some(s.sid));
-    announcements.forget();
-    store.revoke(&s.sid, logout(s)).await.unwrap().unwrap();
-    let shard = usize::from(SessionId::shard_of(&s.user_id));
     assert!(
-        announcements.heard(shard, Duration::from_secs(2)).await,
+        announcements.hear_logout_of(store, s).await,
         "the revocation was announced"
     );
 }

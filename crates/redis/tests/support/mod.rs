@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use tessera::store::Revocation;
-use tessera::{RevokeReason, Session};
+use tessera::store::SessionStore;
+use tessera::{RevokeReason, Session, SessionId};
 use tessera_redis::RedisStore;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
@@ -53,6 +54,15 @@ impl Announcements {
             false
         });
         found.await.unwrap_or(false)
+    }
+
+    /// Signs `s` out on `store` and tells whether its shard's announcement is heard within
+    /// two seconds (what was heard before does not count).
+    pub async fn hear_logout_of(&mut self, store: &RedisStore, s: &Session) -> bool {
+        self.forget();
+        store.revoke(&s.sid, logout(s)).await.unwrap().unwrap();
+        let shard = usize::from(SessionId::shard_of(&s.user_id));
+        self.heard(shard, Duration::from_secs(2)).await
     }
 }
 
