@@ -1,7 +1,5 @@
 //! Between Redis replies and core types.
 
-use std::collections::HashMap;
-
 use redis::{ErrorKind, RedisError};
 use serde::de::DeserializeOwned;
 use tessera::store::{StoredApiKey, User};
@@ -57,89 +55,130 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Resul
     serde_json::from_value(value).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
 }
 
-/// A session from its id and the fields of its hash.
-pub(crate) fn session(
-    sid: SessionId,
-    fields: &HashMap<String, String>,
-) -> Result<Session, StoreError> {
-    let text = |name: &str| {
-        fields
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| corrupt("session"))
+/// A session from its id, its record (see `encode` in the Lua prelude: the numbers of
+/// `RECORD`, then each of `TEXTS` after its length) and its user agent (`''` for none).
+pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Session, StoreError> {
+    let mut r = Record(record);
+    if r.number(1)? != 1 {
+        return Err(corrupt("session record"));
+    }
+    let [
+        created,
+        seen,
+        idle,
+        absolute,
+        rotated,
+        revoked,
+        generation,
+        version,
+        refreshes,
+    ] = [(); 9].map(|()| r.number(6));
+    // The store's own: the per-session rate's state and the session's purge index minute.
+    r.take(7 + 4)?;
+    let current = TokenHash::from_bytes(
+        r.take(32)?
+            .try_into()
+            .map_err(|_| corrupt("session record"))?,
+    );
+    let previous = r.hash()?;
+    let user_id = r.text()?.to_owned();
+    let claims = json(r.text()?)?;
+    let data = match r.text()? {
+        "" => serde_json::Value::Null,
+        d => json(d)?,
     };
-    let number = |name: &str| -> Result<i64, StoreError> {
-        text(name)?.parse().map_err(|_| corrupt("session"))
+    let some = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+    let (ip, label) = (some(r.text()?), some(r.text()?));
+    r.bytes()?; // the digest under which `agent` is remembered
+    let refreshed_from = match r.text()? {
+        "=" => ip.clone(),
+        from => some(from),
     };
-    let at = |name: &str| number(name).map(Timestamp::from_millis);
+    let revoke_reason = match r.text()? {
+        "" => None,
+        why => Some(json(&format!("\"{why}\""))?),
+    };
+    let cookie = r.hash()?;
+    let at = |n: Result<u64, StoreError>| -> Result<Timestamp, StoreError> {
+        i64::try_from(n?)
+            .map(Timestamp::from_millis)
+            .map_err(|_| corrupt("session record"))
+    };
     Ok(Session {
         sid,
-        user_id: text("u")?.to_owned(),
-        claims: json(text("cl")?)?,
-        // Fields at their default may be left out (see create.lua).
-        data: fields
-            .get("d")
-            .map_or(Ok(serde_json::Value::Null), |d| json(d))?,
-        device: {
-            let mut device: tessera::Device = match text("dv")? {
-                "" => tessera::Device::default(),
-                d => json(d)?,
-            };
-            // Kept apart (and written out by the script that read the session), unless the
-            // session predates that and has it in `dv`.
-            if let Some(agent) = fields.get("ua").filter(|a| !a.is_empty()) {
-                device.user_agent = Some(agent.clone());
-            }
-            device
+        user_id,
+        claims,
+        data,
+        device: tessera::Device {
+            user_agent: some(agent),
+            ip,
+            label,
         },
-        created_at: at("c")?,
-        last_seen_at: at("ls")?,
-        idle_expires_at: at("i")?,
-        absolute_expires_at: at("a")?,
+        created_at: at(created)?,
+        last_seen_at: at(seen)?,
+        idle_expires_at: at(idle)?,
+        absolute_expires_at: at(absolute)?,
         refresh: RefreshState {
-            generation: u64::try_from(number("g")?).map_err(|_| corrupt("session"))?,
-            current: hash(text("rc")?)?,
-            previous: match fields.get("rp").map(String::as_str) {
-                None | Some("") => None,
-                Some(p) => Some(hash(p)?),
-            },
-            rotated_at: match fields.get("rt") {
-                Some(_) => at("rt")?,
-                None => at("c")?,
-            },
+            generation: generation?,
+            current,
+            previous,
+            rotated_at: at(rotated)?,
         },
-        cookie: fields.get("ck").map(|c| json(c)).transpose()?,
-        version: u64::try_from(number("v")?).map_err(|_| corrupt("session"))?,
-        refreshes: match fields.get("rn") {
-            Some(n) => n.parse().map_err(|_| corrupt("session"))?,
-            None => 0,
+        cookie,
+        version: version?,
+        refreshes: refreshes?,
+        refreshed_from,
+        revoked_at: match revoked? {
+            0 => None,
+            n => Some(at(Ok(n))?),
         },
-        refreshed_from: fields.get("rf").cloned(),
-        revoked_at: fields
-            .get("ra")
-            .map(|v| v.parse().map(Timestamp::from_millis))
-            .transpose()
-            .map_err(|_| corrupt("session"))?,
-        revoke_reason: fields
-            .get("rr")
-            .map(|r| json(&format!("\"{r}\"")))
-            .transpose()?,
+        revoke_reason,
     })
 }
 
-/// A token hash as stored: unpadded base64url.
-fn hash(text: &str) -> Result<TokenHash, StoreError> {
-    TokenHash::from_base64(text).ok_or_else(|| corrupt("session"))
-}
+/// A session record being read, from the front.
+struct Record<'a>(&'a [u8]);
 
-/// A flat `[field, value, field, value…]` reply as a map.
-pub(crate) fn pairs(flat: Vec<String>) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut it = flat.into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        out.insert(k, v);
+impl<'a> Record<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
+        if self.0.len() < n {
+            return Err(corrupt("session record"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
     }
-    out
+
+    /// A big-endian unsigned number of `width` bytes.
+    fn number(&mut self, width: usize) -> Result<u64, StoreError> {
+        Ok(self
+            .take(width)?
+            .iter()
+            .fold(0, |n, &b| (n << 8) | u64::from(b)))
+    }
+
+    /// A text's bytes, after its length (a byte, or 255 and four bytes).
+    fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
+        let len = match self.number(1)? {
+            255 => self.number(4)?,
+            n => n,
+        };
+        self.take(usize::try_from(len).map_err(|_| corrupt("session record"))?)
+    }
+
+    fn text(&mut self) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("session record"))
+    }
+
+    /// A text holding a token hash's 32 bytes, or nothing.
+    fn hash(&mut self) -> Result<Option<TokenHash>, StoreError> {
+        match self.bytes()? {
+            [] => Ok(None),
+            bytes => Ok(Some(TokenHash::from_bytes(
+                bytes.try_into().map_err(|_| corrupt("session record"))?,
+            ))),
+        }
+    }
 }
 
 /// An account read back.

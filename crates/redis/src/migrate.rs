@@ -1,6 +1,6 @@
 //! `tessera migrate`: moves a deployment from the layout before shards (every key under the
 //! global tag, so one Cluster master held everything) to the sharded one. Each session moves
-//! whole (fields, remaining lifetime, index entries) into its user's shard; one whose id names
+//! whole (its fields, as a record, and its index entries) into its user's shard; one whose id names
 //! another shard leaves a pointer there, so every refresh token, cookie and access token stays
 //! valid. Users' audit events move to their shard. Keys, settings, accounts, API keys, the
 //! feed and events of no user stay where they are: the global slot keeps their names.
@@ -100,7 +100,7 @@ impl RedisStore {
             self.call::<i64>(&inv).await?;
         }
         let mut inv = self.run_in(shard, &scripts::ADOPT);
-        inv.arg(sid).arg(user).arg(ttl).arg(fields);
+        inv.arg(sid).arg(user).arg(fields);
         self.call::<i64>(&inv).await.map(|_| ())
     }
 

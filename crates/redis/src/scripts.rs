@@ -7,7 +7,8 @@ use redis::Script;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
-/// How long a session key outlives its end, for purge and audit: `SLACK` in the scripts.
+/// How long what a session leaves outside its record (its remembered user agent, the pointer
+/// to its shard) outlives the session's end: `SLACK` in the scripts.
 pub(crate) const SLACK_MS: i64 = 3_600_000;
 
 /// `body` after the prelude's definitions it uses, directly or through another. Redis runs a
@@ -144,12 +145,14 @@ mod tests {
                 "function elsewhere(",
                 "function gcra_step(",
                 "function int(",
+                "function load(",
+                "function from_fields(",
             ],
             &[
                 "function audit(",
                 "function revoke(",
-                "local SLACK",
-                "function state(",
+                "function index(",
+                "function sessions_of(",
             ],
         );
         assert_carries(

@@ -10,42 +10,24 @@ use tessera::store::{
 use tessera::{AuditEvent, OnLimit, Session, SessionId, StoreError, Timestamp, TokenHash};
 
 use crate::audit::audit_args;
-use crate::codec::{corrupt, pairs, redis_error, session, to_json};
+use crate::codec::{corrupt, redis_error, session, to_json};
 use crate::layout::GLOBAL_FEED;
 use crate::limits::{gcra_interval, micros};
 use crate::scripts::{self, SLACK_MS};
 use crate::store::{RedisStore, invocation, key_in, ms};
 
-/// `current|previous|rotated_at`, the hashes in unpadded base64url (see `refresh_fields` in
-/// the Lua prelude).
-pub(crate) fn pack_refresh(r: &tessera::RefreshState) -> String {
-    let previous = r
-        .previous
-        .as_ref()
-        .map(TokenHash::to_base64)
-        .unwrap_or_default();
-    format!(
-        "{}|{previous}|{}",
-        r.current.to_base64(),
-        r.rotated_at.as_millis()
-    )
+/// A token hash as a session record keeps it: its 32 bytes, none for none.
+fn hash_bytes(hash: Option<&TokenHash>) -> &[u8] {
+    hash.map_or(&[], |h| h.as_bytes())
 }
 
-/// The device as stored: JSON of what it has but the user agent, which the store keeps apart
-/// (see `remember_agent` in the Lua prelude); `''` for nothing. Short, so the session's hash
-/// keeps Redis's compact encoding (values of at most 64 bytes).
-fn device_without_agent(device: &tessera::Device) -> Result<String, StoreError> {
-    let mut rest = serde_json::Map::new();
-    for (name, value) in [("ip", &device.ip), ("label", &device.label)] {
-        if let Some(value) = value {
-            rest.insert(name.into(), value.clone().into());
-        }
-    }
-    if rest.is_empty() {
-        Ok(String::new())
-    } else {
-        to_json(&rest)
-    }
+/// A session as get, rotate and list answer it: its record and its user agent.
+fn read(sid: SessionId, reply: &[Vec<u8>]) -> Result<Session, StoreError> {
+    let [record, agent] = reply else {
+        return Err(corrupt("session reply"));
+    };
+    let agent = std::str::from_utf8(agent).map_err(|_| corrupt("user agent"))?;
+    session(sid, record, agent)
 }
 
 fn reason(r: tessera::RevokeReason) -> Result<String, StoreError> {
@@ -83,6 +65,10 @@ impl SessionStore for RedisStore {
             }
         }
         let mut inv = self.run_in(shard, &scripts::CREATE);
+        let data = match &s.data {
+            serde_json::Value::Null => String::new(),
+            data => to_json(data)?,
+        };
         inv.arg(s.sid.to_string())
             .arg(&s.user_id)
             .arg(ms(s.created_at))
@@ -90,17 +76,14 @@ impl SessionStore for RedisStore {
             .arg(ms(s.idle_expires_at))
             .arg(ms(s.absolute_expires_at))
             .arg(s.refresh.generation)
-            .arg(pack_refresh(&s.refresh))
+            .arg(s.refresh.current.as_bytes())
+            .arg(hash_bytes(s.refresh.previous.as_ref()))
+            .arg(ms(s.refresh.rotated_at))
             .arg(to_json(&s.claims)?)
-            .arg(to_json(&s.data)?)
-            .arg(device_without_agent(&s.device)?)
-            .arg(
-                s.cookie
-                    .as_ref()
-                    .map(to_json)
-                    .transpose()?
-                    .unwrap_or_default(),
-            )
+            .arg(data)
+            .arg(s.device.ip.as_deref().unwrap_or_default())
+            .arg(s.device.label.as_deref().unwrap_or_default())
+            .arg(hash_bytes(s.cookie.as_ref()))
             .arg(s.version);
         match limit {
             Some(l) => {
@@ -137,30 +120,28 @@ impl SessionStore for RedisStore {
     }
 
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
-        let flat: Vec<String> = self
+        let reply: Vec<Vec<u8>> = self
             .call_for(sid, &scripts::GET, |inv| {
                 inv.arg(sid.to_string());
             })
             .await?;
-        if flat.is_empty() {
+        if reply.is_empty() {
             return Ok(None);
         }
-        session(*sid, &pairs(flat)).map(Some)
+        read(*sid, &reply).map(Some)
     }
 
     async fn rotate(&self, sid: &SessionId, r: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let (id, presented, next) = (
-            sid.to_string(),
-            r.presented.to_base64(),
-            pack_refresh(&r.next),
-        );
-        let mut reply: Vec<String> = self
+        let id = sid.to_string();
+        let reply: Vec<Vec<u8>> = self
             .call_for(sid, &scripts::ROTATE, |inv| {
                 inv.arg(&id)
                     .arg(r.expected_generation)
-                    .arg(&presented)
+                    .arg(r.presented.as_bytes())
                     .arg(r.next.generation)
-                    .arg(&next)
+                    .arg(r.next.current.as_bytes())
+                    .arg(hash_bytes(r.next.previous.as_ref()))
+                    .arg(ms(r.next.rotated_at))
                     .arg(ms(r.at))
                     .arg(ms(r.idle_expires_at))
                     .arg(r.client.as_deref().unwrap_or_default());
@@ -175,30 +156,28 @@ impl SessionStore for RedisStore {
                 };
             })
             .await?;
-        if reply.is_empty() {
+        let Some((kind, rest)) = reply.split_first() else {
             return Err(corrupt("rotate reply"));
-        }
-        let kind = reply.remove(0);
-        match kind.as_str() {
-            "gone" => Ok(RotateOutcome::Refused(None)),
-            "limited" => match reply.as_slice() {
+        };
+        let number = |bytes: &[u8]| -> Result<u64, StoreError> {
+            std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| corrupt("rotate reply"))
+        };
+        match kind.as_slice() {
+            b"gone" => Ok(RotateOutcome::Refused(None)),
+            b"limited" => match rest {
                 [retry, reset] => Ok(RotateOutcome::Limited {
-                    retry_after: Duration::from_micros(
-                        retry.parse().map_err(|_| corrupt("rotate reply"))?,
-                    ),
-                    reset_after: Duration::from_micros(
-                        reset.parse().map_err(|_| corrupt("rotate reply"))?,
-                    ),
+                    retry_after: Duration::from_micros(number(retry)?),
+                    reset_after: Duration::from_micros(number(reset)?),
                 }),
                 _ => Err(corrupt("rotate reply")),
             },
-            "found" => Ok(RotateOutcome::Refused(Some(Box::new(session(
-                *sid,
-                &pairs(reply),
-            )?)))),
+            b"found" => Ok(RotateOutcome::Refused(Some(Box::new(read(*sid, rest)?)))),
             // The session as the script read it: the rotation it applied is the caller's.
-            "rotated" => {
-                let mut rotated = session(*sid, &pairs(reply))?;
+            b"rotated" => {
+                let mut rotated = read(*sid, rest)?;
                 r.apply(&mut rotated);
                 Ok(RotateOutcome::Rotated(Box::new(rotated)))
             }
@@ -228,11 +207,10 @@ impl SessionStore for RedisStore {
     ) -> Result<UpdateOutcome, StoreError> {
         let claims = u.claims.as_ref().map(to_json).transpose()?;
         let data = u.data.as_ref().map(to_json).transpose()?;
-        let cookie = u.cookie.as_ref().map(to_json).transpose()?;
         let (claims, data, cookie) = (
             claims.unwrap_or_default(),
             data.unwrap_or_default(),
-            cookie.unwrap_or_default(),
+            hash_bytes(u.cookie.as_ref()),
         );
         let (kind, version): (String, u64) = self
             .call_for(sid, &scripts::UPDATE, |inv| {
@@ -240,7 +218,7 @@ impl SessionStore for RedisStore {
                     .arg(expected)
                     .arg(&claims)
                     .arg(&data)
-                    .arg(&cookie);
+                    .arg(cookie);
             })
             .await?;
         Ok(match kind.as_str() {
@@ -288,15 +266,17 @@ impl SessionStore for RedisStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         let mut inv = self.run_in(SessionId::shard_of(user), &scripts::LIST_USER);
         inv.arg(user).arg(ms(now));
-        let rows: Vec<Vec<String>> = self.call(&inv).await?;
-        rows.into_iter()
-            .map(|mut row| {
-                let sid = if row.is_empty() {
-                    String::new()
-                } else {
-                    row.remove(0)
+        let rows: Vec<Vec<Vec<u8>>> = self.call(&inv).await?;
+        rows.iter()
+            .map(|row| {
+                let Some((sid, rest)) = row.split_first() else {
+                    return Err(corrupt("session list"));
                 };
-                session(sid.parse().map_err(|_| corrupt("session id"))?, &pairs(row))
+                let sid = std::str::from_utf8(sid)
+                    .ok()
+                    .and_then(|sid| sid.parse().ok())
+                    .ok_or_else(|| corrupt("session id"))?;
+                read(sid, rest)
             })
             .collect()
     }

@@ -122,6 +122,7 @@ async fn scan(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Ve
 /// 10 000 users, and checks each master holds its share of the deployment's keys and memory,
 /// within 15 %. Counts only this deployment's keys: other tests share the Cluster.
 async fn spreads_evenly(nodes: &[String]) {
+    use redis::AsyncCommands;
     use std::sync::Arc;
     use tessera::store::SessionStore;
     use tessera::{Session, SessionId, Timestamp, TokenHash};
@@ -157,7 +158,7 @@ async fn spreads_evenly(nodes: &[String]) {
     for t in tasks {
         t.await.unwrap();
     }
-    let (mut keys, mut bytes) = (Vec::new(), Vec::new());
+    let (mut keys, mut bytes, mut sessions) = (Vec::new(), Vec::new(), 0);
     for node in nodes {
         let mut conn = redis::Client::open(node.as_str())
             .unwrap()
@@ -174,6 +175,10 @@ async fn spreads_evenly(nodes: &[String]) {
                 .arg(0);
         }
         let usage: Vec<u64> = pipe.query_async(&mut conn).await.unwrap();
+        // Sessions are fields of a shard's record hashes (`…}:r:0` to `…}:r:15`).
+        for key in mine.iter().filter(|k| k.contains("}:r:")) {
+            sessions += conn.hlen::<_, u64>(key).await.unwrap();
+        }
         keys.push(mine.len() as f64);
         bytes.push(usage.iter().sum::<u64>() as f64);
     }
@@ -187,10 +192,7 @@ async fn spreads_evenly(nodes: &[String]) {
             );
         }
     }
-    assert!(
-        keys.iter().sum::<f64>() >= (users * per_user) as f64,
-        "{keys:?}"
-    );
+    assert_eq!(sessions, users * per_user, "sessions stored");
 }
 
 #[test]
@@ -374,39 +376,90 @@ fn a_feed_that_went_back_is_read_again() {
     });
 }
 
+/// A session as Tessera stored it before session records: a hash of its own, its device as
+/// JSON, holding the user agent unless `agent` names the digest it is remembered under.
+fn as_hash(s: &tessera::Session, agent: Option<&str>) -> Vec<(String, String)> {
+    fn json(v: &impl serde::Serialize) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+    let mut device = serde_json::json!({"ip": s.device.ip, "label": s.device.label});
+    if agent.is_none() {
+        device["user_agent"] = s.device.user_agent.clone().into();
+    }
+    let mut fields = vec![
+        ("u", s.user_id.clone()),
+        ("c", s.created_at.as_millis().to_string()),
+        ("ls", s.last_seen_at.as_millis().to_string()),
+        ("i", s.idle_expires_at.as_millis().to_string()),
+        ("a", s.absolute_expires_at.as_millis().to_string()),
+        ("g", s.refresh.generation.to_string()),
+        ("rc", s.refresh.current.to_base64()),
+        (
+            "rp",
+            s.refresh
+                .previous
+                .map(|p| p.to_base64())
+                .unwrap_or_default(),
+        ),
+        ("rt", s.refresh.rotated_at.as_millis().to_string()),
+        ("cl", json(&s.claims)),
+        ("d", json(&s.data)),
+        ("dv", device.to_string()),
+        ("v", s.version.to_string()),
+        ("rn", s.refreshes.to_string()),
+    ];
+    if let Some(cookie) = &s.cookie {
+        fields.push(("ck", json(cookie)));
+    }
+    if let Some(from) = &s.refreshed_from {
+        fields.push(("rf", from.clone()));
+    }
+    if let (Some(at), Some(why)) = (s.revoked_at, s.revoke_reason) {
+        fields.push(("ra", at.as_millis().to_string()));
+        fields.push(("rr", json(&why).trim_matches('"').to_owned()));
+    }
+    if let Some(digest) = agent {
+        fields.push(("ua", digest.to_owned()));
+    }
+    fields.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
+}
+
 /// Rewrites the deployment under `tag` into the layout of Tessera before shards: every key
 /// under the one tag, audit events renumbered in one sequence. Single server only (keys move
 /// between slots).
 async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
     use redis::AsyncCommands;
+    use tessera::store::SessionStore;
+    let store = RedisStore::connect(&url(), tag).await.unwrap();
     let name = tag.trim_matches(['{', '}']);
     let old = |rest: &str| format!("{tag}:{rest}");
     let keys = scan(conn, &format!("{{{name}:*")).await;
     for key in &keys {
         let (_, rest) = key.split_once("}:").unwrap();
-        if let Some(sid) = rest.strip_prefix("s:") {
-            let mut fields: Vec<(String, String)> = conn.hgetall(key).await.unwrap();
-            fields.retain(|(name, _)| name != "e" && name != "ua");
-            let ttl: i64 = conn.pttl(key).await.unwrap();
-            let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1.clone();
-            let (user, created) = (field("u"), field("c"));
-            let ends = field("i")
-                .parse::<i64>()
-                .unwrap()
-                .min(field("a").parse().unwrap());
-            let _: () = conn
-                .hset_multiple(old(&format!("s:{sid}")), &fields)
-                .await
-                .unwrap();
-            let _: () = conn.pexpire(old(&format!("s:{sid}")), ttl).await.unwrap();
-            let _: () = conn
-                .zadd(old(&format!("u:{user}")), sid, created)
-                .await
-                .unwrap();
-            let _: () = conn
-                .zadd(old("purge"), format!("{sid}|{user}"), ends)
-                .await
-                .unwrap();
+        if rest.starts_with("r:") {
+            // A shard's session records: each session becomes a hash of its own again.
+            let records: Vec<(String, Vec<u8>)> = conn.hgetall(key).await.unwrap();
+            for (sid, _) in records {
+                let s = store.get(&sid.parse().unwrap()).await.unwrap().unwrap();
+                let fields = as_hash(&s, None);
+                let h = old(&format!("s:{sid}"));
+                let _: () = conn.hset_multiple(&h, &fields).await.unwrap();
+                let lives = s.absolute_expires_at.as_millis() - s.last_seen_at.as_millis();
+                let _: () = conn.pexpire(&h, lives + 3_600_000).await.unwrap();
+                let _: () = conn
+                    .zadd(
+                        old(&format!("u:{}", s.user_id)),
+                        &sid,
+                        s.created_at.as_millis(),
+                    )
+                    .await
+                    .unwrap();
+                let ends = s.idle_expires_at.min(s.absolute_expires_at).as_millis();
+                let _: () = conn
+                    .zadd(old("purge"), format!("{sid}|{}", s.user_id), ends)
+                    .await
+                    .unwrap();
+            }
         } else if rest == "a" {
             // The shard's audit stream: entries `ms-seq` of {u: user, j: the event without
             // its time and user, packed as `type|sid|ip|rest`}.
@@ -737,5 +790,144 @@ fn announcements_name_their_feed() {
             assert_eq!(store.revocations_after(feed, 0, 10).await.unwrap().len(), 1);
             follower.abort();
         }
+    });
+}
+
+/// Sessions stored before session records (a hash of their own each, the user agent
+/// remembered apart or, older still, in the device) are read as they were, refreshed, listed,
+/// revoked and purged, and the first write stores them as records: an upgrade needs no
+/// migration, and every token stays valid.
+#[test]
+fn sessions_stored_as_hashes_keep_working() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use serde_json::json;
+        use std::time::Duration;
+        use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
+        use tessera::{
+            Device, RefreshState, RevokeReason, Session, SessionId, Timestamp, TokenHash,
+        };
+
+        let tag = format!("{{h-{}}}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &tag).await.unwrap();
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let shard = store
+            .feed_key("dora")
+            .strip_suffix(":feed")
+            .unwrap()
+            .to_owned();
+        let now = Timestamp::from_secs(1_700_000_000);
+        let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
+        let session = |secret: &[u8]| Session {
+            claims: json!({"role": "admin"}).as_object().unwrap().clone(),
+            data: json!({"cart": [1, 2]}),
+            device: Device {
+                user_agent: Some(agent.into()),
+                ip: Some("203.0.113.9".into()),
+                label: Some("Work laptop".into()),
+            },
+            cookie: Some(TokenHash::of(b"cookie")),
+            version: 2,
+            refreshes: 3,
+            refreshed_from: Some("198.51.100.7".into()),
+            refresh: RefreshState {
+                generation: 4,
+                current: TokenHash::of(secret),
+                previous: Some(TokenHash::of(b"before")),
+                rotated_at: now.plus(Duration::from_secs(5)),
+            },
+            ..Session::started(
+                SessionId::for_user("dora").unwrap(),
+                "dora".into(),
+                now,
+                now.plus(Duration::from_secs(3600)),
+                now.plus(Duration::from_secs(86_400)),
+                TokenHash::of(secret),
+            )
+        };
+        let (kept_apart, in_device) = (session(b"one"), session(b"two"));
+        let digest: String = redis::cmd("EVAL")
+            .arg("return string.sub(redis.sha1hex(ARGV[1]), 1, 24)")
+            .arg(0)
+            .arg(agent)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let hash_key = |s: &Session| format!("{shard}:s:{}", s.sid);
+        for (s, digest) in [(&kept_apart, Some(digest.as_str())), (&in_device, None)] {
+            store.create(s, None, None).await.unwrap();
+            let sid = s.sid.to_string();
+            let records = format!("{shard}:r:{}", sid.as_bytes()[2] % 16);
+            assert_eq!(conn.hdel::<_, _, i64>(&records, &sid).await.unwrap(), 1);
+            let mut fields = as_hash(s, digest);
+            let ends = s.idle_expires_at.min(s.absolute_expires_at).as_millis();
+            fields.push(("e".into(), (ends / 60_000).to_string()));
+            let _: () = conn.hset_multiple(hash_key(s), &fields).await.unwrap();
+            assert_eq!(
+                store.get(&s.sid).await.unwrap().as_ref(),
+                Some(s),
+                "read back"
+            );
+        }
+        assert_eq!(
+            store.list_user("dora", now).await.unwrap(),
+            vec![kept_apart.clone(), in_device.clone()]
+        );
+
+        let at = now.plus(Duration::from_secs(60));
+        let rotation = Rotation {
+            expected_generation: 4,
+            presented: kept_apart.refresh.current,
+            next: RefreshState {
+                generation: 5,
+                current: TokenHash::of(b"three"),
+                previous: Some(kept_apart.refresh.current),
+                rotated_at: at,
+            },
+            at,
+            idle_expires_at: at.plus(Duration::from_secs(3600)),
+            rate: None,
+            client: Some("203.0.113.9".into()),
+        };
+        let RotateOutcome::Rotated(rotated) =
+            store.rotate(&kept_apart.sid, &rotation).await.unwrap()
+        else {
+            panic!("the hash's refresh token was refused");
+        };
+        assert_eq!(rotated.refreshes, 4);
+        assert!(
+            !conn.exists::<_, bool>(hash_key(&kept_apart)).await.unwrap(),
+            "now a record"
+        );
+        assert_eq!(store.get(&kept_apart.sid).await.unwrap(), Some(*rotated));
+
+        let revocation = Revocation {
+            reason: RevokeReason::Admin,
+            at,
+            until: at.plus(Duration::from_secs(600)),
+        };
+        let owner = store.revoke(&in_device.sid, revocation).await.unwrap();
+        assert_eq!(owner.as_deref(), Some("dora"));
+        assert!(
+            !conn.exists::<_, bool>(hash_key(&in_device)).await.unwrap(),
+            "now a record"
+        );
+        let revoked = store.get(&in_device.sid).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_at, Some(at));
+        assert_eq!(
+            revoked.device, in_device.device,
+            "the agent the device held is remembered apart"
+        );
+
+        let later = now.plus(Duration::from_secs(2 * 86_400));
+        while store.purge_expired(later, 100).await.unwrap() > 0 {}
+        for s in [&kept_apart, &in_device] {
+            assert_eq!(store.get(&s.sid).await.unwrap(), None, "purged");
+        }
+        assert!(store.list_user("dora", later).await.unwrap().is_empty());
     });
 }

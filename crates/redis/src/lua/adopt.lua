@@ -1,15 +1,14 @@
--- For `tessera migrate`: a session of the legacy layout, moved into this (its user's) shard with
--- every field as it was, its remaining lifetime, and its places in the user's index and the
--- purge index. Moving it again changes nothing.
--- ARGV: sid user pttl_ms field value ...
+-- For `tessera migrate`: a session of the legacy layout (a hash), moved into this (its user's)
+-- shard as a record, with its places in the user's index and the purge index. Moving it again
+-- changes nothing.
+-- ARGV: sid user field value ...
 local sid, user = ARGV[1], ARGV[2]
-local h = k('s', sid)
-redis.call('DEL', h)
-redis.call('HSET', h, unpack(ARGV, 4))
-redis.call('HDEL', h, 'e')
-local s = state(h)
+local s = from_fields({unpack(ARGV, 3)})
+s.bucket, s.hashed = nil, nil
+local before = redis.call('HGET', records(sid), sid)
+if before then s.bucket = decode(before).bucket end
 index(sid, s)
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', h, ARGV[3]) end
+save(sid, s)
 local known = false
 for _, m in ipairs(sessions_of(user)) do if m == sid then known = true end end
 if not known then add_session(user, sid) end

@@ -1,4 +1,4 @@
--- ARGV: sid. The session's fields, user agent written out; {} when there is none.
-local row = redis.call('HGETALL', k('s', ARGV[1]))
-if #row == 0 then return elsewhere(ARGV[1]) or {} end
-return readable(row)
+-- ARGV: sid. The session's record and user agent; {} when there is none.
+local s, rec = load(ARGV[1])
+if not s then return elsewhere(ARGV[1]) or {} end
+return readable(s, rec)

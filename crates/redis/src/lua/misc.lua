@@ -26,7 +26,7 @@ elseif op == 'save_keyset' then
   return 1
 elseif op == 'point' then
   local taken = redis.call('GET', k('m', ARGV[2]))
-  if redis.call('EXISTS', k('s', ARGV[2])) == 1 or (taken and taken ~= ARGV[3]) then return 0 end
+  if exists(ARGV[2]) or (taken and taken ~= ARGV[3]) then return 0 end
   redis.call('SET', k('m', ARGV[2]), ARGV[3], 'PX', ARGV[4])
   return 1
 elseif op == 'layout' then

@@ -4,28 +4,148 @@
 -- refuses the script while a Cluster moves the slot (see `invocation` in store.rs). Numbers
 -- are written with string.format('%d') because Lua's default formatting would round large
 -- integers. A script gets only the definitions it uses (see scripts.rs),
--- and SLACK, how long an ended session is kept for purge and audit (SLACK_MS there).
+-- and SLACK, how long what a session leaves outside its record outlives it (SLACK_MS there).
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
 
--- The refresh state arrives packed as "current|previous|rotated_at"; it is stored as three short
--- fields so a session hash stays in Redis's compact listpack encoding (values of 64 bytes or less).
-local function refresh_fields(packed)
-  local cur, prev, rot = string.match(packed, '^([^|]*)|([^|]*)|([^|]*)$')
-  return {'rc', cur, 'rp', prev, 'rt', rot}
+-- A session is a field, its id, of one of 16 hashes of its shard ('r'), so that it costs a
+-- field and not a key of its own; the field holds its record: the numbers below, then each of
+-- TEXTS after its length (a byte, or 255 and four bytes). codec.rs reads the same layout.
+-- Token hashes are kept as their 32 bytes; `agent` is the digest under which the user agent is
+-- remembered (see remember_agent); `from` is '=' when the last refresh came from the address
+-- the session began at; '' is none, for every text ('' data is null).
+local RECORD = '>BI6I6I6I6I6I6I6I6I6I7I4c32'
+local TEXTS = {'previous', 'user', 'claims', 'data', 'ip', 'label', 'agent', 'from', 'reason',
+  'cookie'}
+local function records(sid) return k('r', string.byte(sid, 3) % 16) end
+local function decode(rec)
+  local format, created, seen, idle, abs, rotated, revoked, gen, version, refreshes, rate,
+    bucket, current, pos = struct.unpack(RECORD, rec)
+  if format ~= 1 then error('a session record of unknown format ' .. format) end
+  local s = {created = created, seen = seen, idle = idle, abs = abs, rotated = rotated,
+    revoked = revoked > 0 and revoked or nil, gen = gen, version = version,
+    refreshes = refreshes, rate = rate > 0 and rate or nil,
+    bucket = bucket > 0 and int(bucket) or nil, current = current}
+  for _, name in ipairs(TEXTS) do
+    local n
+    n, pos = struct.unpack('B', rec, pos)
+    if n == 255 then n, pos = struct.unpack('>I4', rec, pos) end
+    s[name] = string.sub(rec, pos, pos + n - 1)
+    pos = pos + n
+  end
+  return s
 end
 
--- The fields the rules read, in one call; nil when the session is gone.
-local function state(h)
-  local f = redis.call('HMGET', h, 'u', 'i', 'a', 'ra', 'g', 'rc', 'ls', 'rn', 'e')
-  if not f[1] then return nil end
-  return {user = f[1], idle = tonumber(f[2]), abs = tonumber(f[3]),
-    revoked = f[4] and tonumber(f[4]), gen = f[5], current = f[6], seen = tonumber(f[7]),
-    refreshes = tonumber(f[8] or '0'), bucket = f[9]}
+-- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
+-- kept once per shard, under its digest, for as long as the longest-lived session naming it;
+-- a session keeps the digest's 12 bytes.
+local function hex(raw)
+  return (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
 end
+local function remember_agent(agent, lives_ms)
+  local id = string.sub(redis.sha1hex(agent), 1, 24)
+  local key = k('ua', id)
+  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
+  return (string.gsub(id, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
+end
+local function agent_of(s)
+  if s.agent_text or s.agent == '' then return s.agent_text or '' end
+  return redis.call('GET', k('ua', hex(s.agent))) or ''
+end
+
+local function encode(s)
+  if s.agent_text then
+    s.agent = s.agent_text == '' and '' or remember_agent(s.agent_text, s.abs - s.seen + SLACK)
+    s.agent_text = nil
+  end
+  local out = {struct.pack(RECORD, 1, s.created, s.seen, s.idle, s.abs, s.rotated,
+    s.revoked or 0, s.gen, s.version, s.refreshes, s.rate or 0, tonumber(s.bucket or 0),
+    s.current)}
+  for _, name in ipairs(TEXTS) do
+    local text = s[name]
+    if #text < 255 then table.insert(out, struct.pack('B', #text))
+    else table.insert(out, struct.pack('>BI4', 255, #text)) end
+    table.insert(out, text)
+  end
+  return table.concat(out)
+end
+
+-- Unpadded base64url, as sessions stored as hashes kept their token hashes, as bytes.
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+local function unbase64(text)
+  local out, bits, n = {}, 0, 0
+  for i = 1, #text do
+    bits = bits * 64 + string.find(B64, string.sub(text, i, i), 1, true) - 1
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      table.insert(out, string.char(byte))
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
+-- A session as Tessera stored it before records (a hash of its own, `{field, value...}`),
+-- read as a record's fields; the next write stores it as a record and deletes the hash.
+local function from_fields(row)
+  local f = {}
+  for i = 1, #row, 2 do f[row[i]] = row[i + 1] end
+  local device = (f.dv and f.dv ~= '') and cjson.decode(f.dv) or {}
+  local function text(v) return type(v) == 'string' and v or '' end
+  local s = {user = f.u, created = tonumber(f.c), seen = tonumber(f.ls), idle = tonumber(f.i),
+    abs = tonumber(f.a), rotated = tonumber(f.rt or f.c), revoked = tonumber(f.ra),
+    gen = tonumber(f.g), version = tonumber(f.v), refreshes = tonumber(f.rn or '0'),
+    rate = tonumber(f.rl), bucket = f.e, current = unbase64(f.rc),
+    previous = unbase64(f.rp or ''), claims = f.cl, data = f.d == 'null' and '' or text(f.d),
+    ip = text(device.ip), label = text(device.label), agent = '', from = text(f.rf),
+    reason = text(f.rr), cookie = f.ck and unbase64(cjson.decode(f.ck)) or '', hashed = true}
+  if f.ua and f.ua ~= '' then
+    s.agent = string.gsub(f.ua, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+  elseif type(device.user_agent) == 'string' then
+    s.agent_text = device.user_agent -- kept in the device before agents were kept apart
+  end
+  return s
+end
+
+-- The session, and its record as stored (nil for one stored as a hash); nil when there is none.
+local function load(sid)
+  local rec = redis.call('HGET', records(sid), sid)
+  if rec then return decode(rec), rec end
+  local row = redis.call('HGETALL', k('s', sid))
+  if #row > 0 then return from_fields(row) end
+end
+local function save(sid, s)
+  redis.call('HSET', records(sid), sid, encode(s))
+  if s.hashed then
+    redis.call('DEL', k('s', sid))
+    s.hashed = nil
+  end
+end
+local function delete(sid, s)
+  redis.call('HDEL', records(sid), sid)
+  if s.hashed then redis.call('DEL', k('s', sid)) end
+end
+local function exists(sid)
+  -- HGET, not HEXISTS: the commands Tessera's Redis user may run stay as they were.
+  return redis.call('HGET', records(sid), sid) ~= false or redis.call('EXISTS', k('s', sid)) == 1
+end
+-- What get, rotate and list answer for a session: its record and its user agent. Writes
+-- nothing (get may not): an agent still kept in a hash's device is answered, not remembered.
+local function readable(s, rec)
+  local agent = agent_of(s)
+  if not rec then
+    local text = s.agent_text
+    s.agent_text = nil
+    rec = encode(s)
+    s.agent_text = text
+  end
+  return {rec, agent}
+end
+
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
-local function is_live(h, now) return live(state(h), now) end
 
 -- A user's sessions, oldest first: their ids (22 characters each) end to end, in a field of
 -- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
@@ -50,12 +170,10 @@ local function drop_session(user, sid)
 end
 
 -- The purge index files each session, by id, in a list per minute in which it ends (its
--- 'e' field names the minute), and keeps the minutes in a sorted set: an entry costs its id.
--- A session filed anew (a revocation) leaves its old entry behind, counted as stale in 'er'
--- (minute -> stale entries), so that moving costs the same however full the old list is.
--- Its native expiry is an hour past its absolute end (which never moves, so refreshes need not
--- touch it) or past its revocation. Both follow the session's own timestamps (relative, so
--- they are right whatever clock the caller uses).
+-- `bucket` names the minute, saved with it by the caller), and keeps the minutes in a sorted
+-- set: an entry costs its id. A session filed anew (a revocation) leaves its old entry behind,
+-- counted as stale in 'er' (minute -> stale entries), so that moving costs the same however
+-- full the old list is. Purge deletes a session once its minute has come and it has ended.
 local MINUTE = 60000
 local function minute(t) return int(math.floor(t / MINUTE)) end
 local function ends(s)
@@ -69,29 +187,8 @@ local function index(sid, s)
     if s.bucket then redis.call('HINCRBY', k('er'), s.bucket, 1) end
     redis.call('RPUSH', k('e', m), sid)
     redis.call('ZADD', k('e'), m, m)
-    redis.call('HSET', k('s', sid), 'e', m)
     s.bucket = m
   end
-  local last = s.revoked and ends(s) or s.abs
-  redis.call('PEXPIRE', k('s', sid), int(math.max(1, last - s.seen) + SLACK))
-end
-local function reindex(sid) index(sid, state(k('s', sid))) end
-
--- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
--- kept once per shard, under its digest, for as long as the longest-lived session naming it;
--- a session keeps the digest ('ua').
-local function remember_agent(agent, lives_ms)
-  local id = string.sub(redis.sha1hex(agent), 1, 24)
-  local key = k('ua', id)
-  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
-  return id
-end
--- A session's fields as stored ({name, value, ...}), with its user agent written out.
-local function readable(row)
-  for i = 1, #row, 2 do
-    if row[i] == 'ua' then row[i + 1] = redis.call('GET', k('ua', row[i + 1])) or '' end
-  end
-  return row
 end
 
 -- Appends to this slot's feed; announces it (on the slot's sharded channel, so only the nodes
@@ -110,13 +207,13 @@ local function elsewhere(sid)
   if shard then return redis.error_reply('TESSERA_ELSEWHERE ' .. shard) end
 end
 
-local function revoke(sid, reason, at, until_ms, quiet)
-  local h = k('s', sid)
-  local s = state(h)
+-- Revokes a live session (`s`, loaded already, or nil to load it); its user, or false.
+local function revoke(sid, reason, at, until_ms, quiet, s)
+  s = s or load(sid)
   if not s or s.revoked then return false end
-  redis.call('HSET', h, 'ra', at, 'rr', reason)
-  s.revoked = tonumber(at)
+  s.revoked, s.reason = tonumber(at), reason
   index(sid, s)
+  save(sid, s)
   feed(0, sid, until_ms, quiet)
   return s.user
 end

@@ -13,17 +13,22 @@ for _, m in ipairs(minutes) do
   local taken = redis.call('LPOP', list, budget) or {}
   local again, stale = {}, 0
   for _, sid in ipairs(taken) do
-    local s = state(k('s', sid))
+    local s = load(sid)
     if s and s.bucket ~= m then
       stale = stale + 1 -- filed elsewhere since
     elseif live(s, now) then
-      s.bucket = nil -- taken off its list
-      if minute(ends(s)) == m then table.insert(again, sid) else index(sid, s) end
+      if minute(ends(s)) == m then
+        table.insert(again, sid)
+      else
+        s.bucket = nil -- taken off its list
+        index(sid, s)
+        save(sid, s)
+      end
     elseif s then
-      redis.call('DEL', k('s', sid))
+      delete(sid, s)
       drop_session(s.user, sid)
       deleted = deleted + 1
-    end -- gone natively: its user's index is tidied when next read
+    end -- gone (a hash that expired natively): its user's index is tidied when next read
   end
   if #again > 0 then redis.call('RPUSH', list, unpack(again)) end
   progress = progress + #taken - #again

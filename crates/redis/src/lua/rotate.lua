@@ -1,43 +1,33 @@
 -- A whole refresh in one step (see Rotation in the core): one read, one write.
--- ARGV: sid expected_gen presented_hash new_gen refresh at idle client
---       interval_us burst now_us (interval '' for no rate)
--- {'gone'} | {'found', HGETALL...} | {'limited', retry_us, reset_us} | {'rotated', HGETALL...}
--- Both 'found' and 'rotated' answer the session as it was read: the caller applies its own
--- rotation to the latter (Rotation::apply), so nothing it already knows is rebuilt here.
--- The per-session rate's state is kept in the session ('rl'), so it costs no key of its own
--- and goes with the session. The purge index is not touched: a refresh only moves the end
--- later, and purge re-indexes a session it finds still live. Native expiry follows the
--- absolute end, which never moves.
-local h = k('s', ARGV[1])
-local row = redis.call('HGETALL', h)
-if #row == 0 then return elsewhere(ARGV[1]) or {'gone'} end
-local f = {}
-for i = 1, #row, 2 do f[row[i]] = row[i + 1] end
-local at, idle = tonumber(ARGV[6]), ARGV[7]
-if f.ra or at >= tonumber(f.i) or at >= tonumber(f.a) or f.g ~= ARGV[2] or f.rc ~= ARGV[3] then
-  table.insert(row, 1, 'found')
-  return readable(row)
+-- ARGV: sid expected_gen presented new_gen current previous rotated at idle client
+--       interval_us burst now_us (hashes as their 32 bytes, previous '' for none; interval ''
+--       for no rate)
+-- {'gone'} | {'found', record, agent} | {'limited', retry_us, reset_us} | {'rotated', record,
+-- agent}. Both 'found' and 'rotated' answer the session as it was read: the caller applies
+-- its own rotation to the latter (Rotation::apply), so nothing it already knows is rebuilt
+-- here. The per-session rate's state is kept in the session, so it costs no key of its own and
+-- goes with the session. The purge index is not touched: a refresh only moves the end later,
+-- and purge files anew a session it finds still live.
+local sid = ARGV[1]
+local s, rec = load(sid)
+if not s then return elsewhere(sid) or {'gone'} end
+local at = tonumber(ARGV[8])
+if s.revoked or at >= s.idle or at >= s.abs or s.gen ~= tonumber(ARGV[2])
+  or s.current ~= ARGV[3] then
+  local out = readable(s, rec)
+  table.insert(out, 1, 'found')
+  return out
 end
-if tonumber(idle) > tonumber(f.a) then idle = f.a end
-local set = refresh_fields(ARGV[5])
-local function put(name, value)
-  set[#set + 1] = name
-  set[#set + 1] = value
-end
-put('g', ARGV[4])
-put('ls', ARGV[6])
-put('i', idle)
-put('rn', tostring((tonumber(f.rn) or 0) + 1))
-if ARGV[9] ~= '' then
-  local d, tat = gcra_step(f.rl, tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]))
+local out = readable(s, rec)
+table.insert(out, 1, 'rotated')
+if ARGV[11] ~= '' then
+  local d, tat = gcra_step(s.rate, tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]))
   if not tat then return {'limited', d[4], d[3]} end
-  put('rl', int(tat))
+  s.rate = tat
 end
-if ARGV[8] ~= '' then
-  put('rf', ARGV[8])
-elseif f.rf then
-  redis.call('HDEL', h, 'rf')
-end
-redis.call('HSET', h, unpack(set))
-table.insert(row, 1, 'rotated')
-return readable(row)
+s.gen, s.current, s.previous, s.rotated = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+s.seen, s.idle = at, math.min(tonumber(ARGV[9]), s.abs)
+s.refreshes = s.refreshes + 1
+s.from = (ARGV[10] ~= '' and ARGV[10] == s.ip) and '=' or ARGV[10]
+save(sid, s)
+return out

@@ -1,8 +1,8 @@
--- ARGV: sid last_seen idle. Like a refresh, activity leaves the purge index and the native
--- expiry alone (see rotate.lua).
-local h = k('s', ARGV[1])
-local f = redis.call('HMGET', h, 'u', 'ra')
-if not f[1] then return elsewhere(ARGV[1]) or 0 end
-if f[2] then return 0 end
-redis.call('HSET', h, 'ls', ARGV[2], 'i', ARGV[3])
+-- ARGV: sid last_seen idle. Like a refresh, activity leaves the purge index alone (see
+-- rotate.lua).
+local s = load(ARGV[1])
+if not s then return elsewhere(ARGV[1]) or 0 end
+if s.revoked then return 0 end
+s.seen, s.idle = tonumber(ARGV[2]), tonumber(ARGV[3])
+save(ARGV[1], s)
 return 1
