@@ -55,14 +55,17 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Resul
     serde_json::from_value(value).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
 }
 
-/// A session from its id, its record (see `encode` in the Lua prelude: the numbers of
-/// `RECORD`, then each of `TEXTS` after its length) and its user agent (`''` for none).
+/// A session from its id, its record (see `encode` in the Lua prelude: varints, the current
+/// token hash's 32 bytes, then each of `TEXTS` after its length) and its user agent (`''` for
+/// none).
 pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Session, StoreError> {
     let mut r = Record(record);
-    if r.number(1)? != 1 {
-        return Err(corrupt("session record"));
+    let mut numbers = [0u64; 12];
+    for n in &mut numbers {
+        *n = r.varint()?;
     }
     let [
+        format,
         created,
         seen,
         idle,
@@ -72,9 +75,22 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
         generation,
         version,
         refreshes,
-    ] = [(); 9].map(|()| r.number(6));
-    // The store's own: the per-session rate's state and the session's purge index minute.
-    r.take(7 + 4)?;
+        _rate,
+        _bucket,
+    ] = numbers;
+    if format != 1 {
+        return Err(corrupt("session record"));
+    }
+    let created = i64::try_from(created).map_err(|_| corrupt("session record"))?;
+    // A time kept as its zigzagged distance from `created`.
+    let at = |z: u64| -> Result<Timestamp, StoreError> {
+        let from = i64::try_from(z >> 1).map_err(|_| corrupt("session record"))?;
+        let from = if z & 1 == 0 { from } else { -from - 1 };
+        created
+            .checked_add(from)
+            .map(Timestamp::from_millis)
+            .ok_or_else(|| corrupt("session record"))
+    };
     let current = TokenHash::from_bytes(
         r.take(32)?
             .try_into()
@@ -99,11 +115,6 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
         why => Some(json(&format!("\"{why}\""))?),
     };
     let cookie = r.hash()?;
-    let at = |n: Result<u64, StoreError>| -> Result<Timestamp, StoreError> {
-        i64::try_from(n?)
-            .map(Timestamp::from_millis)
-            .map_err(|_| corrupt("session record"))
-    };
     Ok(Session {
         sid,
         user_id,
@@ -114,23 +125,23 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
             ip,
             label,
         },
-        created_at: at(created)?,
+        created_at: Timestamp::from_millis(created),
         last_seen_at: at(seen)?,
         idle_expires_at: at(idle)?,
         absolute_expires_at: at(absolute)?,
         refresh: RefreshState {
-            generation: generation?,
+            generation,
             current,
             previous,
             rotated_at: at(rotated)?,
         },
         cookie,
-        version: version?,
-        refreshes: refreshes?,
+        version,
+        refreshes,
         refreshed_from,
-        revoked_at: match revoked? {
+        revoked_at: match revoked {
             0 => None,
-            n => Some(at(Ok(n))?),
+            z => Some(at(z - 1)?),
         },
         revoke_reason,
     })
@@ -149,20 +160,25 @@ impl<'a> Record<'a> {
         Ok(head)
     }
 
-    /// A big-endian unsigned number of `width` bytes.
-    fn number(&mut self, width: usize) -> Result<u64, StoreError> {
-        Ok(self
-            .take(width)?
-            .iter()
-            .fold(0, |n, &b| (n << 8) | u64::from(b)))
+    /// A varint: 7 bits a byte, least significant first, the high bit set on all but the last.
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            n |= u64::from(byte & 0x7f)
+                .checked_shl(shift)
+                .filter(|v| v >> shift == u64::from(byte & 0x7f))
+                .ok_or_else(|| corrupt("session record"))?;
+            if byte < 0x80 {
+                return Ok(n);
+            }
+        }
+        Err(corrupt("session record"))
     }
 
-    /// A text's bytes, after its length (a byte, or 255 and four bytes).
+    /// A text's bytes, after their length.
     fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
-        let len = match self.number(1)? {
-            255 => self.number(4)?,
-            n => n,
-        };
+        let len = self.varint()?;
         self.take(usize::try_from(len).map_err(|_| corrupt("session record"))?)
     }
 

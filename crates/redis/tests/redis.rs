@@ -438,9 +438,10 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
         let (_, rest) = key.split_once("}:").unwrap();
         if rest.starts_with("r:") {
             // A shard's session records: each session becomes a hash of its own again.
-            let records: Vec<(String, Vec<u8>)> = conn.hgetall(key).await.unwrap();
-            for (sid, _) in records {
-                let s = store.get(&sid.parse().unwrap()).await.unwrap().unwrap();
+            let records: Vec<(Vec<u8>, Vec<u8>)> = conn.hgetall(key).await.unwrap();
+            for (id, _) in records {
+                let sid = tessera::SessionId::from_bytes(id.try_into().unwrap());
+                let s = store.get(&sid).await.unwrap().unwrap();
                 let fields = as_hash(&s, None);
                 let h = old(&format!("s:{sid}"));
                 let _: () = conn.hset_multiple(&h, &fields).await.unwrap();
@@ -449,7 +450,7 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
                 let _: () = conn
                     .zadd(
                         old(&format!("u:{}", s.user_id)),
-                        &sid,
+                        sid.to_string(),
                         s.created_at.as_millis(),
                     )
                     .await
@@ -857,12 +858,18 @@ fn sessions_stored_as_hashes_keep_working() {
             .query_async(&mut conn)
             .await
             .unwrap();
+        // Remembered as Tessera did then: under the digest's first 24 hex digits.
+        let _: () = conn
+            .set(format!("{shard}:ua:{digest}"), agent)
+            .await
+            .unwrap();
         let hash_key = |s: &Session| format!("{shard}:s:{}", s.sid);
         for (s, digest) in [(&kept_apart, Some(digest.as_str())), (&in_device, None)] {
             store.create(s, None, None).await.unwrap();
             let sid = s.sid.to_string();
             let records = format!("{shard}:r:{}", sid.as_bytes()[2] % 16);
-            assert_eq!(conn.hdel::<_, _, i64>(&records, &sid).await.unwrap(), 1);
+            let field = s.sid.as_bytes().as_slice();
+            assert_eq!(conn.hdel::<_, _, i64>(&records, field).await.unwrap(), 1);
             let mut fields = as_hash(s, digest);
             let ends = s.idle_expires_at.min(s.absolute_expires_at).as_millis();
             fields.push(("e".into(), (ends / 60_000).to_string()));

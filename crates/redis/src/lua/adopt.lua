@@ -5,7 +5,7 @@
 local sid, user = ARGV[1], ARGV[2]
 local s = from_fields({unpack(ARGV, 3)})
 s.bucket, s.hashed = nil, nil
-local before = redis.call('HGET', records(sid), sid)
+local before = redis.call('HGET', records(sid), field(sid))
 if before then s.bucket = decode(before).bucket end
 index(sid, s)
 save(sid, s)

@@ -8,70 +8,9 @@
 local P = KEYS[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
+local MINUTE = 60000
 
--- A session is a field, its id, of one of 16 hashes of its shard ('r'), so that it costs a
--- field and not a key of its own; the field holds its record: the numbers below, then each of
--- TEXTS after its length (a byte, or 255 and four bytes). codec.rs reads the same layout.
--- Token hashes are kept as their 32 bytes; `agent` is the digest under which the user agent is
--- remembered (see remember_agent); `from` is '=' when the last refresh came from the address
--- the session began at; '' is none, for every text ('' data is null).
-local RECORD = '>BI6I6I6I6I6I6I6I6I6I7I4c32'
-local TEXTS = {'previous', 'user', 'claims', 'data', 'ip', 'label', 'agent', 'from', 'reason',
-  'cookie'}
-local function records(sid) return k('r', string.byte(sid, 3) % 16) end
-local function decode(rec)
-  local format, created, seen, idle, abs, rotated, revoked, gen, version, refreshes, rate,
-    bucket, current, pos = struct.unpack(RECORD, rec)
-  if format ~= 1 then error('a session record of unknown format ' .. format) end
-  local s = {created = created, seen = seen, idle = idle, abs = abs, rotated = rotated,
-    revoked = revoked > 0 and revoked or nil, gen = gen, version = version,
-    refreshes = refreshes, rate = rate > 0 and rate or nil,
-    bucket = bucket > 0 and int(bucket) or nil, current = current}
-  for _, name in ipairs(TEXTS) do
-    local n
-    n, pos = struct.unpack('B', rec, pos)
-    if n == 255 then n, pos = struct.unpack('>I4', rec, pos) end
-    s[name] = string.sub(rec, pos, pos + n - 1)
-    pos = pos + n
-  end
-  return s
-end
-
--- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
--- kept once per shard, under its digest, for as long as the longest-lived session naming it;
--- a session keeps the digest's 12 bytes.
-local function hex(raw)
-  return (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
-end
-local function remember_agent(agent, lives_ms)
-  local id = string.sub(redis.sha1hex(agent), 1, 24)
-  local key = k('ua', id)
-  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
-  return (string.gsub(id, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
-end
-local function agent_of(s)
-  if s.agent_text or s.agent == '' then return s.agent_text or '' end
-  return redis.call('GET', k('ua', hex(s.agent))) or ''
-end
-
-local function encode(s)
-  if s.agent_text then
-    s.agent = s.agent_text == '' and '' or remember_agent(s.agent_text, s.abs - s.seen + SLACK)
-    s.agent_text = nil
-  end
-  local out = {struct.pack(RECORD, 1, s.created, s.seen, s.idle, s.abs, s.rotated,
-    s.revoked or 0, s.gen, s.version, s.refreshes, s.rate or 0, tonumber(s.bucket or 0),
-    s.current)}
-  for _, name in ipairs(TEXTS) do
-    local text = s[name]
-    if #text < 255 then table.insert(out, struct.pack('B', #text))
-    else table.insert(out, struct.pack('>BI4', 255, #text)) end
-    table.insert(out, text)
-  end
-  return table.concat(out)
-end
-
--- Unpadded base64url, as sessions stored as hashes kept their token hashes, as bytes.
+-- Unpadded base64url (session ids, and token hashes in sessions stored as hashes), as bytes.
 local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 local function unbase64(text)
   local out, bits, n = {}, 0, 0
@@ -84,6 +23,104 @@ local function unbase64(text)
       table.insert(out, string.char(byte))
       bits = bits - byte * 2 ^ n
     end
+  end
+  return table.concat(out)
+end
+
+-- Where a session's record is: one of its shard's 16 hashes, and a field of it. Ids come as
+-- Tessera writes them, so each names its 16 bytes one way only.
+local function records(sid) return k('r', string.byte(sid, 3) % 16) end
+local function field(sid) return unbase64(sid) end
+
+-- A session is a field of one of 16 hashes of its shard ('r'), so that it costs a field and
+-- not a key of its own: its id's 16 bytes name the field (see `field`), which holds its
+-- record. A record is numbers, its current token hash's 32 bytes, then each of TEXTS after
+-- its length, every number and length a varint (7 bits a byte, least significant first).
+-- Times are kept from `created`, zigzagged (a node whose clock lags may write one earlier);
+-- the numbers that may be absent are 0 for none and one more than their value otherwise.
+-- codec.rs reads the same layout. Token hashes are kept as their 32 bytes; `agent` is the
+-- digest under which the user agent is remembered (see remember_agent); `from` is '=' when
+-- the last refresh came from the address the session began at; '' is none, for every text
+-- ('' data is null).
+local TEXTS = {'previous', 'user', 'claims', 'data', 'ip', 'label', 'agent', 'from', 'reason',
+  'cookie'}
+local function varint(out, n)
+  repeat
+    local low = n % 128
+    n = (n - low) / 128
+    table.insert(out, string.char(n > 0 and low + 128 or low))
+  until n == 0
+end
+local function read_varint(rec, pos)
+  local n, scale, byte = 0, 1, 128
+  while byte >= 128 do
+    byte = string.byte(rec, pos)
+    pos = pos + 1
+    n = n + (byte % 128) * scale
+    scale = scale * 128
+  end
+  return n, pos
+end
+local function zigzag(n) return n >= 0 and 2 * n or -2 * n - 1 end
+local function unzigzag(z) return z % 2 == 0 and z / 2 or -(z + 1) / 2 end
+local function decode(rec)
+  local n, pos = {}, 1
+  for i = 1, 12 do n[i], pos = read_varint(rec, pos) end
+  if n[1] ~= 1 then error('a session record of unknown format ' .. n[1]) end
+  local c = n[2]
+  local function maybe(z, base) if z > 0 then return base + unzigzag(z - 1) end end
+  local s = {created = c, seen = c + unzigzag(n[3]), idle = c + unzigzag(n[4]),
+    abs = c + unzigzag(n[5]), rotated = c + unzigzag(n[6]), revoked = maybe(n[7], c),
+    gen = n[8], version = n[9], refreshes = n[10], rate = maybe(n[11], c * 1000),
+    current = string.sub(rec, pos, pos + 31)}
+  local bucket = maybe(n[12], math.floor(c / MINUTE))
+  s.bucket = bucket and int(bucket)
+  pos = pos + 32
+  for _, name in ipairs(TEXTS) do
+    local len
+    len, pos = read_varint(rec, pos)
+    s[name] = string.sub(rec, pos, pos + len - 1)
+    pos = pos + len
+  end
+  return s
+end
+
+-- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
+-- kept once per shard, under its digest, for as long as the longest-lived session naming it;
+-- a session keeps the digest's bytes.
+local function hex(raw)
+  return (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
+local function unhex(text)
+  return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
+end
+local function remember_agent(agent, lives_ms)
+  local id = string.sub(redis.sha1hex(agent), 1, 16)
+  local key = k('ua', id)
+  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
+  return unhex(id)
+end
+local function agent_of(s)
+  if s.agent_text or s.agent == '' then return s.agent_text or '' end
+  return redis.call('GET', k('ua', hex(s.agent))) or ''
+end
+
+local function encode(s)
+  if s.agent_text then
+    s.agent = s.agent_text == '' and '' or remember_agent(s.agent_text, s.abs - s.seen + SLACK)
+    s.agent_text = nil
+  end
+  local c, out = s.created, {}
+  local function maybe(v, base) return v and zigzag(v - base) + 1 or 0 end
+  for _, n in ipairs({1, c, zigzag(s.seen - c), zigzag(s.idle - c), zigzag(s.abs - c),
+    zigzag(s.rotated - c), maybe(s.revoked, c), s.gen, s.version, s.refreshes,
+    maybe(s.rate, c * 1000), maybe(tonumber(s.bucket), math.floor(c / MINUTE))}) do
+    varint(out, n)
+  end
+  table.insert(out, s.current)
+  for _, name in ipairs(TEXTS) do
+    varint(out, #s[name])
+    table.insert(out, s[name])
   end
   return table.concat(out)
 end
@@ -103,7 +140,7 @@ local function from_fields(row)
     ip = text(device.ip), label = text(device.label), agent = '', from = text(f.rf),
     reason = text(f.rr), cookie = f.ck and unbase64(cjson.decode(f.ck)) or '', hashed = true}
   if f.ua and f.ua ~= '' then
-    s.agent = string.gsub(f.ua, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+    s.agent = unhex(f.ua)
   elseif type(device.user_agent) == 'string' then
     s.agent_text = device.user_agent -- kept in the device before agents were kept apart
   end
@@ -112,25 +149,26 @@ end
 
 -- The session, and its record as stored (nil for one stored as a hash); nil when there is none.
 local function load(sid)
-  local rec = redis.call('HGET', records(sid), sid)
+  local rec = redis.call('HGET', records(sid), field(sid))
   if rec then return decode(rec), rec end
   local row = redis.call('HGETALL', k('s', sid))
   if #row > 0 then return from_fields(row) end
 end
 local function save(sid, s)
-  redis.call('HSET', records(sid), sid, encode(s))
+  redis.call('HSET', records(sid), field(sid), encode(s))
   if s.hashed then
     redis.call('DEL', k('s', sid))
     s.hashed = nil
   end
 end
 local function delete(sid, s)
-  redis.call('HDEL', records(sid), sid)
+  redis.call('HDEL', records(sid), field(sid))
   if s.hashed then redis.call('DEL', k('s', sid)) end
 end
 local function exists(sid)
   -- HGET, not HEXISTS: the commands Tessera's Redis user may run stay as they were.
-  return redis.call('HGET', records(sid), sid) ~= false or redis.call('EXISTS', k('s', sid)) == 1
+  return redis.call('HGET', records(sid), field(sid)) ~= false
+    or redis.call('EXISTS', k('s', sid)) == 1
 end
 -- What get, rotate and list answer for a session: its record and its user agent. Writes
 -- nothing (get may not): an agent still kept in a hash's device is answered, not remembered.
@@ -174,7 +212,6 @@ end
 -- set: an entry costs its id. A session filed anew (a revocation) leaves its old entry behind,
 -- counted as stale in 'er' (minute -> stale entries), so that moving costs the same however
 -- full the old list is. Purge deletes a session once its minute has come and it has ended.
-local MINUTE = 60000
 local function minute(t) return int(math.floor(t / MINUTE)) end
 local function ends(s)
   local at = math.min(s.idle, s.abs)
