@@ -22,10 +22,11 @@ pub(crate) fn audit_args(
 }
 
 /// An event as its stream entry holds it (beside its user; its time is the entry's id):
-/// `type|sid|ip|rest`, `rest` the JSON of the kind's own fields (`''` for none). A sign-in's
-/// event takes 105 bytes of stream instead of 137 as JSON with its keys: audit kept 90 days is
-/// most of a deployment's memory (docs/capacity.md). An event whose values would not split
-/// back (a `|` or an empty string in them) is kept as that JSON, as events were before.
+/// `type|sid|ip|rest`, `type` a code for the most frequent kinds ([`CODES`]), `rest` the JSON
+/// of the kind's own fields (`''` for none). A sign-in's event is `1|sid|ip|`, 37 bytes for an
+/// IPv4 client (51 with the kind's name, 76 as JSON with keys): audit kept 90 days is most of
+/// a deployment's memory (docs/capacity.md). An event whose values would not split back (a `|`
+/// or an empty string in them) is kept as that JSON, as events were before.
 fn pack(event: &AuditEvent) -> Result<String, StoreError> {
     let mut json = to_value(event)?;
     let Some(fields) = json.as_object_mut() else {
@@ -45,6 +46,10 @@ fn pack(event: &AuditEvent) -> Result<String, StoreError> {
     for packed in ["type", "sid", "ip"] {
         fields.remove(packed);
     }
+    let kind = CODES
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .map_or(kind.as_str(), |(_, code)| code);
     let rest = if fields.is_empty() {
         String::new()
     } else {
@@ -52,6 +57,17 @@ fn pack(event: &AuditEvent) -> Result<String, StoreError> {
     };
     Ok(format!("{kind}|{sid}|{ip}|{rest}"))
 }
+
+/// The most frequent kinds, packed as a code: a sign-in's event is 14 bytes shorter. Codes are
+/// digits, which no kind's name is; add to the end, never renumber (events are kept 90 days).
+const CODES: [(&str, &str); 6] = [
+    ("session_created", "1"),
+    ("session_revoked", "2"),
+    ("login_succeeded", "3"),
+    ("login_failed", "4"),
+    ("account_created", "5"),
+    ("refresh_reuse_detected", "6"),
+];
 
 /// [`pack`] undone, as the event's JSON without its time and user.
 fn unpack(stored: &str) -> Result<serde_json::Value, StoreError> {
@@ -68,6 +84,10 @@ fn unpack(stored: &str) -> Result<serde_json::Value, StoreError> {
         "" => serde_json::Map::new(),
         rest => codec::json(rest)?,
     };
+    let kind = CODES
+        .iter()
+        .find(|(_, code)| *code == kind)
+        .map_or(kind, |(name, _)| name);
     fields.insert("type".into(), kind.into());
     for (name, value) in [("sid", sid), ("ip", ip)] {
         if !value.is_empty() {
@@ -196,8 +216,8 @@ mod tests {
             event(Some(sid), Some(""), AuditKind::SessionCreated),
         ];
         let packed: Vec<String> = events.iter().map(|e| pack(e).unwrap()).collect();
-        assert_eq!(packed[0], format!("session_created|{sid}|203.0.113.7|"));
-        assert_eq!(packed[1], "login_succeeded|||");
+        assert_eq!(packed[0], format!("1|{sid}|203.0.113.7|"));
+        assert_eq!(packed[1], "3|||");
         assert!(packed[3].ends_with(r#"|{"by":"client","class":"a|b"}"#));
         assert!(packed[4].starts_with('{') && packed[5].starts_with('{'));
         for (e, p) in events.iter().zip(&packed) {
@@ -206,6 +226,14 @@ mod tests {
                 e
             );
         }
+        let named = format!("session_created|{sid}|203.0.113.7|");
+        assert_eq!(
+            stored_event("1700000000000-0", &named, "usr_1")
+                .unwrap()
+                .event,
+            events[0],
+            "packed by name, before codes"
+        );
         let before = r#"{"ip":"203.0.113.7","sid":null,"type":"login_failed"}"#;
         assert_eq!(
             stored_event("1700000000000-0", before, "usr_1")

@@ -462,8 +462,8 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
                     .unwrap();
             }
         } else if rest == "a" {
-            // The shard's audit stream: entries `ms-seq` of {u: user, j: the event without
-            // its time and user, packed as `type|sid|ip|rest`}.
+            // The shard's audit stream: each user's events, read back through the store, as
+            // the JSON events were stored as then.
             let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
                 .arg(key)
                 .arg("-")
@@ -471,32 +471,25 @@ async fn legacify(conn: &mut redis::aio::MultiplexedConnection, tag: &str) {
                 .query_async(conn)
                 .await
                 .unwrap();
-            for (id, fields) in entries {
-                let (user, json) = (&fields[1], &fields[3]);
-                let at: i64 = id.split('-').next().unwrap().parse().unwrap();
-                let [kind, sid, ip, rest]: [&str; 4] =
-                    json.splitn(4, '|').collect::<Vec<_>>().try_into().unwrap();
-                let mut event: serde_json::Value = match rest {
-                    "" => serde_json::json!({}),
-                    rest => serde_json::from_str(rest).unwrap(),
-                };
-                event["type"] = kind.into();
-                event["sid"] = if sid.is_empty() { None } else { Some(sid) }.into();
-                if !ip.is_empty() {
-                    event["ip"] = ip.into();
+            let users: std::collections::BTreeSet<String> =
+                entries.into_iter().map(|(_, f)| f[1].clone()).collect();
+            for user in users {
+                use tessera::store::AuditStore;
+                let events = store.audit_for_user(&user, None, 1000).await.unwrap();
+                for stored in events.iter().rev() {
+                    let event = serde_json::to_value(&stored.event).unwrap();
+                    let at = stored.event.at.as_millis();
+                    let new: i64 = conn.incr(old("audit:seq"), 1).await.unwrap();
+                    let _: () = conn
+                        .hset(old("audit"), new, event.to_string())
+                        .await
+                        .unwrap();
+                    let _: () = conn.zadd(old("audit:t"), new, at).await.unwrap();
+                    let _: () = conn
+                        .zadd(old(&format!("audit:u:{user}")), new, new)
+                        .await
+                        .unwrap();
                 }
-                event["at"] = at.into();
-                event["user_id"] = user.as_str().into();
-                let new: i64 = conn.incr(old("audit:seq"), 1).await.unwrap();
-                let _: () = conn
-                    .hset(old("audit"), new, event.to_string())
-                    .await
-                    .unwrap();
-                let _: () = conn.zadd(old("audit:t"), new, at).await.unwrap();
-                let _: () = conn
-                    .zadd(old(&format!("audit:u:{user}")), new, new)
-                    .await
-                    .unwrap();
             }
         }
     }
