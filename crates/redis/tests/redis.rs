@@ -873,6 +873,29 @@ fn sessions_stored_as_hashes_keep_working() {
                 "read back"
             );
         }
+        // The user's index and the purge index held ids as their 22 characters then.
+        let sha1: String = redis::cmd("EVAL")
+            .arg("return redis.sha1hex(ARGV[1])")
+            .arg(0)
+            .arg("dora")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let ids = format!("{}{}", kept_apart.sid, in_device.sid);
+        let _: () = conn
+            .hset(format!("{shard}:ux:{}", &sha1[..1]), "dora", &ids)
+            .await
+            .unwrap();
+        let ends = kept_apart.idle_expires_at.as_millis() / 60_000;
+        let filed = format!("{shard}:e:{ends}");
+        let _: () = conn.del(&filed).await.unwrap();
+        let _: () = conn
+            .rpush(
+                &filed,
+                &[kept_apart.sid.to_string(), in_device.sid.to_string()],
+            )
+            .await
+            .unwrap();
         assert_eq!(
             store.list_user("dora", now).await.unwrap(),
             vec![kept_apart.clone(), in_device.clone()]

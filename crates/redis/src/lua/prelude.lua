@@ -27,10 +27,31 @@ local function unbase64(text)
   return table.concat(out)
 end
 
--- Where a session's record is: one of its shard's 16 hashes, and a field of it. Ids come as
+local function base64(raw)
+  local out, bits, n = {}, 0, 0
+  for i = 1, #raw do
+    bits = bits * 256 + string.byte(raw, i)
+    n = n + 8
+    while n >= 6 do
+      n = n - 6
+      local digit = math.floor(bits / 2 ^ n)
+      table.insert(out, string.sub(B64, digit + 1, digit + 1))
+      bits = bits - digit * 2 ^ n
+    end
+  end
+  if n > 0 then
+    local digit = bits * 2 ^ (6 - n)
+    table.insert(out, string.sub(B64, digit + 1, digit + 1))
+  end
+  return table.concat(out)
+end
+
+-- Where a session's record is: one of its shard's 16 hashes, and a field of it. Indexes too
+-- keep an id as its 16 bytes (`field`), and scripts as its 22 characters (`id`). Ids come as
 -- Tessera writes them, so each names its 16 bytes one way only.
 local function records(sid) return k('r', string.byte(sid, 3) % 16) end
 local function field(sid) return unbase64(sid) end
+local function id(bytes) return #bytes == 16 and base64(bytes) or bytes end
 
 -- A session is a field of one of 16 hashes of its shard ('r'), so that it costs a field and
 -- not a key of its own: its id's 16 bytes name the field (see `field`), which holds its
@@ -185,21 +206,35 @@ end
 
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
 
--- A user's sessions, oldest first: their ids (22 characters each) end to end, in a field of
+-- A user's sessions, oldest first: their ids end to end, after a zero byte, 16 bytes each
+-- (or, as Tessera kept them before, without the zero byte, 22 characters each), in a field of
 -- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
 local function user_key(user) return by_user('ux', user) end
 local function sessions_of(user)
-  local packed, out = redis.call('HGET', user_key(user), user), {}
-  if packed then for i = 1, #packed, 22 do table.insert(out, string.sub(packed, i, i + 21)) end end
+  local packed, out = redis.call('HGET', user_key(user), user) or '', {}
+  if string.sub(packed, 1, 1) == '\0' then
+    for i = 2, #packed, 16 do table.insert(out, base64(string.sub(packed, i, i + 15))) end
+  else
+    for i = 1, #packed, 22 do table.insert(out, string.sub(packed, i, i + 21)) end
+  end
   return out
 end
 local function set_sessions(user, sids)
+  local packed = {'\0'}
+  for _, sid in ipairs(sids) do table.insert(packed, field(sid)) end
   if #sids == 0 then redis.call('HDEL', user_key(user), user)
-  else redis.call('HSET', user_key(user), user, table.concat(sids)) end
+  else redis.call('HSET', user_key(user), user, table.concat(packed)) end
 end
 local function add_session(user, sid)
-  redis.call('HSET', user_key(user), user, (redis.call('HGET', user_key(user), user) or '') .. sid)
+  local packed = redis.call('HGET', user_key(user), user) or '\0'
+  if string.sub(packed, 1, 1) == '\0' then
+    redis.call('HSET', user_key(user), user, packed .. field(sid))
+  else
+    local sids = sessions_of(user)
+    table.insert(sids, sid)
+    set_sessions(user, sids)
+  end
 end
 local function drop_session(user, sid)
   local kept = {}
@@ -207,11 +242,12 @@ local function drop_session(user, sid)
   set_sessions(user, kept)
 end
 
--- The purge index files each session, by id, in a list per minute in which it ends (its
--- `bucket` names the minute, saved with it by the caller), and keeps the minutes in a sorted
--- set: an entry costs its id. A session filed anew (a revocation) leaves its old entry behind,
--- counted as stale in 'er' (minute -> stale entries), so that moving costs the same however
--- full the old list is. Purge deletes a session once its minute has come and it has ended.
+-- The purge index files each session, by id (see `field`), in a list per minute in which it
+-- ends (its `bucket` names the minute, saved with it by the caller), and keeps the minutes in
+-- a sorted set: an entry costs its id. A session filed anew (a revocation) leaves its old entry
+-- behind, counted as stale in 'er' (minute -> stale entries), so that moving costs the same
+-- however full the old list is. Purge deletes a session once its minute has come and it has
+-- ended.
 local function minute(t) return int(math.floor(t / MINUTE)) end
 local function ends(s)
   local at = math.min(s.idle, s.abs)
@@ -222,7 +258,7 @@ local function index(sid, s)
   local m = minute(ends(s))
   if s.bucket ~= m then
     if s.bucket then redis.call('HINCRBY', k('er'), s.bucket, 1) end
-    redis.call('RPUSH', k('e', m), sid)
+    redis.call('RPUSH', k('e', m), field(sid))
     redis.call('ZADD', k('e'), m, m)
     s.bucket = m
   end

@@ -12,13 +12,14 @@ for _, m in ipairs(minutes) do
   local list = k('e', m)
   local taken = redis.call('LPOP', list, budget) or {}
   local again, stale = {}, 0
-  for _, sid in ipairs(taken) do
+  for _, entry in ipairs(taken) do
+    local sid = id(entry)
     local s = load(sid)
     if s and s.bucket ~= m then
       stale = stale + 1 -- filed elsewhere since
     elseif live(s, now) then
       if minute(ends(s)) == m then
-        table.insert(again, sid)
+        table.insert(again, entry)
       else
         s.bucket = nil -- taken off its list
         index(sid, s)
