@@ -954,3 +954,96 @@ fn sessions_stored_as_hashes_keep_working() {
         assert!(store.list_user("dora", later).await.unwrap().is_empty());
     });
 }
+
+/// A user's audit index kept as Tessera kept it before (`at-seq,` each) is read as it was,
+/// and is rewritten in the compact form by the next event or purge.
+#[test]
+fn audit_indexes_kept_as_text_keep_working() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use tessera::store::AuditStore;
+        use tessera::{AuditEvent, AuditKind, Timestamp};
+
+        let tag = format!("{{ax-{}}}", tessera::random_id().unwrap());
+        let store = RedisStore::connect(&url(), &tag).await.unwrap();
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let event = |secs: i64, kind: AuditKind| AuditEvent {
+            at: Timestamp::from_secs(secs),
+            user_id: Some("erin".into()),
+            sid: None,
+            ip: Some("203.0.113.4".into()),
+            kind,
+        };
+        let first = [
+            event(1_700_000_000, AuditKind::LoginFailed),
+            event(1_700_000_001, AuditKind::LoginSucceeded),
+        ];
+        store.append_audit(&first).await.unwrap();
+        let shard = store
+            .feed_key("erin")
+            .strip_suffix(":feed")
+            .unwrap()
+            .to_owned();
+        let sha1: String = redis::cmd("EVAL")
+            .arg("return redis.sha1hex(ARGV[1])")
+            .arg(0)
+            .arg("erin")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let index = format!("{shard}:ax:{}", &sha1[..1]);
+        let compact: Vec<u8> = conn.hget(&index, "erin").await.unwrap();
+        assert_eq!(
+            compact.len(),
+            1 + 2 * 8,
+            "a zero byte, then 8 bytes an event"
+        );
+        let _: () = conn
+            .hset(&index, "erin", "1700000000000-0,1700000001000-0,")
+            .await
+            .unwrap();
+        let kinds = |events: Vec<tessera::StoredEvent>| -> Vec<AuditKind> {
+            events.into_iter().map(|e| e.event.kind).collect()
+        };
+        assert_eq!(
+            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+            [AuditKind::LoginSucceeded, AuditKind::LoginFailed],
+            "read as text"
+        );
+        store
+            .append_audit(&[event(1_700_000_002, AuditKind::PasswordChanged)])
+            .await
+            .unwrap();
+        let rewritten: Vec<u8> = conn.hget(&index, "erin").await.unwrap();
+        assert_eq!(rewritten.len(), 1 + 3 * 8, "rewritten compact");
+        assert_eq!(
+            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+            [
+                AuditKind::PasswordChanged,
+                AuditKind::LoginSucceeded,
+                AuditKind::LoginFailed
+            ]
+        );
+        let _: () = conn
+            .hset(
+                &index,
+                "erin",
+                "1700000000000-0,1700000001000-0,1700000002000-0,",
+            )
+            .await
+            .unwrap();
+        store
+            .purge_audit(Timestamp::from_secs(1_700_000_001), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+            [AuditKind::PasswordChanged, AuditKind::LoginSucceeded],
+            "the oldest purged from a text index"
+        );
+    });
+}

@@ -1,8 +1,5 @@
 -- ARGV: user before ('' or an id 'ms-seq') limit. {id, json, id, json, ...}, newest first.
-local ids = {}
-for id in string.gmatch(redis.call('HGET', audit_key(ARGV[1]), ARGV[1]) or '', '([^,]+),') do
-  table.insert(ids, id)
-end
+local ids = audit_ids(ARGV[1])
 local function parts(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)

@@ -1,7 +1,9 @@
 -- ARGV: cutoff batch. Deletes up to batch events recorded before cutoff, oldest first, and
 -- their users' index entries (the oldest of each user's). Returns {deleted, progress, more}
 -- (see purge_every_slot in store.rs).
-local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1], 'COUNT', tonumber(ARGV[2]))
+-- '(at-0': an id's time alone would stand for its last sequence number, taking the cutoff's own
+-- millisecond in.
+local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1] .. '-0', 'COUNT', tonumber(ARGV[2]))
 local per_user = {}
 for _, e in ipairs(entries) do
   local user = e[2][2]
@@ -9,13 +11,8 @@ for _, e in ipairs(entries) do
   redis.call('XDEL', k('a'), e[1])
 end
 for user, n in pairs(per_user) do
-  local index = audit_key(user)
-  local rest = redis.call('HGET', index, user) or ''
-  for _ = 1, n do
-    local comma = string.find(rest, ',', 1, true)
-    if not comma then break end
-    rest = string.sub(rest, comma + 1)
-  end
-  if rest == '' then redis.call('HDEL', index, user) else redis.call('HSET', index, user, rest) end
+  local ids, rest = audit_ids(user), {}
+  for i = n + 1, #ids do table.insert(rest, ids[i]) end
+  set_audit_ids(user, rest)
 end
 return {#entries, #entries, #entries == tonumber(ARGV[2]) and 1 or 0}
