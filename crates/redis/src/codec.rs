@@ -55,66 +55,67 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Resul
     serde_json::from_value(value).map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))
 }
 
-/// A session from its id, its record (see `encode` in the Lua prelude: varints, the current
-/// token hash's 32 bytes, then each of `TEXTS` after its length) and its user agent (`''` for
+/// A session from its id, its record (a MessagePack array of the values of `RECORD` in the Lua
+/// prelude, in order, those at the end that are none left out) and its user agent (`''` for
 /// none).
 pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Session, StoreError> {
+    let bad = || corrupt("session record");
     let mut r = Record(record);
-    let mut numbers = [0u64; 12];
-    for n in &mut numbers {
-        *n = r.varint()?;
+    let len = r.array()?;
+    // A value left out at the end is none: `false` for a number, `''` for a text.
+    let mut values = (0..RECORD_LEN).map(|i| if i < len { r.value() } else { Ok(Value::None) });
+    let mut next = || values.next().unwrap_or(Ok(Value::None));
+    if len > RECORD_LEN || next()?.number() != Some(1) {
+        return Err(bad());
     }
-    let [
-        format,
-        created,
-        seen,
-        idle,
-        absolute,
-        rotated,
-        revoked,
-        generation,
-        version,
-        refreshes,
-        _rate,
-        _bucket,
-    ] = numbers;
-    if format != 1 {
-        return Err(corrupt("session record"));
-    }
-    let created = i64::try_from(created).map_err(|_| corrupt("session record"))?;
-    // A time kept as its zigzagged distance from `created`.
-    let at = |z: u64| -> Result<Timestamp, StoreError> {
-        let from = i64::try_from(z >> 1).map_err(|_| corrupt("session record"))?;
-        let from = if z & 1 == 0 { from } else { -from - 1 };
+    let created = next()?.number().ok_or_else(bad)?;
+    let at = |v: Value<'_>| -> Result<Timestamp, StoreError> {
+        let from = v.number().ok_or_else(bad)?;
         created
             .checked_add(from)
             .map(Timestamp::from_millis)
-            .ok_or_else(|| corrupt("session record"))
+            .ok_or_else(bad)
     };
-    let current = TokenHash::from_bytes(
-        r.take(32)?
-            .try_into()
-            .map_err(|_| corrupt("session record"))?,
-    );
-    let previous = r.hash()?;
-    let user_id = r.text()?.to_owned();
-    let claims = json(r.text()?)?;
-    let data = match r.text()? {
+    let count = |v: Value<'_>| {
+        v.number()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(bad)
+    };
+    let (seen, idle, absolute, rotated) = (at(next()?)?, at(next()?)?, at(next()?)?, at(next()?)?);
+    let (generation, version, refreshes) = (count(next()?)?, count(next()?)?, count(next()?)?);
+    let _bucket = next()?; // the store's own: the minute the purge index files it under
+    let current = TokenHash::from_bytes(next()?.bytes().try_into().map_err(|_| bad())?);
+    let some = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+    let hash = |v: Value<'_>| match v.bytes() {
+        [] => Ok(None),
+        bytes => Ok(Some(TokenHash::from_bytes(
+            bytes.try_into().map_err(|_| bad())?,
+        ))),
+    };
+    let user_id = next()?.text()?.to_owned();
+    let claims = json(next()?.text()?)?;
+    let ip = some(next()?.text()?);
+    next()?; // the digest under which `agent` is remembered
+    let _rate = next()?; // the store's own: the per-session rate's state
+    let previous = hash(next()?)?;
+    let refreshed_from = match next()?.text()? {
+        "=" => ip.clone(),
+        from => some(from.strip_prefix('=').unwrap_or(from)),
+    };
+    let data = match next()?.text()? {
         "" => serde_json::Value::Null,
         d => json(d)?,
     };
-    let some = |t: &str| (!t.is_empty()).then(|| t.to_owned());
-    let (ip, label) = (some(r.text()?), some(r.text()?));
-    r.bytes()?; // the digest under which `agent` is remembered
-    let refreshed_from = match r.text()? {
-        "=" => ip.clone(),
-        from => some(from),
+    let label = some(next()?.text()?);
+    let cookie = hash(next()?)?;
+    let revoked_at = match next()? {
+        Value::None => None,
+        v => Some(at(v)?),
     };
-    let revoke_reason = match r.text()? {
+    let revoke_reason = match next()?.text()? {
         "" => None,
         why => Some(json(&format!("\"{why}\""))?),
     };
-    let cookie = r.hash()?;
     Ok(Session {
         sid,
         user_id,
@@ -126,25 +127,55 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
             label,
         },
         created_at: Timestamp::from_millis(created),
-        last_seen_at: at(seen)?,
-        idle_expires_at: at(idle)?,
-        absolute_expires_at: at(absolute)?,
+        last_seen_at: seen,
+        idle_expires_at: idle,
+        absolute_expires_at: absolute,
         refresh: RefreshState {
             generation,
             current,
             previous,
-            rotated_at: at(rotated)?,
+            rotated_at: rotated,
         },
         cookie,
         version,
         refreshes,
         refreshed_from,
-        revoked_at: match revoked {
-            0 => None,
-            z => Some(at(z - 1)?),
-        },
+        revoked_at,
         revoke_reason,
     })
+}
+
+/// How many values `RECORD` in the Lua prelude names.
+const RECORD_LEN: usize = 23;
+
+/// A value of a session record: what the Lua prelude writes (cmsgpack).
+enum Value<'a> {
+    /// `false`, or left out.
+    None,
+    Number(i64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Value<'a> {
+    fn number(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A text; none is empty.
+    fn text(&self) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(self.bytes()).map_err(|_| corrupt("session record"))
+    }
+
+    /// A text's bytes; none is empty.
+    fn bytes(&self) -> &'a [u8] {
+        match self {
+            Value::Bytes(b) => b,
+            _ => &[],
+        }
+    }
 }
 
 /// A session record being read, from the front.
@@ -160,40 +191,53 @@ impl<'a> Record<'a> {
         Ok(head)
     }
 
-    /// A varint: 7 bits a byte, least significant first, the high bit set on all but the last.
-    fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.take(1)?[0];
-            n |= u64::from(byte & 0x7f)
-                .checked_shl(shift)
-                .filter(|v| v >> shift == u64::from(byte & 0x7f))
-                .ok_or_else(|| corrupt("session record"))?;
-            if byte < 0x80 {
-                return Ok(n);
-            }
+    /// A big-endian unsigned number of `width` bytes.
+    fn unsigned(&mut self, width: usize) -> Result<u64, StoreError> {
+        Ok(self
+            .take(width)?
+            .iter()
+            .fold(0, |n, &b| (n << 8) | u64::from(b)))
+    }
+
+    /// The length of the array the record is.
+    fn array(&mut self) -> Result<usize, StoreError> {
+        match self.take(1)?[0] {
+            b @ 0x90..=0x9f => Ok(usize::from(b & 0x0f)),
+            0xdc => Ok(usize::try_from(self.unsigned(2)?).unwrap_or(usize::MAX)),
+            _ => Err(corrupt("session record")),
         }
-        Err(corrupt("session record"))
     }
 
-    /// A text's bytes, after their length.
-    fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
-        let len = self.varint()?;
-        self.take(usize::try_from(len).map_err(|_| corrupt("session record"))?)
-    }
-
-    fn text(&mut self) -> Result<&'a str, StoreError> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("session record"))
-    }
-
-    /// A text holding a token hash's 32 bytes, or nothing.
-    fn hash(&mut self) -> Result<Option<TokenHash>, StoreError> {
-        match self.bytes()? {
-            [] => Ok(None),
-            bytes => Ok(Some(TokenHash::from_bytes(
-                bytes.try_into().map_err(|_| corrupt("session record"))?,
-            ))),
-        }
+    /// One value of the kinds cmsgpack writes for integers, strings and `false`.
+    fn value(&mut self) -> Result<Value<'a>, StoreError> {
+        let bad = || corrupt("session record");
+        let signed = |n: u64, width: u32| -> i64 {
+            let shift = 64 - width;
+            // Sign-extend a `width`-bit two's complement number.
+            ((n << shift) as i64) >> shift
+        };
+        let text = |r: &mut Self, width: usize| -> Result<Value<'a>, StoreError> {
+            let len = usize::try_from(r.unsigned(width)?).map_err(|_| bad())?;
+            r.take(len).map(Value::Bytes)
+        };
+        Ok(match self.take(1)?[0] {
+            b @ 0x00..=0x7f => Value::Number(i64::from(b)),
+            b @ 0xe0..=0xff => Value::Number(i64::from(b as i8)),
+            b @ 0xa0..=0xbf => Value::Bytes(self.take(usize::from(b & 0x1f))?),
+            0xc0 | 0xc2 => Value::None,
+            0xcc => Value::Number(i64::try_from(self.unsigned(1)?).map_err(|_| bad())?),
+            0xcd => Value::Number(i64::try_from(self.unsigned(2)?).map_err(|_| bad())?),
+            0xce => Value::Number(i64::try_from(self.unsigned(4)?).map_err(|_| bad())?),
+            0xcf => Value::Number(i64::try_from(self.unsigned(8)?).map_err(|_| bad())?),
+            0xd0 => Value::Number(signed(self.unsigned(1)?, 8)),
+            0xd1 => Value::Number(signed(self.unsigned(2)?, 16)),
+            0xd2 => Value::Number(signed(self.unsigned(4)?, 32)),
+            0xd3 => Value::Number(signed(self.unsigned(8)?, 64)),
+            0xd9 | 0xc4 => text(self, 1)?,
+            0xda | 0xc5 => text(self, 2)?,
+            0xdb | 0xc6 => text(self, 4)?,
+            _ => return Err(bad()),
+        })
     }
 }
 

@@ -5,10 +5,12 @@
 //! entries and audit events live in one of 64 shards, named by hash tags whose slots spread
 //! evenly over a Cluster's masters; a session id carries its shard, so no step needs a
 //! directory. Keys, settings, accounts and API keys live in one small global slot (the
-//! deployment's tag, by default `{tessera}`). Sessions are hashes whose native expiry follows
-//! their own idle and absolute timeouts; a user's sessions are indexed in a sorted set, so
-//! listing them never scans. Revocations go to a feed per shard (a sorted set by cursor),
-//! announced on the shard's sharded channel for nodes to catch up at once.
+//! deployment's tag, by default `{tessera}`). A session is a packed record in a field of one of
+//! its shard's hashes (no key of its own: about 350 bytes a refreshed session, indexes
+//! included), filed in a purge index by the minute it ends and deleted then; a user's sessions
+//! are listed in a field of one of the shard's index hashes, so listing them never scans.
+//! Revocations go to a feed per shard (a sorted set by cursor), announced on the shard's
+//! sharded channel for nodes to catch up at once.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera::StoreError> {

@@ -96,11 +96,15 @@ impl RedisStore {
         let id: SessionId = sid.parse().map_err(|_| corrupt("session id"))?;
         if id.shard() != shard {
             let mut inv = self.run_in(id.shard(), &scripts::MISC);
-            inv.arg("point").arg(sid).arg(shard).arg(ttl.max(1));
+            inv.arg("point")
+                .arg(sid)
+                .arg(shard)
+                .arg(ttl.max(1))
+                .arg(id.as_bytes());
             self.call::<i64>(&inv).await?;
         }
         let mut inv = self.run_in(shard, &scripts::ADOPT);
-        inv.arg(sid).arg(user).arg(fields);
+        inv.arg(id.as_bytes()).arg(user).arg(fields);
         self.call::<i64>(&inv).await.map(|_| ())
     }
 

@@ -30,6 +30,18 @@ fn read(sid: SessionId, reply: &[Vec<u8>]) -> Result<Session, StoreError> {
     session(sid, record, agent)
 }
 
+/// A session id as the scripts answer it: its 16 bytes.
+fn id_of(bytes: &[u8]) -> Result<SessionId, StoreError> {
+    bytes
+        .try_into()
+        .map(SessionId::from_bytes)
+        .map_err(|_| corrupt("session id"))
+}
+
+fn ids(replied: &[Vec<u8>]) -> Result<Vec<SessionId>, StoreError> {
+    replied.iter().map(|id| id_of(id)).collect()
+}
+
 fn reason(r: tessera::RevokeReason) -> Result<String, StoreError> {
     let quoted = to_json(&r)?;
     Ok(quoted.trim_matches('"').to_owned())
@@ -59,7 +71,8 @@ impl SessionStore for RedisStore {
             inv.arg("point")
                 .arg(s.sid.to_string())
                 .arg(shard)
-                .arg(lives.max(1) + SLACK_MS);
+                .arg(lives.max(1) + SLACK_MS)
+                .arg(s.sid.as_bytes());
             if self.call::<i64>(&inv).await? == 0 {
                 return Ok(CreateOutcome::AlreadyExists);
             }
@@ -69,7 +82,7 @@ impl SessionStore for RedisStore {
             serde_json::Value::Null => String::new(),
             data => to_json(data)?,
         };
-        inv.arg(s.sid.to_string())
+        inv.arg(s.sid.as_bytes())
             .arg(&s.user_id)
             .arg(ms(s.created_at))
             .arg(ms(s.last_seen_at))
@@ -104,17 +117,13 @@ impl SessionStore for RedisStore {
         if let Some(event) = created {
             audit_args(&mut inv, event)?;
         }
-        let reply: Vec<String> = self.call(&inv).await?;
+        let reply: Vec<Vec<u8>> = self.call(&inv).await?;
         match reply.split_first() {
-            Some((kind, _)) if kind == "exists" => Ok(CreateOutcome::AlreadyExists),
-            Some((kind, _)) if kind == "limit" => Ok(CreateOutcome::LimitReached),
-            Some((kind, evicted)) if kind == "created" => {
-                let evicted = evicted
-                    .iter()
-                    .map(|e| e.parse().map_err(|_| corrupt("session id")))
-                    .collect::<Result<_, _>>()?;
-                Ok(CreateOutcome::Created { evicted })
-            }
+            Some((kind, _)) if kind == b"exists" => Ok(CreateOutcome::AlreadyExists),
+            Some((kind, _)) if kind == b"limit" => Ok(CreateOutcome::LimitReached),
+            Some((kind, evicted)) if kind == b"created" => Ok(CreateOutcome::Created {
+                evicted: ids(evicted)?,
+            }),
             _ => Err(corrupt("create reply")),
         }
     }
@@ -122,7 +131,7 @@ impl SessionStore for RedisStore {
     async fn get(&self, sid: &SessionId) -> Result<Option<Session>, StoreError> {
         let reply: Vec<Vec<u8>> = self
             .call_for(sid, &scripts::GET, |inv| {
-                inv.arg(sid.to_string());
+                inv.arg(sid.as_bytes());
             })
             .await?;
         if reply.is_empty() {
@@ -132,10 +141,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn rotate(&self, sid: &SessionId, r: &Rotation) -> Result<RotateOutcome, StoreError> {
-        let id = sid.to_string();
         let reply: Vec<Vec<u8>> = self
             .call_for(sid, &scripts::ROTATE, |inv| {
-                inv.arg(&id)
+                inv.arg(sid.as_bytes())
                     .arg(r.expected_generation)
                     .arg(r.presented.as_bytes())
                     .arg(r.next.generation)
@@ -193,7 +201,7 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let touched: i64 = self
             .call_for(sid, &scripts::TOUCH, |inv| {
-                inv.arg(sid.to_string()).arg(ms(seen)).arg(ms(idle));
+                inv.arg(sid.as_bytes()).arg(ms(seen)).arg(ms(idle));
             })
             .await?;
         Ok(touched == 1)
@@ -214,7 +222,7 @@ impl SessionStore for RedisStore {
         );
         let (kind, version): (String, u64) = self
             .call_for(sid, &scripts::UPDATE, |inv| {
-                inv.arg(sid.to_string())
+                inv.arg(sid.as_bytes())
                     .arg(expected)
                     .arg(&claims)
                     .arg(&data)
@@ -231,7 +239,7 @@ impl SessionStore for RedisStore {
     async fn revoke(&self, sid: &SessionId, r: Revocation) -> Result<Option<String>, StoreError> {
         let why = reason(r.reason)?;
         self.call_for(sid, &scripts::REVOKE, |inv| {
-            inv.arg(sid.to_string())
+            inv.arg(sid.as_bytes())
                 .arg(&why)
                 .arg(ms(r.at))
                 .arg(ms(r.until));
@@ -247,14 +255,12 @@ impl SessionStore for RedisStore {
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut inv = self.run_in(SessionId::shard_of(user), &scripts::REVOKE_USER);
         inv.arg(user)
-            .arg(except.map(ToString::to_string).unwrap_or_default())
+            .arg(except.map_or(&[][..], |e| e.as_bytes()))
             .arg(reason(r.reason)?)
             .arg(ms(r.at))
             .arg(ms(r.until));
-        let ids: Vec<String> = self.call(&inv).await?;
-        ids.iter()
-            .map(|s| s.parse().map_err(|_| corrupt("session id")))
-            .collect()
+        let revoked: Vec<Vec<u8>> = self.call(&inv).await?;
+        ids(&revoked)
     }
 
     async fn revoke_token(&self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
@@ -269,14 +275,10 @@ impl SessionStore for RedisStore {
         let rows: Vec<Vec<Vec<u8>>> = self.call(&inv).await?;
         rows.iter()
             .map(|row| {
-                let Some((sid, rest)) = row.split_first() else {
+                let Some((id, rest)) = row.split_first() else {
                     return Err(corrupt("session list"));
                 };
-                let sid = std::str::from_utf8(sid)
-                    .ok()
-                    .and_then(|sid| sid.parse().ok())
-                    .ok_or_else(|| corrupt("session id"))?;
-                read(sid, rest)
+                read(id_of(id)?, rest)
             })
             .collect()
     }

@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
             refresh::rotation_issues_a_new_generation,
             refresh::concurrent_refreshes_do_not_fork,
             refresh::rotation_is_compare_and_set,
+            refresh::a_refresh_keeps_its_client_as_given,
             refresh::rotation_charges_its_rate_only_when_applied,
             refresh::sign_in_and_refresh_are_one_store_step_each,
             refresh::reuse_after_grace_revokes_the_session,

@@ -1,15 +1,15 @@
 -- For `tessera migrate`: a session of the legacy layout (a hash), moved into this (its user's)
 -- shard as a record, with its places in the user's index and the purge index. Moving it again
 -- changes nothing.
--- ARGV: sid user field value ...
-local sid, user = ARGV[1], ARGV[2]
+-- ARGV: id user field value ... (the id as its 16 bytes)
+local id, user = ARGV[1], ARGV[2]
 local s = from_fields({unpack(ARGV, 3)})
 s.bucket, s.hashed = nil, nil
-local before = redis.call('HGET', records(sid), field(sid))
+local before = redis.call('HGET', records(id), id)
 if before then s.bucket = decode(before).bucket end
-index(sid, s)
-save(sid, s)
+index(id, s)
+save(id, s)
 local known = false
-for _, m in ipairs(sessions_of(user)) do if m == sid then known = true end end
-if not known then add_session(user, sid) end
+for _, m in ipairs(sessions_of(user)) do if m == id then known = true end end
+if not known then add_session(user, id) end
 return 1

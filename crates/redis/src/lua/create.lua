@@ -1,9 +1,11 @@
--- ARGV: sid user created last_seen idle abs gen current previous rotated claims data ip label
+-- ARGV: id user created last_seen idle abs gen current previous rotated claims data ip label
 --       cookie version limit_max limit_mode now evict_at evict_until user_agent
 --       [audit_event audit_at audit_user]
--- (hashes as their 32 bytes, previous and cookie '' for none, data '' for null)
-local sid, user = ARGV[1], ARGV[2]
-if exists(sid) or redis.call('EXISTS', k('m', sid)) == 1 then return {'exists'} end
+-- (the id and hashes as their bytes, previous and cookie '' for none, data '' for null).
+-- {'exists'} | {'limit'} | {'created', evicted id...}
+local id, user = ARGV[1], ARGV[2]
+local sid = sid_of(id)
+if stored(id, sid) or redis.call('EXISTS', k('m', sid)) == 1 then return {'exists'} end
 local max, mode, now = tonumber(ARGV[17]), ARGV[18], tonumber(ARGV[19])
 local evicted = {}
 if max > 0 then
@@ -20,18 +22,18 @@ if max > 0 then
       table.insert(evicted, alive[i][1])
     end
   end
-  table.insert(known, sid)
+  table.insert(known, id)
   set_sessions(user, known) -- without sessions that are gone, with this one
 else
-  add_session(user, sid)
+  add_session(user, id)
 end
 local s = {user = user, created = tonumber(ARGV[3]), seen = tonumber(ARGV[4]),
   idle = tonumber(ARGV[5]), abs = tonumber(ARGV[6]), rotated = tonumber(ARGV[10]),
   gen = tonumber(ARGV[7]), version = tonumber(ARGV[16]), refreshes = 0, current = ARGV[8],
   previous = ARGV[9], claims = ARGV[11], data = ARGV[12], ip = ARGV[13], label = ARGV[14],
   agent = '', agent_text = ARGV[22], from = '', reason = '', cookie = ARGV[15]}
-index(sid, s)
-save(sid, s)
+index(id, s)
+save(id, s)
 if ARGV[23] then audit(ARGV[23], ARGV[24], ARGV[25]) end
 local out = {'created'}
 for _, e in ipairs(evicted) do table.insert(out, e) end

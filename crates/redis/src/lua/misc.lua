@@ -1,7 +1,7 @@
 -- Small atomic steps, by ARGV[1]:
 --   init name value         -> the stored value (set only if absent)
 --   save_keyset expected doc -> 1 saved / 0 stale (expected '' = nothing stored yet)
---   point sid shard ttl_ms   -> 1 / 0 taken: this shard, which the id names, keeps a pointer
+--   point sid shard ttl_ms id -> 1 / 0 taken: this shard, which the id names, keeps a pointer
 --                               to the shard that holds the session (see `elsewhere`), unless
 --                               the id is taken here or points to another shard already
 --   layout                   -> 'sharded' (marking an empty deployment so) or 'legacy': data
@@ -25,8 +25,8 @@ elseif op == 'save_keyset' then
   redis.call('HSET', k('keyset'), 'version', int(next_version), 'document', ARGV[3])
   return 1
 elseif op == 'point' then
-  local taken = redis.call('GET', k('m', ARGV[2]))
-  if exists(ARGV[2]) or (taken and taken ~= ARGV[3]) then return 0 end
+  local pointed = redis.call('GET', k('m', ARGV[2]))
+  if stored(ARGV[5], ARGV[2]) or (pointed and pointed ~= ARGV[3]) then return 0 end
   redis.call('SET', k('m', ARGV[2]), ARGV[3], 'PX', ARGV[4])
   return 1
 elseif op == 'layout' then

@@ -10,7 +10,9 @@ local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function int(n) return string.format('%d', n) end
 local MINUTE = 60000
 
--- Unpadded base64url (session ids, and token hashes in sessions stored as hashes), as bytes.
+-- Session ids: a script takes and keeps an id as its 16 bytes (`id`); its 22 characters (`sid`,
+-- unpadded base64url) only name what Tessera keyed by them (pointers, sessions stored as
+-- hashes) and feed entries. Lua is slow at converting (about 5 µs an id): hot paths do not.
 local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 local function unbase64(text)
   local out, bits, n = {}, 0, 0
@@ -26,82 +28,50 @@ local function unbase64(text)
   end
   return table.concat(out)
 end
-
-local function base64(raw)
-  local out, bits, n = {}, 0, 0
-  for i = 1, #raw do
-    bits = bits * 256 + string.byte(raw, i)
-    n = n + 8
-    while n >= 6 do
-      n = n - 6
-      local digit = math.floor(bits / 2 ^ n)
-      table.insert(out, string.sub(B64, digit + 1, digit + 1))
-      bits = bits - digit * 2 ^ n
+local function sid_of(id)
+  local b, digits = {string.byte(id, 1, 16)}, {}
+  for i = 1, 15, 3 do
+    local n = b[i] * 65536 + b[i + 1] * 256 + b[i + 2]
+    for _, d in ipairs({math.floor(n / 262144), math.floor(n / 4096) % 64,
+      math.floor(n / 64) % 64, n % 64}) do
+      table.insert(digits, string.byte(B64, d + 1))
     end
   end
-  if n > 0 then
-    local digit = bits * 2 ^ (6 - n)
-    table.insert(out, string.sub(B64, digit + 1, digit + 1))
-  end
-  return table.concat(out)
+  table.insert(digits, string.byte(B64, math.floor(b[16] / 4) + 1))
+  table.insert(digits, string.byte(B64, (b[16] % 4) * 16 + 1))
+  return string.char(unpack(digits))
 end
+-- An id as an index holds it: 16 bytes, or 22 characters as Tessera kept them before.
+local function id_of(entry) return #entry == 16 and entry or unbase64(entry) end
 
--- Where a session's record is: one of its shard's 16 hashes, and a field of it. Indexes too
--- keep an id as its 16 bytes (`field`), and scripts as its 22 characters (`id`). Ids come as
--- Tessera writes them, so each names its 16 bytes one way only.
-local function records(sid) return k('r', string.byte(sid, 3) % 16) end
-local function field(sid) return unbase64(sid) end
-local function id(bytes) return #bytes == 16 and base64(bytes) or bytes end
-
--- A session is a field of one of 16 hashes of its shard ('r'), so that it costs a field and
--- not a key of its own: its id's 16 bytes name the field (see `field`), which holds its
--- record. A record is numbers, its current token hash's 32 bytes, then each of TEXTS after
--- its length, every number and length a varint (7 bits a byte, least significant first).
--- Times are kept from `created`, zigzagged (a node whose clock lags may write one earlier);
--- the numbers that may be absent are 0 for none and one more than their value otherwise.
--- codec.rs reads the same layout. Token hashes are kept as their 32 bytes; `agent` is the
--- digest under which the user agent is remembered (see remember_agent); `from` is '=' when
--- the last refresh came from the address the session began at; '' is none, for every text
--- ('' data is null).
-local TEXTS = {'previous', 'user', 'claims', 'data', 'ip', 'label', 'agent', 'from', 'reason',
-  'cookie'}
-local function varint(out, n)
-  repeat
-    local low = n % 128
-    n = (n - low) / 128
-    table.insert(out, string.char(n > 0 and low + 128 or low))
-  until n == 0
-end
-local function read_varint(rec, pos)
-  local n, scale, byte = 0, 1, 128
-  while byte >= 128 do
-    byte = string.byte(rec, pos)
-    pos = pos + 1
-    n = n + (byte % 128) * scale
-    scale = scale * 128
-  end
-  return n, pos
-end
-local function zigzag(n) return n >= 0 and 2 * n or -2 * n - 1 end
-local function unzigzag(z) return z % 2 == 0 and z / 2 or -(z + 1) / 2 end
+-- A session is a field, named by its id, of one of 16 hashes of its shard ('r'), so that it
+-- costs a field and not a key of its own. The field holds its record, a MessagePack array
+-- (cmsgpack: C, where Lua would take four times as long) of RECORD's values in order; codec.rs
+-- reads it. Times are kept as distances from `created` (a node whose clock lags may write one
+-- before it); `rate` (microseconds) and `bucket` (minutes) too. Token hashes are their 32
+-- bytes; `agent` is the digest under which the user agent is remembered (see
+-- remember_agent); `from` is '=' when the last refresh came from the address the session
+-- began at (and an address beginning with '=' has another in front). None is '' for a text
+-- ('' data is null) and false for a number; values at the end that are none are left out.
+local RECORD = {'format', 'created', 'seen', 'idle', 'abs', 'rotated', 'gen', 'version',
+  'refreshes', 'bucket', 'current', 'user', 'claims', 'ip', 'agent', 'rate', 'previous', 'from',
+  'data', 'label', 'cookie', 'revoked', 'reason'}
+local function records(id) return k('r', string.byte(id, 2) % 16) end
 local function decode(rec)
-  local n, pos = {}, 1
-  for i = 1, 12 do n[i], pos = read_varint(rec, pos) end
-  if n[1] ~= 1 then error('a session record of unknown format ' .. n[1]) end
-  local c = n[2]
-  local function maybe(z, base) if z > 0 then return base + unzigzag(z - 1) end end
-  local s = {created = c, seen = c + unzigzag(n[3]), idle = c + unzigzag(n[4]),
-    abs = c + unzigzag(n[5]), rotated = c + unzigzag(n[6]), revoked = maybe(n[7], c),
-    gen = n[8], version = n[9], refreshes = n[10], rate = maybe(n[11], c * 1000),
-    current = string.sub(rec, pos, pos + 31)}
-  local bucket = maybe(n[12], math.floor(c / MINUTE))
-  s.bucket = bucket and int(bucket)
-  pos = pos + 32
-  for _, name in ipairs(TEXTS) do
-    local len
-    len, pos = read_varint(rec, pos)
-    s[name] = string.sub(rec, pos, pos + len - 1)
-    pos = pos + len
+  local v, s = cmsgpack.unpack(rec), {}
+  if v[1] ~= 1 then error('a session record of unknown format ' .. tostring(v[1])) end
+  for i, name in ipairs(RECORD) do
+    local value = v[i]
+    if value == nil then value = false end
+    s[name] = value
+  end
+  local c = s.created
+  for _, name in ipairs({'seen', 'idle', 'abs', 'rotated'}) do s[name] = c + s[name] end
+  s.revoked = s.revoked and c + s.revoked or nil
+  s.rate = s.rate and c * 1000 + s.rate or nil
+  s.bucket = s.bucket and int(math.floor(c / MINUTE) + s.bucket) or nil
+  for _, name in ipairs({'ip', 'agent', 'previous', 'from', 'data', 'label', 'cookie', 'reason'}) do
+    s[name] = s[name] or ''
   end
   return s
 end
@@ -116,10 +86,10 @@ local function unhex(text)
   return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
 end
 local function remember_agent(agent, lives_ms)
-  local id = string.sub(redis.sha1hex(agent), 1, 16)
-  local key = k('ua', id)
+  local digest = string.sub(redis.sha1hex(agent), 1, 16)
+  local key = k('ua', digest)
   if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
-  return unhex(id)
+  return unhex(digest)
 end
 local function agent_of(s)
   if s.agent_text or s.agent == '' then return s.agent_text or '' end
@@ -132,23 +102,24 @@ local function encode(s)
     s.agent_text = nil
   end
   local c, out = s.created, {}
-  local function maybe(v, base) return v and zigzag(v - base) + 1 or 0 end
-  for _, n in ipairs({1, c, zigzag(s.seen - c), zigzag(s.idle - c), zigzag(s.abs - c),
-    zigzag(s.rotated - c), maybe(s.revoked, c), s.gen, s.version, s.refreshes,
-    maybe(s.rate, c * 1000), maybe(tonumber(s.bucket), math.floor(c / MINUTE))}) do
-    varint(out, n)
+  local stored = {format = 1, seen = s.seen - c, idle = s.idle - c, abs = s.abs - c,
+    rotated = s.rotated - c, revoked = s.revoked and s.revoked - c or false,
+    rate = s.rate and s.rate - c * 1000 or false,
+    bucket = s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false}
+  local last = 0
+  for i, name in ipairs(RECORD) do
+    local value = stored[name]
+    if value == nil then value = s[name] end
+    out[i] = value
+    if value ~= false and value ~= '' then last = i end
   end
-  table.insert(out, s.current)
-  for _, name in ipairs(TEXTS) do
-    varint(out, #s[name])
-    table.insert(out, s[name])
-  end
-  return table.concat(out)
+  for i = #out, last + 1, -1 do out[i] = nil end
+  return cmsgpack.pack(out)
 end
 
 -- A session as Tessera stored it before records (a hash of its own, `{field, value...}`),
 -- read as a record's fields; the next write stores it as a record and deletes the hash.
-local function from_fields(row)
+local function from_fields(row, sid)
   local f = {}
   for i = 1, #row, 2 do f[row[i]] = row[i + 1] end
   local device = (f.dv and f.dv ~= '') and cjson.decode(f.dv) or {}
@@ -159,37 +130,39 @@ local function from_fields(row)
     rate = tonumber(f.rl), bucket = f.e, current = unbase64(f.rc),
     previous = unbase64(f.rp or ''), claims = f.cl, data = f.d == 'null' and '' or text(f.d),
     ip = text(device.ip), label = text(device.label), agent = '', from = text(f.rf),
-    reason = text(f.rr), cookie = f.ck and unbase64(cjson.decode(f.ck)) or '', hashed = true}
+    reason = text(f.rr), cookie = f.ck and unbase64(cjson.decode(f.ck)) or '', hashed = sid}
   if f.ua and f.ua ~= '' then
     s.agent = unhex(f.ua)
   elseif type(device.user_agent) == 'string' then
     s.agent_text = device.user_agent -- kept in the device before agents were kept apart
   end
+  if string.sub(s.from, 1, 1) == '=' then s.from = '=' .. s.from end
   return s
 end
 
 -- The session, and its record as stored (nil for one stored as a hash); nil when there is none.
-local function load(sid)
-  local rec = redis.call('HGET', records(sid), field(sid))
+local function load(id)
+  local rec = redis.call('HGET', records(id), id)
   if rec then return decode(rec), rec end
+  local sid = sid_of(id)
   local row = redis.call('HGETALL', k('s', sid))
-  if #row > 0 then return from_fields(row) end
+  if #row > 0 then return from_fields(row, sid) end
 end
-local function save(sid, s)
-  redis.call('HSET', records(sid), field(sid), encode(s))
+local function save(id, s)
+  redis.call('HSET', records(id), id, encode(s))
   if s.hashed then
-    redis.call('DEL', k('s', sid))
+    redis.call('DEL', k('s', s.hashed))
     s.hashed = nil
   end
 end
-local function delete(sid, s)
-  redis.call('HDEL', records(sid), field(sid))
-  if s.hashed then redis.call('DEL', k('s', sid)) end
+local function delete(id, s)
+  redis.call('HDEL', records(id), id)
+  if s.hashed then redis.call('DEL', k('s', s.hashed)) end
 end
-local function exists(sid)
+-- Whether a session here has the id `id` (`sid`).
+local function stored(id, sid)
   -- HGET, not HEXISTS: the commands Tessera's Redis user may run stay as they were.
-  return redis.call('HGET', records(sid), field(sid)) ~= false
-    or redis.call('EXISTS', k('s', sid)) == 1
+  return redis.call('HGET', records(id), id) ~= false or redis.call('EXISTS', k('s', sid)) == 1
 end
 -- What get, rotate and list answer for a session: its record and its user agent. Writes
 -- nothing (get may not): an agent still kept in a hash's device is answered, not remembered.
@@ -206,43 +179,41 @@ end
 
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
 
--- A user's sessions, oldest first: their ids end to end, after a zero byte, 16 bytes each
--- (or, as Tessera kept them before, without the zero byte, 22 characters each), in a field of
+-- A user's sessions, oldest first: their ids end to end after a zero byte (or, as Tessera kept
+-- them before, their 22 characters end to end, without the zero byte), in a field of
 -- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
 local function user_key(user) return by_user('ux', user) end
 local function sessions_of(user)
   local packed, out = redis.call('HGET', user_key(user), user) or '', {}
   if string.sub(packed, 1, 1) == '\0' then
-    for i = 2, #packed, 16 do table.insert(out, base64(string.sub(packed, i, i + 15))) end
+    for i = 2, #packed, 16 do table.insert(out, string.sub(packed, i, i + 15)) end
   else
-    for i = 1, #packed, 22 do table.insert(out, string.sub(packed, i, i + 21)) end
+    for i = 1, #packed, 22 do table.insert(out, unbase64(string.sub(packed, i, i + 21))) end
   end
   return out
 end
-local function set_sessions(user, sids)
-  local packed = {'\0'}
-  for _, sid in ipairs(sids) do table.insert(packed, field(sid)) end
-  if #sids == 0 then redis.call('HDEL', user_key(user), user)
-  else redis.call('HSET', user_key(user), user, table.concat(packed)) end
+local function set_sessions(user, ids)
+  if #ids == 0 then redis.call('HDEL', user_key(user), user)
+  else redis.call('HSET', user_key(user), user, '\0' .. table.concat(ids)) end
 end
-local function add_session(user, sid)
+local function add_session(user, id)
   local packed = redis.call('HGET', user_key(user), user) or '\0'
   if string.sub(packed, 1, 1) == '\0' then
-    redis.call('HSET', user_key(user), user, packed .. field(sid))
+    redis.call('HSET', user_key(user), user, packed .. id)
   else
-    local sids = sessions_of(user)
-    table.insert(sids, sid)
-    set_sessions(user, sids)
+    local ids = sessions_of(user)
+    table.insert(ids, id)
+    set_sessions(user, ids)
   end
 end
-local function drop_session(user, sid)
+local function drop_session(user, id)
   local kept = {}
-  for _, s in ipairs(sessions_of(user)) do if s ~= sid then table.insert(kept, s) end end
+  for _, other in ipairs(sessions_of(user)) do if other ~= id then table.insert(kept, other) end end
   set_sessions(user, kept)
 end
 
--- The purge index files each session, by id (see `field`), in a list per minute in which it
+-- The purge index files each session, by id, in a list per minute in which it
 -- ends (its `bucket` names the minute, saved with it by the caller), and keeps the minutes in
 -- a sorted set: an entry costs its id. A session filed anew (a revocation) leaves its old entry
 -- behind, counted as stale in 'er' (minute -> stale entries), so that moving costs the same
@@ -254,11 +225,11 @@ local function ends(s)
   if s.revoked then at = math.min(at, s.revoked) end
   return at
 end
-local function index(sid, s)
+local function index(id, s)
   local m = minute(ends(s))
   if s.bucket ~= m then
     if s.bucket then redis.call('HINCRBY', k('er'), s.bucket, 1) end
-    redis.call('RPUSH', k('e', m), field(sid))
+    redis.call('RPUSH', k('e', m), id)
     redis.call('ZADD', k('e'), m, m)
     s.bucket = m
   end
@@ -275,19 +246,19 @@ end
 
 -- A session whose id names this shard but which lives in another (an id made before shards, or
 -- for another user): the error that sends the caller there, or nil.
-local function elsewhere(sid)
-  local shard = redis.call('GET', k('m', sid))
+local function elsewhere(id)
+  local shard = redis.call('GET', k('m', sid_of(id)))
   if shard then return redis.error_reply('TESSERA_ELSEWHERE ' .. shard) end
 end
 
 -- Revokes a live session (`s`, loaded already, or nil to load it); its user, or false.
-local function revoke(sid, reason, at, until_ms, quiet, s)
-  s = s or load(sid)
+local function revoke(id, reason, at, until_ms, quiet, s)
+  s = s or load(id)
   if not s or s.revoked then return false end
   s.revoked, s.reason = tonumber(at), reason
-  index(sid, s)
-  save(sid, s)
-  feed(0, sid, until_ms, quiet)
+  index(id, s)
+  save(id, s)
+  feed(0, sid_of(id), until_ms, quiet)
   return s.user
 end
 

@@ -13,8 +13,8 @@ for _, m in ipairs(minutes) do
   local taken = redis.call('LPOP', list, budget) or {}
   local again, stale = {}, 0
   for _, entry in ipairs(taken) do
-    local sid = id(entry)
-    local s = load(sid)
+    local id = id_of(entry)
+    local s = load(id)
     if s and s.bucket ~= m then
       stale = stale + 1 -- filed elsewhere since
     elseif live(s, now) then
@@ -22,12 +22,12 @@ for _, m in ipairs(minutes) do
         table.insert(again, entry)
       else
         s.bucket = nil -- taken off its list
-        index(sid, s)
-        save(sid, s)
+        index(id, s)
+        save(id, s)
       end
     elseif s then
-      delete(sid, s)
-      drop_session(s.user, sid)
+      delete(id, s)
+      drop_session(s.user, id)
       deleted = deleted + 1
     end -- gone (a hash that expired natively): its user's index is tidied when next read
   end

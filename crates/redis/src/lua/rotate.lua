@@ -1,6 +1,6 @@
 -- A whole refresh in one step (see Rotation in the core): one read, one write.
--- ARGV: sid expected_gen presented new_gen current previous rotated at idle client
---       interval_us burst now_us (hashes as their 32 bytes, previous '' for none; interval ''
+-- ARGV: id expected_gen presented new_gen current previous rotated at idle client
+--       interval_us burst now_us (the id and hashes as their bytes, previous '' for none; interval ''
 --       for no rate)
 -- {'gone'} | {'found', record, agent} | {'limited', retry_us, reset_us} | {'rotated', record,
 -- agent}. Both 'found' and 'rotated' answer the session as it was read: the caller applies
@@ -8,9 +8,9 @@
 -- here. The per-session rate's state is kept in the session, so it costs no key of its own and
 -- goes with the session. The purge index is not touched: a refresh only moves the end later,
 -- and purge files anew a session it finds still live.
-local sid = ARGV[1]
-local s, rec = load(sid)
-if not s then return elsewhere(sid) or {'gone'} end
+local id = ARGV[1]
+local s, rec = load(id)
+if not s then return elsewhere(id) or {'gone'} end
 local at = tonumber(ARGV[8])
 if s.revoked or at >= s.idle or at >= s.abs or s.gen ~= tonumber(ARGV[2])
   or s.current ~= ARGV[3] then
@@ -28,6 +28,10 @@ end
 s.gen, s.current, s.previous, s.rotated = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 s.seen, s.idle = at, math.min(tonumber(ARGV[9]), s.abs)
 s.refreshes = s.refreshes + 1
-s.from = (ARGV[10] ~= '' and ARGV[10] == s.ip) and '=' or ARGV[10]
-save(sid, s)
+-- '=' for the address the session began at; an address that itself begins with '=' gets
+-- another in front.
+if ARGV[10] ~= '' and ARGV[10] == s.ip then s.from = '='
+elseif string.sub(ARGV[10], 1, 1) == '=' then s.from = '=' .. ARGV[10]
+else s.from = ARGV[10] end
+save(id, s)
 return out

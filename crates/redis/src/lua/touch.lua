@@ -1,4 +1,4 @@
--- ARGV: sid last_seen idle. Like a refresh, activity leaves the purge index alone (see
+-- ARGV: id last_seen idle. Like a refresh, activity leaves the purge index alone (see
 -- rotate.lua).
 local s = load(ARGV[1])
 if not s then return elsewhere(ARGV[1]) or 0 end

@@ -1,4 +1,4 @@
--- ARGV: sid expected_version claims data cookie ('' = unchanged; data 'null' for null, cookie
+-- ARGV: id expected_version claims data cookie ('' = unchanged; data 'null' for null, cookie
 -- as its hash's 32 bytes). {kind, version}
 local s = load(ARGV[1])
 if not s then return elsewhere(ARGV[1]) or {'notfound', 0} end

@@ -387,6 +387,42 @@ fn store_rotation(
     }
 }
 
+/// The client address a refresh records reads back exactly as given: the session's own
+/// address, none, another, and ones a compact store might mistake for a marker of its own.
+pub async fn a_refresh_keeps_its_client_as_given<S: Store + Clone + 'static>(store: S) {
+    use tessera::store::RotateOutcome;
+    let f = Fixture::new(store).await;
+    let own = "203.0.113.5";
+    let mut new = tessera::NewSession::for_user("alice");
+    new.device.ip = Some(own.into());
+    let issued = f.manager.create(new).await.unwrap();
+    let sid = issued.session.sid;
+    let mut presented = issued.session.refresh.current;
+    let clients = [
+        Some(own),
+        None,
+        Some("="),
+        Some("=="),
+        Some("=203.0.113.5"),
+        Some("::1"),
+    ];
+    for (generation, client) in (1..).zip(clients) {
+        let rotation = tessera::store::Rotation {
+            idle_expires_at: issued.session.idle_expires_at,
+            client: client.map(Into::into),
+            ..store_rotation(generation, presented, f.clock_now())
+        };
+        let RotateOutcome::Rotated(s) = f.store.rotate(&sid, &rotation).await.unwrap() else {
+            panic!("generation {generation} not rotated");
+        };
+        assert_eq!(s.refreshed_from.as_deref(), client, "answered");
+        let stored = f.store.get(&sid).await.unwrap().unwrap();
+        assert_eq!(stored.refreshed_from.as_deref(), client, "stored");
+        assert_eq!(stored.device.ip.as_deref(), Some(own));
+        presented = next_hash(generation);
+    }
+}
+
 /// The store's rotation is one compare-and-set on the generation and the secret: a stale
 /// rotation (a slow racer) or a forged one is refused with the session as found and changes
 /// nothing; an applied one writes the refresh fields, counts the refresh on the session, keeps
