@@ -113,7 +113,8 @@ impl SessionStore for RedisStore {
             }
             None => inv.arg(0).arg("").arg(0).arg(0).arg(0),
         };
-        inv.arg(s.device.user_agent.as_deref().unwrap_or_default());
+        inv.arg(s.device.user_agent.as_deref().unwrap_or_default())
+            .arg(s.sid.to_string());
         if let Some(event) = created {
             audit_args(&mut inv, event)?;
         }
@@ -242,7 +243,8 @@ impl SessionStore for RedisStore {
             inv.arg(sid.as_bytes())
                 .arg(&why)
                 .arg(ms(r.at))
-                .arg(ms(r.until));
+                .arg(ms(r.until))
+                .arg(sid.to_string());
         })
         .await
     }

@@ -1,10 +1,11 @@
 -- ARGV: id user created last_seen idle abs gen current previous rotated claims data ip label
---       cookie version limit_max limit_mode now evict_at evict_until user_agent
+--       cookie version limit_max limit_mode now evict_at evict_until user_agent sid
 --       [audit_event audit_at audit_user]
--- (the id and hashes as their bytes, previous and cookie '' for none, data '' for null).
+-- (the id and hashes as their bytes, previous and cookie '' for none, data '' for null; sid
+-- the id's 22 characters, which Lua takes microseconds to make).
 -- {'exists'} | {'limit'} | {'created', evicted id...}
 local id, user = ARGV[1], ARGV[2]
-local sid = sid_of(id)
+local sid = ARGV[23]
 if stored(id, sid) or redis.call('EXISTS', k('m', sid)) == 1 then return {'exists'} end
 local max, mode, now = tonumber(ARGV[17]), ARGV[18], tonumber(ARGV[19])
 local evicted = {}
@@ -34,7 +35,7 @@ local s = {user = user, created = tonumber(ARGV[3]), seen = tonumber(ARGV[4]),
   agent = '', agent_text = ARGV[22], from = '', reason = '', cookie = ARGV[15]}
 index(id, s)
 save(id, s)
-if ARGV[23] then audit(ARGV[23], ARGV[24], ARGV[25]) end
+if ARGV[24] then audit(ARGV[24], ARGV[25], ARGV[26]) end
 local out = {'created'}
 for _, e in ipairs(evicted) do table.insert(out, e) end
 return out

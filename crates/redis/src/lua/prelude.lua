@@ -29,17 +29,17 @@ local function unbase64(text)
   return table.concat(out)
 end
 local function sid_of(id)
-  local b, digits = {string.byte(id, 1, 16)}, {}
+  local b, d = {string.byte(id, 1, 16)}, {}
   for i = 1, 15, 3 do
     local n = b[i] * 65536 + b[i + 1] * 256 + b[i + 2]
-    for _, d in ipairs({math.floor(n / 262144), math.floor(n / 4096) % 64,
-      math.floor(n / 64) % 64, n % 64}) do
-      table.insert(digits, string.byte(B64, d + 1))
-    end
+    d[#d + 1] = string.byte(B64, math.floor(n / 262144) + 1)
+    d[#d + 1] = string.byte(B64, math.floor(n / 4096) % 64 + 1)
+    d[#d + 1] = string.byte(B64, math.floor(n / 64) % 64 + 1)
+    d[#d + 1] = string.byte(B64, n % 64 + 1)
   end
-  table.insert(digits, string.byte(B64, math.floor(b[16] / 4) + 1))
-  table.insert(digits, string.byte(B64, (b[16] % 4) * 16 + 1))
-  return string.char(unpack(digits))
+  d[21] = string.byte(B64, math.floor(b[16] / 4) + 1)
+  d[22] = string.byte(B64, (b[16] % 4) * 16 + 1)
+  return string.char(unpack(d))
 end
 -- An id as an index holds it: 16 bytes, or 22 characters as Tessera kept them before.
 local function id_of(entry) return #entry == 16 and entry or unbase64(entry) end
@@ -57,31 +57,24 @@ local RECORD = {'format', 'created', 'seen', 'idle', 'abs', 'rotated', 'gen', 'v
   'refreshes', 'bucket', 'current', 'user', 'claims', 'ip', 'agent', 'rate', 'previous', 'from',
   'data', 'label', 'cookie', 'revoked', 'reason'}
 local function records(id) return k('r', string.byte(id, 2) % 16) end
+-- Written out rather than looped over RECORD: Lua in Redis takes microseconds for such loops.
 local function decode(rec)
-  local v, s = cmsgpack.unpack(rec), {}
+  local v = cmsgpack.unpack(rec)
   if v[1] ~= 1 then error('a session record of unknown format ' .. tostring(v[1])) end
-  for i, name in ipairs(RECORD) do
-    local value = v[i]
-    if value == nil then value = false end
-    s[name] = value
-  end
-  local c = s.created
-  for _, name in ipairs({'seen', 'idle', 'abs', 'rotated'}) do s[name] = c + s[name] end
-  s.revoked = s.revoked and c + s.revoked or nil
-  s.rate = s.rate and c * 1000 + s.rate or nil
-  s.bucket = s.bucket and int(math.floor(c / MINUTE) + s.bucket) or nil
-  for _, name in ipairs({'ip', 'agent', 'previous', 'from', 'data', 'label', 'cookie', 'reason'}) do
-    s[name] = s[name] or ''
-  end
-  return s
+  local c = v[2]
+  return {created = c, seen = c + v[3], idle = c + v[4], abs = c + v[5], rotated = c + v[6],
+    gen = v[7], version = v[8], refreshes = v[9],
+    bucket = v[10] and int(math.floor(c / MINUTE) + v[10]) or nil, current = v[11],
+    user = v[12], claims = v[13], ip = v[14] or '', agent = v[15] or '',
+    rate = v[16] and c * 1000 + v[16] or nil, previous = v[17] or '', from = v[18] or '',
+    data = v[19] or '', label = v[20] or '', cookie = v[21] or '',
+    revoked = v[22] and c + v[22] or nil, reason = v[23] or ''}
 end
 
 -- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
 -- kept once per shard, under its digest, for as long as the longest-lived session naming it;
 -- a session keeps the digest's bytes.
-local function hex(raw)
-  return (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
-end
+local function hex(raw) return string.format(string.rep('%02x', #raw), string.byte(raw, 1, -1)) end
 local function unhex(text)
   return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -101,20 +94,17 @@ local function encode(s)
     s.agent = s.agent_text == '' and '' or remember_agent(s.agent_text, s.abs - s.seen + SLACK)
     s.agent_text = nil
   end
-  local c, out = s.created, {}
-  local stored = {format = 1, seen = s.seen - c, idle = s.idle - c, abs = s.abs - c,
-    rotated = s.rotated - c, revoked = s.revoked and s.revoked - c or false,
-    rate = s.rate and s.rate - c * 1000 or false,
-    bucket = s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false}
-  local last = 0
-  for i, name in ipairs(RECORD) do
-    local value = stored[name]
-    if value == nil then value = s[name] end
-    out[i] = value
-    if value ~= false and value ~= '' then last = i end
+  local c = s.created
+  local v = {1, c, s.seen - c, s.idle - c, s.abs - c, s.rotated - c, s.gen, s.version,
+    s.refreshes, s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false, s.current,
+    s.user, s.claims, s.ip, s.agent, s.rate and s.rate - c * 1000 or false, s.previous, s.from,
+    s.data, s.label, s.cookie, s.revoked and s.revoked - c or false, s.reason}
+  local n = #RECORD
+  while n > 13 and (v[n] == false or v[n] == '') do
+    v[n] = nil
+    n = n - 1
   end
-  for i = #out, last + 1, -1 do out[i] = nil end
-  return cmsgpack.pack(out)
+  return cmsgpack.pack(v)
 end
 
 -- A session as Tessera stored it before records (a hash of its own, `{field, value...}`),
@@ -251,14 +241,15 @@ local function elsewhere(id)
   if shard then return redis.error_reply('TESSERA_ELSEWHERE ' .. shard) end
 end
 
--- Revokes a live session (`s`, loaded already, or nil to load it); its user, or false.
-local function revoke(id, reason, at, until_ms, quiet, s)
+-- Revokes a live session (`s`, loaded already, or nil to load it; `sid` its id's characters,
+-- or nil to make them); its user, or false.
+local function revoke(id, reason, at, until_ms, quiet, s, sid)
   s = s or load(id)
   if not s or s.revoked then return false end
   s.revoked, s.reason = tonumber(at), reason
   index(id, s)
   save(id, s)
-  feed(0, sid_of(id), until_ms, quiet)
+  feed(0, sid or sid_of(id), until_ms, quiet)
   return s.user
 end
 
