@@ -787,6 +787,37 @@ fn announcements_name_their_feed() {
     });
 }
 
+/// A deployment of its own under a tag starting with `prefix`, served as Redis's default user,
+/// and a connection to look inside it.
+async fn own_deployment(prefix: &str) -> (RedisStore, redis::aio::MultiplexedConnection) {
+    let tag = format!("{{{prefix}-{}}}", tessera::random_id().unwrap());
+    let store = RedisStore::connect(&url(), &tag).await.unwrap();
+    let conn = redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    (store, conn)
+}
+
+/// The hash tag of `user`'s shard.
+fn shard_of(store: &RedisStore, user: &str) -> String {
+    let feed = store.feed_key(user);
+    feed.strip_suffix(":feed").unwrap().to_owned()
+}
+
+/// Redis's SHA-1 of `text` in hex, by which the scripts name a user's index hash (its first
+/// digit) and a user agent.
+async fn sha1hex(conn: &mut redis::aio::MultiplexedConnection, text: &str) -> String {
+    redis::cmd("EVAL")
+        .arg("return redis.sha1hex(ARGV[1])")
+        .arg(0)
+        .arg(text)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
 /// Sessions stored before session records (a hash of their own each, the user agent
 /// remembered apart or, older still, in the device) are read as they were, refreshed, listed,
 /// revoked and purged, and the first write stores them as records: an upgrade needs no
@@ -802,18 +833,8 @@ fn sessions_stored_as_hashes_keep_working() {
             Device, RefreshState, RevokeReason, Session, SessionId, Timestamp, TokenHash,
         };
 
-        let tag = format!("{{h-{}}}", tessera::random_id().unwrap());
-        let store = RedisStore::connect(&url(), &tag).await.unwrap();
-        let mut conn = redis::Client::open(url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let shard = store
-            .feed_key("dora")
-            .strip_suffix(":feed")
-            .unwrap()
-            .to_owned();
+        let (store, mut conn) = own_deployment("h").await;
+        let shard = shard_of(&store, "dora");
         let now = Timestamp::from_secs(1_700_000_000);
         let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
         let session = |secret: &[u8]| Session {
@@ -844,13 +865,7 @@ fn sessions_stored_as_hashes_keep_working() {
             )
         };
         let (kept_apart, in_device) = (session(b"one"), session(b"two"));
-        let digest: String = redis::cmd("EVAL")
-            .arg("return string.sub(redis.sha1hex(ARGV[1]), 1, 24)")
-            .arg(0)
-            .arg(agent)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let digest = sha1hex(&mut conn, agent).await[..24].to_owned();
         // Remembered as Tessera did then: under the digest's first 24 hex digits.
         let _: () = conn
             .set(format!("{shard}:ua:{digest}"), agent)
@@ -873,13 +888,7 @@ fn sessions_stored_as_hashes_keep_working() {
             );
         }
         // The user's index and the purge index held ids as their 22 characters then.
-        let sha1: String = redis::cmd("EVAL")
-            .arg("return redis.sha1hex(ARGV[1])")
-            .arg(0)
-            .arg("dora")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let sha1 = sha1hex(&mut conn, "dora").await;
         let ids = format!("{}{}", kept_apart.sid, in_device.sid);
         let _: () = conn
             .hset(format!("{shard}:ux:{}", &sha1[..1]), "dora", &ids)
@@ -963,13 +972,7 @@ fn audit_indexes_kept_as_text_keep_working() {
         use tessera::store::AuditStore;
         use tessera::{AuditEvent, AuditKind, Timestamp};
 
-        let tag = format!("{{ax-{}}}", tessera::random_id().unwrap());
-        let store = RedisStore::connect(&url(), &tag).await.unwrap();
-        let mut conn = redis::Client::open(url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let (store, mut conn) = own_deployment("ax").await;
         let event = |secs: i64, kind: AuditKind| AuditEvent {
             at: Timestamp::from_secs(secs),
             user_id: Some("erin".into()),
@@ -982,19 +985,8 @@ fn audit_indexes_kept_as_text_keep_working() {
             event(1_700_000_001, AuditKind::LoginSucceeded),
         ];
         store.append_audit(&first).await.unwrap();
-        let shard = store
-            .feed_key("erin")
-            .strip_suffix(":feed")
-            .unwrap()
-            .to_owned();
-        let sha1: String = redis::cmd("EVAL")
-            .arg("return redis.sha1hex(ARGV[1])")
-            .arg(0)
-            .arg("erin")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let index = format!("{shard}:ax:{}", &sha1[..1]);
+        let sha1 = sha1hex(&mut conn, "erin").await;
+        let index = format!("{}:ax:{}", shard_of(&store, "erin"), &sha1[..1]);
         let compact: Vec<u8> = conn.hget(&index, "erin").await.unwrap();
         assert_eq!(
             compact.len(),
