@@ -65,10 +65,15 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
     // A value left out at the end is none: `false` for a number, `''` for a text.
     let mut values = (0..RECORD_LEN).map(|i| if i < len { r.value() } else { Ok(Value::None) });
     let mut next = || values.next().unwrap_or(Ok(Value::None));
-    if len > RECORD_LEN || next()?.number() != Some(1) {
-        return Err(bad());
-    }
-    let created = next()?.number().ok_or_else(bad)?;
+    // `created` in seconds (a later format begins with a negative number), then its
+    // milliseconds.
+    let seconds = next()?.number().filter(|s| *s >= 0);
+    let millis = next()?.number();
+    let created = seconds
+        .zip(millis)
+        .and_then(|(s, ms)| s.checked_mul(1000)?.checked_add(ms))
+        .filter(|_| len <= RECORD_LEN)
+        .ok_or_else(bad)?;
     let at = |v: Value<'_>| -> Result<Timestamp, StoreError> {
         let from = v.number().ok_or_else(bad)?;
         created
@@ -81,7 +86,13 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(bad)
     };
-    let (seen, idle, absolute, rotated) = (at(next()?)?, at(next()?)?, at(next()?)?, at(next()?)?);
+    let (seen, idle, absolute) = (at(next()?)?, at(next()?)?, at(next()?)?);
+    // `rotated` is kept from `seen`.
+    let rotated = next()?
+        .number()
+        .and_then(|from| seen.as_millis().checked_add(from))
+        .map(Timestamp::from_millis)
+        .ok_or_else(bad)?;
     let (generation, version, refreshes) = (count(next()?)?, count(next()?)?, count(next()?)?);
     let _bucket = next()?; // the store's own: the minute the purge index files it under
     let current = TokenHash::from_bytes(next()?.bytes().try_into().map_err(|_| bad())?);
@@ -275,4 +286,109 @@ pub(crate) fn api_key(name: String, packed: &str) -> Result<StoredApiKey, StoreE
             at => Some(Timestamp::from_millis(at.parse().map_err(|_| bad())?)),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// A value as cmsgpack writes it.
+    enum V<'a> {
+        Int(i64),
+        Text(&'a [u8]),
+        False,
+    }
+
+    fn pack(values: &[V<'_>]) -> Vec<u8> {
+        let mut out = vec![0xdc];
+        out.extend(u16::try_from(values.len()).unwrap().to_be_bytes());
+        for v in values {
+            match v {
+                V::Int(n) if (0..128).contains(n) => out.push(u8::try_from(*n).unwrap()),
+                V::Int(n) if *n >= 0 => {
+                    out.push(0xcf);
+                    out.extend(n.to_be_bytes());
+                }
+                V::Int(n) => {
+                    out.push(0xd3);
+                    out.extend(n.to_be_bytes());
+                }
+                V::Text(t) => {
+                    out.push(0xd9);
+                    out.push(u8::try_from(t.len()).unwrap());
+                    out.extend(*t);
+                }
+                V::False => out.push(0xc2),
+            }
+        }
+        out
+    }
+
+    /// A record of a session created at 1,700,000,000.123 s, refreshed a minute later.
+    fn record<'a>(hash: &'a [u8], from: &'a [u8]) -> Vec<V<'a>> {
+        vec![
+            V::Int(1_700_000_000),
+            V::Int(123),
+            V::Int(60_000),
+            V::Int(3_600_000),
+            V::Int(86_400_000),
+            V::Int(0),
+            V::Int(2),
+            V::Int(1),
+            V::Int(1),
+            V::Int(60),
+            V::Text(hash),
+            V::Text(b"alice"),
+            V::Text(b"{}"),
+            V::Text(b"203.0.113.9"),
+            V::Text(b""),
+            V::False,
+            V::Text(hash),
+            V::Text(from),
+        ]
+    }
+
+    #[test]
+    fn records_read_back_and_bad_ones_are_refused() {
+        let sid = SessionId::generate().unwrap();
+        let hash = [7u8; 32];
+        let s = session(sid, &pack(&record(&hash, b"=")), "").unwrap();
+        assert_eq!(s.created_at.as_millis(), 1_700_000_000_123);
+        assert_eq!(s.last_seen_at.as_millis(), 1_700_000_060_123);
+        assert_eq!(s.refresh.rotated_at, s.last_seen_at, "kept from last seen");
+        assert_eq!(s.refresh.previous, Some(TokenHash::from_bytes(hash)));
+        assert_eq!(
+            s.refreshed_from.as_deref(),
+            Some("203.0.113.9"),
+            "'=': its own"
+        );
+        assert_eq!((s.revoked_at, s.cookie, s.device.label), (None, None, None));
+        let escaped = session(sid, &pack(&record(&hash, b"==x")), "").unwrap();
+        assert_eq!(escaped.refreshed_from.as_deref(), Some("=x"));
+
+        let mut later = record(&hash, b"");
+        later[0] = V::Int(-2);
+        let short = [1u8; 31];
+        let mut bad_hash = record(&hash, b"");
+        bad_hash[10] = V::Text(&short);
+        let mut text_for_number = record(&hash, b"");
+        text_for_number[6] = V::Text(b"2");
+        let mut too_long = record(&hash, b"");
+        too_long.extend((0..6).map(|_| V::False));
+        let whole = pack(&record(&hash, b""));
+        for (why, bytes) in [
+            ("a later format", pack(&later)),
+            ("a hash of 31 bytes", pack(&bad_hash)),
+            ("a text for a number", pack(&text_for_number)),
+            ("more values than a record has", pack(&too_long)),
+            ("cut short", whole[..whole.len() - 3].to_vec()),
+            ("not an array", vec![0xc2]),
+            ("empty", vec![]),
+        ] {
+            let refused = session(sid, &bytes, "").unwrap_err();
+            assert_eq!(refused.kind(), StoreErrorKind::Corrupt, "{why}");
+        }
+    }
 }

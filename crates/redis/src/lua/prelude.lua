@@ -47,22 +47,28 @@ local function id_of(entry) return #entry == 16 and entry or unbase64(entry) end
 -- A session is a field, named by its id, of one of 16 hashes of its shard ('r'), so that it
 -- costs a field and not a key of its own. The field holds its record, a MessagePack array
 -- (cmsgpack: C, where Lua would take four times as long) of RECORD's values in order; codec.rs
--- reads it. Times are kept as distances from `created` (a node whose clock lags may write one
--- before it); `rate` (microseconds) and `bucket` (minutes) too. Token hashes are their 32
+-- reads it. `created` is two numbers, its seconds and its milliseconds (MessagePack has no
+-- integer between 4 and 8 bytes); the other times are kept as distances from it (a node whose
+-- clock lags may write one before it), but `rotated` from `seen`, which a refresh sets to the
+-- same instant; `rate` (microseconds) and `bucket` (minutes) from `created` too. A later format
+-- will begin with a negative number (its own), which no creation time is.
+-- Every byte counts: 188 is the most a record can take in jemalloc's 192-byte class (Redis
+-- adds 4), and the next class is 224. Token hashes are their 32
 -- bytes; `agent` is the digest under which the user agent is remembered (see
 -- remember_agent); `from` is '=' when the last refresh came from the address the session
 -- began at (and an address beginning with '=' has another in front). None is '' for a text
 -- ('' data is null) and false for a number; values at the end that are none are left out.
-local RECORD = {'format', 'created', 'seen', 'idle', 'abs', 'rotated', 'gen', 'version',
+local RECORD = {'created_s', 'created_ms', 'seen', 'idle', 'abs', 'rotated', 'gen', 'version',
   'refreshes', 'bucket', 'current', 'user', 'claims', 'ip', 'agent', 'rate', 'previous', 'from',
   'data', 'label', 'cookie', 'revoked', 'reason'}
 local function records(id) return k('r', string.byte(id, 2) % 16) end
 -- Written out rather than looped over RECORD: Lua in Redis takes microseconds for such loops.
 local function decode(rec)
   local v = cmsgpack.unpack(rec)
-  if v[1] ~= 1 then error('a session record of unknown format ' .. tostring(v[1])) end
-  local c = v[2]
-  return {created = c, seen = c + v[3], idle = c + v[4], abs = c + v[5], rotated = c + v[6],
+  if v[1] < 0 then error('a session record of unknown format ' .. tostring(-v[1])) end
+  local c = v[1] * 1000 + v[2]
+  return {created = c, seen = c + v[3], idle = c + v[4], abs = c + v[5],
+    rotated = c + v[3] + v[6],
     gen = v[7], version = v[8], refreshes = v[9],
     bucket = v[10] and int(math.floor(c / MINUTE) + v[10]) or nil, current = v[11],
     user = v[12], claims = v[13], ip = v[14] or '', agent = v[15] or '',
@@ -73,7 +79,8 @@ end
 
 -- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
 -- kept once per shard, under its digest, for as long as the longest-lived session naming it;
--- a session keeps the digest's bytes.
+-- a session keeps the digest's bytes: 8, so that no one can find another agent that would be
+-- shown in its place (2^64 tries).
 local function hex(raw) return string.format(string.rep('%02x', #raw), string.byte(raw, 1, -1)) end
 local function unhex(text)
   return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
@@ -95,10 +102,11 @@ local function encode(s)
     s.agent_text = nil
   end
   local c = s.created
-  local v = {1, c, s.seen - c, s.idle - c, s.abs - c, s.rotated - c, s.gen, s.version,
-    s.refreshes, s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false, s.current,
-    s.user, s.claims, s.ip, s.agent, s.rate and s.rate - c * 1000 or false, s.previous, s.from,
-    s.data, s.label, s.cookie, s.revoked and s.revoked - c or false, s.reason}
+  local v = {math.floor(c / 1000), c % 1000, s.seen - c, s.idle - c, s.abs - c,
+    s.rotated - s.seen, s.gen, s.version, s.refreshes,
+    s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false, s.current, s.user,
+    s.claims, s.ip, s.agent, s.rate and s.rate - c * 1000 or false, s.previous, s.from, s.data,
+    s.label, s.cookie, s.revoked and s.revoked - c or false, s.reason}
   local n = #RECORD
   while n > 13 and (v[n] == false or v[n] == '') do
     v[n] = nil
