@@ -305,13 +305,15 @@ impl RedisStore {
     }
 
     /// `self`, unless the deployment holds data in the layout before shards: then an error
-    /// that says what to run. An empty deployment is marked as sharded.
+    /// that says what to run. An empty deployment, and one whose sessions an older version
+    /// stored as hashes (read and rewritten as records here), is marked `records`: an older
+    /// node, which would misread records, then refuses to start on it.
     async fn current(self) -> Result<Self, StoreError> {
         self.refuse_eviction().await?;
         let mut inv = self.run(&scripts::MISC);
         inv.arg("layout");
         let layout: String = self.call(&inv).await?;
-        if layout == "sharded" {
+        if layout == "records" {
             return Ok(self);
         }
         Err(StoreError::new(

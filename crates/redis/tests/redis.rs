@@ -790,13 +790,20 @@ fn announcements_name_their_feed() {
 /// A deployment of its own under a tag starting with `prefix`, served as Redis's default user,
 /// and a connection to look inside it.
 async fn own_deployment(prefix: &str) -> (RedisStore, redis::aio::MultiplexedConnection) {
+    use redis::AsyncCommands;
     let tag = format!("{{{prefix}-{}}}", tessera::random_id().unwrap());
-    let store = RedisStore::connect(&url(), &tag).await.unwrap();
-    let conn = redis::Client::open(url())
+    let mut conn = redis::Client::open(url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
+    // As the version before session records marked a deployment: this one takes it over, and
+    // marks it so that an older node refuses to start on it.
+    let mark = format!("{tag}:set:layout");
+    let _: () = conn.set(&mark, "sharded").await.unwrap();
+    let store = RedisStore::connect(&url(), &tag).await.unwrap();
+    let now: String = conn.get(&mark).await.unwrap();
+    assert_eq!(now, "records");
     (store, conn)
 }
 
@@ -1035,6 +1042,146 @@ fn audit_indexes_kept_as_text_keep_working() {
             kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
             [AuditKind::PasswordChanged, AuditKind::LoginSucceeded],
             "the oldest purged from a text index"
+        );
+    });
+}
+
+/// Purge puts back an entry it cannot settle (a record this version cannot read) instead of
+/// dropping it, which would leave its session to no one; the others are purged.
+#[test]
+fn purge_keeps_what_it_cannot_read() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use std::time::Duration;
+        use tessera::store::SessionStore;
+        use tessera::{Session, SessionId, Timestamp, TokenHash};
+
+        let (store, mut conn) = own_deployment("pk").await;
+        let now = Timestamp::from_secs(1_700_000_000);
+        let session = |secret: &[u8]| {
+            Session::started(
+                SessionId::for_user("fred").unwrap(),
+                "fred".into(),
+                now,
+                now.plus(Duration::from_secs(60)),
+                now.plus(Duration::from_secs(3600)),
+                TokenHash::of(secret),
+            )
+        };
+        let (good, bad) = (session(b"good"), session(b"bad"));
+        for s in [&good, &bad] {
+            store.create(s, None, None).await.unwrap();
+        }
+        let field = bad.sid.as_bytes().as_slice();
+        let records = format!("{}:r:{}", shard_of(&store, "fred"), field[1] % 16);
+        // A record of a later format: it begins with a negative number.
+        let _: () = conn
+            .hset(&records, field, b"\x91\xff".as_slice())
+            .await
+            .unwrap();
+        let later = now.plus(Duration::from_secs(120));
+        assert_eq!(store.purge_expired(later, 100).await.unwrap(), 1);
+        assert_eq!(store.get(&good.sid).await.unwrap(), None, "purged");
+        let ends = now.plus(Duration::from_secs(60)).as_millis() / 60_000;
+        let list = format!("{}:e:{ends}", shard_of(&store, "fred"));
+        let kept: Vec<Vec<u8>> = conn.lrange(&list, 0, -1).await.unwrap();
+        assert_eq!(kept, [field.to_vec()], "the unreadable one's entry is kept");
+    });
+}
+
+/// Audit ids keep their sequence number in 2 bytes: events piling onto one millisecond past
+/// 65,535 take the next; and a user's listing shows only the user's own events, whatever
+/// its index says.
+#[test]
+fn audit_ids_never_outgrow_two_bytes_nor_cross_users() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use tessera::store::AuditStore;
+        use tessera::{AuditEvent, AuditKind, Timestamp};
+
+        let (store, mut conn) = own_deployment("as").await;
+        let stream = format!("{}:a", shard_of(&store, "gina"));
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("1700000000000-65535")
+            .arg("u")
+            .arg("")
+            .arg("j")
+            .arg("3|||")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let event = |user: &str| AuditEvent {
+            at: Timestamp::from_secs(1_699_999_999),
+            user_id: Some(user.into()),
+            sid: None,
+            ip: None,
+            kind: AuditKind::LoginFailed,
+        };
+        store.append_audit(&[event("gina")]).await.unwrap();
+        let listed = store.audit_for_user("gina", None, 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            listed[0].id,
+            1_700_000_000_001 << 16,
+            "the next millisecond, number 0"
+        );
+
+        // Another user's event, named in gina's index, is not gina's.
+        let other = shard_of(&store, "gina");
+        let hank = (0..)
+            .map(|i| format!("hank-{i}"))
+            .find(|u| shard_of(&store, u) == other)
+            .unwrap();
+        store.append_audit(&[event(&hank)]).await.unwrap();
+        let sha1 = sha1hex(&mut conn, "gina").await;
+        let index = format!("{other}:ax:{}", &sha1[..1]);
+        let _: () = conn
+            .hset(&index, "gina", "1700000000001-0,1700000000001-1,")
+            .await
+            .unwrap();
+        let listed = store.audit_for_user("gina", None, 10).await.unwrap();
+        assert_eq!(listed.len(), 1, "hank's event is not listed as gina's");
+    });
+}
+
+/// A user agent whose digest another agent holds already is not remembered over it (whoever
+/// wrote either): the session keeps none, and every other session still shows its own.
+#[test]
+fn an_agent_never_replaces_another_under_its_digest() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use std::time::Duration;
+        use tessera::store::SessionStore;
+        use tessera::{Device, Session, SessionId, Timestamp, TokenHash};
+
+        let (store, mut conn) = own_deployment("ua").await;
+        let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
+        let digest = sha1hex(&mut conn, agent).await[..16].to_owned();
+        let key = format!("{}:ua:{digest}", shard_of(&store, "ivy"));
+        let _: () = conn.set(&key, "Another agent, same digest").await.unwrap();
+        let now = Timestamp::from_secs(1_700_000_000);
+        let session = Session {
+            device: Device {
+                user_agent: Some(agent.into()),
+                ..Device::default()
+            },
+            ..Session::started(
+                SessionId::for_user("ivy").unwrap(),
+                "ivy".into(),
+                now,
+                now.plus(Duration::from_secs(60)),
+                now.plus(Duration::from_secs(3600)),
+                TokenHash::of(b"ivy"),
+            )
+        };
+        store.create(&session, None, None).await.unwrap();
+        let kept: String = conn.get(&key).await.unwrap();
+        assert_eq!(kept, "Another agent, same digest", "not replaced");
+        let stored = store.get(&session.sid).await.unwrap().unwrap();
+        assert_eq!(
+            stored.device.user_agent, None,
+            "no agent rather than another's"
         );
     });
 }

@@ -12,7 +12,7 @@ for i = #ids, 1, -1 do
   local ms, seq = parts(ids[i])
   if not bm or ms < bm or (ms == bm and seq < bs) then
     local entry = redis.call('XRANGE', k('a'), ids[i], ids[i])[1]
-    if entry then
+    if entry and entry[2][2] == ARGV[1] then -- the user's own, whatever the index says
       table.insert(out, ids[i])
       table.insert(out, entry[2][4])
     end

@@ -4,8 +4,11 @@
 --   point sid shard ttl_ms id -> 1 / 0 taken: this shard, which the id names, keeps a pointer
 --                               to the shard that holds the session (see `elsewhere`), unless
 --                               the id is taken here or points to another shard already
---   layout                   -> 'sharded' (marking an empty deployment so) or 'legacy': data
---                               an older Tessera wrote with every key under the global tag
+--   layout                   -> 'records' (marking an empty deployment so, and one of sessions
+--                               stored as hashes, 'sharded', which this version reads: an older
+--                               node, which would misread records, then refuses to start) or
+--                               'legacy': data an older Tessera wrote with every key under the
+--                               global tag
 -- and, for `tessera migrate`, on the global tag's legacy keys:
 --   legacy_sessions n        -> up to n {sid, user, pttl, {HGETALL}}
 --   forget sid user          -> deletes a moved session and its legacy index entries
@@ -13,7 +16,7 @@
 --   forget_audit user ids... -> deletes moved events
 --   legacy_leftovers cursor  -> the next cursor: deletes legacy user indexes (of sessions that
 --                               expired natively) met on the way
---   mark                     -> records the sharded layout
+--   mark                     -> records the sharded layout ('records')
 local op = ARGV[1]
 if op == 'init' then
   redis.call('SET', k('set', ARGV[2]), ARGV[3], 'NX')
@@ -31,12 +34,16 @@ elseif op == 'point' then
   return 1
 elseif op == 'layout' then
   local mark = redis.call('GET', k('set', 'layout'))
-  if mark then return mark end
+  if mark and mark ~= 'sharded' then return mark end
+  if mark then
+    redis.call('SET', k('set', 'layout'), 'records')
+    return 'records'
+  end
   for _, key in ipairs({k('keyset'), k('purge'), k('audit', 't')}) do
     if redis.call('EXISTS', key) == 1 then return 'legacy' end
   end
-  redis.call('SET', k('set', 'layout'), 'sharded')
-  return 'sharded'
+  redis.call('SET', k('set', 'layout'), 'records')
+  return 'records'
 elseif op == 'legacy_sessions' then
   local out = {}
   for _, member in ipairs(redis.call('ZRANGE', k('purge'), 0, tonumber(ARGV[2]) - 1)) do
@@ -81,7 +88,7 @@ elseif op == 'legacy_leftovers' then
   for _, key in ipairs(scan[2]) do redis.call('DEL', key) end
   return scan[1]
 elseif op == 'mark' then
-  redis.call('SET', k('set', 'layout'), 'sharded')
+  redis.call('SET', k('set', 'layout'), 'records')
   return 1
 end
 return redis.error_reply('unknown operation ' .. op)

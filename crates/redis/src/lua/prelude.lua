@@ -79,8 +79,7 @@ end
 
 -- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
 -- kept once per shard, under its digest, for as long as the longest-lived session naming it;
--- a session keeps the digest's bytes: 8, so that no one can find another agent that would be
--- shown in its place (2^64 tries).
+-- a session keeps the digest's 8 bytes.
 local function hex(raw) return string.format(string.rep('%02x', #raw), string.byte(raw, 1, -1)) end
 local function unhex(text)
   return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
@@ -88,7 +87,13 @@ end
 local function remember_agent(agent, lives_ms)
   local digest = string.sub(redis.sha1hex(agent), 1, 16)
   local key = k('ua', digest)
-  if redis.call('PTTL', key) < lives_ms then redis.call('SET', key, agent, 'PX', int(lives_ms)) end
+  local kept = redis.call('GET', key)
+  -- Another agent under the same digest: never replaced (whoever made it), and this session
+  -- keeps none.
+  if kept and kept ~= agent then return '' end
+  if not kept or redis.call('PTTL', key) < lives_ms then
+    redis.call('SET', key, agent, 'PX', int(lives_ms))
+  end
   return unhex(digest)
 end
 local function agent_of(s)
@@ -314,11 +319,20 @@ local function set_audit_ids(user, ids)
 end
 -- Appends an event (packed, time and user, '' for none); returns its id. An event timed
 -- before the stream's newest (another node's clock runs ahead) takes that one's time.
+-- Ids keep their sequence number in 2 bytes (as `audit_id` in audit.rs does): past 65,535
+-- events in one millisecond (events timed before the newest pile up on its millisecond, as a
+-- migration's do) an event takes the next millisecond.
 local function audit(event, at, user)
   local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', event)
+  if type(id) ~= 'table' and tonumber(string.match(id, '-(%d+)$')) > 65535 then
+    redis.call('XDEL', k('a'), id)
+    id = {}
+  end
   if type(id) == 'table' then
-    local newest = redis.call('XREVRANGE', k('a'), '+', '-', 'COUNT', 1)[1][1]
-    id = redis.call('XADD', k('a'), string.match(newest, '^(%d+)-') .. '-*', 'u', user, 'j', event)
+    local newest = redis.call('XREVRANGE', k('a'), '+', '-', 'COUNT', 1)[1]
+    local ms = tonumber(string.match(newest and newest[1] or '', '^(%d+)-') or at)
+    if newest and tonumber(string.match(newest[1], '-(%d+)$')) >= 65535 then ms = ms + 1 end
+    id = redis.call('XADD', k('a'), int(ms) .. '-*', 'u', user, 'j', event)
   end
   if user ~= '' then
     local packed = redis.call('HGET', audit_key(user), user) or '\0'
