@@ -813,6 +813,21 @@ fn shard_of(store: &RedisStore, user: &str) -> String {
     feed.strip_suffix(":feed").unwrap().to_owned()
 }
 
+/// A session of `user` started at 1,700,000,000 s, idle for `idle` seconds at most and living
+/// `lives` seconds, its refresh secret `secret`.
+fn started(user: &str, secret: &[u8], idle: u64, lives: u64) -> tessera::Session {
+    use std::time::Duration;
+    let now = tessera::Timestamp::from_secs(1_700_000_000);
+    tessera::Session::started(
+        tessera::SessionId::for_user(user).unwrap(),
+        user.into(),
+        now,
+        now.plus(Duration::from_secs(idle)),
+        now.plus(Duration::from_secs(lives)),
+        tessera::TokenHash::of(secret),
+    )
+}
+
 /// Redis's SHA-1 of `text` in hex, by which the scripts name a user's index hash (its first
 /// digit) and a user agent.
 async fn sha1hex(conn: &mut redis::aio::MultiplexedConnection, text: &str) -> String {
@@ -836,9 +851,7 @@ fn sessions_stored_as_hashes_keep_working() {
         use serde_json::json;
         use std::time::Duration;
         use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
-        use tessera::{
-            Device, RefreshState, RevokeReason, Session, SessionId, Timestamp, TokenHash,
-        };
+        use tessera::{Device, RefreshState, RevokeReason, Session, Timestamp, TokenHash};
 
         let (store, mut conn) = own_deployment("h").await;
         let shard = shard_of(&store, "dora");
@@ -862,14 +875,7 @@ fn sessions_stored_as_hashes_keep_working() {
                 previous: Some(TokenHash::of(b"before")),
                 rotated_at: now.plus(Duration::from_secs(5)),
             },
-            ..Session::started(
-                SessionId::for_user("dora").unwrap(),
-                "dora".into(),
-                now,
-                now.plus(Duration::from_secs(3600)),
-                now.plus(Duration::from_secs(86_400)),
-                TokenHash::of(secret),
-            )
+            ..started("dora", secret, 3600, 86_400)
         };
         let (kept_apart, in_device) = (session(b"one"), session(b"two"));
         let digest = sha1hex(&mut conn, agent).await[..24].to_owned();
@@ -1053,22 +1059,15 @@ fn purge_keeps_what_it_cannot_read() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
         use std::time::Duration;
+        use tessera::Timestamp;
         use tessera::store::SessionStore;
-        use tessera::{Session, SessionId, Timestamp, TokenHash};
 
         let (store, mut conn) = own_deployment("pk").await;
         let now = Timestamp::from_secs(1_700_000_000);
-        let session = |secret: &[u8]| {
-            Session::started(
-                SessionId::for_user("fred").unwrap(),
-                "fred".into(),
-                now,
-                now.plus(Duration::from_secs(60)),
-                now.plus(Duration::from_secs(3600)),
-                TokenHash::of(secret),
-            )
-        };
-        let (good, bad) = (session(b"good"), session(b"bad"));
+        let (good, bad) = (
+            started("fred", b"good", 60, 3600),
+            started("fred", b"bad", 60, 3600),
+        );
         for s in [&good, &bad] {
             store.create(s, None, None).await.unwrap();
         }
@@ -1151,29 +1150,20 @@ fn audit_ids_never_outgrow_two_bytes_nor_cross_users() {
 fn an_agent_never_replaces_another_under_its_digest() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
-        use std::time::Duration;
         use tessera::store::SessionStore;
-        use tessera::{Device, Session, SessionId, Timestamp, TokenHash};
+        use tessera::{Device, Session};
 
         let (store, mut conn) = own_deployment("ua").await;
         let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
         let digest = sha1hex(&mut conn, agent).await[..16].to_owned();
         let key = format!("{}:ua:{digest}", shard_of(&store, "ivy"));
         let _: () = conn.set(&key, "Another agent, same digest").await.unwrap();
-        let now = Timestamp::from_secs(1_700_000_000);
         let session = Session {
             device: Device {
                 user_agent: Some(agent.into()),
                 ..Device::default()
             },
-            ..Session::started(
-                SessionId::for_user("ivy").unwrap(),
-                "ivy".into(),
-                now,
-                now.plus(Duration::from_secs(60)),
-                now.plus(Duration::from_secs(3600)),
-                TokenHash::of(b"ivy"),
-            )
+            ..started("ivy", b"ivy", 60, 3600)
         };
         store.create(&session, None, None).await.unwrap();
         let kept: String = conn.get(&key).await.unwrap();
