@@ -95,7 +95,6 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
         .ok_or_else(bad)?;
     let (generation, version, refreshes) = (count(next()?)?, count(next()?)?, count(next()?)?);
     let _bucket = next()?; // the store's own: the minute the purge index files it under
-    let current = TokenHash::from_bytes(next()?.bytes().try_into().map_err(|_| bad())?);
     let some = |t: &str| (!t.is_empty()).then(|| t.to_owned());
     let hash = |v: Value<'_>| match v.bytes() {
         [] => Ok(None),
@@ -103,6 +102,7 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
             bytes.try_into().map_err(|_| bad())?,
         ))),
     };
+    let current = hash(next()?)?.ok_or_else(bad)?;
     let user_id = next()?.text()?.to_owned();
     let claims = json(next()?.text()?)?;
     let ip = some(next()?.text()?);

@@ -299,15 +299,27 @@ local function entry_bytes(id)
   local at, seq = string.match(id, '^(%d+)-(%d+)$')
   return struct.pack('>I6I2', tonumber(at), tonumber(seq))
 end
-local function audit_ids(user)
-  local packed, out = redis.call('HGET', audit_key(user), user) or '', {}
+-- A user's index: how many ids it holds, and a reader of the i-th (oldest first) as its time
+-- and number, which reads only the entries asked for.
+local function audit_index(user)
+  local packed = redis.call('HGET', audit_key(user), user) or ''
   if string.sub(packed, 1, 1) == '\0' then
-    for i = 2, #packed, 8 do
-      local at, seq = struct.unpack('>I6I2', packed, i)
-      table.insert(out, int(at) .. '-' .. int(seq))
-    end
-  else
-    for id in string.gmatch(packed, '([^,]+),') do table.insert(out, id) end
+    return (#packed - 1) / 8,
+      function(i) return struct.unpack('>I6I2', packed, 2 + (i - 1) * 8) end
+  end
+  local ids = {}
+  for id in string.gmatch(packed, '([^,]+),') do table.insert(ids, id) end
+  return #ids, function(i)
+    local at, seq = string.match(ids[i], '^(%d+)-(%d+)$')
+    return tonumber(at), tonumber(seq)
+  end
+end
+local function audit_ids(user)
+  local n, entry = audit_index(user)
+  local out = {}
+  for i = 1, n do
+    local at, seq = entry(i)
+    out[i] = int(at) .. '-' .. int(seq)
   end
   return out
 end
