@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use subtle::ConstantTimeEq;
 use tessera::store::{KeyStore, StoredApiKey};
 use tessera::{ApiKey, ApiScope, AuditKind, BOOTSTRAP_KEY_NAME, Clock, Timestamp, TokenHash};
 
@@ -62,9 +61,7 @@ pub async fn stored_bootstrap_key(
 
 /// Whether `hash` is among `revoked` (each compared in constant time).
 pub fn is_revoked_bootstrap(revoked: &[TokenHash], hash: &TokenHash) -> bool {
-    revoked.iter().fold(false, |any, r| {
-        any | bool::from(r.as_bytes().ct_eq(hash.as_bytes()))
-    })
+    revoked.iter().fold(false, |any, r| any | r.ct_eq(hash))
 }
 
 /// Revokes the bootstrap admin key in force (a leaked `admin-api-key` file, say): this
@@ -205,12 +202,12 @@ impl ApiKeys {
     fn find(&self, hash: &TokenHash) -> Option<Found> {
         let named = Arc::clone(&self.named.read().unwrap_or_else(PoisonError::into_inner));
         let mut found = None;
-        let bootstrap = bool::from(self.bootstrap.as_bytes().ct_eq(hash.as_bytes()));
+        let bootstrap = self.bootstrap.ct_eq(hash);
         if bootstrap && !self.bootstrap_revoked.load(Ordering::Relaxed) {
             found = Some(None);
         }
         for (i, named) in named.iter().enumerate() {
-            if bool::from(named.key.hash.as_bytes().ct_eq(hash.as_bytes())) {
+            if named.key.hash.ct_eq(hash) {
                 found = Some(Some(i));
             }
         }
