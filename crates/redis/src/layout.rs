@@ -12,6 +12,11 @@ const SLOTS: u16 = 16384;
 /// Feed `GLOBAL_FEED` is the global slot's (API-key revocations); feeds below it are the shards'.
 pub(crate) const GLOBAL_FEED: usize = SessionId::SHARDS as usize;
 
+/// How this version lays a deployment out, as its mark (`set:layout`) says: sessions as
+/// records, and each user's sessions and audit events in one field. The scripts read the
+/// layouts marked `sharded` and `records` before it, and take them over (see `misc.lua`).
+pub(crate) const MARK: &str = "user-fields";
+
 /// The name inside a deployment's tag: `tessera` for `{tessera}`.
 pub(crate) fn name(global: &str) -> &str {
     global

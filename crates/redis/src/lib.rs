@@ -8,7 +8,8 @@
 //! deployment's tag, by default `{tessera}`). A session is a packed record in a field of one of
 //! its shard's hashes (no key of its own: about 350 bytes a refreshed session, indexes
 //! included), filed in a purge index by the minute it ends and deleted then; a user's sessions
-//! are listed in a field of one of the shard's index hashes, so listing them never scans.
+//! and the ids of their audit events are listed in one field of one of the shard's user hashes,
+//! so listing either never scans.
 //! Revocations go to a feed per shard (a sorted set by cursor), announced on the shard's
 //! sharded channel for nodes to catch up at once.
 //!

@@ -10,11 +10,12 @@
 //! would go on writing the old layout, and a newer one refuses to start on it.
 
 use redis::{FromRedisValue, Value};
-use tessera::{SessionId, StoreError};
+use tessera::{SessionId, StoreError, StoreErrorKind};
 
 use crate::codec::{corrupt, redis_error};
+use crate::layout::MARK;
 use crate::scripts;
-use crate::store::RedisStore;
+use crate::store::{RedisStore, newer};
 
 /// What a migration moved.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +81,14 @@ impl RedisStore {
             }
         }
         let mut inv = self.run(&scripts::MISC);
-        inv.arg("mark");
-        self.call::<i64>(&inv).await?;
+        inv.arg("mark").arg(MARK);
+        let mark: String = self.call(&inv).await?;
+        if mark != MARK {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                newer(&self.layout.global, &mark),
+            ));
+        }
         Ok(done)
     }
 

@@ -11,7 +11,7 @@ use tessera::{SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use crate::codec::{corrupt, redis_error};
 use crate::conn::Conn;
-use crate::layout::Layout;
+use crate::layout::{Layout, MARK};
 use crate::scripts;
 use crate::tls::{Address, Nodes};
 
@@ -304,27 +304,30 @@ impl RedisStore {
         }
     }
 
-    /// `self`, unless the deployment holds data in the layout before shards: then an error
-    /// that says what to run. An empty deployment, and one whose sessions an older version
-    /// stored as hashes (read and rewritten as records here), is marked `records`: an older
-    /// node, which would misread records, then refuses to start on it.
+    /// `self`, unless the deployment holds data in the layout before shards, or in one of a
+    /// newer version: then an error that says what to run. An empty deployment, and one an
+    /// older version of the sharded layout marked (read and rewritten here), is marked with
+    /// this version's [`MARK`]: an older node, which would misread what this one writes, then
+    /// refuses to start on it.
     async fn current(self) -> Result<Self, StoreError> {
         self.refuse_eviction().await?;
         let mut inv = self.run(&scripts::MISC);
-        inv.arg("layout");
+        inv.arg("layout").arg(MARK);
         let layout: String = self.call(&inv).await?;
-        if layout == "records" {
+        if layout == MARK {
             return Ok(self);
         }
-        Err(StoreError::new(
-            StoreErrorKind::Other,
+        let what = if layout == "legacy" {
             format!(
                 "Redis holds the deployment {} in the layout of Tessera before shards (every key \
                  under one tag); stop every node and run `tessera migrate`, which moves it to the \
                  sharded layout and keeps every session valid",
                 self.layout.global
-            ),
-        ))
+            )
+        } else {
+            newer(&self.layout.global, &layout)
+        };
+        Err(StoreError::new(StoreErrorKind::Other, what))
     }
 
     /// Refuses a Redis that evicts keys when its memory is full (any `maxmemory-policy` but
@@ -600,6 +603,16 @@ pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> Step<'a> {
         slot: crate::layout::slot(tag.as_bytes()),
         writes: scripts::writes(script),
     }
+}
+
+/// The error for a deployment whose layout a newer version of Tessera marked (`mark`), which
+/// this version would misread.
+pub(crate) fn newer(global: &str, mark: &str) -> String {
+    format!(
+        "Redis holds the deployment {global} in a layout this version of Tessera does not know \
+         (marked `{mark}` by a newer version), which it would misread: run that version, or a \
+         later one, on every node"
+    )
 }
 
 #[cfg(test)]

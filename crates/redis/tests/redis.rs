@@ -615,6 +615,37 @@ fn migrate_moves_a_legacy_deployment_and_keeps_sessions_valid() {
     });
 }
 
+/// A deployment a newer version marked with a layout this one does not know is refused, with
+/// what to run, and its mark is left as it is: neither starting nor `migrate` takes it back to
+/// a layout this version would misread.
+#[test]
+fn a_newer_layout_is_refused_and_left_as_it_is() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+
+        let tag = format!("{{nl-{}}}", tessera::random_id().unwrap());
+        let mut conn = redis::Client::open(url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let mark = format!("{tag}:set:layout");
+        let _: () = conn.set(&mark, "from-the-future").await.unwrap();
+        let refused = RedisStore::connect(&url(), &tag).await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("marked `from-the-future` by a newer version"),
+            "{refused}"
+        );
+        let old = RedisStore::connect_to_migrate(&url(), &tag).await.unwrap();
+        let refused = old.migrate().await.unwrap_err();
+        assert!(refused.to_string().contains("newer version"), "{refused}");
+        let kept: String = conn.get(&mark).await.unwrap();
+        assert_eq!(kept, "from-the-future");
+    });
+}
+
 /// The purge index costs nothing once its sessions are gone: revoked sessions (which leave a
 /// stale entry under the minute they were filed in), refreshed ones (filed under a minute that
 /// passed while they lived on) and ended ones all leave with their lists and counts.
@@ -803,7 +834,7 @@ async fn own_deployment(prefix: &str) -> (RedisStore, redis::aio::MultiplexedCon
     let _: () = conn.set(&mark, "sharded").await.unwrap();
     let store = RedisStore::connect(&url(), &tag).await.unwrap();
     let now: String = conn.get(&mark).await.unwrap();
-    assert_eq!(now, "records");
+    assert_eq!(now, "user-fields");
     (store, conn)
 }
 
@@ -976,13 +1007,14 @@ fn sessions_stored_as_hashes_keep_working() {
     });
 }
 
-/// A user's audit index kept as Tessera kept it before (`at-seq,` each) is read as it was,
-/// and is rewritten in the compact form by the next event or purge.
+/// A user's sessions and audit events kept in two fields, as Tessera kept them before (the
+/// sessions in `ux` after a zero byte, the events in `ax` after a zero byte or as `at-seq,`
+/// each), are read as they were, and the user's next write of either joins them in one field.
 #[test]
-fn audit_indexes_kept_as_text_keep_working() {
+fn users_kept_in_two_fields_keep_working() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
-        use tessera::store::AuditStore;
+        use tessera::store::{AuditStore, SessionStore};
         use tessera::{AuditEvent, AuditKind, Timestamp};
 
         let (store, mut conn) = own_deployment("ax").await;
@@ -993,62 +1025,124 @@ fn audit_indexes_kept_as_text_keep_working() {
             ip: Some("203.0.113.4".into()),
             kind,
         };
-        let first = [
-            event(1_700_000_000, AuditKind::LoginFailed),
-            event(1_700_000_001, AuditKind::LoginSucceeded),
-        ];
-        store.append_audit(&first).await.unwrap();
-        let sha1 = sha1hex(&mut conn, "erin").await;
-        let index = format!("{}:ax:{}", shard_of(&store, "erin"), &sha1[..1]);
-        let compact: Vec<u8> = conn.hget(&index, "erin").await.unwrap();
-        assert_eq!(
-            compact.len(),
-            1 + 2 * 8,
-            "a zero byte, then 8 bytes an event"
-        );
-        let _: () = conn
-            .hset(&index, "erin", "1700000000000-0,1700000001000-0,")
-            .await
-            .unwrap();
         let kinds = |events: Vec<tessera::StoredEvent>| -> Vec<AuditKind> {
             events.into_iter().map(|e| e.event.kind).collect()
         };
-        assert_eq!(
-            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
-            [AuditKind::LoginSucceeded, AuditKind::LoginFailed],
-            "read as text"
-        );
+        let first = started("erin", b"first", 3600, 86_400);
+        let signed_in = event(1_700_000_000, AuditKind::LoginSucceeded);
+        store.create(&first, None, Some(&signed_in)).await.unwrap();
         store
-            .append_audit(&[event(1_700_000_002, AuditKind::PasswordChanged)])
+            .append_audit(&[event(1_700_000_001, AuditKind::LoginFailed)])
             .await
             .unwrap();
-        let rewritten: Vec<u8> = conn.hget(&index, "erin").await.unwrap();
-        assert_eq!(rewritten.len(), 1 + 3 * 8, "rewritten compact");
-        assert_eq!(
-            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
-            [
-                AuditKind::PasswordChanged,
-                AuditKind::LoginSucceeded,
-                AuditKind::LoginFailed
-            ]
+        let sha1 = sha1hex(&mut conn, "erin").await;
+        let shard = shard_of(&store, "erin");
+        let (joined, events) = (
+            format!("{shard}:ux:{}", &sha1[..1]),
+            format!("{shard}:ax:{}", &sha1[..1]),
         );
-        let _: () = conn
-            .hset(
-                &index,
-                "erin",
-                "1700000000000-0,1700000001000-0,1700000002000-0,",
-            )
-            .await
-            .unwrap();
-        store
-            .purge_audit(Timestamp::from_secs(1_700_000_001), 100)
-            .await
-            .unwrap();
-        assert_eq!(
-            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
-            [AuditKind::PasswordChanged, AuditKind::LoginSucceeded],
-            "the oldest purged from a text index"
-        );
+        let one: Vec<u8> = conn.hget(&joined, "erin").await.unwrap();
+        assert_eq!(one[..2], [1, 1], "the form, then one session");
+        assert_eq!(one[2..18], first.sid.as_bytes()[..]);
+        assert_eq!(one.len(), 18 + 2 * 8, "then 8 bytes an event");
+
+        // Kept apart, the events as text, then in their compact form: read as they are.
+        let mut sessions = vec![0u8];
+        sessions.extend_from_slice(first.sid.as_bytes());
+        let mut compact = vec![0u8];
+        for ms in [1_700_000_000_000u64, 1_700_000_001_000] {
+            compact.extend_from_slice(&ms.to_be_bytes()[2..]);
+            compact.extend_from_slice(&[0, 0]);
+        }
+        let now = Timestamp::from_secs(1_700_000_002);
+        for kept in [b"1700000000000-0,1700000001000-0,".to_vec(), compact] {
+            let _: () = conn.hset(&joined, "erin", &sessions).await.unwrap();
+            let _: () = conn.hset(&events, "erin", &kept).await.unwrap();
+            assert_eq!(
+                kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+                [AuditKind::LoginFailed, AuditKind::LoginSucceeded],
+                "read apart"
+            );
+            assert_eq!(
+                store.list_user("erin", now).await.unwrap(),
+                std::slice::from_ref(&first)
+            );
+        }
+
+        // Each write joins them: an event, a session, a purge of events.
+        let second = started("erin", b"second", 3600, 86_400);
+        let both = [first.clone(), second.clone()];
+        for (n, write) in ["event", "session", "purge"].into_iter().enumerate() {
+            let _: () = conn.hset(&joined, "erin", &sessions).await.unwrap();
+            let _: () = conn
+                .hset(&events, "erin", "1700000000000-0,1700000001000-0,")
+                .await
+                .unwrap();
+            let listed = match write {
+                "event" => {
+                    let changed = event(1_700_000_002, AuditKind::PasswordChanged);
+                    store.append_audit(&[changed]).await.unwrap();
+                    vec![
+                        AuditKind::PasswordChanged,
+                        AuditKind::LoginFailed,
+                        AuditKind::LoginSucceeded,
+                    ]
+                }
+                "session" => {
+                    store.create(&second, None, None).await.unwrap();
+                    sessions.extend_from_slice(second.sid.as_bytes());
+                    vec![AuditKind::LoginFailed, AuditKind::LoginSucceeded]
+                }
+                _ => {
+                    let cutoff = Timestamp::from_secs(1_700_000_001);
+                    store.purge_audit(cutoff, 100).await.unwrap();
+                    vec![AuditKind::LoginFailed]
+                }
+            };
+            assert!(
+                !conn.hexists::<_, _, bool>(&events, "erin").await.unwrap(),
+                "{write}: joined"
+            );
+            let kept: Vec<u8> = conn.hget(&joined, "erin").await.unwrap();
+            assert_eq!(kept[..2], [1, 1 + u8::from(n > 0)], "{write}");
+            assert_eq!(
+                kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+                listed,
+                "{write}"
+            );
+            let sessions_now = if n == 0 { &both[..1] } else { &both[..] };
+            assert_eq!(store.list_user("erin", now).await.unwrap(), sessions_now);
+        }
+    });
+}
+
+/// A user with more sessions than one byte of the count holds (127) keeps them all and their
+/// events, in one field.
+#[test]
+fn a_user_with_many_sessions_keeps_them_and_their_events() {
+    tessera_testkit::run(async {
+        use tessera::store::{AuditStore, SessionStore};
+        use tessera::{AuditEvent, AuditKind, Timestamp};
+
+        let (store, _conn) = own_deployment("many").await;
+        let mut sessions = Vec::new();
+        for i in 0..300u32 {
+            let s = started("fred", &i.to_be_bytes(), 3600, 86_400);
+            let event = AuditEvent {
+                at: s.created_at,
+                user_id: Some("fred".into()),
+                sid: Some(s.sid),
+                ip: None,
+                kind: AuditKind::LoginSucceeded,
+            };
+            store.create(&s, None, Some(&event)).await.unwrap();
+            sessions.push(s);
+        }
+        let now = Timestamp::from_secs(1_700_000_001);
+        assert_eq!(store.list_user("fred", now).await.unwrap(), sessions);
+        let events = store.audit_for_user("fred", None, 1000).await.unwrap();
+        assert_eq!(events.len(), 300);
+        assert_eq!(events[0].event.sid, Some(sessions[299].sid));
     });
 }
 
@@ -1133,10 +1227,18 @@ fn audit_ids_never_outgrow_two_bytes_nor_cross_users() {
             .find(|u| shard_of(&store, u) == other)
             .unwrap();
         store.append_audit(&[event(&hank)]).await.unwrap();
+        // As Tessera kept a user's events before, apart from the sessions, in text.
         let sha1 = sha1hex(&mut conn, "gina").await;
-        let index = format!("{other}:ax:{}", &sha1[..1]);
         let _: () = conn
-            .hset(&index, "gina", "1700000000001-0,1700000000001-1,")
+            .hdel(format!("{other}:ux:{}", &sha1[..1]), "gina")
+            .await
+            .unwrap();
+        let _: () = conn
+            .hset(
+                format!("{other}:ax:{}", &sha1[..1]),
+                "gina",
+                "1700000000001-0,1700000000001-1,",
+            )
             .await
             .unwrap();
         let listed = store.audit_for_user("gina", None, 10).await.unwrap();

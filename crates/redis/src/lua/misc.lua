@@ -4,11 +4,13 @@
 --   point sid shard ttl_ms id -> 1 / 0 taken: this shard, which the id names, keeps a pointer
 --                               to the shard that holds the session (see `elsewhere`), unless
 --                               the id is taken here or points to another shard already
---   layout                   -> 'records' (marking an empty deployment so, and one of sessions
---                               stored as hashes, 'sharded', which this version reads: an older
---                               node, which would misread records, then refuses to start) or
---                               'legacy': data an older Tessera wrote with every key under the
---                               global tag
+--   layout mark              -> mark, this version's layout (marking an empty deployment so,
+--                               and one an older version marked 'sharded' (sessions stored as
+--                               hashes) or 'records' (users' sessions and events in fields
+--                               apart), which this version reads: an older node, which would
+--                               misread what this one writes, then refuses to start); 'legacy':
+--                               data an older Tessera wrote with every key under the global
+--                               tag; or another version's mark, left as it is
 -- and, for `tessera migrate`, on the global tag's legacy keys:
 --   legacy_sessions n        -> up to n {sid, user, pttl, {HGETALL}}
 --   forget sid user          -> deletes a moved session and its legacy index entries
@@ -16,8 +18,11 @@
 --   forget_audit user ids... -> deletes moved events
 --   legacy_leftovers cursor  -> the next cursor: deletes legacy user indexes (of sessions that
 --                               expired natively) met on the way
---   mark                     -> records the sharded layout ('records')
+--   mark mark                -> marks the deployment with this version's layout, unless a
+--                               version this one does not know marked it; the mark
 local op = ARGV[1]
+-- The marks of older versions' layouts, which this version reads and takes over.
+local OLDER = {sharded = true, records = true}
 if op == 'init' then
   redis.call('SET', k('set', ARGV[2]), ARGV[3], 'NX')
   return redis.call('GET', k('set', ARGV[2]))
@@ -34,16 +39,14 @@ elseif op == 'point' then
   return 1
 elseif op == 'layout' then
   local mark = redis.call('GET', k('set', 'layout'))
-  if mark and mark ~= 'sharded' then return mark end
-  if mark then
-    redis.call('SET', k('set', 'layout'), 'records')
-    return 'records'
+  if mark == ARGV[2] or (mark and not OLDER[mark]) then return mark end
+  if not mark then
+    for _, key in ipairs({k('keyset'), k('purge'), k('audit', 't')}) do
+      if redis.call('EXISTS', key) == 1 then return 'legacy' end
+    end
   end
-  for _, key in ipairs({k('keyset'), k('purge'), k('audit', 't')}) do
-    if redis.call('EXISTS', key) == 1 then return 'legacy' end
-  end
-  redis.call('SET', k('set', 'layout'), 'records')
-  return 'records'
+  redis.call('SET', k('set', 'layout'), ARGV[2])
+  return ARGV[2]
 elseif op == 'legacy_sessions' then
   local out = {}
   for _, member in ipairs(redis.call('ZRANGE', k('purge'), 0, tonumber(ARGV[2]) - 1)) do
@@ -88,7 +91,9 @@ elseif op == 'legacy_leftovers' then
   for _, key in ipairs(scan[2]) do redis.call('DEL', key) end
   return scan[1]
 elseif op == 'mark' then
-  redis.call('SET', k('set', 'layout'), 'records')
-  return 1
+  local mark = redis.call('GET', k('set', 'layout'))
+  if mark and mark ~= ARGV[2] and not OLDER[mark] then return mark end
+  redis.call('SET', k('set', 'layout'), ARGV[2])
+  return ARGV[2]
 end
 return redis.error_reply('unknown operation ' .. op)

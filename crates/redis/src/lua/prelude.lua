@@ -182,33 +182,83 @@ end
 
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
 
--- A user's sessions, oldest first: their ids end to end after a zero byte (or, as Tessera kept
--- them before, their 22 characters end to end, without the zero byte), in a field of
--- one of 16 hashes of the shard, so a user costs a field, not a key of its own.
+-- A user's field: the user's sessions, oldest first, and the ids of the user's audit events
+-- (see `audit`), oldest first, in a field named by the user of one of 16 hashes of the shard
+-- ('ux'), so that a user costs one field, not keys of their own: a one byte, the number of
+-- sessions (7 bits a byte, low first, the high bit set on all but the last), their ids (16
+-- bytes each), then the events' ids (8 bytes each: the time's 6, the sequence's 2). Tessera
+-- kept the two apart before, each in a field of its own: the sessions in 'ux' (after a zero
+-- byte, or as 22 characters each) and the events in 'ax' (after a zero byte, or as `at-seq,`
+-- each). Those are read as they are, and the user's next write joins them.
+-- `user_of` reads the field as {sessions = ids end to end, events = ids end to end};
+-- `set_user` writes it back.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
-local function user_key(user) return by_user('ux', user) end
-local function sessions_of(user)
-  local packed, out = redis.call('HGET', user_key(user), user) or '', {}
-  if string.sub(packed, 1, 1) == '\0' then
-    for i = 2, #packed, 16 do table.insert(out, string.sub(packed, i, i + 15)) end
-  else
-    for i = 1, #packed, 22 do table.insert(out, unbase64(string.sub(packed, i, i + 21))) end
+local function event_bytes(at, seq) return struct.pack('>I6I2', at, seq) end
+local function user_of(user)
+  local key = by_user('ux', user)
+  local packed = redis.call('HGET', key, user) or ''
+  if string.byte(packed, 1) == 1 then
+    local n, i, scale, b = 0, 2, 1, 128
+    while b >= 128 do
+      b = string.byte(packed, i)
+      n, i, scale = n + b % 128 * scale, i + 1, scale * 128
+    end
+    return {key = key, sessions = string.sub(packed, i, i + 16 * n - 1),
+      events = string.sub(packed, i + 16 * n)}
   end
+  local u = {key = key, sessions = string.sub(packed, 2)}
+  if string.byte(packed, 1) ~= 0 then
+    local ids = {}
+    for i = 1, #packed, 22 do table.insert(ids, unbase64(string.sub(packed, i, i + 21))) end
+    u.sessions = table.concat(ids)
+  end
+  local apart = by_user('ax', user)
+  local events = redis.call('HGET', apart, user)
+  if not events then
+    u.events = ''
+  elseif string.byte(events, 1) == 0 then
+    u.events, u.apart = string.sub(events, 2), apart
+  else
+    local ids = {}
+    for at, seq in string.gmatch(events, '(%d+)-(%d+),') do
+      table.insert(ids, event_bytes(tonumber(at), tonumber(seq)))
+    end
+    u.events, u.apart = table.concat(ids), apart
+  end
+  return u
+end
+local function set_user(user, u)
+  if u.sessions == '' and u.events == '' then
+    redis.call('HDEL', u.key, user)
+  else
+    local count, n = {}, #u.sessions / 16
+    while n >= 128 do
+      table.insert(count, n % 128 + 128)
+      n = math.floor(n / 128)
+    end
+    table.insert(count, n)
+    redis.call('HSET', u.key, user, '\1' .. string.char(unpack(count)) .. u.sessions .. u.events)
+  end
+  if u.apart then
+    redis.call('HDEL', u.apart, user)
+    u.apart = nil
+  end
+end
+local function ids_of(packed)
+  local out = {}
+  for i = 1, #packed, 16 do table.insert(out, string.sub(packed, i, i + 15)) end
   return out
 end
+local function sessions_of(user) return ids_of(user_of(user).sessions) end
 local function set_sessions(user, ids)
-  if #ids == 0 then redis.call('HDEL', user_key(user), user)
-  else redis.call('HSET', user_key(user), user, '\0' .. table.concat(ids)) end
+  local u = user_of(user)
+  u.sessions = table.concat(ids)
+  set_user(user, u)
 end
 local function add_session(user, id)
-  local packed = redis.call('HGET', user_key(user), user) or '\0'
-  if string.sub(packed, 1, 1) == '\0' then
-    redis.call('HSET', user_key(user), user, packed .. id)
-  else
-    local ids = sessions_of(user)
-    table.insert(ids, id)
-    set_sessions(user, ids)
-  end
+  local u = user_of(user)
+  u.sessions = u.sessions .. id
+  set_user(user, u)
 end
 local function drop_session(user, id)
   local kept = {}
@@ -291,43 +341,11 @@ end
 
 -- Audit events of a shard are one stream, by time: entry `at-seq` holds the user ('u', '' for
 -- none) and the event without its time and user, packed ('j', see `pack` in audit.rs). A user's
--- entries are listed, oldest first, in a field of one of 16 hashes ('ax'), like the user's
--- sessions: after a zero byte, 8 bytes each (the time's 6, the sequence's 2), or, as Tessera
--- kept them before, as `at-seq,` each.
-local function audit_key(user) return by_user('ax', user) end
-local function entry_bytes(id)
-  local at, seq = string.match(id, '^(%d+)-(%d+)$')
-  return struct.pack('>I6I2', tonumber(at), tonumber(seq))
-end
--- A user's index: how many ids it holds, and a reader of the i-th (oldest first) as its time
--- and number, which reads only the entries asked for.
+-- entries are listed in the user's field (see `user_of`).
+-- A user's events: how many, and a reader of the i-th (oldest first) as its time and number.
 local function audit_index(user)
-  local packed = redis.call('HGET', audit_key(user), user) or ''
-  if string.sub(packed, 1, 1) == '\0' then
-    return (#packed - 1) / 8,
-      function(i) return struct.unpack('>I6I2', packed, 2 + (i - 1) * 8) end
-  end
-  local ids = {}
-  for id in string.gmatch(packed, '([^,]+),') do table.insert(ids, id) end
-  return #ids, function(i)
-    local at, seq = string.match(ids[i], '^(%d+)-(%d+)$')
-    return tonumber(at), tonumber(seq)
-  end
-end
-local function audit_ids(user)
-  local n, entry = audit_index(user)
-  local out = {}
-  for i = 1, n do
-    local at, seq = entry(i)
-    out[i] = int(at) .. '-' .. int(seq)
-  end
-  return out
-end
-local function set_audit_ids(user, ids)
-  local packed = {'\0'}
-  for _, id in ipairs(ids) do table.insert(packed, entry_bytes(id)) end
-  if #ids == 0 then redis.call('HDEL', audit_key(user), user)
-  else redis.call('HSET', audit_key(user), user, table.concat(packed)) end
+  local events = user_of(user).events
+  return #events / 8, function(i) return struct.unpack('>I6I2', events, 1 + (i - 1) * 8) end
 end
 -- Appends an event (packed, time and user, '' for none); returns its id. An event timed
 -- before the stream's newest (another node's clock runs ahead) takes that one's time.
@@ -347,14 +365,10 @@ local function audit(event, at, user)
     id = redis.call('XADD', k('a'), int(ms) .. '-*', 'u', user, 'j', event)
   end
   if user ~= '' then
-    local packed = redis.call('HGET', audit_key(user), user) or '\0'
-    if string.sub(packed, 1, 1) == '\0' then
-      redis.call('HSET', audit_key(user), user, packed .. entry_bytes(id))
-    else
-      local ids = audit_ids(user)
-      table.insert(ids, id)
-      set_audit_ids(user, ids)
-    end
+    local u = user_of(user)
+    local at_ms, seq = string.match(id, '^(%d+)-(%d+)$')
+    u.events = u.events .. event_bytes(tonumber(at_ms), tonumber(seq))
+    set_user(user, u)
   end
   return id
 end

@@ -11,8 +11,8 @@ for _, e in ipairs(entries) do
   redis.call('XDEL', k('a'), e[1])
 end
 for user, n in pairs(per_user) do
-  local ids, rest = audit_ids(user), {}
-  for i = n + 1, #ids do table.insert(rest, ids[i]) end
-  set_audit_ids(user, rest)
+  local u = user_of(user)
+  u.events = string.sub(u.events, 8 * n + 1)
+  set_user(user, u)
 end
 return {#entries, #entries, #entries == tonumber(ARGV[2]) and 1 or 0}
