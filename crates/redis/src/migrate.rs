@@ -36,8 +36,19 @@ impl RedisStore {
     /// moves nothing).
     ///
     /// # Errors
-    /// Store errors; run it again to resume.
+    /// Store errors; run it again to resume. A deployment marked by a newer version (a layout
+    /// this one does not know) is refused before anything moves.
     pub async fn migrate(&self) -> Result<Migrated, StoreError> {
+        // A deployment a newer version marked is left as it is, before anything moves.
+        let mut inv = self.run(&scripts::MISC);
+        inv.arg("layout").arg(MARK);
+        let layout: String = self.call(&inv).await?;
+        if layout != MARK && layout != "legacy" {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                newer(&self.layout.global, &layout),
+            ));
+        }
         let mut done = Migrated::default();
         loop {
             let mut inv = self.run(&scripts::MISC);

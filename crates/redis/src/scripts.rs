@@ -165,5 +165,24 @@ mod tests {
             ],
             &["function gcra_step(", "function gcra("],
         );
+        for reads_users in [
+            include_str!("lua/purge_audit.lua"),
+            include_str!("lua/audit_for_user.lua"),
+        ] {
+            assert_carries(
+                reads_users,
+                &[
+                    "function user_of(",
+                    "function by_user(",
+                    "function unbase64(",
+                ],
+                &["function load(", "function revoke("],
+            );
+        }
+        assert_carries(
+            include_str!("lua/purge_audit.lua"),
+            &["function set_user("],
+            &[],
+        );
     }
 }

@@ -631,6 +631,13 @@ fn a_newer_layout_is_refused_and_left_as_it_is() {
             .unwrap();
         let mark = format!("{tag}:set:layout");
         let _: () = conn.set(&mark, "from-the-future").await.unwrap();
+        // What `migrate` would move or delete, were the deployment in the layout before shards.
+        let (filed, index) = (format!("{tag}:purge"), format!("{tag}:u:ann"));
+        let _: () = conn
+            .zadd(&filed, "AAAAAAAAAAAAAAAAAAAAAA|ann", 1)
+            .await
+            .unwrap();
+        let _: () = conn.sadd(&index, "AAAAAAAAAAAAAAAAAAAAAA").await.unwrap();
         let refused = RedisStore::connect(&url(), &tag).await.unwrap_err();
         assert!(
             refused
@@ -643,6 +650,23 @@ fn a_newer_layout_is_refused_and_left_as_it_is() {
         assert!(refused.to_string().contains("newer version"), "{refused}");
         let kept: String = conn.get(&mark).await.unwrap();
         assert_eq!(kept, "from-the-future");
+        assert!(
+            conn.exists::<_, bool>(&filed).await.unwrap(),
+            "nothing moved"
+        );
+        assert!(
+            conn.exists::<_, bool>(&index).await.unwrap(),
+            "nothing deleted"
+        );
+
+        // The mark of the version before this one (and of the one before it, in
+        // `own_deployment`) is taken over.
+        let tag = format!("{{nl-{}}}", tessera::random_id().unwrap());
+        let mark = format!("{tag}:set:layout");
+        let _: () = conn.set(&mark, "records").await.unwrap();
+        RedisStore::connect(&url(), &tag).await.unwrap();
+        let now: String = conn.get(&mark).await.unwrap();
+        assert_eq!(now, "user-fields");
     });
 }
 
@@ -1116,6 +1140,48 @@ fn users_kept_in_two_fields_keep_working() {
     });
 }
 
+/// The audit purge drops from a user's field the ids up to the newest event it deleted, not as
+/// many ids as it deleted events: an event the field does not list (one an older node filed
+/// apart) costs no newer event its place.
+#[test]
+fn purging_events_keeps_the_ids_of_those_kept() {
+    tessera_testkit::run(async {
+        use tessera::store::AuditStore;
+        use tessera::{AuditEvent, AuditKind, Timestamp};
+
+        let (store, mut conn) = own_deployment("pa").await;
+        let event = |secs: i64| AuditEvent {
+            at: Timestamp::from_secs(secs),
+            user_id: Some("gus".into()),
+            sid: None,
+            ip: None,
+            kind: AuditKind::LoginFailed,
+        };
+        let _: String = redis::cmd("XADD")
+            .arg(format!("{}:a", shard_of(&store, "gus")))
+            .arg("1699999999000-0")
+            .arg("u")
+            .arg("gus")
+            .arg("j")
+            .arg("3|||")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        store
+            .append_audit(&[event(1_700_000_000), event(1_700_000_010)])
+            .await
+            .unwrap();
+        let purged = store
+            .purge_audit(Timestamp::from_secs(1_700_000_005), 100)
+            .await
+            .unwrap();
+        assert_eq!(purged, 2, "the unlisted event and the older listed one");
+        let kept = store.audit_for_user("gus", None, 10).await.unwrap();
+        assert_eq!(kept.len(), 1, "the newer one is still listed");
+        assert_eq!(kept[0].event.at, Timestamp::from_secs(1_700_000_010));
+    });
+}
+
 /// A user with more sessions than one byte of the count holds (127) keeps them all and their
 /// events, in one field.
 #[test]
@@ -1124,7 +1190,9 @@ fn a_user_with_many_sessions_keeps_them_and_their_events() {
         use tessera::store::{AuditStore, SessionStore};
         use tessera::{AuditEvent, AuditKind, Timestamp};
 
-        let (store, _conn) = own_deployment("many").await;
+        use redis::AsyncCommands;
+
+        let (store, mut conn) = own_deployment("many").await;
         let mut sessions = Vec::new();
         for i in 0..300u32 {
             let s = started("fred", &i.to_be_bytes(), 3600, 86_400);
@@ -1143,6 +1211,15 @@ fn a_user_with_many_sessions_keeps_them_and_their_events() {
         let events = store.audit_for_user("fred", None, 1000).await.unwrap();
         assert_eq!(events.len(), 300);
         assert_eq!(events[0].event.sid, Some(sessions[299].sid));
+        let sha1 = sha1hex(&mut conn, "fred").await;
+        let field = format!("{}:ux:{}", shard_of(&store, "fred"), &sha1[..1]);
+        let kept: Vec<u8> = conn.hget(&field, "fred").await.unwrap();
+        assert_eq!(
+            kept[..3],
+            [1, 0x80 | 44, 2],
+            "300 = 44 + 2 × 128, low first"
+        );
+        assert_eq!(kept.len(), 3 + 300 * 16 + 300 * 8);
     });
 }
 

@@ -294,10 +294,10 @@ pub async fn migrate(config: &Config, out: &mut impl Write) -> anyhow::Result<()
         }
     }
     .context("cannot reach Redis")?;
-    let moved = store
-        .migrate()
-        .await
-        .context("the migration stopped; run `tessera migrate` again to resume")?;
+    let moved = store.migrate().await.context(
+        "the migration stopped; once the cause below is dealt with, `tessera migrate` \
+             run again resumes it",
+    )?;
     writeln!(
         out,
         "moved {} sessions and {} audit events to the sharded layout; the nodes can start",

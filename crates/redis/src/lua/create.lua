@@ -9,9 +9,10 @@ local sid = ARGV[23]
 if stored(id, sid) or redis.call('EXISTS', k('m', sid)) == 1 then return {'exists'} end
 local max, mode, now = tonumber(ARGV[17]), ARGV[18], tonumber(ARGV[19])
 local evicted = {}
+local u = user_of(user)
 if max > 0 then
   local alive, known = {}, {}
-  for _, m in ipairs(sessions_of(user)) do
+  for _, m in ipairs(ids_of(u.sessions)) do
     local s = load(m)
     if s then table.insert(known, m) end
     if live(s, now) then table.insert(alive, {m, s}) end
@@ -24,9 +25,9 @@ if max > 0 then
     end
   end
   table.insert(known, id)
-  set_sessions(user, known) -- without sessions that are gone, with this one
+  u.sessions = table.concat(known) -- without sessions that are gone, with this one
 else
-  add_session(user, id)
+  u.sessions = u.sessions .. id
 end
 local s = {user = user, created = tonumber(ARGV[3]), seen = tonumber(ARGV[4]),
   idle = tonumber(ARGV[5]), abs = tonumber(ARGV[6]), rotated = tonumber(ARGV[10]),
@@ -35,7 +36,8 @@ local s = {user = user, created = tonumber(ARGV[3]), seen = tonumber(ARGV[4]),
   agent = '', agent_text = ARGV[22], from = '', reason = '', cookie = ARGV[15]}
 index(id, s)
 save(id, s)
-if ARGV[24] then audit(ARGV[24], ARGV[25], ARGV[26]) end
+if ARGV[24] then audit(ARGV[24], ARGV[25], ARGV[26], ARGV[26] == user and u or nil) end
+set_user(user, u)
 local out = {'created'}
 for _, e in ipairs(evicted) do table.insert(out, e) end
 return out

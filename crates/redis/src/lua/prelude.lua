@@ -184,7 +184,7 @@ local function live(s, now) return s ~= nil and not s.revoked and now < s.idle a
 
 -- A user's field: the user's sessions, oldest first, and the ids of the user's audit events
 -- (see `audit`), oldest first, in a field named by the user of one of 16 hashes of the shard
--- ('ux'), so that a user costs one field, not keys of their own: a one byte, the number of
+-- ('ux'), so that a user costs one field, not keys of their own: the byte 1, the number of
 -- sessions (7 bits a byte, low first, the high bit set on all but the last), their ids (16
 -- bytes each), then the events' ids (8 bytes each: the time's 6, the sequence's 2). Tessera
 -- kept the two apart before, each in a field of its own: the sessions in 'ux' (after a zero
@@ -348,11 +348,13 @@ local function audit_index(user)
   return #events / 8, function(i) return struct.unpack('>I6I2', events, 1 + (i - 1) * 8) end
 end
 -- Appends an event (packed, time and user, '' for none); returns its id. An event timed
--- before the stream's newest (another node's clock runs ahead) takes that one's time.
+-- before the stream's newest (another node's clock runs ahead) takes that one's time. `u`, the
+-- user's field when the caller has read it already (see `user_of`), takes the event's id, and
+-- the caller writes it; without it, the field is read and written here.
 -- Ids keep their sequence number in 2 bytes (as `audit_id` in audit.rs does): past 65,535
 -- events in one millisecond (events timed before the newest pile up on its millisecond, as a
 -- migration's do) an event takes the next millisecond.
-local function audit(event, at, user)
+local function audit(event, at, user, u)
   local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', event)
   if type(id) ~= 'table' and tonumber(string.match(id, '-(%d+)$')) > 65535 then
     redis.call('XDEL', k('a'), id)
@@ -365,10 +367,10 @@ local function audit(event, at, user)
     id = redis.call('XADD', k('a'), int(ms) .. '-*', 'u', user, 'j', event)
   end
   if user ~= '' then
-    local u = user_of(user)
+    local field = u or user_of(user)
     local at_ms, seq = string.match(id, '^(%d+)-(%d+)$')
-    u.events = u.events .. event_bytes(tonumber(at_ms), tonumber(seq))
-    set_user(user, u)
+    field.events = field.events .. event_bytes(tonumber(at_ms), tonumber(seq))
+    if not u then set_user(user, field) end
   end
   return id
 end
