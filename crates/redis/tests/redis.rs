@@ -623,14 +623,8 @@ fn a_newer_layout_is_refused_and_left_as_it_is() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
 
-        let tag = format!("{{nl-{}}}", tessera::random_id().unwrap());
-        let mut conn = redis::Client::open(url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let (tag, mut conn) = marked("nl", "from-the-future").await;
         let mark = format!("{tag}:set:layout");
-        let _: () = conn.set(&mark, "from-the-future").await.unwrap();
         // What `migrate` would move or delete, were the deployment in the layout before shards.
         let (filed, index) = (format!("{tag}:purge"), format!("{tag}:u:ann"));
         let _: () = conn
@@ -661,9 +655,8 @@ fn a_newer_layout_is_refused_and_left_as_it_is() {
 
         // The mark of the version before this one (and of the one before it, in
         // `own_deployment`) is taken over.
-        let tag = format!("{{nl-{}}}", tessera::random_id().unwrap());
+        let (tag, _) = marked("nl", "records").await;
         let mark = format!("{tag}:set:layout");
-        let _: () = conn.set(&mark, "records").await.unwrap();
         RedisStore::connect(&url(), &tag).await.unwrap();
         let now: String = conn.get(&mark).await.unwrap();
         assert_eq!(now, "user-fields");
@@ -846,20 +839,27 @@ fn announcements_name_their_feed() {
 /// and a connection to look inside it.
 async fn own_deployment(prefix: &str) -> (RedisStore, redis::aio::MultiplexedConnection) {
     use redis::AsyncCommands;
+    // As the version before session records marked a deployment: this one takes it over, and
+    // marks it so that an older node refuses to start on it.
+    let (tag, mut conn) = marked(prefix, "sharded").await;
+    let store = RedisStore::connect(&url(), &tag).await.unwrap();
+    let now: String = conn.get(format!("{tag}:set:layout")).await.unwrap();
+    assert_eq!(now, "user-fields");
+    (store, conn)
+}
+
+/// A new deployment's tag, starting with `prefix`, marked as laid out as `mark` says, and a
+/// connection to look inside it.
+async fn marked(prefix: &str, mark: &str) -> (String, redis::aio::MultiplexedConnection) {
+    use redis::AsyncCommands;
     let tag = format!("{{{prefix}-{}}}", tessera::random_id().unwrap());
     let mut conn = redis::Client::open(url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    // As the version before session records marked a deployment: this one takes it over, and
-    // marks it so that an older node refuses to start on it.
-    let mark = format!("{tag}:set:layout");
-    let _: () = conn.set(&mark, "sharded").await.unwrap();
-    let store = RedisStore::connect(&url(), &tag).await.unwrap();
-    let now: String = conn.get(&mark).await.unwrap();
-    assert_eq!(now, "user-fields");
-    (store, conn)
+    let _: () = conn.set(format!("{tag}:set:layout"), mark).await.unwrap();
+    (tag, conn)
 }
 
 /// The hash tag of `user`'s shard.
