@@ -1033,7 +1033,8 @@ fn sessions_stored_as_hashes_keep_working() {
 
 /// A user's sessions and audit events kept in two fields, as Tessera kept them before (the
 /// sessions in `ux` after a zero byte, the events in `ax` after a zero byte or as `at-seq,`
-/// each), are read as they were, and the user's next write of either joins them in one field.
+/// each), are read as they were, and the user's next write of either joins them in one field;
+/// so are events an older node files apart beside a joined field.
 #[test]
 fn users_kept_in_two_fields_keep_working() {
     tessera_testkit::run(async {
@@ -1137,6 +1138,34 @@ fn users_kept_in_two_fields_keep_working() {
             let sessions_now = if n == 0 { &both[..1] } else { &both[..] };
             assert_eq!(store.list_user("erin", now).await.unwrap(), sessions_now);
         }
+
+        // An older node still running beside this version files its event apart, beside the
+        // joined field: read in its place by time, and joined by the next write.
+        store
+            .append_audit(&[event(1_700_000_003, AuditKind::LoginSucceeded)])
+            .await
+            .unwrap();
+        let mut apart = vec![0u8];
+        apart.extend_from_slice(&1_700_000_002_000u64.to_be_bytes()[2..]);
+        apart.extend_from_slice(&[0, 0]); // the password change's, still in the stream
+        let _: () = conn.hset(&events, "erin", &apart).await.unwrap();
+        let in_order = [
+            AuditKind::LoginSucceeded,
+            AuditKind::PasswordChanged,
+            AuditKind::LoginFailed,
+        ];
+        assert_eq!(
+            kinds(store.audit_for_user("erin", None, 10).await.unwrap()),
+            in_order
+        );
+        store
+            .append_audit(&[event(1_700_000_004, AuditKind::LoginFailed)])
+            .await
+            .unwrap();
+        assert!(!conn.hexists::<_, _, bool>(&events, "erin").await.unwrap());
+        let listed = kinds(store.audit_for_user("erin", None, 10).await.unwrap());
+        assert_eq!(listed[0], AuditKind::LoginFailed);
+        assert_eq!(listed[1..], in_order);
     });
 }
 

@@ -189,41 +189,64 @@ local function live(s, now) return s ~= nil and not s.revoked and now < s.idle a
 -- bytes each), then the events' ids (8 bytes each: the time's 6, the sequence's 2). Tessera
 -- kept the two apart before, each in a field of its own: the sessions in 'ux' (after a zero
 -- byte, or as 22 characters each) and the events in 'ax' (after a zero byte, or as `at-seq,`
--- each). Those are read as they are, and the user's next write joins them.
+-- each). Those are read as they are, and the user's next write joins them. An older node
+-- still running beside this version (an upgrade without the full stop it needs) keeps
+-- writing events to 'ax': those are read too, in their place by time.
 -- `user_of` reads the field as {sessions = ids end to end, events = ids end to end};
 -- `set_user` writes it back.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
 local function event_bytes(at, seq) return struct.pack('>I6I2', at, seq) end
+-- Two lists of event ids, each oldest first, as one.
+local function merged(a, b)
+  if a == '' or b == '' then return a .. b end
+  local out, i, j = {}, 1, 1
+  while i <= #a or j <= #b do
+    local from_a = j > #b
+    if i <= #a and j <= #b then
+      local am, as = struct.unpack('>I6I2', a, i)
+      local bm, bs = struct.unpack('>I6I2', b, j)
+      from_a = am < bm or (am == bm and as <= bs)
+    end
+    if from_a then
+      table.insert(out, string.sub(a, i, i + 7))
+      i = i + 8
+    else
+      table.insert(out, string.sub(b, j, j + 7))
+      j = j + 8
+    end
+  end
+  return table.concat(out)
+end
 local function user_of(user)
   local key = by_user('ux', user)
   local packed = redis.call('HGET', key, user) or ''
+  local u = {key = key, events = ''}
   if string.byte(packed, 1) == 1 then
     local n, i, scale, b = 0, 2, 1, 128
     while b >= 128 do
       b = string.byte(packed, i)
       n, i, scale = n + b % 128 * scale, i + 1, scale * 128
     end
-    return {key = key, sessions = string.sub(packed, i, i + 16 * n - 1),
-      events = string.sub(packed, i + 16 * n)}
-  end
-  local u = {key = key, sessions = string.sub(packed, 2)}
-  if string.byte(packed, 1) ~= 0 then
+    u.sessions, u.events = string.sub(packed, i, i + 16 * n - 1), string.sub(packed, i + 16 * n)
+  elseif string.byte(packed, 1) == 0 then
+    u.sessions = string.sub(packed, 2)
+  else
     local ids = {}
     for i = 1, #packed, 22 do table.insert(ids, unbase64(string.sub(packed, i, i + 21))) end
     u.sessions = table.concat(ids)
   end
   local apart = by_user('ax', user)
-  local events = redis.call('HGET', apart, user)
-  if not events then
-    u.events = ''
-  elseif string.byte(events, 1) == 0 then
-    u.events, u.apart = string.sub(events, 2), apart
-  else
-    local ids = {}
-    for at, seq in string.gmatch(events, '(%d+)-(%d+),') do
-      table.insert(ids, event_bytes(tonumber(at), tonumber(seq)))
+  local kept = redis.call('HGET', apart, user)
+  if kept then
+    local events = string.sub(kept, 2)
+    if string.byte(kept, 1) ~= 0 then
+      local ids = {}
+      for at, seq in string.gmatch(kept, '(%d+)-(%d+),') do
+        table.insert(ids, event_bytes(tonumber(at), tonumber(seq)))
+      end
+      events = table.concat(ids)
     end
-    u.events, u.apart = table.concat(ids), apart
+    u.events, u.apart = merged(u.events, events), apart
   end
   return u
 end
