@@ -9,7 +9,10 @@ local before = redis.call('HGET', records(id), id)
 if before then s.bucket = decode(before).bucket end
 index(id, s)
 save(id, s)
-local known = false
-for _, m in ipairs(sessions_of(user)) do if m == id then known = true end end
-if not known then add_session(user, id) end
+local u, known = user_of(user), false
+for _, m in ipairs(ids_of(u.sessions)) do if m == id then known = true end end
+if not known then
+  u.sessions = u.sessions .. id
+  set_user(user, u)
+end
 return 1

@@ -1,7 +1,8 @@
 -- ARGV: user now. The live sessions, oldest first, each as {id, record, agent}.
 local out, kept = {}, {}
 local user, now = ARGV[1], tonumber(ARGV[2])
-local ids = sessions_of(user)
+local u = user_of(user)
+local ids = ids_of(u.sessions)
 for _, id in ipairs(ids) do
   local s, rec = load(id)
   if s then
@@ -13,5 +14,8 @@ for _, id in ipairs(ids) do
     end
   end
 end
-if #kept < #ids then set_sessions(user, kept) end -- some are gone: tidy the index
+if #kept < #ids then -- some are gone: tidy the index
+  u.sessions = table.concat(kept)
+  set_user(user, u)
+end
 return out

@@ -23,6 +23,8 @@
 local op = ARGV[1]
 -- The marks of older versions' layouts, which this version reads and takes over.
 local OLDER = {sharded = true, records = true}
+-- Whether `mark` is a layout this version does not know (a newer version's).
+local function unknown(mark) return mark and mark ~= ARGV[2] and not OLDER[mark] end
 if op == 'init' then
   redis.call('SET', k('set', ARGV[2]), ARGV[3], 'NX')
   return redis.call('GET', k('set', ARGV[2]))
@@ -39,7 +41,7 @@ elseif op == 'point' then
   return 1
 elseif op == 'layout' then
   local mark = redis.call('GET', k('set', 'layout'))
-  if mark == ARGV[2] or (mark and not OLDER[mark]) then return mark end
+  if mark == ARGV[2] or unknown(mark) then return mark end
   if not mark then
     for _, key in ipairs({k('keyset'), k('purge'), k('audit', 't')}) do
       if redis.call('EXISTS', key) == 1 then return 'legacy' end
@@ -92,7 +94,7 @@ elseif op == 'legacy_leftovers' then
   return scan[1]
 elseif op == 'mark' then
   local mark = redis.call('GET', k('set', 'layout'))
-  if mark and mark ~= ARGV[2] and not OLDER[mark] then return mark end
+  if unknown(mark) then return mark end
   redis.call('SET', k('set', 'layout'), ARGV[2])
   return ARGV[2]
 end

@@ -196,6 +196,13 @@ local function live(s, now) return s ~= nil and not s.revoked and now < s.idle a
 -- `set_user` writes it back.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
 local function event_bytes(at, seq) return struct.pack('>I6I2', at, seq) end
+-- An event id as Redis writes it (`at-seq`): its time and number.
+local function event_id(text)
+  local at, seq = string.match(text, '^(%d+)-(%d+)')
+  return tonumber(at), tonumber(seq)
+end
+-- Whether the event id (am, as) comes before (bm, bs).
+local function earlier(am, as, bm, bs) return am < bm or (am == bm and as < bs) end
 -- Two lists of event ids, each oldest first, as one.
 local function merged(a, b)
   if a == '' or b == '' then return a .. b end
@@ -205,7 +212,7 @@ local function merged(a, b)
     if i <= #a and j <= #b then
       local am, as = struct.unpack('>I6I2', a, i)
       local bm, bs = struct.unpack('>I6I2', b, j)
-      from_a = am < bm or (am == bm and as <= bs)
+      from_a = not earlier(bm, bs, am, as)
     end
     if from_a then
       table.insert(out, string.sub(a, i, i + 7))
@@ -241,9 +248,7 @@ local function user_of(user)
     local events = string.sub(kept, 2)
     if string.byte(kept, 1) ~= 0 then
       local ids = {}
-      for at, seq in string.gmatch(kept, '(%d+)-(%d+),') do
-        table.insert(ids, event_bytes(tonumber(at), tonumber(seq)))
-      end
+      for id in string.gmatch(kept, '([^,]+),') do table.insert(ids, event_bytes(event_id(id))) end
       events = table.concat(ids)
     end
     u.events, u.apart = merged(u.events, events), apart
@@ -273,20 +278,11 @@ local function ids_of(packed)
   return out
 end
 local function sessions_of(user) return ids_of(user_of(user).sessions) end
-local function set_sessions(user, ids)
-  local u = user_of(user)
-  u.sessions = table.concat(ids)
-  set_user(user, u)
-end
-local function add_session(user, id)
-  local u = user_of(user)
-  u.sessions = u.sessions .. id
-  set_user(user, u)
-end
 local function drop_session(user, id)
-  local kept = {}
-  for _, other in ipairs(sessions_of(user)) do if other ~= id then table.insert(kept, other) end end
-  set_sessions(user, kept)
+  local u, kept = user_of(user), {}
+  for _, other in ipairs(ids_of(u.sessions)) do if other ~= id then table.insert(kept, other) end end
+  u.sessions = table.concat(kept)
+  set_user(user, u)
 end
 
 -- The purge index files each session, by id, in a list per minute in which it
@@ -379,20 +375,20 @@ end
 -- migration's do) an event takes the next millisecond.
 local function audit(event, at, user, u)
   local id = redis.pcall('XADD', k('a'), at .. '-*', 'u', user, 'j', event)
-  if type(id) ~= 'table' and tonumber(string.match(id, '-(%d+)$')) > 65535 then
+  if type(id) ~= 'table' and select(2, event_id(id)) > 65535 then
     redis.call('XDEL', k('a'), id)
     id = {}
   end
   if type(id) == 'table' then
     local newest = redis.call('XREVRANGE', k('a'), '+', '-', 'COUNT', 1)[1]
-    local ms = tonumber(string.match(newest and newest[1] or '', '^(%d+)-') or at)
-    if newest and tonumber(string.match(newest[1], '-(%d+)$')) >= 65535 then ms = ms + 1 end
+    local ms, seq = tonumber(at), 0
+    if newest then ms, seq = event_id(newest[1]) end
+    if seq >= 65535 then ms = ms + 1 end
     id = redis.call('XADD', k('a'), int(ms) .. '-*', 'u', user, 'j', event)
   end
   if user ~= '' then
     local field = u or user_of(user)
-    local at_ms, seq = string.match(id, '^(%d+)-(%d+)$')
-    field.events = field.events .. event_bytes(tonumber(at_ms), tonumber(seq))
+    field.events = field.events .. event_bytes(event_id(id))
     if not u then set_user(user, field) end
   end
   return id

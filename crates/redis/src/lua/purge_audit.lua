@@ -3,14 +3,12 @@
 -- (see purge_every_slot in store.rs).
 -- '(at-0': an id's time alone would stand for its last sequence number, taking the cutoff's own
 -- millisecond in.
-local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1] .. '-0', 'COUNT', tonumber(ARGV[2]))
+local entries = redis.call('XRANGE', k('a'), '-', '(' .. ARGV[1] .. '-0', 'COUNT',
+  tonumber(ARGV[2]))
 local newest = {} -- user -> the id of the user's newest event deleted, as {time, number}
 for _, e in ipairs(entries) do
   local user = e[2][2]
-  if user ~= '' then
-    local at, seq = string.match(e[1], '^(%d+)-(%d+)$')
-    newest[user] = {tonumber(at), tonumber(seq)}
-  end
+  if user ~= '' then newest[user] = {event_id(e[1])} end
   redis.call('XDEL', k('a'), e[1])
 end
 -- Each user's field drops its ids up to that one, whatever it lists (not a count of them: an
@@ -20,7 +18,7 @@ for user, last in pairs(newest) do
   local n, i = #u.events / 8, 0
   while i < n do
     local at, seq = struct.unpack('>I6I2', u.events, 1 + i * 8)
-    if at > last[1] or (at == last[1] and seq > last[2]) then break end
+    if earlier(last[1], last[2], at, seq) then break end
     i = i + 1
   end
   u.events = string.sub(u.events, 8 * i + 1)

@@ -1,4 +1,5 @@
--- ARGV: user except ('' for none) reason at until. The revoked ids; one announcement for all of them.
+-- ARGV: user except ('' for none) reason at until. The revoked ids; one announcement for all
+-- of them.
 local out = {}
 for _, id in ipairs(sessions_of(ARGV[1])) do
   if id ~= ARGV[2] and revoke(id, ARGV[3], ARGV[4], ARGV[5], true) then table.insert(out, id) end

@@ -1,7 +1,7 @@
 -- A whole refresh in one step (see Rotation in the core): one read, one write.
 -- ARGV: id expected_gen presented new_gen current previous rotated at idle client
---       interval_us burst now_us (the id and hashes as their bytes, previous '' for none; interval ''
---       for no rate)
+--       interval_us burst now_us (the id and hashes as their bytes, previous '' for none;
+--       interval '' for no rate)
 -- {'gone'} | {'found', record, agent} | {'limited', retry_us, reset_us} | {'rotated', record,
 -- agent}. Both 'found' and 'rotated' answer the session as it was read: the caller applies
 -- its own rotation to the latter (Rotation::apply), so nothing it already knows is rebuilt
