@@ -10,7 +10,7 @@
 //! would go on writing the old layout, and a newer one refuses to start on it.
 
 use redis::{FromRedisValue, Value};
-use tessera::{SessionId, StoreError, StoreErrorKind};
+use tessera::{SessionId, StoreError};
 
 use crate::codec::{corrupt, redis_error};
 use crate::layout::MARK;
@@ -44,10 +44,7 @@ impl RedisStore {
         inv.arg("layout").arg(MARK);
         let layout: String = self.call(&inv).await?;
         if layout != MARK && layout != "legacy" {
-            return Err(StoreError::new(
-                StoreErrorKind::Other,
-                newer(&self.layout.global, &layout),
-            ));
+            return Err(newer(&self.layout.global, &layout));
         }
         let mut done = Migrated::default();
         loop {
@@ -95,10 +92,7 @@ impl RedisStore {
         inv.arg("mark").arg(MARK);
         let mark: String = self.call(&inv).await?;
         if mark != MARK {
-            return Err(StoreError::new(
-                StoreErrorKind::Other,
-                newer(&self.layout.global, &mark),
-            ));
+            return Err(newer(&self.layout.global, &mark));
         }
         Ok(done)
     }

@@ -317,17 +317,18 @@ impl RedisStore {
         if layout == MARK {
             return Ok(self);
         }
-        let what = if layout == "legacy" {
+        if layout != "legacy" {
+            return Err(newer(&self.layout.global, &layout));
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Other,
             format!(
                 "Redis holds the deployment {} in the layout of Tessera before shards (every key \
                  under one tag); stop every node and run `tessera migrate`, which moves it to the \
                  sharded layout and keeps every session valid",
                 self.layout.global
-            )
-        } else {
-            newer(&self.layout.global, &layout)
-        };
-        Err(StoreError::new(StoreErrorKind::Other, what))
+            ),
+        ))
     }
 
     /// Refuses a Redis that evicts keys when its memory is full (any `maxmemory-policy` but
@@ -607,11 +608,14 @@ pub(crate) fn invocation<'a>(script: &'a Script, tag: &str) -> Step<'a> {
 
 /// The error for a deployment whose layout a newer version of Tessera marked (`mark`), which
 /// this version would misread.
-pub(crate) fn newer(global: &str, mark: &str) -> String {
-    format!(
-        "Redis holds the deployment {global} in a layout this version of Tessera does not know \
-         (marked `{mark}` by a newer version), which it would misread: run that version, or a \
-         later one, on every node"
+pub(crate) fn newer(global: &str, mark: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        format!(
+            "Redis holds the deployment {global} in a layout this version of Tessera does not \
+             know (marked `{mark}` by a newer version), which it would misread: run that \
+             version, or a later one, on every node"
+        ),
     )
 }
 
