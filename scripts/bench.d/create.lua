@@ -1,8 +1,10 @@
 -- wrk: POST /v1/sessions with an API key (KEY), each request for a user of its own, so the
--- per-user sign-in limit and session cap never decide; counts what was not created.
+-- per-user sign-in limit and session cap never decide, each with the device DEVICE (a JSON
+-- member, as scripts/bench sets it); counts what was not created.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("KEY") or "")
+local device = os.getenv("DEVICE")
 local n = 0
 local thread_id = 0
 
@@ -13,7 +15,8 @@ end
 
 function request()
   n = n + 1
-  local body = string.format('{"user_id":"bench-%d-%d","claims":{"role":"admin"}}', thread_id, n)
+  local body = string.format('{"user_id":"bench-%d-%d","claims":{"role":"admin"}%s}', thread_id, n,
+    device and "," .. device or "")
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -57,8 +57,14 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Resul
 
 /// A session from its id, its record (a MessagePack array of the values of `RECORD` in the Lua
 /// prelude, in order, those at the end that are none left out) and its user agent (`''` for
-/// none).
-pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Session, StoreError> {
+/// none); and the digest under which its shard remembers the agent, when the record names it
+/// so (empty otherwise): the session's agent is then none until filled in (see
+/// [`crate::agents`]).
+pub(crate) fn session<'r>(
+    sid: SessionId,
+    record: &'r [u8],
+    agent: &str,
+) -> Result<(Session, &'r [u8]), StoreError> {
     let bad = || corrupt("session record");
     let mut r = Record(record);
     let len = r.array()?;
@@ -106,7 +112,7 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
     let user_id = next()?.text()?.to_owned();
     let claims = json(next()?.text()?)?;
     let ip = some(next()?.text()?);
-    next()?; // the digest under which `agent` is remembered
+    let digest = next()?.bytes();
     let _rate = next()?; // the store's own: the per-session rate's state
     let previous = hash(next()?)?;
     let refreshed_from = match next()?.text()? {
@@ -127,13 +133,13 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
         "" => None,
         why => Some(json(&format!("\"{why}\""))?),
     };
-    Ok(Session {
+    let session = Session {
         sid,
         user_id,
         claims,
         data,
         device: tessera::Device {
-            user_agent: some(agent),
+            user_agent: if digest.is_empty() { some(agent) } else { None },
             ip,
             label,
         },
@@ -153,7 +159,8 @@ pub(crate) fn session(sid: SessionId, record: &[u8], agent: &str) -> Result<Sess
         refreshed_from,
         revoked_at,
         revoke_reason,
-    })
+    };
+    Ok((session, digest))
 }
 
 /// How many values `RECORD` in the Lua prelude names.
@@ -354,7 +361,9 @@ mod tests {
     fn records_read_back_and_bad_ones_are_refused() {
         let sid = SessionId::generate().unwrap();
         let hash = [7u8; 32];
-        let s = session(sid, &pack(&record(&hash, b"=")), "").unwrap();
+        let packed = pack(&record(&hash, b"="));
+        let (s, digest) = session(sid, &packed, "").unwrap();
+        assert_eq!(digest, b"", "an agent given, not named");
         assert_eq!(s.created_at.as_millis(), 1_700_000_000_123);
         assert_eq!(s.last_seen_at.as_millis(), 1_700_000_060_123);
         assert_eq!(s.refresh.rotated_at, s.last_seen_at, "kept from last seen");
@@ -365,8 +374,16 @@ mod tests {
             "'=': its own"
         );
         assert_eq!((s.revoked_at, s.cookie, s.device.label), (None, None, None));
-        let escaped = session(sid, &pack(&record(&hash, b"==x")), "").unwrap();
+        let (escaped, _) = session(sid, &pack(&record(&hash, b"==x")), "").unwrap();
         assert_eq!(escaped.refreshed_from.as_deref(), Some("=x"));
+        let (given, _) = session(sid, &pack(&record(&hash, b"")), "Firefox").unwrap();
+        assert_eq!(given.device.user_agent.as_deref(), Some("Firefox"));
+        let mut named = record(&hash, b"");
+        named[14] = V::Text(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let named = pack(&named);
+        let (s, digest) = session(sid, &named, "").unwrap();
+        assert_eq!(digest, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(s.device.user_agent, None, "to be filled in from the digest");
 
         let mut later = record(&hash, b"");
         later[0] = V::Int(-2);

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod audit;
 mod breaker;

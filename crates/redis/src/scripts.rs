@@ -109,14 +109,22 @@ script!(MISC, "lua/misc.lua");
 script!(ACCOUNTS, "lua/accounts.lua");
 script!(ADOPT, "lua/adopt.lua");
 script!(GET, "lua/get.lua", reads);
+script!(AGENTS, "lua/agents.lua", reads);
 script!(COUNT, "lua/count.lua", reads);
 
 /// Whether `script` changes what must survive a failover: all but rate limits (a lost charge
 /// forgives a few requests) and reads.
 pub(crate) fn writes(script: &Script) -> bool {
-    ![&*RATE_LIMIT, &*LIST_USER, &*AUDIT_FOR_USER, &*GET, &*COUNT]
-        .iter()
-        .any(|read| read.get_hash() == script.get_hash())
+    ![
+        &*RATE_LIMIT,
+        &*LIST_USER,
+        &*AUDIT_FOR_USER,
+        &*GET,
+        &*AGENTS,
+        &*COUNT,
+    ]
+    .iter()
+    .any(|read| read.get_hash() == script.get_hash())
 }
 
 #[cfg(test)]

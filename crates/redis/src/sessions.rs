@@ -9,6 +9,7 @@ use tessera::store::{
 };
 use tessera::{AuditEvent, OnLimit, Session, SessionId, StoreError, Timestamp, TokenHash};
 
+use crate::agents::hex;
 use crate::audit::audit_args;
 use crate::codec::{corrupt, redis_error, session, to_json};
 use crate::layout::GLOBAL_FEED;
@@ -21,13 +22,56 @@ fn hash_bytes(hash: Option<&TokenHash>) -> &[u8] {
     hash.map_or(&[], |h| h.as_bytes())
 }
 
-/// A session as get, rotate and list answer it: its record and its user agent.
-fn read(sid: SessionId, reply: &[Vec<u8>]) -> Result<Session, StoreError> {
-    let [record, agent] = reply else {
-        return Err(corrupt("session reply"));
-    };
-    let agent = std::str::from_utf8(agent).map_err(|_| corrupt("user agent"))?;
-    session(sid, record, agent)
+impl RedisStore {
+    /// Sessions as get, rotate and list answer them (each its id, and its record and user
+    /// agent as `readable` in the prelude gives them), with the agents their records name by
+    /// digest: those known here, the others read from the user's shard in one step and kept.
+    async fn read(&self, rows: &[(SessionId, &[Vec<u8>])]) -> Result<Vec<Session>, StoreError> {
+        let mut sessions = Vec::with_capacity(rows.len());
+        let mut unknown = Vec::new();
+        for (sid, reply) in rows {
+            let [record, agent] = reply else {
+                return Err(corrupt("session reply"));
+            };
+            let agent = std::str::from_utf8(agent).map_err(|_| corrupt("user agent"))?;
+            let (mut s, digest) = session(*sid, record, agent)?;
+            if !digest.is_empty() {
+                let shard = SessionId::shard_of(&s.user_id);
+                match self.agents.get(shard, digest) {
+                    Some(text) => s.device.user_agent = Some(text),
+                    None => unknown.push((sessions.len(), shard, digest)),
+                }
+            }
+            sessions.push(s);
+        }
+        // A user's sessions share a shard: one step for all, in all but odd cases.
+        while let Some(&(_, shard, _)) = unknown.first() {
+            let (here, rest): (Vec<_>, Vec<_>) = unknown.into_iter().partition(|u| u.1 == shard);
+            unknown = rest;
+            let mut inv = self.run_in(shard, &scripts::AGENTS);
+            for (_, _, digest) in &here {
+                inv.arg(hex(digest));
+            }
+            let texts: Vec<String> = self.call(&inv).await?;
+            if texts.len() != here.len() {
+                return Err(corrupt("user agents"));
+            }
+            for ((at, _, digest), text) in here.into_iter().zip(texts) {
+                // '': forgotten, which no live session's agent is; kept unknown.
+                if !text.is_empty() {
+                    self.agents.keep(shard, digest, &text);
+                    sessions[at].device.user_agent = Some(text);
+                }
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// [`RedisStore::read`] of one session.
+    async fn read_one(&self, sid: SessionId, reply: &[Vec<u8>]) -> Result<Session, StoreError> {
+        let mut read = self.read(&[(sid, reply)]).await?;
+        read.pop().ok_or_else(|| corrupt("session reply"))
+    }
 }
 
 /// A session id as the scripts answer it: its 16 bytes.
@@ -138,7 +182,7 @@ impl SessionStore for RedisStore {
         if reply.is_empty() {
             return Ok(None);
         }
-        read(*sid, &reply).map(Some)
+        self.read_one(*sid, &reply).await.map(Some)
     }
 
     async fn rotate(&self, sid: &SessionId, r: &Rotation) -> Result<RotateOutcome, StoreError> {
@@ -183,10 +227,12 @@ impl SessionStore for RedisStore {
                 }),
                 _ => Err(corrupt("rotate reply")),
             },
-            b"found" => Ok(RotateOutcome::Refused(Some(Box::new(read(*sid, rest)?)))),
+            b"found" => Ok(RotateOutcome::Refused(Some(Box::new(
+                self.read_one(*sid, rest).await?,
+            )))),
             // The session as the script read it: the rotation it applied is the caller's.
             b"rotated" => {
-                let mut rotated = read(*sid, rest)?;
+                let mut rotated = self.read_one(*sid, rest).await?;
                 r.apply(&mut rotated);
                 Ok(RotateOutcome::Rotated(Box::new(rotated)))
             }
@@ -275,14 +321,14 @@ impl SessionStore for RedisStore {
         let mut inv = self.run_in(SessionId::shard_of(user), &scripts::LIST_USER);
         inv.arg(user).arg(ms(now));
         let rows: Vec<Vec<Vec<u8>>> = self.call(&inv).await?;
-        rows.iter()
-            .map(|row| {
-                let Some((id, rest)) = row.split_first() else {
-                    return Err(corrupt("session list"));
-                };
-                read(id_of(id)?, rest)
+        let rows = rows
+            .iter()
+            .map(|row| match row.split_first() {
+                Some((id, rest)) => Ok((id_of(id)?, rest)),
+                None => Err(corrupt("session list")),
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.read(&rows).await
     }
 
     async fn count_live(&self, now: Timestamp) -> Result<u64, StoreError> {

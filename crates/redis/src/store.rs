@@ -9,6 +9,7 @@ use redis::aio::ConnectionManagerConfig;
 use redis::{ProtocolVersion, PushKind, Script, ScriptInvocation, Value};
 use tessera::{SessionId, StoreError, StoreErrorKind, Timestamp};
 
+use crate::agents::Agents;
 use crate::codec::{corrupt, redis_error};
 use crate::conn::Conn;
 use crate::layout::{Layout, MARK};
@@ -29,6 +30,8 @@ pub struct RedisStore {
     /// Where revocation announcements are heard, and the writes that wait go, each on a
     /// connection of their own.
     servers: Servers,
+    /// The user agents read so far, by digest.
+    pub(crate) agents: Arc<Agents>,
 }
 
 /// Where the store connects: what its other connections (announcements, writes that wait)
@@ -145,6 +148,7 @@ impl RedisStore {
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
             servers: Servers::Single(address),
+            agents: Arc::default(),
         })
     }
 
@@ -180,6 +184,7 @@ impl RedisStore {
             layout: Arc::new(Layout::new(tag)),
             replicas: 0,
             servers: Servers::Cluster(nodes),
+            agents: Arc::default(),
         })
     }
 

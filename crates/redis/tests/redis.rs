@@ -1383,3 +1383,50 @@ fn an_agent_never_replaces_another_under_its_digest() {
         );
     });
 }
+
+/// A node reads a user agent's text once and keeps it: later reads, listings and refreshes
+/// of sessions naming it cost Redis no lookup. Proven by deleting the text from Redis: the
+/// node that read it still answers it, while a node that never did finds none.
+#[test]
+fn agents_are_read_once_and_kept() {
+    tessera_testkit::run(async {
+        use redis::AsyncCommands;
+        use tessera::store::SessionStore;
+        use tessera::{Device, Session, Timestamp};
+
+        let (tag, mut conn) = marked("uk", "user-fields").await;
+        let store = RedisStore::connect(&url(), &tag).await.unwrap();
+        let agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) Safari/605.1.15";
+        let session = Session {
+            device: Device {
+                user_agent: Some(agent.into()),
+                ..Device::default()
+            },
+            ..started("kim", b"kim", 60, 3600)
+        };
+        store.create(&session, None, None).await.unwrap();
+        let read = store.get(&session.sid).await.unwrap().unwrap();
+        assert_eq!(read.device.user_agent.as_deref(), Some(agent));
+
+        let digest = sha1hex(&mut conn, agent).await[..16].to_owned();
+        let key = format!("{}:ua:{digest}", shard_of(&store, "kim"));
+        let deleted: i64 = conn.del(&key).await.unwrap();
+        assert_eq!(
+            deleted, 1,
+            "the shard remembered the agent under its digest"
+        );
+        let read = store.get(&session.sid).await.unwrap().unwrap();
+        assert_eq!(read.device.user_agent.as_deref(), Some(agent), "kept");
+        let now = Timestamp::from_secs(1_700_000_001);
+        let listed = store.list_user("kim", now).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].device.user_agent.as_deref(), Some(agent));
+
+        let other = RedisStore::connect(&url(), &tag).await.unwrap();
+        let read = other.get(&session.sid).await.unwrap().unwrap();
+        assert_eq!(read.device.user_agent, None, "another node reads Redis");
+        let _: () = conn.set(&key, agent).await.unwrap();
+        let listed = other.list_user("kim", now).await.unwrap();
+        assert_eq!(listed[0].device.user_agent.as_deref(), Some(agent));
+    });
+}

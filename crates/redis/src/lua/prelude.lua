@@ -80,7 +80,6 @@ end
 -- A browser's user agent is long (over a hundred bytes) and shared by many sessions: it is
 -- kept once per shard, under its digest, for as long as the longest-lived session naming it;
 -- a session keeps the digest's 8 bytes.
-local function hex(raw) return string.format(string.rep('%02x', #raw), string.byte(raw, 1, -1)) end
 local function unhex(text)
   return (string.gsub(text, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -95,10 +94,6 @@ local function remember_agent(agent, lives_ms)
     redis.call('SET', key, agent, 'PX', int(lives_ms))
   end
   return unhex(digest)
-end
-local function agent_of(s)
-  if s.agent_text or s.agent == '' then return s.agent_text or '' end
-  return redis.call('GET', k('ua', hex(s.agent))) or ''
 end
 
 local function encode(s)
@@ -167,17 +162,18 @@ local function stored(id, sid)
   -- HGET, not HEXISTS: the commands Tessera's Redis user may run stay as they were.
   return redis.call('HGET', records(id), id) ~= false or redis.call('EXISTS', k('s', sid)) == 1
 end
--- What get, rotate and list answer for a session: its record and its user agent. Writes
--- nothing (get may not): an agent still kept in a hash's device is answered, not remembered.
+-- What get, rotate and list answer for a session: its record, and its user agent's text
+-- when the record does not name it by digest (an agent still kept in a hash's device: it is
+-- answered, not remembered, as this writes nothing and get may not), '' otherwise. The text a
+-- digest names never changes while a session names it, so callers keep it once read
+-- (agents.lua) and a refresh costs no lookup of it.
 local function readable(s, rec)
-  local agent = agent_of(s)
-  if not rec then
-    local text = s.agent_text
-    s.agent_text = nil
-    rec = encode(s)
-    s.agent_text = text
-  end
-  return {rec, agent}
+  if rec then return {rec, ''} end
+  local text = s.agent_text
+  s.agent_text = nil
+  rec = encode(s)
+  s.agent_text = text
+  return {rec, text or ''}
 end
 
 local function live(s, now) return s ~= nil and not s.revoked and now < s.idle and now < s.abs end
