@@ -58,14 +58,31 @@ local function id_of(entry) return #entry == 16 and entry or unbase64(entry) end
 -- remember_agent); `from` is '=' when the last refresh came from the address the session
 -- began at (and an address beginning with '=' has another in front). None is '' for a text
 -- ('' data is null) and false for a number; values at the end that are none are left out.
-local RECORD = {'created_s', 'created_ms', 'seen', 'idle', 'abs', 'rotated', 'gen', 'version',
-  'refreshes', 'bucket', 'current', 'user', 'claims', 'ip', 'agent', 'rate', 'previous', 'from',
-  'data', 'label', 'cookie', 'revoked', 'reason'}
+-- RECORD, by position (rotate.lua changes a record in place by them):
+--    1 created_s    2 created_ms   3 seen         4 idle         5 abs          6 rotated
+--    7 gen          8 version      9 refreshes   10 bucket      11 current     12 user
+--   13 claims      14 ip          15 agent       16 rate        17 previous    18 from
+--   19 data        20 label       21 cookie      22 revoked     23 reason
 local function records(id) return k('r', string.byte(id, 2) % 16) end
--- Written out rather than looped over RECORD: Lua in Redis takes microseconds for such loops.
-local function decode(rec)
+-- A record's values, by RECORD's positions; an error for a later format.
+local function values(rec)
   local v = cmsgpack.unpack(rec)
   if v[1] < 0 then error('a session record of unknown format ' .. tostring(-v[1])) end
+  return v
+end
+-- A record of the values `v` (all of RECORD's, or a record's as `values` read them), those at
+-- the end that are none left out.
+local function packed(v)
+  local n = #v
+  while n > 13 and (v[n] == false or v[n] == '') do
+    v[n] = nil
+    n = n - 1
+  end
+  return cmsgpack.pack(v)
+end
+-- Written out rather than looped over RECORD: Lua in Redis takes microseconds for such loops.
+local function decode(rec)
+  local v = values(rec)
   local c = v[1] * 1000 + v[2]
   return {created = c, seen = c + v[3], idle = c + v[4], abs = c + v[5],
     rotated = c + v[3] + v[6],
@@ -107,12 +124,7 @@ local function encode(s)
     s.bucket and tonumber(s.bucket) - math.floor(c / MINUTE) or false, s.current, s.user,
     s.claims, s.ip, s.agent, s.rate and s.rate - c * 1000 or false, s.previous, s.from, s.data,
     s.label, s.cookie, s.revoked and s.revoked - c or false, s.reason}
-  local n = #RECORD
-  while n > 13 and (v[n] == false or v[n] == '') do
-    v[n] = nil
-    n = n - 1
-  end
-  return cmsgpack.pack(v)
+  return packed(v)
 end
 
 -- A session as Tessera stored it before records (a hash of its own, `{field, value...}`),
