@@ -26,6 +26,8 @@ impl RedisStore {
     /// Sessions as get, rotate and list answer them (each its id, and its record and user
     /// agent as `readable` in the prelude gives them), with the agents their records name by
     /// digest: those known here, the others read from the user's shard in one step and kept.
+    /// Only the answer can fail: an agent that cannot be read now is left out (it is shown,
+    /// never checked), so a refresh the store has made is never answered as a failure.
     async fn read(&self, rows: &[(SessionId, &[Vec<u8>])]) -> Result<Vec<Session>, StoreError> {
         let mut sessions = Vec::with_capacity(rows.len());
         let mut unknown = Vec::new();
@@ -36,10 +38,9 @@ impl RedisStore {
             let agent = std::str::from_utf8(agent).map_err(|_| corrupt("user agent"))?;
             let (mut s, digest) = session(*sid, record, agent)?;
             if !digest.is_empty() {
-                let shard = SessionId::shard_of(&s.user_id);
-                match self.agents.get(shard, digest) {
+                match self.agents.get(digest) {
                     Some(text) => s.device.user_agent = Some(text),
-                    None => unknown.push((sessions.len(), shard, digest)),
+                    None => unknown.push((sessions.len(), SessionId::shard_of(&s.user_id), digest)),
                 }
             }
             sessions.push(s);
@@ -52,14 +53,13 @@ impl RedisStore {
             for (_, _, digest) in &here {
                 inv.arg(hex(digest));
             }
-            let texts: Vec<String> = self.call(&inv).await?;
-            if texts.len() != here.len() {
-                return Err(corrupt("user agents"));
-            }
+            let Ok(texts) = self.call::<Vec<String>>(&inv).await else {
+                continue;
+            };
             for ((at, _, digest), text) in here.into_iter().zip(texts) {
                 // '': forgotten, which no live session's agent is; kept unknown.
                 if !text.is_empty() {
-                    self.agents.keep(shard, digest, &text);
+                    self.agents.keep(digest, &text);
                     sessions[at].device.user_agent = Some(text);
                 }
             }

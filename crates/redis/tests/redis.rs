@@ -1386,47 +1386,105 @@ fn an_agent_never_replaces_another_under_its_digest() {
 
 /// A node reads a user agent's text once and keeps it: later reads, listings and refreshes
 /// of sessions naming it cost Redis no lookup. Proven by deleting the text from Redis: the
-/// node that read it still answers it, while a node that never did finds none.
+/// node that read it still answers it, while a node that never did finds none. The session
+/// carries every value a sign-in can give a record (its id naming another shard than its
+/// user's, where the record and its agent live), and a refresh, which changes the record in
+/// place, keeps them.
 #[test]
 fn agents_are_read_once_and_kept() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
-        use tessera::store::SessionStore;
-        use tessera::{Device, Session, Timestamp};
+        use serde_json::json;
+        use std::time::Duration;
+        use tessera::store::{RotateOutcome, Rotation, SessionStore};
+        use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
 
         let (tag, mut conn) = marked("uk", "user-fields").await;
         let store = RedisStore::connect(&url(), &tag).await.unwrap();
         let agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) Safari/605.1.15";
+        let now = Timestamp::from_secs(1_700_000_000);
+        let elsewhere = std::iter::repeat_with(|| SessionId::generate().unwrap())
+            .find(|sid| sid.shard() != SessionId::shard_of("kim"))
+            .unwrap();
         let session = Session {
+            sid: elsewhere,
+            claims: json!({"role": "admin"}).as_object().unwrap().clone(),
+            data: json!({"cart": [1, 2]}),
             device: Device {
                 user_agent: Some(agent.into()),
-                ..Device::default()
+                ip: Some("203.0.113.9".into()),
+                label: Some("Work laptop".into()),
             },
-            ..started("kim", b"kim", 60, 3600)
+            cookie: Some(TokenHash::of(b"cookie")),
+            version: 2,
+            refresh: RefreshState {
+                generation: 4,
+                current: TokenHash::of(b"kim"),
+                previous: Some(TokenHash::of(b"before")),
+                rotated_at: now.plus(Duration::from_secs(5)),
+            },
+            ..started("kim", b"kim", 3600, 86_400)
         };
         store.create(&session, None, None).await.unwrap();
-        let read = store.get(&session.sid).await.unwrap().unwrap();
-        assert_eq!(read.device.user_agent.as_deref(), Some(agent));
+        assert_eq!(
+            store.get(&session.sid).await.unwrap().as_ref(),
+            Some(&session)
+        );
+
+        let at = now.plus(Duration::from_secs(60));
+        let rotation = Rotation {
+            expected_generation: 4,
+            presented: session.refresh.current,
+            next: RefreshState {
+                generation: 5,
+                current: TokenHash::of(b"kim-5"),
+                previous: Some(session.refresh.current),
+                rotated_at: at,
+            },
+            at,
+            idle_expires_at: at.plus(Duration::from_secs(3600)),
+            rate: None,
+            client: Some("=2001:db8::1".into()),
+        };
+        let RotateOutcome::Rotated(rotated) = store.rotate(&session.sid, &rotation).await.unwrap()
+        else {
+            panic!("refused");
+        };
+        let mut expected = session.clone();
+        rotation.apply(&mut expected);
+        assert_eq!(*rotated, expected);
+        assert_eq!(
+            store.get(&session.sid).await.unwrap(),
+            Some(expected.clone())
+        );
 
         let digest = sha1hex(&mut conn, agent).await[..16].to_owned();
         let key = format!("{}:ua:{digest}", shard_of(&store, "kim"));
         let deleted: i64 = conn.del(&key).await.unwrap();
         assert_eq!(
             deleted, 1,
-            "the shard remembered the agent under its digest"
+            "the user's shard remembered the agent under its digest"
         );
         let read = store.get(&session.sid).await.unwrap().unwrap();
         assert_eq!(read.device.user_agent.as_deref(), Some(agent), "kept");
-        let now = Timestamp::from_secs(1_700_000_001);
-        let listed = store.list_user("kim", now).await.unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].device.user_agent.as_deref(), Some(agent));
+        let listed = store.list_user("kim", at).await.unwrap();
+        assert_eq!(listed, vec![expected.clone()]);
+        let RotateOutcome::Refused(Some(found)) =
+            store.rotate(&session.sid, &rotation).await.unwrap()
+        else {
+            panic!("a used token rotated again");
+        };
+        assert_eq!(found.device.user_agent.as_deref(), Some(agent));
 
         let other = RedisStore::connect(&url(), &tag).await.unwrap();
         let read = other.get(&session.sid).await.unwrap().unwrap();
         assert_eq!(read.device.user_agent, None, "another node reads Redis");
         let _: () = conn.set(&key, agent).await.unwrap();
-        let listed = other.list_user("kim", now).await.unwrap();
-        assert_eq!(listed[0].device.user_agent.as_deref(), Some(agent));
+        let RotateOutcome::Refused(Some(found)) =
+            other.rotate(&session.sid, &rotation).await.unwrap()
+        else {
+            panic!("a used token rotated again");
+        };
+        assert_eq!(*found, expected, "read from Redis this time");
     });
 }
