@@ -1004,6 +1004,45 @@ fn sessions_stored_as_hashes_keep_working() {
         );
         assert_eq!(store.get(&kept_apart.sid).await.unwrap(), Some(*rotated));
 
+        // The one whose agent its device held: refused, it stays as it was; rotated, it becomes
+        // a record and its agent is remembered apart.
+        let remembered = format!("{shard}:ua:{}", &sha1hex(&mut conn, agent).await[..16]);
+        let _: () = conn.del(&remembered).await.unwrap();
+        let stale = Rotation {
+            expected_generation: 3,
+            presented: in_device.refresh.current,
+            ..rotation.clone()
+        };
+        let RotateOutcome::Refused(Some(found)) =
+            store.rotate(&in_device.sid, &stale).await.unwrap()
+        else {
+            panic!("a stale generation rotated");
+        };
+        assert_eq!(*found, in_device);
+        assert!(conn.exists::<_, bool>(hash_key(&in_device)).await.unwrap());
+        assert!(
+            !conn.exists::<_, bool>(&remembered).await.unwrap(),
+            "nothing written"
+        );
+        let fresh = Rotation {
+            presented: in_device.refresh.current,
+            ..rotation.clone()
+        };
+        let RotateOutcome::Rotated(rotated) = store.rotate(&in_device.sid, &fresh).await.unwrap()
+        else {
+            panic!("the hash's refresh token was refused");
+        };
+        let mut expected = in_device.clone();
+        fresh.apply(&mut expected);
+        assert_eq!(*rotated, expected);
+        assert!(
+            !conn.exists::<_, bool>(hash_key(&in_device)).await.unwrap(),
+            "now a record"
+        );
+        let kept: String = conn.get(&remembered).await.unwrap();
+        assert_eq!(kept, agent, "remembered apart");
+        assert_eq!(store.get(&in_device.sid).await.unwrap(), Some(expected));
+
         let revocation = Revocation {
             reason: RevokeReason::Admin,
             at,
