@@ -883,6 +883,70 @@ fn started(user: &str, secret: &[u8], idle: u64, lives: u64) -> tessera::Session
     )
 }
 
+/// [`started`], with every value a sign-in can give a session: claims, data, a device with
+/// the user agent `agent`, a cookie, a version and a refresh chain at generation 4.
+fn signed_in(user: &str, secret: &[u8], agent: &str) -> tessera::Session {
+    use serde_json::json;
+    use std::time::Duration;
+    let s = started(user, secret, 3600, 86_400);
+    tessera::Session {
+        claims: json!({"role": "admin"}).as_object().unwrap().clone(),
+        data: json!({"cart": [1, 2]}),
+        device: tessera::Device {
+            user_agent: Some(agent.into()),
+            ip: Some("203.0.113.9".into()),
+            label: Some("Work laptop".into()),
+        },
+        cookie: Some(tessera::TokenHash::of(b"cookie")),
+        version: 2,
+        refresh: tessera::RefreshState {
+            generation: 4,
+            current: tessera::TokenHash::of(secret),
+            previous: Some(tessera::TokenHash::of(b"before")),
+            rotated_at: s.created_at.plus(Duration::from_secs(5)),
+        },
+        ..s
+    }
+}
+
+/// The rotation of `s`'s current token to generation 5 (secret `next`) a minute after it
+/// started, from `client`.
+fn rotation_of(s: &tessera::Session, next: &[u8], client: &str) -> tessera::store::Rotation {
+    use std::time::Duration;
+    let at = s.created_at.plus(Duration::from_secs(60));
+    tessera::store::Rotation {
+        expected_generation: 4,
+        presented: s.refresh.current,
+        next: tessera::RefreshState {
+            generation: 5,
+            current: tessera::TokenHash::of(next),
+            previous: Some(s.refresh.current),
+            rotated_at: at,
+        },
+        at,
+        idle_expires_at: at.plus(Duration::from_secs(3600)),
+        rate: None,
+        client: Some(client.into()),
+    }
+}
+
+/// Rotates `s` as `rotation` says, which must succeed; the store must answer `s` with the
+/// rotation applied, which is returned.
+async fn rotate_applied(
+    store: &RedisStore,
+    s: &tessera::Session,
+    rotation: &tessera::store::Rotation,
+) -> tessera::Session {
+    use tessera::store::{RotateOutcome, SessionStore};
+    let RotateOutcome::Rotated(rotated) = store.rotate(&s.sid, rotation).await.unwrap() else {
+        panic!("the refresh token of {} was refused", s.sid);
+    };
+    let mut expected = s.clone();
+    rotation.apply(&mut expected);
+    assert_eq!(*rotated, expected);
+    expected
+}
+
 /// Redis's SHA-1 of `text` in hex, by which the scripts name a user's index hash (its first
 /// digit) and a user agent.
 async fn sha1hex(conn: &mut redis::aio::MultiplexedConnection, text: &str) -> String {
@@ -903,34 +967,19 @@ async fn sha1hex(conn: &mut redis::aio::MultiplexedConnection, text: &str) -> St
 fn sessions_stored_as_hashes_keep_working() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
-        use serde_json::json;
         use std::time::Duration;
         use tessera::store::{Revocation, RotateOutcome, Rotation, SessionStore};
-        use tessera::{Device, RefreshState, RevokeReason, Session, Timestamp, TokenHash};
+        use tessera::{RevokeReason, Session, Timestamp};
 
         let (store, mut conn) = own_deployment("h").await;
         let shard = shard_of(&store, "dora");
         let now = Timestamp::from_secs(1_700_000_000);
         let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
+        // Refreshed before: as only a hash written by hand can be here.
         let session = |secret: &[u8]| Session {
-            claims: json!({"role": "admin"}).as_object().unwrap().clone(),
-            data: json!({"cart": [1, 2]}),
-            device: Device {
-                user_agent: Some(agent.into()),
-                ip: Some("203.0.113.9".into()),
-                label: Some("Work laptop".into()),
-            },
-            cookie: Some(TokenHash::of(b"cookie")),
-            version: 2,
             refreshes: 3,
             refreshed_from: Some("198.51.100.7".into()),
-            refresh: RefreshState {
-                generation: 4,
-                current: TokenHash::of(secret),
-                previous: Some(TokenHash::of(b"before")),
-                rotated_at: now.plus(Duration::from_secs(5)),
-            },
-            ..started("dora", secret, 3600, 86_400)
+            ..signed_in("dora", secret, agent)
         };
         let (kept_apart, in_device) = (session(b"one"), session(b"two"));
         let digest = sha1hex(&mut conn, agent).await[..24].to_owned();
@@ -977,41 +1026,24 @@ fn sessions_stored_as_hashes_keep_working() {
             vec![kept_apart.clone(), in_device.clone()]
         );
 
-        let at = now.plus(Duration::from_secs(60));
-        let rotation = Rotation {
-            expected_generation: 4,
-            presented: kept_apart.refresh.current,
-            next: RefreshState {
-                generation: 5,
-                current: TokenHash::of(b"three"),
-                previous: Some(kept_apart.refresh.current),
-                rotated_at: at,
-            },
-            at,
-            idle_expires_at: at.plus(Duration::from_secs(3600)),
-            rate: None,
-            client: Some("203.0.113.9".into()),
-        };
-        let RotateOutcome::Rotated(rotated) =
-            store.rotate(&kept_apart.sid, &rotation).await.unwrap()
-        else {
-            panic!("the hash's refresh token was refused");
-        };
+        let rotation = rotation_of(&kept_apart, b"three", "203.0.113.9");
+        let at = rotation.at;
+        let rotated = rotate_applied(&store, &kept_apart, &rotation).await;
         assert_eq!(rotated.refreshes, 4);
         assert!(
             !conn.exists::<_, bool>(hash_key(&kept_apart)).await.unwrap(),
             "now a record"
         );
-        assert_eq!(store.get(&kept_apart.sid).await.unwrap(), Some(*rotated));
+        assert_eq!(store.get(&kept_apart.sid).await.unwrap(), Some(rotated));
 
         // The one whose agent its device held: refused, it stays as it was; rotated, it becomes
         // a record and its agent is remembered apart.
         let remembered = format!("{shard}:ua:{}", &sha1hex(&mut conn, agent).await[..16]);
         let _: () = conn.del(&remembered).await.unwrap();
+        let fresh = rotation_of(&in_device, b"three", "203.0.113.9");
         let stale = Rotation {
             expected_generation: 3,
-            presented: in_device.refresh.current,
-            ..rotation.clone()
+            ..fresh.clone()
         };
         let RotateOutcome::Refused(Some(found)) =
             store.rotate(&in_device.sid, &stale).await.unwrap()
@@ -1024,17 +1056,7 @@ fn sessions_stored_as_hashes_keep_working() {
             !conn.exists::<_, bool>(&remembered).await.unwrap(),
             "nothing written"
         );
-        let fresh = Rotation {
-            presented: in_device.refresh.current,
-            ..rotation.clone()
-        };
-        let RotateOutcome::Rotated(rotated) = store.rotate(&in_device.sid, &fresh).await.unwrap()
-        else {
-            panic!("the hash's refresh token was refused");
-        };
-        let mut expected = in_device.clone();
-        fresh.apply(&mut expected);
-        assert_eq!(*rotated, expected);
+        let expected = rotate_applied(&store, &in_device, &fresh).await;
         assert!(
             !conn.exists::<_, bool>(hash_key(&in_device)).await.unwrap(),
             "now a record"
@@ -1433,36 +1455,18 @@ fn an_agent_never_replaces_another_under_its_digest() {
 fn agents_are_read_once_and_kept() {
     tessera_testkit::run(async {
         use redis::AsyncCommands;
-        use serde_json::json;
-        use std::time::Duration;
-        use tessera::store::{RotateOutcome, Rotation, SessionStore};
-        use tessera::{Device, RefreshState, Session, SessionId, Timestamp, TokenHash};
+        use tessera::store::{RotateOutcome, SessionStore};
+        use tessera::{Session, SessionId};
 
         let (tag, mut conn) = marked("uk", "user-fields").await;
         let store = RedisStore::connect(&url(), &tag).await.unwrap();
         let agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) Safari/605.1.15";
-        let now = Timestamp::from_secs(1_700_000_000);
         let elsewhere = std::iter::repeat_with(|| SessionId::generate().unwrap())
             .find(|sid| sid.shard() != SessionId::shard_of("kim"))
             .unwrap();
         let session = Session {
             sid: elsewhere,
-            claims: json!({"role": "admin"}).as_object().unwrap().clone(),
-            data: json!({"cart": [1, 2]}),
-            device: Device {
-                user_agent: Some(agent.into()),
-                ip: Some("203.0.113.9".into()),
-                label: Some("Work laptop".into()),
-            },
-            cookie: Some(TokenHash::of(b"cookie")),
-            version: 2,
-            refresh: RefreshState {
-                generation: 4,
-                current: TokenHash::of(b"kim"),
-                previous: Some(TokenHash::of(b"before")),
-                rotated_at: now.plus(Duration::from_secs(5)),
-            },
-            ..started("kim", b"kim", 3600, 86_400)
+            ..signed_in("kim", b"kim", agent)
         };
         store.create(&session, None, None).await.unwrap();
         assert_eq!(
@@ -1470,28 +1474,9 @@ fn agents_are_read_once_and_kept() {
             Some(&session)
         );
 
-        let at = now.plus(Duration::from_secs(60));
-        let rotation = Rotation {
-            expected_generation: 4,
-            presented: session.refresh.current,
-            next: RefreshState {
-                generation: 5,
-                current: TokenHash::of(b"kim-5"),
-                previous: Some(session.refresh.current),
-                rotated_at: at,
-            },
-            at,
-            idle_expires_at: at.plus(Duration::from_secs(3600)),
-            rate: None,
-            client: Some("=2001:db8::1".into()),
-        };
-        let RotateOutcome::Rotated(rotated) = store.rotate(&session.sid, &rotation).await.unwrap()
-        else {
-            panic!("refused");
-        };
-        let mut expected = session.clone();
-        rotation.apply(&mut expected);
-        assert_eq!(*rotated, expected);
+        let rotation = rotation_of(&session, b"kim-5", "=2001:db8::1");
+        let at = rotation.at;
+        let expected = rotate_applied(&store, &session, &rotation).await;
         assert_eq!(
             store.get(&session.sid).await.unwrap(),
             Some(expected.clone())
