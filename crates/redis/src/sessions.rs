@@ -26,8 +26,8 @@ impl RedisStore {
     /// Sessions as get, rotate and list answer them (each its id, and its record and user
     /// agent as `readable` in the prelude gives them), with the agents their records name by
     /// digest: those known here, the others read from the user's shard in one step and kept.
-    /// Only the answer can fail: an agent that cannot be read now is left out (it is shown,
-    /// never checked), so a refresh the store has made is never answered as a failure.
+    /// Only a malformed answer fails: an agent that cannot be read now is left out (it is
+    /// shown, never checked), so a refresh the store has made is never answered as a failure.
     async fn read(&self, rows: &[(SessionId, &[Vec<u8>])]) -> Result<Vec<Session>, StoreError> {
         let mut sessions = Vec::with_capacity(rows.len());
         let mut unknown = Vec::new();

@@ -10,7 +10,7 @@
 -- index is not touched: a refresh only moves the end later, and purge files anew a session it
 -- finds still live.
 -- A record is checked and changed in place, by RECORD's positions (see the prelude): decoding
--- the whole session and encoding it again took a sixth of a refresh's time in Redis.
+-- the whole session and encoding it again took about an eighth of a refresh's time in Redis.
 local id = ARGV[1]
 local rec = redis.call('HGET', records(id), id)
 local agent, hashed = '', nil
