@@ -40,12 +40,7 @@ impl RedisStore {
     /// this one does not know) is refused before anything moves.
     pub async fn migrate(&self) -> Result<Migrated, StoreError> {
         // A deployment a newer version marked is left as it is, before anything moves.
-        let mut inv = self.run(&scripts::MISC);
-        inv.arg("layout").arg(MARK);
-        let layout: String = self.call(&inv).await?;
-        if layout != MARK && layout != "legacy" {
-            return Err(newer(&self.layout.global, &layout));
-        }
+        self.legacy().await?;
         let mut done = Migrated::default();
         loop {
             let mut inv = self.run(&scripts::MISC);

@@ -316,14 +316,8 @@ impl RedisStore {
     /// refuses to start on it.
     async fn current(self) -> Result<Self, StoreError> {
         self.refuse_eviction().await?;
-        let mut inv = self.run(&scripts::MISC);
-        inv.arg("layout").arg(MARK);
-        let layout: String = self.call(&inv).await?;
-        if layout == MARK {
+        if !self.legacy().await? {
             return Ok(self);
-        }
-        if layout != "legacy" {
-            return Err(newer(&self.layout.global, &layout));
         }
         Err(StoreError::new(
             StoreErrorKind::Other,
@@ -334,6 +328,20 @@ impl RedisStore {
                 self.layout.global
             ),
         ))
+    }
+
+    /// Whether the deployment holds data in the layout before shards. Otherwise it is marked
+    /// with this version's [`MARK`] (see `layout` in `misc.lua`), unless a newer version
+    /// marked it: that is an error, and nothing is changed.
+    pub(crate) async fn legacy(&self) -> Result<bool, StoreError> {
+        let mut inv = self.run(&scripts::MISC);
+        inv.arg("layout").arg(MARK);
+        let layout: String = self.call(&inv).await?;
+        match layout.as_str() {
+            MARK => Ok(false),
+            "legacy" => Ok(true),
+            newer_mark => Err(newer(&self.layout.global, newer_mark)),
+        }
     }
 
     /// Refuses a Redis that evicts keys when its memory is full (any `maxmemory-policy` but
