@@ -204,6 +204,8 @@ local function live(s, now) return s ~= nil and not s.revoked and now < s.idle a
 -- `set_user` writes it back.
 local function by_user(name, user) return k(name, string.sub(redis.sha1hex(user), 1, 1)) end
 local function event_bytes(at, seq) return struct.pack('>I6I2', at, seq) end
+-- The i-th event id (first: 1) of ids end to end: its time and number.
+local function event_at(events, i) return struct.unpack('>I6I2', events, 8 * i - 7) end
 -- An event id as Redis writes it (`at-seq`): its time and number.
 local function event_id(text)
   local at, seq = string.match(text, '^(%d+)-(%d+)')
@@ -214,20 +216,20 @@ local function earlier(am, as, bm, bs) return am < bm or (am == bm and as < bs) 
 -- Two lists of event ids, each oldest first, as one.
 local function merged(a, b)
   if a == '' or b == '' then return a .. b end
-  local out, i, j = {}, 1, 1
-  while i <= #a or j <= #b do
-    local from_a = j > #b
-    if i <= #a and j <= #b then
-      local am, as = struct.unpack('>I6I2', a, i)
-      local bm, bs = struct.unpack('>I6I2', b, j)
+  local out, i, j, na, nb = {}, 1, 1, #a / 8, #b / 8
+  while i <= na or j <= nb do
+    local from_a = j > nb
+    if i <= na and j <= nb then
+      local am, as = event_at(a, i)
+      local bm, bs = event_at(b, j)
       from_a = not earlier(bm, bs, am, as)
     end
     if from_a then
-      table.insert(out, string.sub(a, i, i + 7))
-      i = i + 8
+      table.insert(out, string.sub(a, 8 * i - 7, 8 * i))
+      i = i + 1
     else
-      table.insert(out, string.sub(b, j, j + 7))
-      j = j + 8
+      table.insert(out, string.sub(b, 8 * j - 7, 8 * j))
+      j = j + 1
     end
   end
   return table.concat(out)
@@ -372,7 +374,7 @@ end
 -- A user's events: how many, and a reader of the i-th (oldest first) as its time and number.
 local function audit_index(user)
   local events = user_of(user).events
-  return #events / 8, function(i) return struct.unpack('>I6I2', events, 1 + (i - 1) * 8) end
+  return #events / 8, function(i) return event_at(events, i) end
 end
 -- Appends an event (packed, time and user, '' for none); returns its id. An event timed
 -- before the stream's newest (another node's clock runs ahead) takes that one's time. `u`, the

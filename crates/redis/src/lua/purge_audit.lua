@@ -17,7 +17,7 @@ for user, last in pairs(newest) do
   local u = user_of(user)
   local n, i = #u.events / 8, 0
   while i < n do
-    local at, seq = struct.unpack('>I6I2', u.events, 1 + i * 8)
+    local at, seq = event_at(u.events, i + 1)
     if earlier(last[1], last[2], at, seq) then break end
     i = i + 1
   end
